@@ -1,0 +1,213 @@
+import type { Sql } from 'postgres';
+import {
+  CompensationIncompleteError,
+  IllegalTransitionError,
+  OrderNotFoundError,
+  ReservationReleasedError,
+} from '../domain/errors.js';
+import { type CartLine, normalizeCart, type Order, type OrderStatus } from '../domain/order.js';
+
+export interface PlaceOrderInput {
+  /** Chosen by the caller so a retried request can be traced to one order id. */
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly currency: string;
+  readonly paymentMethod: string;
+  readonly storeCreditCents: number;
+  readonly items: readonly CartLine[];
+  readonly correlationId: string;
+  /**
+   * How long the stock stays reserved without the saga confirming or releasing it; after that the
+   * sweeper may release it.
+   * @default 3600
+   */
+  readonly reservationTtlSeconds?: number;
+}
+
+export interface ShortLine {
+  readonly sku: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
+/** Business outcomes of placing an order; anything else is an exception (a transient failure). */
+export type PlaceOrderResult =
+  | { readonly outcome: 'PLACED'; readonly order: Order }
+  | { readonly outcome: 'UNKNOWN_SKU'; readonly skus: string[] }
+  | { readonly outcome: 'CURRENCY_MISMATCH'; readonly skus: string[] }
+  | { readonly outcome: 'OUT_OF_STOCK'; readonly lines: ShortLine[] }
+  | { readonly outcome: 'STORE_CREDIT_EXCEEDS_TOTAL'; readonly totalCents: number }
+  | { readonly outcome: 'INSUFFICIENT_STORE_CREDIT'; readonly balanceCents: number };
+
+/** What a state transition did: `changed` is false when it had been applied before. */
+export interface TransitionResult {
+  readonly changed: boolean;
+  readonly status: OrderStatus;
+}
+
+export type PaymentReversal = 'DECLINED' | 'VOIDED' | 'REFUNDED';
+
+export interface RequiresAttentionInput {
+  readonly orderId: string;
+  readonly compensationId: string;
+  /** The compensation steps still to do, as sent to the compensation queue. */
+  readonly steps: readonly string[];
+  readonly error: string;
+  readonly correlationId: string;
+}
+
+interface RawTransition {
+  outcome:
+    | 'APPLIED'
+    | 'UNCHANGED'
+    | 'ILLEGAL_TRANSITION'
+    | 'NOT_FOUND'
+    | 'COMPENSATION_INCOMPLETE'
+    | 'RESERVATION_RELEASED';
+  status: OrderStatus | null;
+  outstanding?: string[];
+  paymentStatus?: string;
+}
+
+const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
+
+/**
+ * The order data layer. Every write is a single call of a database function (see
+ * migrations/0002_order_functions.sql): one round trip and one transaction whatever the cart
+ * size, with row locks taken in a fixed order and never held across a network round trip.
+ * Every transition is guarded by the order's state and safe to apply twice.
+ */
+export class OrderStore {
+  constructor(private readonly sql: Sql) {}
+
+  /** Validates SKUs, prices from the database, reserves stock, debits store credit, records the order. */
+  async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+    const cart = normalizeCart(input.items);
+    const ttl = `${input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS} seconds`;
+    const [row] = await this.sql<{ result: PlaceOrderResult }[]>`
+      select place_order(
+        ${input.orderId}::uuid,
+        ${input.customerId},
+        ${input.currency},
+        ${input.paymentMethod},
+        ${input.storeCreditCents}::bigint,
+        ${cart.map((line) => line.sku)}::text[],
+        ${cart.map((line) => line.quantity)}::integer[],
+        ${ttl}::interval,
+        ${input.correlationId}
+      ) as result
+    `;
+    return (row as { result: PlaceOrderResult }).result;
+  }
+
+  async getOrder(orderId: string): Promise<Order | undefined> {
+    const [row] = await this.sql<{ order: Order | null }[]>`
+      select order_snapshot(${orderId}::uuid) as order
+    `;
+    return row?.order ?? undefined;
+  }
+
+  markAuthorized(orderId: string, authorizationId: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'mark authorized',
+      this.sql`select mark_authorized(${orderId}::uuid, ${authorizationId}, ${correlationId}) as result`,
+    );
+  }
+
+  markCaptured(orderId: string, captureId: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'mark captured',
+      this.sql`select mark_captured(${orderId}::uuid, ${captureId}, ${correlationId}) as result`,
+    );
+  }
+
+  /** Records that the payment was declined, voided or refunded at the provider. */
+  recordPaymentOutcome(
+    orderId: string,
+    outcome: PaymentReversal,
+    correlationId: string,
+  ): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      `mark payment ${outcome.toLowerCase()}`,
+      this.sql`select record_payment_outcome(${orderId}::uuid, ${outcome}, ${correlationId}) as result`,
+    );
+  }
+
+  /** Commits the reservations (stock leaves on hand) and moves the order to CONFIRMED. */
+  confirm(orderId: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'confirm',
+      this.sql`select confirm_order(${orderId}::uuid, ${correlationId}) as result`,
+    );
+  }
+
+  releaseReservations(orderId: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'release reservations of',
+      this.sql`select release_reservations(${orderId}::uuid, ${correlationId}) as result`,
+    );
+  }
+
+  refundStoreCredit(orderId: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'refund store credit of',
+      this.sql`select refund_store_credit(${orderId}::uuid, ${correlationId}) as result`,
+    );
+  }
+
+  /** Cancels a fully compensated order; refused while stock, credit or payment is still held. */
+  cancel(orderId: string, reason: string, correlationId: string): Promise<TransitionResult> {
+    return this.transition(
+      orderId,
+      'cancel',
+      this.sql`select cancel_order(${orderId}::uuid, ${reason}, ${correlationId}) as result`,
+    );
+  }
+
+  /** Parks the order for operators and records the failed compensation in the audit table. */
+  markRequiresAttention(input: RequiresAttentionInput): Promise<TransitionResult> {
+    return this.transition(
+      input.orderId,
+      'mark requires attention',
+      this.sql`
+        select mark_requires_attention(
+          ${input.orderId}::uuid,
+          ${input.compensationId},
+          ${this.sql.json([...input.steps])},
+          ${input.error},
+          ${input.correlationId}
+        ) as result
+      `,
+    );
+  }
+
+  private async transition(
+    orderId: string,
+    transition: string,
+    query: Promise<readonly { result: RawTransition }[]>,
+  ): Promise<TransitionResult> {
+    const [row] = await query;
+    const result = (row as { result: RawTransition }).result;
+    switch (result.outcome) {
+      case 'APPLIED':
+      case 'UNCHANGED':
+        return { changed: result.outcome === 'APPLIED', status: result.status as OrderStatus };
+      case 'NOT_FOUND':
+        throw new OrderNotFoundError(orderId);
+      case 'COMPENSATION_INCOMPLETE':
+        throw new CompensationIncompleteError(orderId, result.outstanding ?? []);
+      case 'RESERVATION_RELEASED':
+        throw new ReservationReleasedError(orderId);
+      case 'ILLEGAL_TRANSITION': {
+        const detail = result.paymentStatus ? { paymentStatus: result.paymentStatus } : {};
+        throw new IllegalTransitionError(orderId, transition, result.status, detail);
+      }
+    }
+  }
+}
