@@ -2,7 +2,7 @@
  * Node 20 lacks `Promise.withResolvers` (Node 22 has it); aws-local-stepfunctions relies on it.
  * Importing this module once, before the interpreter runs, makes the local stack work on both.
  */
-if (typeof Promise.withResolvers !== 'function') {
+if (!('withResolvers' in Promise)) {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,

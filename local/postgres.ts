@@ -38,10 +38,14 @@ export async function startLocalPostgres(options: StartLocalPostgresOptions): Pr
   const onLog = options.onLog ?? (() => {});
 
   const flags = [
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'unix_socket_directories=',
-    '-c', 'max_connections=400',
-    '-c', 'shared_buffers=256MB',
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=400',
+    '-c',
+    'shared_buffers=256MB',
   ];
   if (options.ephemeral) {
     flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');

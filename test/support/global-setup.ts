@@ -2,13 +2,16 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startLocalPostgres } from '../../local/postgres.js';
+import { findPgBouncer, type LocalPgBouncer, startPgBouncer } from '../../local/pgbouncer.js';
 import { findFreePort } from '../../local/ports.js';
+import { startLocalPostgres } from '../../local/postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Superuser URL of the PostgreSQL server the tests create their databases on. */
     adminDatabaseUrl: string;
+    /** The same server behind PgBouncer in transaction mode; empty when pgbouncer is not installed. */
+    pgBouncerUrl: string;
   }
 }
 
@@ -18,24 +21,34 @@ declare module 'vitest' {
  * isolated while running in parallel.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const external = process.env.DATABASE_URL;
-  if (external) {
-    project.provide('adminDatabaseUrl', external);
-    return async () => {};
-  }
+  const workDir = await mkdtemp(path.join(tmpdir(), 'checkout-test-pg-'));
+  // mkdtemp makes the folder private to us; as root, the servers run as `postgres` and must reach it.
+  await chmod(workDir, 0o755);
 
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'checkout-test-pg-'));
-  // mkdtemp makes the folder private to us; as root, the server runs as `postgres` and must reach it.
-  await chmod(dataDir, 0o755);
-  const postgres = await startLocalPostgres({
-    dataDir: path.join(dataDir, 'data'),
-    port: await findFreePort(),
-    ephemeral: true,
-  });
-  project.provide('adminDatabaseUrl', postgres.adminUrl);
+  const external = process.env.DATABASE_URL;
+  const postgres = external
+    ? undefined
+    : await startLocalPostgres({
+        dataDir: path.join(workDir, 'data'),
+        port: await findFreePort(),
+        ephemeral: true,
+      });
+  const adminUrl = external ?? (postgres?.adminUrl as string);
+  project.provide('adminDatabaseUrl', adminUrl);
+
+  let bouncer: LocalPgBouncer | undefined;
+  if (findPgBouncer()) {
+    bouncer = await startPgBouncer({
+      serverUrl: adminUrl,
+      port: await findFreePort(),
+      workDir: path.join(workDir, 'pgbouncer'),
+    });
+  }
+  project.provide('pgBouncerUrl', bouncer?.url ?? '');
 
   return async () => {
-    await postgres.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await bouncer?.stop();
+    await postgres?.stop();
+    await rm(workDir, { recursive: true, force: true });
   };
 }
