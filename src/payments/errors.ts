@@ -1,0 +1,53 @@
+/**
+ * Payment gateway errors. Their `name` is part of the contract: the payment saga's Step Functions
+ * `Retry`/`Catch` match on it, so rename one only together with `statemachines/payment-saga.asl.json`.
+ *
+ * Retryable: {@link PaymentProviderTransientError}, {@link PaymentTimeoutError},
+ * {@link PaymentCircuitOpenError}. Not retryable: {@link PaymentRejectedError}.
+ * A decline is not an error at all: `authorize` returns `{ outcome: 'DECLINED' }`.
+ */
+
+/** The provider answered 5xx or could not be reached. Safe to retry with the same idempotency key. */
+export class PaymentProviderTransientError extends Error {
+  override readonly name = 'PaymentProviderTransientError';
+  /** HTTP status when the provider answered; undefined on network failures. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
+}
+
+/**
+ * The provider did not answer within the client-side timeout. The outcome is unknown: the
+ * operation may have happened, so retry with the same key or compensate (void by order id).
+ */
+export class PaymentTimeoutError extends Error {
+  override readonly name = 'PaymentTimeoutError';
+  readonly timeoutMs: number;
+
+  constructor(message: string, options: ErrorOptions & { timeoutMs: number }) {
+    super(message, options);
+    this.timeoutMs = options.timeoutMs;
+  }
+}
+
+/** The circuit breaker is open: the call failed fast without reaching the provider. Retry later. */
+export class PaymentCircuitOpenError extends Error {
+  override readonly name = 'PaymentCircuitOpenError';
+}
+
+/** The provider refused the request (4xx other than a decline). Retrying the same request cannot help. */
+export class PaymentRejectedError extends Error {
+  override readonly name = 'PaymentRejectedError';
+  readonly status: number;
+  /** The provider's machine-readable problem code, when it sent one. */
+  readonly code: string | undefined;
+
+  constructor(message: string, options: ErrorOptions & { status: number; code?: string }) {
+    super(message, options);
+    this.status = options.status;
+    this.code = options.code;
+  }
+}

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+import {
+  type BreakerState,
+  createPaymentCircuitBreaker,
+  type PaymentBreakerOptions,
+} from './circuit-breaker.js';
+import { PaymentProviderTransientError, PaymentRejectedError, PaymentTimeoutError } from './errors.js';
+import type {
+  AuthorizeInput,
+  AuthorizeOutcome,
+  CaptureInput,
+  PaymentGateway,
+  RefundInput,
+  VoidInput,
+} from './gateway.js';
+
+export interface HttpPaymentGatewayOptions {
+  /** Base URL of the provider, e.g. `http://127.0.0.1:4010`. */
+  baseUrl: string;
+  /** Hard client-side timeout per call, body included. @default 15_000 */
+  timeoutMs?: number;
+  /** Circuit breaker tuning. @default DESIGN §4: 5 failures, 60 s, 2 successes */
+  breaker?: PaymentBreakerOptions;
+  /** Injected for tests. @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/** The HTTP adapter, plus the breaker state for readiness checks. */
+export interface HttpPaymentGateway extends PaymentGateway {
+  breakerState(): BreakerState;
+}
+
+/** A provider answer below 500: a result or a refusal, either way the provider is up. */
+interface ProviderReply {
+  status: number;
+  body: unknown;
+}
+
+const authorizedBody = z.object({ outcome: z.literal('authorized'), authorizationId: z.string().min(1) });
+const declinedBody = z.object({ outcome: z.literal('declined'), reason: z.string() });
+const captureBody = z.object({ captureId: z.string().min(1) });
+const voidBody = z.object({ voided: z.boolean() });
+const refundBody = z.object({ refundId: z.string().min(1) });
+const problemBody = z.object({ code: z.string().optional(), detail: z.string().optional() });
+
+/**
+ * Creates the {@link PaymentGateway} adapter for the (simulated) provider's HTTP API.
+ * Every call has a hard timeout and goes through one circuit breaker per gateway instance, so
+ * create the gateway once per container and share it.
+ */
+export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): HttpPaymentGateway {
+  const { timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch } = options;
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const breaker = createPaymentCircuitBreaker(options.breaker);
+
+  /** One request/response within the timeout. Throws only transient and timeout errors. */
+  async function exchange(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const what = `POST ${path}`;
+    let status: number;
+    let text: string;
+    try {
+      const response = await fetchImpl(`${baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+        body: JSON.stringify(body),
+        signal,
+      });
+      status = response.status;
+      text = await response.text(); // inside the try: a body that never ends is a timeout too
+    } catch (error) {
+      if (signal.aborted) {
+        throw new PaymentTimeoutError(`${what}: no answer within ${timeoutMs} ms`, {
+          cause: error,
+          timeoutMs,
+        });
+      }
+      throw new PaymentProviderTransientError(`${what}: provider unreachable`, { cause: error });
+    }
+    if (status >= 500) {
+      throw new PaymentProviderTransientError(`${what}: provider answered ${status}`, {
+        status,
+        cause: parseJson(text),
+      });
+    }
+    return { status, body: parseJson(text) };
+  }
+
+  /** Sends a request through the breaker (one per gateway), so an open circuit never reaches fetch. */
+  function send(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
+    return breaker.execute(() => exchange(path, body, idempotencyKey));
+  }
+
+  return {
+    async authorize(input: AuthorizeInput): Promise<AuthorizeOutcome> {
+      const { idempotencyKey, ...body } = input;
+      const path = '/v1/authorizations';
+      const reply = await send(path, body, idempotencyKey);
+      if (reply.status === 402) {
+        const declined = declinedBody.safeParse(reply.body);
+        return { outcome: 'DECLINED', reason: declined.success ? declined.data.reason : 'declined' };
+      }
+      const { authorizationId } = read(path, reply, authorizedBody);
+      return { outcome: 'AUTHORIZED', authorizationId };
+    },
+
+    async capture(input: CaptureInput): Promise<{ captureId: string }> {
+      const path = `/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`;
+      const reply = await send(path, { amountCents: input.amountCents }, input.idempotencyKey);
+      const { captureId } = read(path, reply, captureBody);
+      return { captureId };
+    },
+
+    async void(input: VoidInput): Promise<{ voided: boolean }> {
+      const body = { orderId: input.orderId, authorizationId: input.authorizationId };
+      const reply = await send('/v1/voids', body, input.idempotencyKey);
+      const { voided } = read('/v1/voids', reply, voidBody);
+      return { voided };
+    },
+
+    async refund(input: RefundInput): Promise<{ refundId: string }> {
+      const { idempotencyKey, ...body } = input;
+      const reply = await send('/v1/refunds', body, idempotencyKey);
+      const { refundId } = read('/v1/refunds', reply, refundBody);
+      return { refundId };
+    },
+
+    breakerState: () => breaker.state(),
+  };
+}
+
+/**
+ * Reads a 2xx body, or turns any other reply into a {@link PaymentRejectedError}. Runs outside the
+ * breaker on purpose: a refusal means the provider is up, so it must not count as a failure.
+ */
+function read<T>(path: string, reply: ProviderReply, schema: z.ZodType<T>): T {
+  if (reply.status < 200 || reply.status >= 300) {
+    const refusal = rejection(path, reply);
+    // The same key is still running (e.g. a retry overtook a slow first attempt): try again later.
+    if (refusal.code === 'IDEMPOTENCY_KEY_IN_USE') {
+      throw new PaymentProviderTransientError(refusal.message, { status: reply.status, cause: refusal });
+    }
+    throw refusal;
+  }
+  const parsed = schema.safeParse(reply.body);
+  if (!parsed.success) {
+    // A 2xx we cannot read is the provider misbehaving, not our request being wrong.
+    throw new PaymentProviderTransientError(`POST ${path}: unexpected response body`, {
+      status: reply.status,
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+function rejection(path: string, reply: ProviderReply): PaymentRejectedError {
+  const problem = problemBody.safeParse(reply.body);
+  const code = problem.success ? problem.data.code : undefined;
+  const detail = problem.success && problem.data.detail ? `: ${problem.data.detail}` : '';
+  return new PaymentRejectedError(
+    `POST ${path}: provider refused with ${reply.status} ${code ?? ''}${detail}`,
+    {
+      status: reply.status,
+      code,
+      cause: reply.body,
+    },
+  );
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // keep what the provider said for the error's cause
+  }
+}
