@@ -1,0 +1,102 @@
+import type { Sql } from 'postgres';
+
+export const COMPENSATION_STATUSES = ['PENDING', 'RETRYING', 'RESOLVED', 'FAILED'] as const;
+export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
+
+/** A compensation that failed inside the saga: the audit row behind the queue and its DLQ. */
+export interface FailedCompensation {
+  readonly compensationId: string;
+  readonly orderId: string;
+  readonly steps: string[];
+  readonly status: CompensationStatus;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly correlationId: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly resolvedAt: string | null;
+}
+
+/**
+ * The `failed_compensations` audit table: pending -> retrying -> resolved | failed.
+ * Every attempt of the compensation worker is recorded here, so nothing lives only in a log.
+ */
+export class CompensationStore {
+  constructor(private readonly sql: Sql) {}
+
+  /** Counts an attempt; a resolved row stays resolved (a late duplicate delivery changes nothing). */
+  async recordAttempt(compensationId: string): Promise<FailedCompensation | undefined> {
+    const [row] = await this.sql<Row[]>`
+      update failed_compensations
+      set status = 'RETRYING', attempts = attempts + 1, updated_at = now()
+      where compensation_id = ${compensationId}
+        and status <> 'RESOLVED'
+      returning *
+    `;
+    return row ? toCompensation(row) : this.get(compensationId);
+  }
+
+  async recordFailure(compensationId: string, error: string, final: boolean): Promise<void> {
+    await this.sql`
+      update failed_compensations
+      set status = ${final ? 'FAILED' : 'RETRYING'}, last_error = ${error}, updated_at = now()
+      where compensation_id = ${compensationId}
+        and status <> 'RESOLVED'
+    `;
+  }
+
+  async markResolved(compensationId: string): Promise<void> {
+    await this.sql`
+      update failed_compensations
+      set status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), updated_at = now()
+      where compensation_id = ${compensationId}
+    `;
+  }
+
+  async get(compensationId: string): Promise<FailedCompensation | undefined> {
+    const [row] = await this.sql<Row[]>`
+      select * from failed_compensations where compensation_id = ${compensationId}
+    `;
+    return row ? toCompensation(row) : undefined;
+  }
+
+  /** Newest first, optionally one status only. */
+  async list(options: { status?: CompensationStatus; limit?: number } = {}): Promise<FailedCompensation[]> {
+    const rows = await this.sql<Row[]>`
+      select *
+      from failed_compensations
+      where ${options.status ? this.sql`status = ${options.status}` : this.sql`true`}
+      order by created_at desc
+      limit ${options.limit ?? 100}
+    `;
+    return rows.map(toCompensation);
+  }
+}
+
+interface Row {
+  compensation_id: string;
+  order_id: string;
+  steps: string[];
+  status: CompensationStatus;
+  attempts: number;
+  last_error: string | null;
+  correlation_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  resolved_at: Date | null;
+}
+
+function toCompensation(row: Row): FailedCompensation {
+  return {
+    compensationId: row.compensation_id,
+    orderId: row.order_id,
+    steps: row.steps,
+    status: row.status,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    correlationId: row.correlation_id,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,
+  };
+}
