@@ -13,6 +13,11 @@ export interface SqlClientOptions {
   readonly idleTimeoutSeconds?: number;
   /** TLS to the server (required by RDS Proxy). @default false */
   readonly ssl?: boolean;
+  /**
+   * Password source, called for every new connection: RDS IAM authentication hands out tokens
+   * that expire after 15 minutes, so it cannot be a fixed string in the URL.
+   */
+  readonly password?: () => Promise<string>;
   /** Called for every query sent; used to count round trips. */
   readonly debug?: (connection: number, query: string, parameters: unknown[]) => void;
 }
@@ -42,6 +47,7 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
       },
     },
     onnotice: () => {},
+    ...(options.password ? { password: options.password } : {}),
     ...(options.debug ? { debug: options.debug } : {}),
   });
 }
