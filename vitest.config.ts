@@ -8,6 +8,8 @@ export default defineConfig({
     // Integration tests talk to real servers; give them room on a 2-core CI machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Lambda handlers log through Powertools; keep test output to failures.
+    env: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
     pool: 'forks',
     maxWorkers: 2,
   },

@@ -131,3 +131,75 @@ export async function auditDatabase(sql: Sql, options: AuditOptions = {}): Promi
 export function violationsOf(reports: readonly InvariantReport[]): InvariantReport[] {
   return reports.filter((report) => report.violations > 0);
 }
+
+/** One line of the payment provider's ledger (`GET /ledger` of the simulated provider). */
+export interface PaymentLedgerEntry {
+  readonly operation: 'authorize' | 'capture' | 'void' | 'refund';
+  readonly orderId: string;
+  readonly authorizationId: string | null;
+  readonly amountCents: number;
+  readonly outcome: 'succeeded' | 'declined' | 'failed';
+}
+
+/**
+ * Audits the provider's ledger against the orders: no double capture, captured <= authorized,
+ * every authorization captured or voided once the system has settled, confirmed card orders
+ * captured exactly once and cancelled orders never left charged.
+ */
+export async function auditPayments(
+  sql: Sql,
+  ledger: readonly PaymentLedgerEntry[],
+): Promise<InvariantReport[]> {
+  const succeeded = ledger.filter((entry) => entry.outcome === 'succeeded');
+  const authorizations = new Map<string, PaymentLedgerEntry>();
+  const captures = new Map<string, PaymentLedgerEntry[]>();
+  const voided = new Set<string>();
+  const refunded = new Set<string>();
+  for (const entry of succeeded) {
+    if (!entry.authorizationId) continue;
+    if (entry.operation === 'authorize') authorizations.set(entry.authorizationId, entry);
+    if (entry.operation === 'capture') {
+      captures.set(entry.authorizationId, [...(captures.get(entry.authorizationId) ?? []), entry]);
+    }
+    if (entry.operation === 'void') voided.add(entry.authorizationId);
+    if (entry.operation === 'refund') refunded.add(entry.authorizationId);
+  }
+
+  const doubleCaptures = [...captures.entries()].filter(([, list]) => list.length > 1).map(([id]) => id);
+  const overCaptured = [...captures.entries()]
+    .filter(
+      ([id, list]) =>
+        list.reduce((sum, c) => sum + c.amountCents, 0) > (authorizations.get(id)?.amountCents ?? 0),
+    )
+    .map(([id]) => id);
+  const unsettled = [...authorizations.keys()].filter((id) => !captures.has(id) && !voided.has(id));
+
+  const orders = await sql<{ id: string; status: string; charge_cents: number }[]>`
+    select id, status, charge_cents from orders where status in ('CONFIRMED', 'CANCELLED')
+  `;
+  const capturedOrders = new Map<string, number>();
+  const chargedOrders = new Set<string>();
+  for (const [id, list] of captures) {
+    const orderId = list[0]?.orderId as string;
+    capturedOrders.set(orderId, (capturedOrders.get(orderId) ?? 0) + list.length);
+    if (!refunded.has(id)) chargedOrders.add(orderId);
+  }
+  const confirmedNotCapturedOnce = orders
+    .filter((o) => o.status === 'CONFIRMED' && o.charge_cents > 0 && capturedOrders.get(o.id) !== 1)
+    .map((o) => o.id);
+  const cancelledButCharged = orders
+    .filter((o) => o.status === 'CANCELLED' && chargedOrders.has(o.id))
+    .map((o) => o.id);
+
+  return [
+    report('no authorization is captured twice', doubleCaptures),
+    report('captured amount never exceeds the authorized amount', overCaptured),
+    report('every authorization ends captured or voided', unsettled),
+    report('every confirmed card order is captured exactly once', confirmedNotCapturedOnce),
+    report('no cancelled order is left charged', cancelledButCharged),
+  ];
+}
+
+function report(name: string, offenders: readonly unknown[]): InvariantReport {
+  return { name, violations: offenders.length, examples: offenders.slice(0, EXAMPLES) };
+}

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { handler as authorizePayment } from '../lambdas/saga/authorize-payment.js';
+import { handler as cancelOrder } from '../lambdas/saga/cancel-order.js';
+import { handler as capturePayment } from '../lambdas/saga/capture-payment.js';
+import { handler as confirmOrder } from '../lambdas/saga/confirm-order.js';
+import { handler as markAuthorized } from '../lambdas/saga/mark-authorized.js';
+import { handler as markPaymentDeclined } from '../lambdas/saga/mark-payment-declined.js';
+import { handler as markRequiresAttention } from '../lambdas/saga/mark-requires-attention.js';
+import { handler as refundStoreCredit } from '../lambdas/saga/refund-store-credit.js';
+import { handler as releaseReservations } from '../lambdas/saga/release-reservations.js';
+import { handler as reversePayment } from '../lambdas/saga/reverse-payment.js';
+import { type SagaInput, SagaStartError, type SagaStarter } from '../src/saga/saga-starter.js';
+import { createLambdaContext } from './aws/lambda-context.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
+import { createLocalStateMachine, type LocalStateMachine, type TaskHandler } from './aws/step-functions.js';
+
+export const PAYMENT_SAGA_DEFINITION = path.resolve(
+  import.meta.dirname,
+  '../statemachines/payment-saga.asl.json',
+);
+
+type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
+
+/** The Lambda handler of each Task state, by state name: the same modules AWS runs. */
+export const SAGA_TASK_HANDLERS: Readonly<Record<string, LambdaHandler>> = {
+  AuthorizePayment: authorizePayment,
+  MarkPaymentDeclined: markPaymentDeclined,
+  MarkAuthorized: markAuthorized,
+  CapturePayment: capturePayment,
+  ConfirmOrder: confirmOrder,
+  ReversePayment: reversePayment,
+  ReleaseReservations: releaseReservations,
+  RefundStoreCredit: refundStoreCredit,
+  CancelOrder: cancelOrder,
+  MarkRequiresAttention: markRequiresAttention,
+};
+
+export interface LocalPaymentSagaOptions {
+  readonly sqsClient: SQSClient;
+  readonly compensationQueueUrl: string;
+  /** Shrinks every Retry interval (60 s capture backoff and all): 0.001 turns a minute into 60 ms. */
+  readonly retryIntervalScale: number;
+}
+
+/**
+ * The payment saga as AWS runs it, on this machine: the ASL file executed by aws-local-stepfunctions,
+ * each Task served by its real Lambda handler module, the compensation queue on the local SQS. The
+ * Lambda handlers read their configuration (DATABASE_URL, PAYMENT_PROVIDER_URL, ...) from the
+ * environment, as they do in AWS.
+ */
+export function createLocalPaymentSaga(options: LocalPaymentSagaOptions): LocalStateMachine {
+  const substitutions: Record<string, string> = { CompensationQueueUrl: options.compensationQueueUrl };
+  const taskHandlers: Record<string, TaskHandler> = {};
+  for (const [state, handler] of Object.entries(SAGA_TASK_HANDLERS)) {
+    const functionName = `checkout-${state}`;
+    substitutions[`${state}FunctionArn`] =
+      `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
+    taskHandlers[state] = (input) => handler(input as never, createLambdaContext({ functionName }));
+  }
+  return createLocalStateMachine({
+    definition: PAYMENT_SAGA_DEFINITION,
+    stateMachineName: 'checkout-payment-saga',
+    substitutions,
+    taskHandlers,
+    sqsClient: options.sqsClient,
+    retryIntervalScale: options.retryIntervalScale,
+  });
+}
+
+/** The SagaStarter port over the local state machine, as the API uses it in local mode. */
+export class LocalSagaStarter implements SagaStarter {
+  constructor(private readonly machine: LocalStateMachine) {}
+
+  async start(input: SagaInput): Promise<{ alreadyStarted: boolean }> {
+    try {
+      this.machine.startExecution({ name: input.orderId, input });
+      return { alreadyStarted: false };
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ExecutionAlreadyExists') return { alreadyStarted: true };
+      throw new SagaStartError(`could not start the payment saga of order ${input.orderId}`, {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import type { CompensationStore } from '../db/compensations.js';
+import { logger, useCorrelationId } from '../runtime/observability.js';
+import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
+
+/** The message the saga's QueueCompensation state sends (see statemachines/payment-saga.asl.json). */
+export const compensationMessage = z.object({
+  compensationId: z.string().min(1).max(200),
+  orderId: z.uuid(),
+  steps: z.array(z.enum(COMPENSATION_STEPS)).min(1),
+  cancellationReason: z.string().regex(/^[A-Z_]{1,64}$/),
+  error: z.string().max(1000),
+  correlationId: z.string().min(1).max(200),
+});
+export type CompensationMessage = z.infer<typeof compensationMessage>;
+
+/** A message that is not a compensation: retrying will not help, it belongs in the DLQ. */
+export class InvalidCompensationMessageError extends Error {
+  override readonly name = 'InvalidCompensationMessageError';
+}
+
+export interface CompensationWorkerDependencies {
+  readonly saga: PaymentSaga;
+  readonly compensations: CompensationStore;
+  readonly persistenceStore: BasePersistenceLayer;
+  /** The queue's maxReceiveCount: the attempt that reaches it is the last before the DLQ. */
+  readonly maxReceiveCount: number;
+}
+
+// A redrive from the DLQ can come up to its 14-day retention later; remember results that long.
+const IDEMPOTENCY_EXPIRY_SECONDS = 15 * 24 * 60 * 60;
+
+/**
+ * The compensation worker: finishes compensations the saga could not. SQS batch with partial
+ * failures: a failed record is retried by SQS until maxReceiveCount, then lands in the DLQ.
+ * Idempotency is keyed on `compensationId`, never on the message id: a redriven message gets a new
+ * message id but must not void or refund twice. Every attempt is recorded in failed_compensations.
+ */
+export function createCompensationWorker(deps: CompensationWorkerDependencies) {
+  const idempotencyConfig = new IdempotencyConfig({
+    eventKeyJmesPath: 'compensationId',
+    expiresAfterSeconds: IDEMPOTENCY_EXPIRY_SECONDS,
+  });
+
+  const finishCompensation = makeIdempotent(
+    async (message: CompensationMessage) => {
+      await deps.saga.compensate({
+        orderId: message.orderId,
+        correlationId: message.correlationId,
+        steps: message.steps,
+        reason: message.cancellationReason,
+      });
+      await deps.compensations.markResolved(message.compensationId);
+      return { compensationId: message.compensationId, resolved: true };
+    },
+    { persistenceStore: deps.persistenceStore, config: idempotencyConfig },
+  );
+
+  async function processRecord(record: SQSRecord): Promise<void> {
+    const message = parseMessage(record);
+    useCorrelationId(message.correlationId);
+    logger.appendKeys({ orderId: message.orderId, compensationId: message.compensationId });
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+
+    await deps.compensations.recordAttempt(message.compensationId);
+    try {
+      await finishCompensation(message);
+      logger.info('compensation resolved', { receiveCount });
+    } catch (error) {
+      const final = receiveCount >= deps.maxReceiveCount;
+      await deps.compensations.recordFailure(message.compensationId, describe(error), final);
+      logger.error(
+        final ? 'compensation failed for the last time, moving to the DLQ' : 'compensation failed',
+        {
+          receiveCount,
+          error: error as Error,
+        },
+      );
+      throw error;
+    }
+  }
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    idempotencyConfig.registerLambdaContext(context);
+    return processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS), {
+      context,
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+function parseMessage(record: SQSRecord): CompensationMessage {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch (error) {
+    throw new InvalidCompensationMessageError(`message ${record.messageId} is not JSON`, { cause: error });
+  }
+  const parsed = compensationMessage.safeParse(body);
+  if (!parsed.success) {
+    throw new InvalidCompensationMessageError(
+      `message ${record.messageId} is not a compensation: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`.slice(0, 1000)
+    : String(error).slice(0, 1000);
+}
