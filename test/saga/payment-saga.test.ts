@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
