@@ -18,3 +18,11 @@ export interface SagaStarter {
 export class SagaStartError extends Error {
   override readonly name = 'SagaStartError';
 }
+
+/** Where an order's saga execution is, as the crash-recovery sweeper needs to know it. */
+export type SagaExecutionState = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'NOT_FOUND';
+
+/** Reads the state of an order's saga execution (named by the order id). */
+export interface SagaInspector {
+  executionState(orderId: string): Promise<SagaExecutionState>;
+}

@@ -1,8 +1,20 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { type SagaInput, SagaStartError, type SagaStarter } from './saga-starter.js';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import {
+  type SagaExecutionState,
+  type SagaInput,
+  type SagaInspector,
+  SagaStartError,
+  type SagaStarter,
+} from './saga-starter.js';
 
-/** Starts executions of the deployed Standard state machine, named by order id. */
-export class StepFunctionsSagaStarter implements SagaStarter {
+/** Starts and inspects executions of the deployed Standard state machine, named by order id. */
+export class StepFunctionsSagaStarter implements SagaStarter, SagaInspector {
   constructor(
     private readonly client: SFNClient,
     private readonly stateMachineArn: string,
@@ -26,5 +38,22 @@ export class StepFunctionsSagaStarter implements SagaStarter {
         cause: error,
       });
     }
+  }
+
+  async executionState(orderId: string): Promise<SagaExecutionState> {
+    try {
+      const execution = await this.client.send(
+        new DescribeExecutionCommand({ executionArn: this.executionArn(orderId) }),
+      );
+      return (execution.status ?? 'RUNNING') as SagaExecutionState;
+    } catch (error) {
+      if (error instanceof ExecutionDoesNotExist) return 'NOT_FOUND';
+      throw error;
+    }
+  }
+
+  /** arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> arn:aws:states:REGION:ACCOUNT:execution:NAME:ORDER */
+  private executionArn(orderId: string): string {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${orderId}`;
   }
 }

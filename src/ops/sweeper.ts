@@ -1,0 +1,149 @@
+import type { Sql } from 'postgres';
+import type { OrderStore } from '../db/orders.js';
+import { IllegalTransitionError } from '../domain/errors.js';
+import { logger } from '../runtime/observability.js';
+import type { CompensationQueue } from '../saga/compensation-queue.js';
+import type { SagaInspector, SagaStarter } from '../saga/saga-starter.js';
+import { COMPENSATION_STEPS, type PaymentSaga } from '../saga/steps.js';
+
+export interface SweeperDependencies {
+  readonly sql: Sql;
+  readonly orders: OrderStore;
+  readonly saga: PaymentSaga;
+  readonly starter: SagaStarter;
+  readonly inspector: SagaInspector;
+  readonly compensationQueue: CompensationQueue;
+}
+
+export interface SweepOptions {
+  /** An order untouched for this long is looked at. @default 300 */
+  readonly stuckAfterSeconds?: number;
+  /** @default 25 */
+  readonly batchSize?: number;
+  /** How long a claimed order is left to this sweeper before another may take it. @default 120 */
+  readonly leaseSeconds?: number;
+}
+
+export interface SweepReport {
+  readonly claimed: number;
+  readonly started: number;
+  readonly compensated: number;
+  readonly stillRunning: number;
+  readonly requiresAttention: number;
+  readonly skipped: number;
+}
+
+interface StuckOrder {
+  id: string;
+  correlation_id: string | null;
+  charge_cents: number;
+  reservation_expired: boolean;
+}
+
+/**
+ * Crash recovery (DESIGN §5): finds orders stuck in PENDING or AUTHORIZED whose saga is not
+ * running and brings them to a terminal state.
+ *
+ * - no execution at all (the API committed the order but could not start the saga, or the local
+ *   stack restarted): start it — unless the stock reservation has expired, then compensate;
+ * - an execution that ended without finishing the order (failed, timed out, aborted): compensate
+ *   in place — void or refund, release stock, refund store credit, cancel;
+ * - a compensation that fails here goes where the saga's would: REQUIRES_ATTENTION and the
+ *   compensation queue.
+ *
+ * Safe alongside live sagas (a running execution is left alone, every step is idempotent and a
+ * confirmed order is never compensated) and alongside other sweepers (orders are claimed with
+ * a lease under FOR UPDATE SKIP LOCKED, so two sweepers never take the same order).
+ */
+export async function sweepStuckOrders(
+  deps: SweeperDependencies,
+  options: SweepOptions = {},
+): Promise<SweepReport> {
+  const stuckAfter = `${options.stuckAfterSeconds ?? 300} seconds`;
+  const lease = `${options.leaseSeconds ?? 120} seconds`;
+  const claimed = await deps.sql<StuckOrder[]>`
+    with stuck as (
+      select o.id
+      from orders o
+      where o.status in ('PENDING', 'AUTHORIZED')
+        and (o.recovery_lease_until is null or o.recovery_lease_until < now())
+        and (
+          o.updated_at < now() - ${stuckAfter}::interval
+          or exists (
+            select 1 from reservations r
+            where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
+          )
+        )
+      order by o.updated_at
+      limit ${options.batchSize ?? 25}
+      for update of o skip locked
+    )
+    update orders o
+    set recovery_lease_until = now() + ${lease}::interval
+    from stuck
+    where o.id = stuck.id
+    returning
+      o.id,
+      o.correlation_id,
+      o.charge_cents,
+      exists (
+        select 1 from reservations r
+        where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
+      ) as reservation_expired
+  `;
+
+  const counts = { started: 0, compensated: 0, stillRunning: 0, requiresAttention: 0, skipped: 0 };
+  for (const order of claimed) {
+    const outcome = await recover(deps, order);
+    counts[outcome] += 1;
+  }
+  const report = { claimed: claimed.length, ...counts };
+  if (claimed.length > 0) logger.info('sweep finished', { ...report });
+  return report;
+}
+
+async function recover(
+  deps: SweeperDependencies,
+  order: StuckOrder,
+): Promise<keyof Omit<SweepReport, 'claimed'>> {
+  const correlationId = order.correlation_id ?? `sweeper:${order.id}`;
+  const state = await deps.inspector.executionState(order.id);
+  if (state === 'RUNNING') return 'stillRunning';
+
+  if (state === 'NOT_FOUND' && !order.reservation_expired) {
+    await deps.starter.start({ orderId: order.id, correlationId, chargeCents: order.charge_cents });
+    logger.info('started the saga of a stuck order', { orderId: order.id, correlationId });
+    return 'started';
+  }
+
+  const reason = order.reservation_expired ? 'RESERVATION_EXPIRED' : 'SAGA_INTERRUPTED';
+  try {
+    await deps.saga.compensate({ orderId: order.id, correlationId, steps: COMPENSATION_STEPS, reason });
+    logger.info('compensated a stuck order', {
+      orderId: order.id,
+      correlationId,
+      executionState: state,
+      reason,
+    });
+    return 'compensated';
+  } catch (error) {
+    // The order moved on while we looked (e.g. a late saga confirmed it): nothing to recover.
+    if (error instanceof IllegalTransitionError) return 'skipped';
+    const message = {
+      compensationId: `${order.id}:compensation`,
+      orderId: order.id,
+      steps: [...COMPENSATION_STEPS],
+      cancellationReason: reason,
+      error: error instanceof Error ? error.name : 'Error',
+      correlationId,
+    };
+    await deps.orders.markRequiresAttention({ ...message, error: message.error });
+    await deps.compensationQueue.send(message);
+    logger.error('compensation of a stuck order failed; queued for the compensation worker', {
+      orderId: order.id,
+      correlationId,
+      error: error as Error,
+    });
+    return 'requiresAttention';
+  }
+}

@@ -1,0 +1,163 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { LocalSagaStarter } from '../../local/saga.js';
+import { createSql } from '../../src/db/client.js';
+import { OrderStore } from '../../src/db/orders.js';
+import { type SweeperDependencies, sweepStuckOrders } from '../../src/ops/sweeper.js';
+import { paymentSaga } from '../../src/runtime/saga-task.js';
+import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
+import { orderInput, seedProducts } from '../support/fixtures.js';
+import { type SagaEnvironment, startSagaEnvironment } from '../support/saga-environment.js';
+
+describe('crash-recovery sweeper', () => {
+  let env: SagaEnvironment;
+  let orders: OrderStore;
+  let scenario = 0;
+
+  beforeAll(async () => {
+    env = await startSagaEnvironment();
+    orders = new OrderStore(env.db.sql);
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+  afterEach(async () => {
+    expect(await env.violations()).toEqual([]);
+  });
+
+  function sweeper(sql = env.db.sql): SweeperDependencies {
+    const local = new LocalSagaStarter(env.saga);
+    return {
+      sql,
+      orders: new OrderStore(sql),
+      saga: paymentSaga(),
+      starter: local,
+      inspector: local,
+      compensationQueue: new SqsCompensationQueue(env.sqs, env.queue.queueUrl),
+    };
+  }
+
+  /** A PENDING order whose saga was never started, last touched ten minutes ago. */
+  async function strandedOrder(paymentMethod = 'pm_card_visa') {
+    scenario += 1;
+    const sku = `SWEEP-${scenario}`;
+    await seedProducts(env.db.sql, { [sku]: { onHand: 5 } });
+    const input = orderInput({ paymentMethod, items: [{ sku, quantity: 1 }] });
+    const placed = await orders.placeOrder(input);
+    if (placed.outcome !== 'PLACED') throw new Error(placed.outcome);
+    await ageOrder(input.orderId);
+    return input;
+  }
+
+  async function ageOrder(orderId: string) {
+    await env.db.sql`update orders set updated_at = now() - interval '10 minutes' where id = ${orderId}`;
+  }
+
+  async function waitForStatus(orderId: string, status: string) {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if ((await orders.getOrder(orderId))?.status === status) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`order ${orderId} did not reach ${status}: ${(await orders.getOrder(orderId))?.status}`);
+  }
+
+  test('an order whose saga never started gets its saga started and ends CONFIRMED', async () => {
+    const order = await strandedOrder();
+
+    const report = await sweepStuckOrders(sweeper());
+
+    expect(report).toMatchObject({ claimed: 1, started: 1 });
+    await waitForStatus(order.orderId, 'CONFIRMED');
+  });
+
+  test('an order whose execution died after authorization is compensated: voided, released, CANCELLED', async () => {
+    scenario += 1;
+    const sku = `SWEEP-${scenario}`;
+    await seedProducts(env.db.sql, { [sku]: { onHand: 5 } });
+    const input = orderInput({ paymentMethod: 'pm_capture_fails', items: [{ sku, quantity: 1 }] });
+    const placed = await orders.placeOrder(input);
+    if (placed.outcome !== 'PLACED') throw new Error(placed.outcome);
+    // Slow the provider so the execution is still retrying its capture when it is killed.
+    await env.setFaults({ latencyMs: 300 });
+    const execution = env.saga.startExecution({
+      name: input.orderId,
+      input: {
+        orderId: input.orderId,
+        correlationId: input.correlationId,
+        chargeCents: placed.order.chargeCents,
+      },
+    });
+    await waitForStatus(input.orderId, 'AUTHORIZED');
+    await env.saga.stopExecution(input.orderId, { error: 'Killed', cause: 'simulated crash' });
+    expect((await execution.result).status).toBe('ABORTED');
+    await env.clearFaults();
+    await ageOrder(input.orderId);
+
+    const report = await sweepStuckOrders(sweeper());
+
+    expect(report).toMatchObject({ claimed: 1, compensated: 1 });
+    expect(await orders.getOrder(input.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'SAGA_INTERRUPTED',
+      payment: { status: 'VOIDED' },
+    });
+  });
+
+  test('an order with an expired reservation and no running saga is released and cancelled', async () => {
+    const order = await strandedOrder();
+    await env.db
+      .sql`update reservations set expires_at = now() - interval '1 minute' where order_id = ${order.orderId}`;
+    await env.db.sql`update orders set updated_at = now() where id = ${order.orderId}`;
+
+    const report = await sweepStuckOrders(sweeper());
+
+    expect(report).toMatchObject({ claimed: 1, compensated: 1 });
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'RESERVATION_EXPIRED',
+    });
+  });
+
+  test('an order whose saga is still running is left alone', async () => {
+    const order = await strandedOrder();
+    await env.setFaults({ latencyMs: 1000 });
+    const execution = env.saga.startExecution({
+      name: order.orderId,
+      input: { orderId: order.orderId, correlationId: order.correlationId, chargeCents: 1000 },
+    });
+
+    const report = await sweepStuckOrders(sweeper());
+
+    expect(report).toMatchObject({ claimed: 1, stillRunning: 1 });
+    await env.clearFaults();
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({ status: 'CONFIRMED' });
+  });
+
+  test('two sweepers at once never act on the same order', async () => {
+    const stranded: Awaited<ReturnType<typeof strandedOrder>>[] = [];
+    for (let i = 0; i < 12; i += 1) stranded.push(await strandedOrder());
+    const otherPool = createSql(env.db.url, { max: 2 });
+
+    const reports = await Promise.all([sweepStuckOrders(sweeper()), sweepStuckOrders(sweeper(otherPool))]);
+    await otherPool.end();
+
+    expect(reports.reduce((sum, r) => sum + r.claimed, 0)).toBe(12);
+    expect(reports.reduce((sum, r) => sum + r.started, 0)).toBe(12);
+    for (const order of stranded) await waitForStatus(order.orderId, 'CONFIRMED');
+    const authorizations = (await env.ledger()).filter(
+      (e) => e.operation === 'authorize' && stranded.some((o) => o.orderId === e.orderId),
+    );
+    expect(authorizations).toHaveLength(12);
+  });
+
+  test('a second sweep right after the first finds nothing to claim', async () => {
+    await strandedOrder();
+    await sweepStuckOrders(sweeper());
+
+    const again = await sweepStuckOrders(sweeper());
+
+    expect(again.claimed).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  });
+});
