@@ -11,13 +11,6 @@ import { handler as markRequiresAttention } from '../lambdas/saga/mark-requires-
 import { handler as refundStoreCredit } from '../lambdas/saga/refund-store-credit.js';
 import { handler as releaseReservations } from '../lambdas/saga/release-reservations.js';
 import { handler as reversePayment } from '../lambdas/saga/reverse-payment.js';
-import {
-  type SagaExecutionState,
-  type SagaInput,
-  type SagaInspector,
-  SagaStartError,
-  type SagaStarter,
-} from '../src/saga/saga-starter.js';
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalStateMachine, type LocalStateMachine, type TaskHandler } from './aws/step-functions.js';
@@ -73,30 +66,4 @@ export function createLocalPaymentSaga(options: LocalPaymentSagaOptions): LocalS
     sqsClient: options.sqsClient,
     retryIntervalScale: options.retryIntervalScale,
   });
-}
-
-/** The saga ports over the local state machine, as the API and the sweeper use them in local mode. */
-export class LocalSagaStarter implements SagaStarter, SagaInspector {
-  constructor(private readonly machine: LocalStateMachine) {}
-
-  async start(input: SagaInput): Promise<{ alreadyStarted: boolean }> {
-    try {
-      this.machine.startExecution({ name: input.orderId, input });
-      return { alreadyStarted: false };
-    } catch (error) {
-      if (error instanceof Error && error.name === 'ExecutionAlreadyExists') return { alreadyStarted: true };
-      throw new SagaStartError(`could not start the payment saga of order ${input.orderId}`, {
-        cause: error,
-      });
-    }
-  }
-
-  async executionState(orderId: string): Promise<SagaExecutionState> {
-    try {
-      return this.machine.describe(orderId).status;
-    } catch (error) {
-      if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return 'NOT_FOUND';
-      throw error;
-    }
-  }
 }

@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { LocalSagaStarter } from '../../local/saga.js';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { type SweeperDependencies, sweepStuckOrders } from '../../src/ops/sweeper.js';
@@ -25,13 +24,12 @@ describe('crash-recovery sweeper', () => {
   });
 
   function sweeper(sql = env.db.sql): SweeperDependencies {
-    const local = new LocalSagaStarter(env.saga);
     return {
       sql,
       orders: new OrderStore(sql),
       saga: paymentSaga(),
-      starter: local,
-      inspector: local,
+      starter: env.stepFunctions,
+      inspector: env.stepFunctions,
       compensationQueue: new SqsCompensationQueue(env.sqs, env.queue.queueUrl),
     };
   }

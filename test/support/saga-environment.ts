@@ -1,3 +1,4 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   createIdempotencyTable,
@@ -13,6 +14,7 @@ import {
 } from '../../local/aws/sqs.js';
 import { type SqsPoller, startSqsPoller } from '../../local/aws/sqs-poller.js';
 import type { LocalStateMachine } from '../../local/aws/step-functions.js';
+import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpoint.js';
 import { createLocalPaymentSaga } from '../../local/saga.js';
 import {
   auditDatabase,
@@ -21,6 +23,7 @@ import {
   violationsOf,
 } from '../../src/ops/invariants.js';
 import { startSimulatedProvider } from '../../src/payments/simulated-provider.js';
+import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const MAX_RECEIVE_COUNT = 3;
@@ -39,6 +42,8 @@ export interface SagaEnvironment {
   readonly sqs: SQSClient;
   readonly queue: QueueWithDlq;
   readonly saga: LocalStateMachine;
+  /** The saga ports over the Step Functions wire protocol, as the API and the sweeper use them. */
+  readonly stepFunctions: StepFunctionsSagaStarter;
   ledger(orderId?: string): Promise<(PaymentLedgerEntry & { idempotencyKey: string })[]>;
   setFaults(faults: { latencyMs?: number; errorRate?: number; voidFails?: boolean }): Promise<void>;
   clearFaults(): Promise<void>;
@@ -86,6 +91,12 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     compensationQueueUrl: queue.queueUrl,
     retryIntervalScale: 0.001,
   });
+  const sfnEndpoint = await startStepFunctionsEndpoint({ machine: saga });
+  const sfn = new SFNClient({
+    endpoint: sfnEndpoint.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   let poller: SqsPoller | undefined;
 
   const control = async (method: string, body?: unknown) => {
@@ -103,6 +114,7 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     sqs,
     queue,
     saga,
+    stepFunctions: new StepFunctionsSagaStarter(sfn, saga.stateMachineArn),
     async ledger(orderId) {
       const response = await fetch(`${provider.url}/ledger${orderId ? `?orderId=${orderId}` : ''}`);
       const { entries } = (await response.json()) as {
@@ -141,6 +153,8 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
       await env.stopWorker();
       await sqs.send(new PurgeQueueCommand({ QueueUrl: queue.queueUrl })).catch(() => {});
       sqs.destroy();
+      sfn.destroy();
+      await sfnEndpoint.close();
       await sqsServer.close();
       await dynamo.close();
       await provider.close();
