@@ -11,6 +11,7 @@ export interface FailedCompensation {
   readonly status: CompensationStatus;
   readonly attempts: number;
   readonly lastError: string | null;
+  readonly cancellationReason: string | null;
   readonly correlationId: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -80,6 +81,7 @@ interface Row {
   status: CompensationStatus;
   attempts: number;
   last_error: string | null;
+  cancellation_reason: string | null;
   correlation_id: string | null;
   created_at: Date;
   updated_at: Date;
@@ -94,6 +96,7 @@ function toCompensation(row: Row): FailedCompensation {
     status: row.status,
     attempts: row.attempts,
     lastError: row.last_error,
+    cancellationReason: row.cancellation_reason,
     correlationId: row.correlation_id,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),

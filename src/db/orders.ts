@@ -53,6 +53,8 @@ export interface RequiresAttentionInput {
   /** The compensation steps still to do, as sent to the compensation queue. */
   readonly steps: readonly string[];
   readonly error: string;
+  /** Why the order is being cancelled; the compensation worker needs it to finish the job. */
+  readonly cancellationReason: string;
   readonly correlationId: string;
 }
 
@@ -181,6 +183,7 @@ export class OrderStore {
           ${input.compensationId},
           ${this.sql.json([...input.steps])},
           ${input.error},
+          ${input.cancellationReason},
           ${input.correlationId}
         ) as result
       `,

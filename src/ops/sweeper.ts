@@ -137,7 +137,7 @@ async function recover(
       error: error instanceof Error ? error.name : 'Error',
       correlationId,
     };
-    await deps.orders.markRequiresAttention({ ...message, error: message.error });
+    await deps.orders.markRequiresAttention(message);
     await deps.compensationQueue.send(message);
     logger.error('compensation of a stuck order failed; queued for the compensation worker', {
       orderId: order.id,

@@ -142,7 +142,12 @@ export class PaymentSaga {
   }
 
   async markRequiresAttention(
-    input: StepInput & { compensationId: string; steps: readonly string[]; error: string },
+    input: StepInput & {
+      compensationId: string;
+      steps: readonly string[];
+      error: string;
+      cancellationReason: string;
+    },
   ): Promise<void> {
     await this.deps.orders.markRequiresAttention(input);
   }

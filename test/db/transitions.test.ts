@@ -172,14 +172,19 @@ describe('order state transitions', () => {
     const failure = {
       orderId,
       compensationId: `${orderId}:compensation`,
-      steps: ['VOID_PAYMENT', 'RELEASE_RESERVATIONS', 'REFUND_STORE_CREDIT', 'CANCEL_ORDER'],
+      steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS', 'REFUND_STORE_CREDIT', 'CANCEL_ORDER'],
       error: 'PaymentProviderTransientError',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       correlationId: CORRELATION,
     };
 
     await expectIdempotent(orderId, () => orders.markRequiresAttention(failure));
-    const rows = await db.sql`select status, steps from failed_compensations where order_id = ${orderId}`;
-    expect(rows).toEqual([{ status: 'PENDING', steps: failure.steps }]);
+    const rows = await db.sql`
+      select status, steps, cancellation_reason from failed_compensations where order_id = ${orderId}
+    `;
+    expect(rows).toEqual([
+      { status: 'PENDING', steps: failure.steps, cancellation_reason: 'PAYMENT_CAPTURE_FAILED' },
+    ]);
 
     await orders.recordPaymentOutcome(orderId, 'VOIDED', CORRELATION);
     await orders.releaseReservations(orderId, CORRELATION);
@@ -210,6 +215,7 @@ describe('order state transitions', () => {
         compensationId: 'x',
         steps: [],
         error: 'e',
+        cancellationReason: 'LATE',
         correlationId: CORRELATION,
       }),
     ).rejects.toBeInstanceOf(IllegalTransitionError);

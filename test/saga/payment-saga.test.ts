@@ -271,6 +271,7 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
           correlationId: order.correlationId,
           authorizationId: 'auth-replayed',
           reason: 'PAYMENT_DECLINED',
+          cancellationReason: 'PAYMENT_DECLINED',
           compensationId: `${order.orderId}:compensation`,
           steps: ['CANCEL_ORDER'],
           error: 'replayed',
