@@ -1,0 +1,75 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { CatalogStore } from '../db/catalog.js';
+import { CompensationStore } from '../db/compensations.js';
+import { OrderStore } from '../db/orders.js';
+import { WalletStore } from '../db/wallets.js';
+import { createHttpPaymentGateway } from '../payments/http-gateway.js';
+import { requiredEnv } from '../runtime/config.js';
+import { databasePool } from '../runtime/database.js';
+import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
+import type { AdminDependencies } from './admin.js';
+import type { CheckoutDependencies } from './checkout.js';
+import type { ReadinessDependencies } from './health.js';
+import { createCheckoutIdempotency } from './idempotency.js';
+import type { OrderReadDependencies } from './orders.js';
+
+/**
+ * Production wiring of the API handlers, from the environment. Nothing here runs at import:
+ * each handler module asks for its dependencies on its first invocation (see `lazy`), and every
+ * client is created once per container and shared by the handlers of that container.
+ *
+ * Environment: the database (see `src/runtime/database.ts`), `IDEMPOTENCY_TABLE_NAME`,
+ * `STATE_MACHINE_ARN` (checkout only) and optionally `PAYMENT_PROVIDER_URL` (readiness reports the
+ * payment breaker when set). SDK clients take region, credentials and endpoints from the standard
+ * AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` points them at a local stand-in).
+ */
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  let built = false;
+  return () => {
+    if (!built) {
+      value = build();
+      built = true;
+    }
+    return value as T;
+  };
+}
+
+const dynamoDb = once(() => new DynamoDBClient({}));
+const idempotencyTableName = once(() => requiredEnv('IDEMPOTENCY_TABLE_NAME'));
+const paymentGateway = once(() => {
+  const baseUrl = process.env.PAYMENT_PROVIDER_URL;
+  return baseUrl ? createHttpPaymentGateway({ baseUrl }) : undefined;
+});
+
+export function checkoutDependencies(): CheckoutDependencies {
+  return {
+    orders: new OrderStore(databasePool()),
+    sagaStarter: new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN')),
+    idempotency: createCheckoutIdempotency({ client: dynamoDb(), tableName: idempotencyTableName() }),
+  };
+}
+
+export function orderReadDependencies(): OrderReadDependencies {
+  return { orders: new OrderStore(databasePool()) };
+}
+
+export function adminDependencies(): AdminDependencies {
+  const sql = databasePool();
+  return {
+    catalog: new CatalogStore(sql),
+    wallets: new WalletStore(sql),
+    compensations: new CompensationStore(sql),
+  };
+}
+
+export function readinessDependencies(): ReadinessDependencies {
+  const gateway = paymentGateway();
+  return {
+    sql: databasePool(),
+    dynamoDb: dynamoDb(),
+    idempotencyTableName: idempotencyTableName(),
+    ...(gateway ? { paymentBreaker: () => gateway.breakerState() } : {}),
+  };
+}

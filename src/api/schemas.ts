@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { COMPENSATION_STATUSES } from '../db/compensations.js';
+
+/**
+ * Request schemas of the HTTP API (DESIGN §3). Objects are strict: an unknown member is a
+ * validation error rather than silently dropped, so a client's typo never goes unnoticed.
+ * The database re-checks what it owns (store credit ≤ total, stock, balances).
+ */
+
+/** ISO 4217 codes the service prices in; all have two decimal places, so amounts are cents. */
+export const SUPPORTED_CURRENCIES = ['USD', 'EUR', 'GBP', 'CAD', 'AUD'] as const;
+export type Currency = (typeof SUPPORTED_CURRENCIES)[number];
+
+/** The same pattern as the `products_sku_format` constraint. */
+export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const PAYMENT_METHOD_PATTERN = /^pm_[a-z0-9_]+$/;
+/** Idempotency keys: 1-255 printable ASCII characters (uuids are the usual choice). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
+/** Canonical uuid text; anything else cannot name an order. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** No control characters (NUL included: PostgreSQL text cannot hold it) and no lone surrogates. */
+const PRINTABLE_TEXT = /^[^\p{Cc}\p{Cs}]*$/u;
+
+export const MAX_CART_LINES = 50;
+export const MAX_LINE_QUANTITY = 100;
+export const MAX_PRICE_CENTS = 1_000_000_000;
+export const MAX_ON_HAND = 10_000_000;
+export const MAX_BALANCE_CENTS = 1_000_000_000;
+
+export const skuSchema = z.string().regex(SKU_PATTERN, 'must be 1-64 letters, digits, "_", "." or "-"');
+const currencySchema = z.enum(SUPPORTED_CURRENCIES, {
+  error: `must be one of ${SUPPORTED_CURRENCIES.join(', ')}`,
+});
+
+export const cartLineSchema = z.strictObject({
+  sku: skuSchema,
+  quantity: z.int().min(1).max(MAX_LINE_QUANTITY),
+});
+
+/** `POST /v1/checkout` body. Prices are never taken from the client. */
+export const checkoutRequestSchema = z.strictObject({
+  items: z.array(cartLineSchema).min(1).max(MAX_CART_LINES),
+  currency: currencySchema,
+  paymentMethod: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(PAYMENT_METHOD_PATTERN, 'must look like pm_<lowercase letters, digits, _>'),
+  storeCreditCents: z.int().min(0).default(0),
+});
+export type CheckoutRequest = z.output<typeof checkoutRequestSchema>;
+
+/** `PUT /v1/admin/products/{sku}` body. */
+export const productInputSchema = z.strictObject({
+  name: z.string().min(1).max(200).regex(PRINTABLE_TEXT, 'must not contain control characters'),
+  priceCents: z.int().min(0).max(MAX_PRICE_CENTS),
+  currency: currencySchema,
+  onHand: z.int().min(0).max(MAX_ON_HAND),
+});
+
+/** `PUT /v1/admin/wallets/{customerId}` body. */
+export const walletInputSchema = z.strictObject({
+  balanceCents: z.int().min(0).max(MAX_BALANCE_CENTS),
+});
+
+/** The `{customerId}` path parameter of the wallet routes (the wallets table allows 1-128 chars). */
+export const customerIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\p{Cc}\p{Cs}\s]+$/u, 'must not contain whitespace or control characters');
+
+/** `GET /v1/admin/compensations` query: `status` is case-insensitive, `limit` 1-100. */
+// Unknown query parameters are ignored (cache busters and tracing tags are common), unlike body members.
+export const compensationQuerySchema = z.object({
+  status: z
+    .string()
+    .transform((value) => value.toUpperCase())
+    .pipe(z.enum(COMPENSATION_STATUSES, { error: `must be one of ${COMPENSATION_STATUSES.join(', ')}` }))
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+    .transform(Number)
+    .pipe(z.int().min(1).max(100))
+    .optional(),
+});

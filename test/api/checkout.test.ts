@@ -1,0 +1,660 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
+import {
+  createIdempotencyTable,
+  createLocalDynamoDbClient,
+  type LocalDynamoDb,
+  startLocalDynamoDb,
+} from '../../local/aws/dynamodb.js';
+import type { CheckoutDependencies } from '../../src/api/checkout.js';
+import type { ApiGatewayHandler } from '../../src/api/http.js';
+import { CHECKOUT_IDEMPOTENCY_KEY_PREFIX, createCheckoutIdempotency } from '../../src/api/idempotency.js';
+import { powertoolsCheckoutMetrics } from '../../src/api/metrics.js';
+import { orderIdFor } from '../../src/checkout/place-order.js';
+import { CatalogStore } from '../../src/db/catalog.js';
+import { OrderStore } from '../../src/db/orders.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { seedProducts, seedWallet } from '../support/fixtures.js';
+import { createRouteCoverage } from './support/coverage.js';
+import { clearTable, emfMetrics, quietMetrics, unreachableSql } from './support/environment.js';
+import { apiEvent, invoke } from './support/events.js';
+import { FailingSagaStarter, RecordingCheckoutMetrics, RecordingSagaStarter } from './support/fakes.js';
+
+const TABLE = 'checkout-idempotency';
+const coverage = createRouteCoverage(['placeOrder']);
+
+interface CheckoutCall {
+  readonly customerId?: string | undefined;
+  readonly key?: string | undefined;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+describe('POST /v1/checkout', () => {
+  let db: TestDatabase;
+  let dynamo: LocalDynamoDb;
+  let client: DynamoDBClient;
+  let orders: OrderStore;
+  let saga: RecordingSagaStarter;
+  let metrics: RecordingCheckoutMetrics;
+  let handler: ApiGatewayHandler;
+
+  function dependencies(overrides: Partial<CheckoutDependencies> = {}): CheckoutDependencies {
+    return {
+      orders,
+      sagaStarter: saga,
+      idempotency: createCheckoutIdempotency({ client, tableName: TABLE }),
+      ...overrides,
+    };
+  }
+
+  function handlerWith(overrides: Partial<CheckoutDependencies> = {}): ApiGatewayHandler {
+    return createCheckoutHandler(dependencies(overrides), {
+      metrics: quietMetrics(),
+      checkoutMetrics: metrics,
+    });
+  }
+
+  function checkout(call: CheckoutCall, through: ApiGatewayHandler = handler) {
+    const headers: Record<string, string> = { ...call.headers };
+    if (call.key !== undefined) headers['Idempotency-Key'] = call.key;
+    const event = apiEvent({
+      method: 'POST',
+      resource: '/v1/checkout',
+      body: call.body ?? cart(),
+      headers,
+      ...(call.customerId === undefined ? {} : { customerId: call.customerId }),
+    });
+    return invoke(through, event).then((result) => coverage.record('placeOrder', result));
+  }
+
+  function cart(overrides: Record<string, unknown> = {}) {
+    return {
+      items: [{ sku: 'API-1', quantity: 2 }],
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      storeCreditCents: 0,
+      ...overrides,
+    };
+  }
+
+  async function ordersOf(customerId: string): Promise<number> {
+    const [row] = await db.sql<{ count: number }[]>`
+      select count(*)::int as count from orders where customer_id = ${customerId}
+    `;
+    return row?.count ?? 0;
+  }
+
+  const customer = () => `customer-${randomUUID()}`;
+
+  /**
+   * The idempotency record of a customer's key, read by the id Powertools gives it: the prefix and
+   * the sha256 of the key members (`[customerId, idempotencyKey]`).
+   */
+  async function recordOf(customerId: string, key: string) {
+    const hash = createHash('sha256')
+      .update(JSON.stringify([customerId, key]))
+      .digest('base64');
+    const { Item } = await client.send(
+      new GetItemCommand({
+        TableName: TABLE,
+        Key: { id: { S: `${CHECKOUT_IDEMPOTENCY_KEY_PREFIX}#${hash}` } },
+      }),
+    );
+    return Item;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dynamo = await startLocalDynamoDb();
+    client = createLocalDynamoDbClient(dynamo.endpoint);
+    await createIdempotencyTable(client, TABLE);
+    orders = new OrderStore(db.sql);
+    saga = new RecordingSagaStarter();
+    metrics = new RecordingCheckoutMetrics();
+    handler = handlerWith();
+    await seedProducts(db.sql, {
+      'API-1': { onHand: 1000, priceCents: 1250 },
+      'API-2': { onHand: 1000, priceCents: 500 },
+      'API-EUR': { onHand: 10, priceCents: 900, currency: 'EUR' },
+    });
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await dynamo?.close();
+    await db?.drop();
+  });
+
+  describe('accepting an order', () => {
+    test('answers 202 with the priced order, a Location and the echoed correlation id, and starts its saga', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+
+      const result = await checkout({
+        customerId,
+        key,
+        body: cart({
+          items: [
+            { sku: 'API-2', quantity: 1 },
+            { sku: 'API-1', quantity: 2 },
+            { sku: 'API-2', quantity: 3 },
+          ],
+        }),
+        headers: { 'x-correlation-id': 'corr-accept-1' },
+      });
+
+      const orderId = orderIdFor(customerId, key);
+      expect(result.statusCode).toBe(202);
+      expect(result.headers['Content-Type']).toBe('application/json');
+      expect(result.headers.Location).toBe(`/v1/orders/${orderId}`);
+      expect(result.headers['X-Correlation-Id']).toBe('corr-accept-1');
+      expect(result.json).toEqual({
+        orderId,
+        status: 'PENDING',
+        totalCents: 2 * 1250 + 4 * 500,
+        storeCreditCents: 0,
+        chargeCents: 4500,
+        currency: 'USD',
+      });
+      expect(saga.startsOf(orderId)).toEqual([
+        { orderId, correlationId: 'corr-accept-1', chargeCents: 4500 },
+      ]);
+      const order = await orders.getOrder(orderId);
+      expect(order).toMatchObject({ customerId, status: 'PENDING', correlationId: 'corr-accept-1' });
+      expect(order?.items.map((item) => [item.sku, item.quantity])).toEqual([
+        ['API-1', 2],
+        ['API-2', 4],
+      ]);
+      expect(metrics.events.at(-1)).toBe('accepted');
+    });
+
+    test('generates a correlation id when the client sends none, and uses it for the order and the saga', async () => {
+      const customerId = customer();
+
+      const result = await checkout({ customerId, key: randomUUID() });
+
+      const correlationId = result.headers['X-Correlation-Id'];
+      expect(result.statusCode).toBe(202);
+      expect(correlationId).toMatch(/^[0-9a-f-]{36}$/);
+      const orderId = result.json.orderId as string;
+      expect(saga.startsOf(orderId)[0]?.correlationId).toBe(correlationId);
+      expect((await orders.getOrder(orderId))?.correlationId).toBe(correlationId);
+    });
+
+    test('an order paid fully by store credit is accepted with nothing to charge', async () => {
+      const customerId = customer();
+      await seedWallet(db.sql, customerId, 10_000);
+
+      const result = await checkout({
+        customerId,
+        key: randomUUID(),
+        body: cart({ storeCreditCents: 2500 }),
+      });
+
+      expect(result.statusCode).toBe(202);
+      expect(result.json).toMatchObject({ totalCents: 2500, storeCreditCents: 2500, chargeCents: 0 });
+      expect(saga.startsOf(result.json.orderId as string)[0]?.chargeCents).toBe(0);
+    });
+
+    test('storeCreditCents may be left out and counts as 0', async () => {
+      const { storeCreditCents: _, ...body } = cart();
+      const result = await checkout({ customerId: customer(), key: randomUUID(), body });
+      expect(result.statusCode).toBe(202);
+      expect(result.json.storeCreditCents).toBe(0);
+    });
+  });
+
+  describe('idempotency', () => {
+    test('the same key and body replay the first response byte for byte and place one order', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+
+      const first = await checkout({ customerId, key });
+      const second = await checkout({ customerId, key, headers: { 'X-Correlation-Id': 'corr-retry' } });
+
+      expect(second.statusCode).toBe(first.statusCode);
+      expect(second.body).toBe(first.body);
+      expect(second.headers.Location).toBe(first.headers.Location);
+      expect(second.headers['Idempotent-Replayed']).toBe('true');
+      expect(first.headers['Idempotent-Replayed']).toBeUndefined();
+      expect(second.headers['X-Correlation-Id']).toBe('corr-retry');
+      expect(await ordersOf(customerId)).toBe(1);
+      expect(saga.startsOf(first.json.orderId as string)).toHaveLength(1);
+      expect(metrics.events.at(-1)).toBe('replayed');
+    });
+
+    test('member order and whitespace of the body do not make it a different request', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const first = await checkout({ customerId, key, body: JSON.stringify(cart()) });
+
+      const reordered = `{ "storeCreditCents": 0, "paymentMethod": "pm_card_visa",
+        "currency": "USD", "items": [ { "quantity": 2, "sku": "API-1" } ] }`;
+      const second = await checkout({ customerId, key, body: reordered });
+
+      expect(second.statusCode).toBe(202);
+      expect(second.body).toBe(first.body);
+      expect(await ordersOf(customerId)).toBe(1);
+    });
+
+    test('the same key with a different body is refused with 422 IDEMPOTENCY_KEY_REUSED', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      await checkout({ customerId, key });
+
+      const result = await checkout({
+        customerId,
+        key,
+        body: cart({ items: [{ sku: 'API-1', quantity: 3 }] }),
+      });
+
+      expect(result.statusCode).toBe(422);
+      expect(result.headers['Content-Type']).toBe('application/problem+json');
+      expect(result.json).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+      expect(await ordersOf(customerId)).toBe(1);
+      expect(metrics.events.at(-1)).toBe('rejected:IDEMPOTENCY_KEY_REUSED');
+    });
+
+    test('keys are scoped to the customer: two customers using one key get an order each', async () => {
+      const key = randomUUID();
+      const alice = customer();
+      const bob = customer();
+
+      const first = await checkout({ customerId: alice, key });
+      const second = await checkout({ customerId: bob, key });
+
+      expect(first.statusCode).toBe(202);
+      expect(second.statusCode).toBe(202);
+      expect(second.json.orderId).not.toBe(first.json.orderId);
+      expect(await ordersOf(alice)).toBe(1);
+      expect(await ordersOf(bob)).toBe(1);
+    });
+
+    test('20 concurrent requests with one key place exactly one order; the others replay it or are told it is in flight', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const slowSaga = new RecordingSagaStarter();
+      let release: () => void = () => {};
+      slowSaga.gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      const slow = handlerWith({ sagaStarter: slowSaga });
+      setTimeout(() => release(), 300);
+
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => checkout({ customerId, key }, slow)),
+      );
+
+      expect(await ordersOf(customerId)).toBe(1);
+      expect(slowSaga.starts).toHaveLength(1);
+      const accepted = results.filter((result) => result.statusCode === 202);
+      const inFlight = results.filter((result) => result.statusCode === 409);
+      expect(accepted.length + inFlight.length).toBe(20);
+      expect(accepted.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(accepted.map((result) => result.body)).size).toBe(1);
+      for (const result of inFlight) {
+        expect(result.json.code).toBe('IDEMPOTENCY_KEY_IN_USE');
+        expect(result.headers['Retry-After']).toBe('1');
+      }
+      // Once the first has finished, a retry replays it.
+      const retry = await checkout({ customerId, key }, slow);
+      expect(retry.body).toBe(accepted[0]?.body);
+    });
+
+    test('a duplicate arriving while the first request is in flight gets 409 IDEMPOTENCY_KEY_IN_USE with Retry-After', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const heldSaga = new RecordingSagaStarter();
+      let release: () => void = () => {};
+      heldSaga.gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      const held = handlerWith({ sagaStarter: heldSaga });
+
+      const first = checkout({ customerId, key }, held);
+      await vi.waitFor(() => expect(heldSaga.starts).toHaveLength(1));
+      const duplicate = await checkout({ customerId, key }, held);
+      release();
+
+      expect(duplicate.statusCode).toBe(409);
+      expect(duplicate.headers['Retry-After']).toBe('1');
+      expect(duplicate.json).toMatchObject({ status: 409, code: 'IDEMPOTENCY_KEY_IN_USE' });
+      expect((await first).statusCode).toBe(202);
+      expect(await ordersOf(customerId)).toBe(1);
+    });
+
+    test('records are kept for 24 hours, under a key scoped to the customer', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const before = Math.floor(Date.now() / 1000);
+      await checkout({ customerId, key });
+
+      const record = await recordOf(customerId, key);
+
+      expect(record?.status?.S).toBe('COMPLETED');
+      expect(record?.data?.M?.body?.S).toContain(orderIdFor(customerId, key));
+      const expiration = Number(record?.expiration?.N);
+      expect(expiration).toBeGreaterThanOrEqual(before + 86_400);
+      expect(expiration).toBeLessThanOrEqual(before + 86_400 + 60);
+    });
+
+    test('when the idempotency record is gone, a retry finds the order the key placed instead of placing another', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const first = await checkout({ customerId, key });
+      await clearTable(client, TABLE);
+
+      const retry = await checkout({ customerId, key });
+      await clearTable(client, TABLE);
+      const reusedForOtherCart = await checkout({
+        customerId,
+        key,
+        body: cart({ items: [{ sku: 'API-2', quantity: 9 }] }),
+      });
+
+      expect(retry.statusCode).toBe(202);
+      expect(retry.body).toBe(first.body);
+      expect(reusedForOtherCart.statusCode).toBe(422);
+      expect(reusedForOtherCart.json.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(await ordersOf(customerId)).toBe(1);
+    });
+  });
+
+  describe('business outcomes are answered and replayed', () => {
+    test('out of stock is 409 with the short lines, and is replayed on retry even after restocking', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const sku = `SHORT-${randomUUID().slice(0, 8)}`;
+      await seedProducts(db.sql, { [sku]: { onHand: 1 } });
+      const body = cart({ items: [{ sku, quantity: 3 }] });
+
+      const first = await checkout({ customerId, key, body });
+      await new CatalogStore(db.sql).upsertProduct(sku, {
+        name: 'restocked',
+        priceCents: 1000,
+        currency: 'USD',
+        onHand: 50,
+      });
+      const retry = await checkout({ customerId, key, body });
+      const withNewKey = await checkout({ customerId, key: randomUUID(), body });
+
+      expect(first.statusCode).toBe(409);
+      expect(first.headers['Content-Type']).toBe('application/problem+json');
+      expect(first.json).toMatchObject({
+        type: 'urn:problem:checkout:out-of-stock',
+        status: 409,
+        code: 'OUT_OF_STOCK',
+        skus: [sku],
+        lines: [{ sku, requested: 3, available: 1 }],
+      });
+      expect(retry.statusCode).toBe(409);
+      expect(retry.body).toBe(first.body);
+      expect(retry.headers['Idempotent-Replayed']).toBe('true');
+      expect(withNewKey.statusCode).toBe(202);
+      expect(await ordersOf(customerId)).toBe(1);
+      expect(metrics.events).toContain('rejected:OUT_OF_STOCK');
+    });
+
+    test('an unknown SKU is 404 UNKNOWN_SKU naming it', async () => {
+      const customerId = customer();
+      const result = await checkout({
+        customerId,
+        key: randomUUID(),
+        body: cart({
+          items: [
+            { sku: 'API-1', quantity: 1 },
+            { sku: 'NOPE-1', quantity: 1 },
+          ],
+        }),
+      });
+      expect(result.statusCode).toBe(404);
+      expect(result.json).toMatchObject({ code: 'UNKNOWN_SKU', skus: ['NOPE-1'] });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+
+    test('a cart in a currency the products are not priced in is 422 CURRENCY_MISMATCH', async () => {
+      const customerId = customer();
+      const result = await checkout({
+        customerId,
+        key: randomUUID(),
+        body: cart({ items: [{ sku: 'API-EUR', quantity: 1 }] }),
+      });
+      expect(result.statusCode).toBe(422);
+      expect(result.json).toMatchObject({ code: 'CURRENCY_MISMATCH', skus: ['API-EUR'] });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+
+    test('store credit above the order total is 422 STORE_CREDIT_EXCEEDS_TOTAL', async () => {
+      const customerId = customer();
+      await seedWallet(db.sql, customerId, 1_000_000);
+      const result = await checkout({
+        customerId,
+        key: randomUUID(),
+        body: cart({ storeCreditCents: 2501 }),
+      });
+      expect(result.statusCode).toBe(422);
+      expect(result.json).toMatchObject({ code: 'STORE_CREDIT_EXCEEDS_TOTAL', totalCents: 2500 });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+
+    test('store credit above the wallet balance is 409 INSUFFICIENT_STORE_CREDIT', async () => {
+      const customerId = customer();
+      await seedWallet(db.sql, customerId, 100);
+      const result = await checkout({ customerId, key: randomUUID(), body: cart({ storeCreditCents: 200 }) });
+      expect(result.statusCode).toBe(409);
+      expect(result.json).toMatchObject({ code: 'INSUFFICIENT_STORE_CREDIT', balanceCents: 100 });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+  });
+
+  describe('refused requests', () => {
+    test('without customer claims: 401 UNAUTHORIZED', async () => {
+      const result = await checkout({ key: randomUUID() });
+      expect(result.statusCode).toBe(401);
+      expect(result.json).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+      expect(metrics.events.at(-1)).toBe('rejected:UNAUTHORIZED');
+    });
+
+    test.each([
+      ['missing', undefined],
+      ['empty', ''],
+      ['256 characters long', 'k'.repeat(256)],
+      ['not ASCII', 'ключ-1'],
+      ['with a control character', 'key\u0000one'],
+    ])('an Idempotency-Key that is %s: 400 IDEMPOTENCY_KEY_REQUIRED', async (_, key) => {
+      const customerId = customer();
+      const result = await checkout({ customerId, key });
+      expect(result.statusCode).toBe(400);
+      expect(result.json).toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED' });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+
+    test('a key of exactly 255 characters is accepted', async () => {
+      const result = await checkout({ customerId: customer(), key: 'k'.repeat(255) });
+      expect(result.statusCode).toBe(202);
+    });
+
+    test('field errors are listed with JSON Pointer paths: 400 VALIDATION_FAILED', async () => {
+      const result = await checkout({
+        customerId: customer(),
+        key: randomUUID(),
+        body: {
+          items: [
+            { sku: 'API-1', quantity: 0 },
+            { sku: 'bad sku', quantity: 1, price: 1 },
+          ],
+          currency: 'XYZ',
+          paymentMethod: 'visa',
+          storeCreditCents: -1,
+          totalCents: 1,
+        },
+      });
+      expect(result.statusCode).toBe(400);
+      expect(result.json).toMatchObject({
+        type: 'urn:problem:checkout:validation-failed',
+        status: 400,
+        code: 'VALIDATION_FAILED',
+      });
+      const paths = (result.json.errors as { path: string }[]).map((error) => error.path).sort();
+      expect(paths).toEqual([
+        '/currency',
+        '/items/0/quantity',
+        '/items/1/price',
+        '/items/1/sku',
+        '/paymentMethod',
+        '/storeCreditCents',
+        '/totalCents',
+      ]);
+      expect(metrics.events.at(-1)).toBe('rejected:VALIDATION_FAILED');
+    });
+
+    test('a body above 64 KB: 413 PAYLOAD_TOO_LARGE', async () => {
+      const result = await checkout({
+        customerId: customer(),
+        key: randomUUID(),
+        body: JSON.stringify({ ...cart(), padding: 'x'.repeat(65 * 1024) }),
+      });
+      expect(result.statusCode).toBe(413);
+      expect(result.json).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    test('a body that is not declared as JSON: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+      const result = await checkout({
+        customerId: customer(),
+        key: randomUUID(),
+        headers: { 'Content-Type': 'text/plain' },
+      });
+      expect(result.statusCode).toBe(415);
+      expect(result.json).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    });
+  });
+
+  describe('transient failures are not stored', () => {
+    test('with the database down the answer is 503 SERVICE_UNAVAILABLE, and a retry after recovery runs again', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const down = await unreachableSql();
+
+      const failed = await checkout({ customerId, key }, handlerWith({ orders: new OrderStore(down) }));
+      const recordAfterFailure = await recordOf(customerId, key);
+      const retried = await checkout({ customerId, key });
+      await down.end({ timeout: 1 });
+
+      expect(failed.statusCode).toBe(503);
+      expect(failed.headers['Retry-After']).toBe('2');
+      expect(failed.json).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      expect(failed.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+      expect(recordAfterFailure).toBeUndefined();
+      expect((await recordOf(customerId, key))?.status?.S).toBe('COMPLETED');
+      expect(retried.statusCode).toBe(202);
+      expect(retried.headers['Idempotent-Replayed']).toBeUndefined();
+      expect(await ordersOf(customerId)).toBe(1);
+    });
+
+    test('when the saga cannot be started: 503 SAGA_START_FAILED, the order is kept, and the retry starts its saga without a second order', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const failing = new FailingSagaStarter();
+
+      const failed = await checkout(
+        { customerId, key, headers: { 'X-Correlation-Id': 'corr-saga-1' } },
+        handlerWith({ sagaStarter: failing }),
+      );
+      const orderId = orderIdFor(customerId, key);
+      const kept = await orders.getOrder(orderId);
+      const retried = await checkout({ customerId, key, headers: { 'X-Correlation-Id': 'corr-saga-2' } });
+
+      expect(failed.statusCode).toBe(503);
+      expect(failed.headers['Retry-After']).toBe('2');
+      expect(failed.json).toMatchObject({ code: 'SAGA_START_FAILED' });
+      expect(failing.attempts).toBe(1);
+      expect(kept).toMatchObject({ orderId, status: 'PENDING' });
+      expect(retried.statusCode).toBe(202);
+      expect(retried.json.orderId).toBe(orderId);
+      expect(await ordersOf(customerId)).toBe(1);
+      // The saga runs under the correlation id the order was placed with.
+      expect(saga.startsOf(orderId)).toEqual([{ orderId, correlationId: 'corr-saga-1', chargeCents: 2500 }]);
+      expect(metrics.events).toContain('rejected:SAGA_START_FAILED');
+    });
+
+    test('with the idempotency table unreachable: 503 SERVICE_UNAVAILABLE and nothing written', async () => {
+      const customerId = customer();
+      const brokenClient = createLocalDynamoDbClient('http://127.0.0.1:1');
+      const broken = handlerWith({
+        idempotency: createCheckoutIdempotency({ client: brokenClient, tableName: TABLE }),
+      });
+
+      const result = await checkout({ customerId, key: randomUUID() }, broken);
+      brokenClient.destroy();
+
+      expect(result.statusCode).toBe(503);
+      expect(result.json).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(await ordersOf(customerId)).toBe(0);
+    });
+
+    test('an unexpected error is 500 INTERNAL_ERROR with a generic detail and nothing of the error', async () => {
+      const bare = await createTestDatabase({ migrate: false });
+      try {
+        const result = await checkout(
+          { customerId: customer(), key: randomUUID() },
+          handlerWith({ orders: new OrderStore(bare.sql) }),
+        );
+        expect(result.statusCode).toBe(500);
+        expect(Object.keys(result.json)).toEqual(['type', 'title', 'status', 'detail', 'code']);
+        expect(result.json).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+        expect(result.body).not.toMatch(/order_snapshot|function|does not exist|at .*\.ts/);
+      } finally {
+        await bare.drop();
+      }
+    });
+  });
+
+  describe('observability', () => {
+    test('accepted, rejected (by code) and replayed checkouts are published as EMF metrics', async () => {
+      const lines: string[] = [];
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+      const emf = emfMetrics();
+      const instrumented = createCheckoutHandler(dependencies(), {
+        metrics: emf,
+        checkoutMetrics: powertoolsCheckoutMetrics(emf),
+      });
+      const customerId = customer();
+      const key = randomUUID();
+      try {
+        await checkout({ customerId, key }, instrumented);
+        await checkout({ customerId, key }, instrumented);
+        await checkout({ customerId, key: randomUUID(), body: cart({ currency: 'XXX' }) }, instrumented);
+      } finally {
+        write.mockRestore();
+      }
+
+      const blobs = lines
+        .flatMap((chunk) => chunk.split('\n'))
+        .filter((line) => line.includes('"_aws"'))
+        .map(
+          (line) =>
+            JSON.parse(line) as Record<string, unknown> & {
+              _aws: { CloudWatchMetrics: [{ Dimensions: string[][] }] };
+            },
+        );
+      expect(blobs.map((blob) => Object.keys(blob).find((k) => k.startsWith('Checkout')))).toEqual([
+        'CheckoutAccepted',
+        'CheckoutReplayed',
+        'CheckoutRejected',
+      ]);
+      const rejected = blobs[2];
+      expect(rejected?.code).toBe('VALIDATION_FAILED');
+      expect(rejected?._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'code']]);
+    });
+  });
+
+  test('every status and problem code of the route is produced by a test above', () => {
+    expect(coverage.gaps()).toEqual({ missing: [], undeclared: [] });
+  });
+});

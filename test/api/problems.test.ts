@@ -1,0 +1,127 @@
+import postgres from 'postgres';
+import { describe, expect, test } from 'vitest';
+import {
+  GATEWAY_PROBLEMS,
+  isTransientDatabaseError,
+  PROBLEM_CODES,
+  PROBLEMS,
+  problemFromError,
+  problemType,
+} from '../../src/api/problems.js';
+import { API_ROUTES } from '../../src/api/routes.js';
+import { SagaStartError } from '../../src/saga/saga-starter.js';
+
+describe('problem mapping', () => {
+  test('THROTTLED, answered by API Gateway, has a problem body, status 429 and Retry-After', () => {
+    const throttled = GATEWAY_PROBLEMS.find((problem) => problem.responseType === 'THROTTLED');
+
+    expect(throttled?.statusCode).toBe(429);
+    expect(JSON.parse(throttled?.body ?? '{}')).toEqual({
+      type: 'urn:problem:checkout:throttled',
+      title: 'Too many requests',
+      status: 429,
+      detail: expect.any(String),
+      code: 'THROTTLED',
+    });
+    expect(throttled?.headers).toEqual({
+      'Content-Type': "'application/problem+json'",
+      'X-Correlation-Id': 'method.request.header.X-Correlation-Id',
+      'Retry-After': "'1'",
+    });
+  });
+
+  test('every gateway problem is a well-formed problem whose status matches its code', () => {
+    for (const problem of GATEWAY_PROBLEMS) {
+      const body = JSON.parse(problem.body) as { status: number; code: keyof typeof PROBLEMS };
+      expect(body.code).toBe(problem.code);
+      expect(body.status).toBe(problem.statusCode);
+      expect(PROBLEMS[body.code].status).toBe(problem.statusCode);
+    }
+  });
+
+  test('every defined code is declared by a route or by a gateway response, so the route tests produce it', () => {
+    const declared = new Set<string>(GATEWAY_PROBLEMS.map((problem) => problem.code));
+    for (const route of API_ROUTES) {
+      for (const codes of [...Object.values(route.responses), ...Object.values(route.gatewayResponses)]) {
+        for (const code of codes) declared.add(code);
+      }
+    }
+    expect([...declared].sort()).toEqual([...PROBLEM_CODES].sort());
+  });
+
+  test('codes have distinct type URIs and error statuses', () => {
+    expect(new Set(PROBLEM_CODES.map(problemType)).size).toBe(PROBLEM_CODES.length);
+    for (const code of PROBLEM_CODES) expect(PROBLEMS[code].status).toBeGreaterThanOrEqual(400);
+  });
+
+  test('an unexpected error becomes a generic 500 that says nothing of the error', () => {
+    const error = new TypeError("Cannot read properties of undefined (reading 'password=hunter2')");
+
+    const { response, serverFault } = problemFromError(error);
+
+    expect(serverFault).toBe(true);
+    expect(response.statusCode).toBe(500);
+    expect(response.code).toBe('INTERNAL_ERROR');
+    expect(response.body).not.toMatch(/hunter2|TypeError|undefined|at /);
+  });
+
+  test('a saga that could not be started is a retryable 503', () => {
+    const { response } = problemFromError(new SagaStartError('boom', { cause: new Error('throttled') }));
+    expect(response.statusCode).toBe(503);
+    expect(response.code).toBe('SAGA_START_FAILED');
+    expect(response.headers['Retry-After']).toBe('2');
+    expect(response.body).not.toContain('boom');
+  });
+
+  test.each([
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      true,
+    ],
+    [
+      'a connect timeout',
+      Object.assign(new Error('write CONNECT_TIMEOUT'), { code: 'CONNECT_TIMEOUT' }),
+      true,
+    ],
+    [
+      'a serialization failure',
+      new postgres.PostgresError({ code: '40001', message: 'could not serialize' } as never),
+      true,
+    ],
+    [
+      'a statement timeout',
+      new postgres.PostgresError({ code: '57014', message: 'canceling statement' } as never),
+      true,
+    ],
+    [
+      'an admin shutdown',
+      new postgres.PostgresError({ code: '57P01', message: 'terminating' } as never),
+      true,
+    ],
+    [
+      'a connection failure',
+      new postgres.PostgresError({ code: '08006', message: 'connection failure' } as never),
+      true,
+    ],
+    [
+      'a wrapped refused connection',
+      new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'ECONNREFUSED' }) }),
+      true,
+    ],
+    [
+      'a missing function',
+      new postgres.PostgresError({ code: '42883', message: 'function does not exist' } as never),
+      false,
+    ],
+    [
+      'a constraint violation',
+      new postgres.PostgresError({ code: '23514', message: 'check violation' } as never),
+      false,
+    ],
+    ['a plain error', new Error('bug'), false],
+  ])('%s is transient: %s', (_, error, transient) => {
+    expect(isTransientDatabaseError(error)).toBe(transient);
+    expect(problemFromError(error).response.code).toBe(transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR');
+  });
+});

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createLambdaContext } from '../../../local/aws/lambda-context.js';
+import type { ApiGatewayHandler } from '../../../src/api/http.js';
+
+export interface EventOptions {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** The route's resource path, e.g. `/v1/orders/{orderId}`. */
+  readonly resource: string;
+  readonly pathParameters?: Record<string, string>;
+  readonly query?: Record<string, string>;
+  readonly headers?: Record<string, string>;
+  /** A string is sent as is; anything else is JSON-encoded. Omitted: no body. */
+  readonly body?: unknown;
+  readonly isBase64Encoded?: boolean;
+  /** Customer claims (`sub`) as the Cognito authorizer puts them. */
+  readonly customerId?: string;
+  /** An IAM caller, as SigV4 authorisation puts it. */
+  readonly adminArn?: string;
+}
+
+/** An API Gateway REST (payload v1) proxy event, shaped as AWS delivers it. */
+export function apiEvent(options: EventOptions): APIGatewayProxyEvent {
+  const path = Object.entries(options.pathParameters ?? {}).reduce(
+    (result, [name, value]) => result.replace(`{${name}}`, encodeURIComponent(value)),
+    options.resource,
+  );
+  const headers: Record<string, string> = {
+    Host: 'api.example.test',
+    ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    ...options.headers,
+  };
+  const body =
+    options.body === undefined
+      ? null
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body);
+  return {
+    resource: options.resource,
+    path,
+    httpMethod: options.method,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
+    queryStringParameters: options.query ?? null,
+    multiValueQueryStringParameters: options.query
+      ? Object.fromEntries(Object.entries(options.query).map(([name, value]) => [name, [value]]))
+      : null,
+    pathParameters: options.pathParameters ?? null,
+    stageVariables: null,
+    body,
+    isBase64Encoded: options.isBase64Encoded ?? false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'checkoutapi',
+      authorizer: options.customerId === undefined ? null : { claims: { sub: options.customerId } },
+      protocol: 'HTTP/1.1',
+      httpMethod: options.method,
+      identity: {
+        accessKey: null,
+        accountId: options.adminArn ? '123456789012' : null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: '127.0.0.1',
+        user: null,
+        userAgent: 'vitest',
+        userArn: options.adminArn ?? null,
+      },
+      path: `/v1${path}`,
+      stage: 'v1',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'resource',
+      resourcePath: options.resource,
+    },
+  };
+}
+
+export const ADMIN_ARN = 'arn:aws:iam::123456789012:user/operator';
+
+/** A handler's answer, with the body parsed when it is JSON. */
+export interface ApiResult extends APIGatewayProxyResult {
+  readonly headers: Record<string, string>;
+  readonly json: Record<string, unknown>;
+}
+
+/** Invokes a handler as the Lambda runtime would, with a fresh context. */
+export async function invoke(handler: ApiGatewayHandler, event: APIGatewayProxyEvent): Promise<ApiResult> {
+  const result = await handler(
+    event,
+    createLambdaContext({ functionName: 'checkout-api', timeoutMs: 10_000 }),
+  );
+  const headers = (result.headers ?? {}) as Record<string, string>;
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(result.body) as Record<string, unknown>;
+  } catch {
+    // not JSON: the assertions will say so
+  }
+  return { ...result, headers, json };
+}
