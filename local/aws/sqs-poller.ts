@@ -97,6 +97,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
+      // Stopping ends a long poll at once; a batch already received is still handled.
+      { abortSignal: stopping.signal },
     );
     if (Messages.length === 0) return;
 
@@ -133,6 +135,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         queueArn ??= await getQueueArn(client, queueUrl);
         await pollOnce(queueArn);
       } catch (error) {
+        if (stopping.signal.aborted) break;
         onError(error);
         // A failing endpoint would otherwise be hammered in a tight loop.
         await sleep(1_000, undefined, { signal: stopping.signal }).catch(() => {});

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { GATEWAY_PROBLEMS, type GatewayProblem, problemResponse } from '../src/api/problems.js';
+import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
+import { createLambdaContext } from './aws/lambda-context.js';
+import { LOCAL_ACCOUNT_ID } from './aws/local-account.js';
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** The local twin of API Gateway: turns HTTP requests into REST (payload v1) events. */
+export interface LocalApiServer {
+  readonly url: string;
+  /** Stops accepting connections and waits for requests in flight to finish. */
+  close(): Promise<void>;
+}
+
+export interface LocalApiServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+// API Gateway's own limit; the handlers enforce the API's much smaller one.
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const ADMIN_ARN = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local-admin`;
+
+/**
+ * Serves the route table of src/api/routes.ts with the same handler modules the CDK app deploys.
+ * Authorisation stands in for the Cognito authoriser and IAM: `Authorization: Bearer dev-<id>`
+ * authenticates customer `<id>` (put into the claims as `sub`), `Bearer admin` is an IAM caller.
+ * Like API Gateway, a route whose authoriser refuses the request never reaches its handler.
+ */
+export async function startLocalApiServer(options: LocalApiServerOptions): Promise<LocalApiServer> {
+  const handlers = new Map<ApiRoute, ApiHandler>();
+  for (const route of API_ROUTES) {
+    const module = (await import(path.join(ROOT, route.entry))) as Record<string, ApiHandler>;
+    const handler = module[route.handler];
+    if (typeof handler !== 'function') throw new Error(`${route.entry} does not export ${route.handler}`);
+    handlers.set(route, handler);
+  }
+  const log = options.log ?? (() => {});
+
+  const server: Server = createServer((request, response) => {
+    const started = performance.now();
+    serve(handlers, request, response)
+      .catch((error: unknown) => {
+        log({ level: 'ERROR', message: 'local API server failed a request', error: String(error) });
+        if (!response.headersSent) {
+          const internal = problemResponse('INTERNAL_ERROR', 'The request could not be completed.');
+          response.writeHead(internal.statusCode, { ...internal.headers, 'X-Correlation-Id': randomUUID() });
+          response.end(internal.body);
+        }
+      })
+      .finally(() => {
+        log({
+          level: 'INFO',
+          message: 'request',
+          method: request.method,
+          path: request.url,
+          status: response.statusCode,
+          latencyMs: Math.round(performance.now() - started),
+        });
+      });
+  });
+  // Keep-alive sockets would hold close() open; requests in flight still finish.
+  server.keepAliveTimeout = 1000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => resolve());
+  });
+
+  return {
+    url: `http://${host}:${options.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function serve(
+  handlers: Map<ApiRoute, ApiHandler>,
+  request: IncomingMessage,
+  response: ServerResponse,
+) {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const method = request.method ?? 'GET';
+  const match = matchRoute(method, url.pathname);
+  if (!match) {
+    gatewayResponse(request, response, 'MISSING_AUTHENTICATION_TOKEN');
+    return;
+  }
+  const body = await readBody(request);
+  if (body === undefined) {
+    gatewayResponse(request, response, 'REQUEST_TOO_LARGE');
+    return;
+  }
+
+  const authorization = request.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+  const customerId = token?.startsWith('dev-') ? token.slice(4) : undefined;
+  const isAdmin = token === 'admin';
+  if (match.route.auth === 'customer' && !customerId) {
+    gatewayResponse(request, response, 'UNAUTHORIZED');
+    return;
+  }
+  if (match.route.auth === 'admin' && !isAdmin) {
+    gatewayResponse(request, response, 'ACCESS_DENIED');
+    return;
+  }
+
+  const event = toEvent(request, url, match, body, { customerId, isAdmin });
+  const handler = handlers.get(match.route) as ApiHandler;
+  const result = await handler(
+    event,
+    createLambdaContext({ functionName: `checkout-${match.route.operationId}` }),
+  );
+  writeResult(response, result);
+}
+
+function matchRoute(method: string, pathname: string) {
+  for (const route of API_ROUTES) {
+    if (route.method !== method) continue;
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      })}$`,
+    );
+    const found = pattern.exec(pathname);
+    if (found) {
+      const pathParameters = Object.fromEntries(
+        names.map((name, i) => [name, decodeURIComponent(found[i + 1] ?? '')]),
+      );
+      return { route, pathParameters };
+    }
+  }
+  return undefined;
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PAYLOAD_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(
+  request: IncomingMessage,
+  url: URL,
+  match: { route: ApiRoute; pathParameters: Record<string, string> },
+  body: Buffer,
+  identity: { customerId: string | undefined; isAdmin: boolean },
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i] as string;
+    const value = request.rawHeaders[i + 1] as string;
+    headers[name] = value;
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    multiQuery[name] = [...(multiQuery[name] ?? []), value];
+  }
+  const hasQuery = url.searchParams.size > 0;
+  const requestId = randomUUID();
+  return {
+    resource: match.route.path,
+    path: url.pathname,
+    httpMethod: match.route.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: Object.keys(match.pathParameters).length > 0 ? match.pathParameters : null,
+    stageVariables: null,
+    body: body.length > 0 ? body.toString('utf8') : null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT_ID,
+      apiId: 'local',
+      authorizer:
+        identity.customerId && match.route.auth === 'customer'
+          ? { claims: { sub: identity.customerId } }
+          : null,
+      protocol: 'HTTP/1.1',
+      httpMethod: match.route.method,
+      identity: {
+        accessKey: null,
+        accountId: identity.isAdmin ? LOCAL_ACCOUNT_ID : null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: identity.isAdmin && match.route.auth === 'admin' ? ADMIN_ARN : null,
+      },
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: match.route.path,
+    },
+  };
+}
+
+function writeResult(response: ServerResponse, result: APIGatewayProxyResult) {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {}))
+    headers[name] = values.map(String);
+  response.writeHead(result.statusCode, headers);
+  response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}
+
+/** Answers as API Gateway's gateway response of that type would (see src/api/problems.ts). */
+function gatewayResponse(
+  request: IncomingMessage,
+  response: ServerResponse,
+  type: GatewayProblem['responseType'],
+) {
+  const problem = GATEWAY_PROBLEMS.find((candidate) => candidate.responseType === type) as GatewayProblem;
+  const correlationId = request.headers['x-correlation-id'];
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/problem+json',
+    'X-Correlation-Id': typeof correlationId === 'string' && correlationId ? correlationId : randomUUID(),
+  };
+  const retryAfter = problem.headers['Retry-After'];
+  if (retryAfter) headers['Retry-After'] = retryAfter.replaceAll("'", '');
+  response.writeHead(problem.statusCode, headers);
+  response.end(problem.body);
+}

@@ -1,0 +1,332 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Sql } from 'postgres';
+import { createSql } from '../src/db/client.js';
+import { CompensationStore } from '../src/db/compensations.js';
+import { migrate } from '../src/db/migrations.js';
+import { OrderStore } from '../src/db/orders.js';
+import { sweepStuckOrders } from '../src/ops/sweeper.js';
+import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
+import { paymentSaga } from '../src/runtime/saga-task.js';
+import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
+import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
+import { startLocalApiServer } from './api-server.js';
+import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws/local-account.js';
+import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
+import { startSqsPoller } from './aws/sqs-poller.js';
+import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
+import { seedDemoCatalog } from './demo-catalog.js';
+import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
+import { startPgBouncer } from './pgbouncer.js';
+import { findFreePort } from './ports.js';
+import { startLocalPostgres } from './postgres.js';
+import { createLocalPaymentSaga } from './saga.js';
+
+/** Everything `npm start` needs to know; see README "Local contract". */
+export interface LocalStackConfig {
+  readonly dataDir: string;
+  readonly apiPort: number;
+  readonly providerPort: number;
+  readonly postgresPort: number;
+  readonly sqsPort: number;
+  readonly dynamoDbPort: number;
+  readonly stepFunctionsPort: number;
+  /** Use this PostgreSQL instead of the embedded one. */
+  readonly databaseUrl?: string;
+  /** Multiplies every saga Retry interval: 0.001 turns the 60 s capture backoff into 60 ms. */
+  readonly timeScale: number;
+  /** How long an order may sit in PENDING/AUTHORIZED before the sweeper looks at it. */
+  readonly sweeperStuckAfterSeconds: number;
+  readonly sweeperIntervalMs: number;
+  /** Compensation queue receives before a message moves to the DLQ (AWS: 5). */
+  readonly maxReceiveCount: number;
+  /** Seconds a failed compensation waits before the worker sees it again (the queue's visibility timeout). */
+  readonly compensationRetrySeconds: number;
+  /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
+  readonly pgBouncer: boolean;
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly providerUrl: string;
+  /** Stops taking requests, lets those in flight finish, then stops every component. */
+  close(): Promise<void>;
+}
+
+/** Connection details a running stack leaves in its data folder, for `npm run redrive`. */
+export interface LocalStackState {
+  readonly pid: number;
+  readonly apiUrl: string;
+  readonly providerUrl: string;
+  readonly sqsEndpoint: string;
+  readonly compensationQueueArn: string;
+  readonly compensationDlqArn: string;
+}
+
+export const STATE_FILE = 'stack.json';
+const QUEUE_NAME = 'checkout-compensations';
+const IDEMPOTENCY_TABLE = 'checkout-idempotency';
+
+/** A configuration problem the user can fix; printed without a stack trace. */
+export class LocalStackConfigError extends Error {
+  override readonly name = 'LocalStackConfigError';
+}
+
+/**
+ * Starts the whole system on this machine (DESIGN §8): PostgreSQL, DynamoDB and SQS stand-ins,
+ * the simulated payment provider, the saga (the ASL file, the real task handlers), the compensation
+ * worker behind an SQS poller, the sweeper on a timer and the API behind a local API Gateway.
+ * `progress` is told each step as it begins.
+ */
+export async function startLocalStack(
+  config: LocalStackConfig,
+  progress: (step: string) => void,
+): Promise<LocalStack> {
+  const stops: [string, () => Promise<void>][] = [];
+  const stopAll = async () => {
+    for (const [name, stop] of stops.reverse()) {
+      progress(`stopping ${name}`);
+      await stop().catch((error: unknown) => progress(`stopping ${name} failed: ${String(error)}`));
+    }
+  };
+  try {
+    progress('checking ports');
+    await assertPortsFree({
+      PORT: config.apiPort,
+      PAYMENT_PROVIDER_PORT: config.providerPort,
+      LOCAL_SQS_PORT: config.sqsPort,
+      LOCAL_DYNAMODB_PORT: config.dynamoDbPort,
+      LOCAL_STEPFUNCTIONS_PORT: config.stepFunctionsPort,
+      ...(config.databaseUrl ? {} : { LOCAL_POSTGRES_PORT: config.postgresPort }),
+    });
+    await mkdir(config.dataDir, { recursive: true });
+
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      progress(`starting PostgreSQL 16 on 127.0.0.1:${config.postgresPort}`);
+      const postgres = await startLocalPostgres({
+        dataDir: path.join(config.dataDir, 'postgres'),
+        port: config.postgresPort,
+      });
+      stops.push(['PostgreSQL', () => postgres.stop()]);
+      databaseUrl = postgres.adminUrl;
+    } else {
+      progress('connecting to DATABASE_URL');
+    }
+    const sql = createSql(databaseUrl, { max: 4, connectTimeoutSeconds: 5 });
+    stops.push(['the database pool', () => sql.end({ timeout: 5 })]);
+    await assertDatabaseReachable(sql);
+
+    progress('applying migrations and seeding the demo catalog');
+    await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
+    await seedDemoCatalog(sql);
+
+    progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
+    const dynamo = await startLocalDynamoDb({
+      port: config.dynamoDbPort,
+      dataDir: path.join(config.dataDir, 'dynamodb'),
+    });
+    stops.push(['DynamoDB', () => dynamo.close()]);
+    const dynamoClient = createLocalDynamoDbClient(dynamo.endpoint);
+    await createIdempotencyTable(dynamoClient, IDEMPOTENCY_TABLE);
+    dynamoClient.destroy();
+
+    progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
+    const sqsServer = await startLocalSqs({ port: config.sqsPort });
+    stops.push(['SQS', () => sqsServer.close()]);
+    const sqs = createLocalSqsClient(sqsServer.endpoint);
+    stops.push(['the SQS client', async () => sqs.destroy()]);
+    const queue = await createQueueWithDlq(sqs, {
+      name: QUEUE_NAME,
+      maxReceiveCount: config.maxReceiveCount,
+      visibilityTimeoutSeconds: config.compensationRetrySeconds,
+    });
+
+    let handlerDatabaseUrl = databaseUrl;
+    if (config.pgBouncer) {
+      progress('starting PgBouncer (transaction mode) in front of PostgreSQL');
+      const bouncer = await startPgBouncer({
+        serverUrl: databaseUrl,
+        port: await findFreePort(),
+        workDir: path.join(config.dataDir, 'pgbouncer'),
+      });
+      stops.push(['PgBouncer', () => bouncer.stop()]);
+      handlerDatabaseUrl = bouncer.url;
+    }
+
+    progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
+    const provider = await startSimulatedProvider({ port: config.providerPort });
+    stops.push(['the payment provider', () => provider.close()]);
+
+    // The Lambda handler modules configure themselves from the environment, as in AWS.
+    Object.assign(process.env, {
+      DATABASE_URL: handlerDatabaseUrl,
+      DB_POOL_MAX: '8',
+      PAYMENT_PROVIDER_URL: provider.url,
+      PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
+      // The breaker's 60 s half-open delay is compressed like every other wait.
+      PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(1000, Math.round(60_000 * config.timeScale))),
+      IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
+      COMPENSATION_QUEUE_URL: queue.queueUrl,
+      COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    });
+
+    progress('starting the payment saga (statemachines/payment-saga.asl.json)');
+    const machine = createLocalPaymentSaga({
+      sqsClient: sqs,
+      compensationQueueUrl: queue.queueUrl,
+      retryIntervalScale: config.timeScale,
+    });
+    const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
+    stops.push(['Step Functions', () => stepFunctions.close()]);
+    Object.assign(process.env, {
+      STATE_MACHINE_ARN: machine.stateMachineArn,
+      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+    });
+    stops.push([
+      "the handlers' database pool",
+      async () => {
+        const { databasePool } = await import('../src/runtime/database.js');
+        await databasePool().end({ timeout: 5 });
+      },
+    ]);
+
+    progress('starting the compensation worker');
+    await restoreCompensationQueue(sql, sqs, queue);
+    const poller = startSqsPoller({
+      client: sqs,
+      queueUrl: queue.queueUrl,
+      waitTimeSeconds: 1,
+      visibilityTimeoutSeconds: config.compensationRetrySeconds,
+      functionName: 'checkout-compensation-worker',
+      handler: async (event, context) => {
+        const { handler } = await import('../lambdas/workers/compensation-worker.js');
+        return handler(event, context);
+      },
+    });
+    stops.push(['the compensation worker', () => poller.stop()]);
+
+    progress('starting the crash-recovery sweeper');
+    const sfnClient = new SFNClient({});
+    stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
+    const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
+    const sweeperDeps = {
+      sql,
+      orders: new OrderStore(sql),
+      saga: paymentSaga(),
+      starter: runner,
+      inspector: runner,
+      compensationQueue: new SqsCompensationQueue(sqs, queue.queueUrl),
+    };
+    // Sagas in flight when the stack last stopped died with it: pick them up straight away.
+    await sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: 0, batchSize: 500 });
+    const sweeper = repeat(config.sweeperIntervalMs, () =>
+      sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: config.sweeperStuckAfterSeconds }),
+    );
+    stops.push(['the sweeper', () => sweeper.stop()]);
+
+    progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
+    const relay = startLocalOutboxRelay({
+      sql,
+      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
+      intervalMs: 1000,
+    });
+    stops.push(['the outbox relay', () => relay.stop()]);
+
+    progress(`starting the API on 127.0.0.1:${config.apiPort}`);
+    const api = await startLocalApiServer({ port: config.apiPort });
+    stops.push(['the API (requests in flight finish first)', () => api.close()]);
+
+    const state: LocalStackState = {
+      pid: process.pid,
+      apiUrl: api.url,
+      providerUrl: provider.url,
+      sqsEndpoint: sqsServer.endpoint,
+      compensationQueueArn: queue.queueArn,
+      compensationDlqArn: queue.dlqArn,
+    };
+    await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+
+    return { apiUrl: api.url, providerUrl: provider.url, close: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function assertPortsFree(ports: Record<string, number>): Promise<void> {
+  for (const [name, port] of Object.entries(ports)) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (!free) {
+      throw new LocalStackConfigError(
+        `port ${port} on 127.0.0.1 is already in use; stop what uses it or choose another with ${name}=<port>`,
+      );
+    }
+  }
+}
+
+async function assertDatabaseReachable(sql: Sql): Promise<void> {
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    throw new LocalStackConfigError(
+      `cannot reach the database: ${error instanceof Error ? error.message : String(error)} (check DATABASE_URL)`,
+    );
+  }
+}
+
+/**
+ * The local SQS keeps messages in memory; the audit table does not. After a restart, unresolved
+ * compensations are queued again (the worker is idempotent on compensationId) and those that had
+ * exhausted their retries go back to the DLQ, where `npm run redrive` finds them.
+ */
+async function restoreCompensationQueue(
+  sql: Sql,
+  sqs: SQSClient,
+  queue: { queueUrl: string; dlqUrl: string },
+): Promise<void> {
+  const open = await new CompensationStore(sql).list({ limit: 1000 });
+  for (const compensation of open) {
+    if (compensation.status === 'RESOLVED') continue;
+    const body = JSON.stringify({
+      compensationId: compensation.compensationId,
+      orderId: compensation.orderId,
+      steps: compensation.steps,
+      cancellationReason: compensation.cancellationReason ?? 'PAYMENT_FAILED',
+      error: compensation.lastError?.split(':')[0] ?? 'Unknown',
+      correlationId: compensation.correlationId ?? compensation.compensationId,
+    });
+    const queueUrl = compensation.status === 'FAILED' ? queue.dlqUrl : queue.queueUrl;
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  }
+}
+
+/** Runs `task` every `intervalMs`, never overlapping itself; `stop` waits for a run in progress. */
+function repeat(intervalMs: number, task: () => Promise<unknown>) {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(task).catch(() => {});
+  }, intervalMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
