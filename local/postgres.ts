@@ -98,3 +98,35 @@ async function ensureOwnedByPostgres(dir: string): Promise<void> {
   const gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
   await chown(dir, uid, gid);
 }
+
+/**
+ * A local stack killed hard (SIGKILL, a crash) leaves its PostgreSQL running. Before starting
+ * again on the same data folder, stop that orphan the way `pg_ctl stop -m fast` would.
+ * Returns true when there was one.
+ */
+export async function stopOrphanedPostgres(dataDir: string): Promise<boolean> {
+  let pid: number;
+  try {
+    const { readFile } = await import('node:fs/promises');
+    pid = Number((await readFile(path.join(path.resolve(dataDir), 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL (pid ${pid}) left by an earlier run did not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

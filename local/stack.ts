@@ -23,7 +23,7 @@ import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
-import { startLocalPostgres } from './postgres.js';
+import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
@@ -94,6 +94,9 @@ export async function startLocalStack(
     }
   };
   try {
+    if (!config.databaseUrl && (await stopOrphanedPostgres(path.join(config.dataDir, 'postgres')))) {
+      progress('stopped the PostgreSQL a crashed earlier run left behind');
+    }
     progress('checking ports');
     await assertPortsFree({
       PORT: config.apiPort,
