@@ -9,6 +9,7 @@ import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
+import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
 import { paymentSaga } from '../src/runtime/saga-task.js';
 import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
@@ -162,7 +163,10 @@ export async function startLocalStack(
     }
 
     progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
-    const provider = await startSimulatedProvider({ port: config.providerPort });
+    const provider = await startSimulatedProvider({
+      port: config.providerPort,
+      store: await JournaledProviderStore.open(path.join(config.dataDir, 'payment-provider.jsonl')),
+    });
     stops.push(['the payment provider', () => provider.close()]);
 
     // The Lambda handler modules configure themselves from the environment, as in AWS.

@@ -143,7 +143,8 @@ export interface PaymentLedgerEntry {
 
 /**
  * Audits the provider's ledger against the orders: no double capture, captured <= authorized,
- * every authorization captured or voided once the system has settled, confirmed card orders
+ * every authorization captured or voided once the system has settled (orders parked in
+ * REQUIRES_ATTENTION excepted: their compensation is still on its way), confirmed card orders
  * captured exactly once and cancelled orders never left charged.
  */
 export async function auditPayments(
@@ -172,11 +173,16 @@ export async function auditPayments(
         list.reduce((sum, c) => sum + c.amountCents, 0) > (authorizations.get(id)?.amountCents ?? 0),
     )
     .map(([id]) => id);
-  const unsettled = [...authorizations.keys()].filter((id) => !captures.has(id) && !voided.has(id));
-
   const orders = await sql<{ id: string; status: string; charge_cents: number }[]>`
-    select id, status, charge_cents from orders where status in ('CONFIRMED', 'CANCELLED')
+    select id, status, charge_cents from orders where status in ('CONFIRMED', 'CANCELLED', 'REQUIRES_ATTENTION')
   `;
+  // An order parked in REQUIRES_ATTENTION holds its authorization until the compensation worker or
+  // an operator finishes; that it is on record is audited by auditDatabase.
+  const parked = new Set(orders.filter((o) => o.status === 'REQUIRES_ATTENTION').map((o) => o.id));
+  const unsettled = [...authorizations.entries()]
+    .filter(([id, entry]) => !captures.has(id) && !voided.has(id) && !parked.has(entry.orderId))
+    .map(([id]) => id);
+
   const capturedOrders = new Map<string, number>();
   const chargedOrders = new Set<string>();
   for (const [id, list] of captures) {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { handleProviderRequest, type ProviderDependencies } from './provider/handler.js';
 import { problem } from './provider/responses.js';
-import { InMemoryProviderStore } from './provider/store.js';
+import { InMemoryProviderStore, type ProviderStore } from './provider/store.js';
 
 export { handleProviderRequest, type ProviderRequest, type ProviderResponse } from './provider/handler.js';
 export { InMemoryProviderStore, type ProviderStore } from './provider/store.js';
@@ -18,6 +18,8 @@ export interface SimulatedProviderOptions {
   host?: string;
   /** Randomness for `errorRate`, injectable for deterministic tests. @default Math.random */
   random?: () => number;
+  /** Where the provider keeps its state. @default a new in-memory store */
+  store?: ProviderStore;
 }
 
 export interface SimulatedProvider {
@@ -27,7 +29,7 @@ export interface SimulatedProvider {
   /** Stops listening and ends every open request, including held `pm_auth_timeout` ones. */
   close(): Promise<void>;
   /** The provider's state, for tests that look behind the HTTP API. */
-  state: InMemoryProviderStore;
+  state: ProviderStore;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface SimulatedProvider {
  */
 export async function startSimulatedProvider(options: SimulatedProviderOptions): Promise<SimulatedProvider> {
   const { port, host = '127.0.0.1', random } = options;
-  const state = new InMemoryProviderStore();
+  const state = options.store ?? new InMemoryProviderStore();
   const logger = new Logger({ serviceName: 'simulated-payment-provider' });
   const deps: ProviderDependencies = { store: state, logger, ...(random ? { random } : {}) };
   // Aborted on close(), so held requests and injected latency end instead of keeping close() waiting.
