@@ -1,0 +1,149 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { InstanceClass, InstanceSize, InstanceType } from 'aws-cdk-lib/aws-ec2';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/** The deployment stages this app knows: `cdk synth -c stage=dev|prod`. */
+export const STAGE_NAMES = ['dev', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** Log levels Powertools understands (`POWERTOOLS_LOG_LEVEL`). */
+export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Where the payment functions send their provider calls. */
+export type PaymentProviderConfig =
+  | {
+      /** Deploy the simulated provider (DESIGN §4) behind a function URL. Never in production. */
+      readonly kind: 'simulated';
+    }
+  | {
+      readonly kind: 'external';
+      /** Base URL given on the command line (`-c paymentProviderUrl=https://...`). @default - read from SSM */
+      readonly url?: string;
+      /** SSM String parameter holding the base URL, resolved by CloudFormation at deploy time. */
+      readonly ssmParameterName: string;
+    };
+
+/** Everything that differs between stages. Stacks and constructs read it; they never test the stage name. */
+export interface StageConfig {
+  readonly stageName: StageName;
+  /** Production-safe settings: deletion protection, Multi-AZ, retained data. */
+  readonly production: boolean;
+  /** What happens to stateful resources (database, tables, queues, user pool) when they leave the stack. */
+  readonly removalPolicy: RemovalPolicy;
+  readonly deletionProtection: boolean;
+  readonly multiAz: boolean;
+  readonly maxAzs: number;
+  /** NAT gateways for the Lambdas' egress to the payment provider; one per AZ in production. */
+  readonly natGateways: number;
+  readonly databaseInstanceType: InstanceType;
+  readonly databaseAllocatedStorageGiB: number;
+  readonly databaseMaxAllocatedStorageGiB: number;
+  readonly databaseBackupRetention: Duration;
+  /** Secret rotation period of the database credentials. */
+  readonly secretRotation: Duration;
+  /** Retention of every log group the app creates (Lambda, state machine, API access, flow logs). */
+  readonly logRetention: RetentionDays;
+  readonly powertoolsLogLevel: PowertoolsLogLevel;
+  /** Steady-state requests per second and burst for the whole API stage. */
+  readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Limits per API client (API key) in the usage plan. */
+  readonly apiClientThrottle: {
+    readonly rateLimit: number;
+    readonly burstLimit: number;
+    readonly requestsPerDay: number;
+  };
+  /** API clients (web, mobile, ...) that get an API key in the usage plan. */
+  readonly apiClients: readonly string[];
+  readonly paymentProvider: PaymentProviderConfig;
+  /** Client-side hard timeout of every payment call (DESIGN §4). */
+  readonly paymentTimeout: Duration;
+  /** E-mail subscribed to the ops topic. @default - no subscription */
+  readonly opsEmail?: string;
+}
+
+/** The context values `bin/app.ts` reads (`-c key=value` or `cdk.json`). */
+export interface StageContext {
+  readonly stage?: string;
+  readonly opsEmail?: string;
+  readonly paymentProviderUrl?: string;
+}
+
+/** Builds the configuration of a stage, refusing unknown stage names with the value that was given. */
+export function stageConfig(context: StageContext = {}): StageConfig {
+  const stageName = context.stage ?? 'dev';
+  if (!isStageName(stageName)) {
+    throw new Error(`unknown stage "${stageName}": use -c stage=${STAGE_NAMES.join('|')}`);
+  }
+  const opsEmail = context.opsEmail ? { opsEmail: context.opsEmail } : {};
+  if (stageName === 'prod') {
+    return {
+      stageName,
+      production: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+      multiAz: true,
+      maxAzs: 3,
+      natGateways: 3,
+      databaseInstanceType: InstanceType.of(InstanceClass.M7G, InstanceSize.LARGE),
+      databaseAllocatedStorageGiB: 100,
+      databaseMaxAllocatedStorageGiB: 1000,
+      databaseBackupRetention: Duration.days(30),
+      secretRotation: Duration.days(30),
+      logRetention: RetentionDays.ONE_YEAR,
+      powertoolsLogLevel: 'INFO',
+      apiThrottle: { rateLimit: 500, burstLimit: 1000 },
+      apiClientThrottle: { rateLimit: 200, burstLimit: 400, requestsPerDay: 5_000_000 },
+      apiClients: ['web', 'mobile'],
+      paymentProvider: {
+        kind: 'external',
+        ...(context.paymentProviderUrl ? { url: validUrl(context.paymentProviderUrl) } : {}),
+        ssmParameterName: '/checkout/prod/payment-provider-url',
+      },
+      paymentTimeout: Duration.seconds(15),
+      ...opsEmail,
+    };
+  }
+  return {
+    stageName,
+    production: false,
+    removalPolicy: RemovalPolicy.DESTROY,
+    deletionProtection: false,
+    multiAz: false,
+    maxAzs: 2,
+    natGateways: 1,
+    databaseInstanceType: InstanceType.of(InstanceClass.T4G, InstanceSize.MICRO),
+    databaseAllocatedStorageGiB: 20,
+    databaseMaxAllocatedStorageGiB: 50,
+    databaseBackupRetention: Duration.days(1),
+    secretRotation: Duration.days(30),
+    logRetention: RetentionDays.ONE_MONTH,
+    powertoolsLogLevel: 'DEBUG',
+    apiThrottle: { rateLimit: 50, burstLimit: 100 },
+    apiClientThrottle: { rateLimit: 20, burstLimit: 40, requestsPerDay: 100_000 },
+    apiClients: ['web'],
+    paymentProvider: context.paymentProviderUrl
+      ? {
+          kind: 'external',
+          url: validUrl(context.paymentProviderUrl),
+          ssmParameterName: '/checkout/dev/payment-provider-url',
+        }
+      : { kind: 'simulated' },
+    paymentTimeout: Duration.seconds(15),
+    ...opsEmail,
+  };
+}
+
+function isStageName(value: string): value is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+function validUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`paymentProviderUrl must be an absolute https URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:') throw new Error(`paymentProviderUrl must use https, got "${value}"`);
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,107 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { ApiRoute } from '../../src/api/routes.js';
+import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import type { CheckoutDatabase } from './database.js';
+import type { IdempotencyTable } from './idempotency-table.js';
+import type { PaymentProviderEndpoint } from './payment-provider.js';
+
+/** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
+type RouteDependency =
+  /** The pool (`DB_*`): rds-db:connect through the proxy. */
+  | 'database'
+  /** Powertools idempotency records: get, put, update, delete. */
+  | 'idempotency'
+  /** The readiness probe: one GetItem on the idempotency table. */
+  | 'idempotencyProbe'
+  /** `STATE_MACHINE_ARN`: states:StartExecution. */
+  | 'startSaga'
+  /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
+  | 'payments';
+
+/**
+ * Per operation id, exactly what its handler uses. A route added to the table without an entry
+ * here fails the synth, so nobody ships a function with guessed permissions.
+ */
+const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
+  placeOrder: ['database', 'idempotency', 'startSaga'],
+  getOrder: ['database'],
+  getLiveness: [],
+  getReadiness: ['database', 'idempotencyProbe', 'payments'],
+  putProduct: ['database'],
+  getProduct: ['database'],
+  putWallet: ['database'],
+  getWallet: ['database'],
+  listCompensations: ['database'],
+};
+
+export interface ApiHandlersProps {
+  /** The route table (`src/api/routes.ts`). */
+  readonly routes: readonly ApiRoute[];
+  readonly database: CheckoutDatabase;
+  readonly idempotencyTable: IdempotencyTable;
+  readonly stateMachine: IStateMachine;
+  readonly payments: PaymentProviderEndpoint;
+  readonly vpc: IVpc;
+  readonly logRetention: RetentionDays;
+  readonly powertools: PowertoolsSettings;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+}
+
+/**
+ * One function per API route (the route table's entry and handler export), each granted only
+ * what its handler reads. Functions that touch nothing in the VPC (liveness) stay out of it.
+ */
+export class ApiHandlers extends Construct {
+  /** The function of each route, by operation id. */
+  readonly functions: ReadonlyMap<string, CheckoutFunction>;
+
+  constructor(scope: Construct, id: string, props: ApiHandlersProps) {
+    super(scope, id);
+    const functions = new Map<string, CheckoutFunction>();
+    for (const route of props.routes) {
+      const dependencies = ROUTE_DEPENDENCIES[route.operationId];
+      if (!dependencies) {
+        throw new Error(
+          `route ${route.operationId} has no entry in ROUTE_DEPENDENCIES (lib/constructs/api-handlers.ts)`,
+        );
+      }
+      const inVpc = dependencies.includes('database');
+      const fn = new CheckoutFunction(this, route.operationId, {
+        entry: route.entry,
+        handler: route.handler,
+        description: `${route.method} ${route.path}`,
+        timeout: props.timeout ?? Duration.seconds(10),
+        logRetention: props.logRetention,
+        powertools: props.powertools,
+        ...(inVpc ? { vpc: props.vpc, securityGroups: [props.database.clientSecurityGroup] } : {}),
+      });
+      for (const dependency of dependencies) {
+        switch (dependency) {
+          case 'database':
+            props.database.grantConnect(fn.function);
+            break;
+          case 'idempotency':
+            props.idempotencyTable.grantIdempotency(fn.function);
+            break;
+          case 'idempotencyProbe':
+            props.idempotencyTable.grantReadinessProbe(fn.function);
+            break;
+          case 'startSaga':
+            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+            props.stateMachine.grantStartExecution(fn.function);
+            break;
+          case 'payments':
+            props.payments.bind(fn.function);
+            break;
+        }
+      }
+      functions.set(route.operationId, fn);
+    }
+    this.functions = functions;
+  }
+}

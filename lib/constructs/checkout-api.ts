@@ -1,0 +1,257 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  ApiKey,
+  AuthorizationType,
+  CognitoUserPoolsAuthorizer,
+  EndpointType,
+  JsonSchemaType,
+  JsonSchemaVersion,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  type Method,
+  MethodLoggingLevel,
+  Period,
+  type RequestValidator,
+  ResponseType,
+  RestApi,
+  type UsagePlan,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { CORRELATION_ID_HEADER } from '../../src/api/http.js';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type ProblemCode, problemBody } from '../../src/api/problems.js';
+import type { ApiRoute } from '../../src/api/routes.js';
+
+export interface ApiThrottle {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+export interface CheckoutApiProps {
+  /** The route table (`src/api/routes.ts`): every route, and only those, becomes a method. */
+  readonly routes: readonly ApiRoute[];
+  /** The function serving each route, by operation id. */
+  readonly handlers: ReadonlyMap<string, IFunction>;
+  /** Customers' user pool: its ID tokens authorise the customer routes. */
+  readonly userPool: IUserPool;
+  /** The API Gateway stage, e.g. `dev`. */
+  readonly stageName: string;
+  /** Limits of the whole stage. */
+  readonly throttle: ApiThrottle;
+  /** Limits per API client (usage plan), plus a daily quota. */
+  readonly clientThrottle: ApiThrottle & { readonly requestsPerDay: number };
+  /** One API key in the usage plan per client app (`web`, `mobile`, ...). */
+  readonly apiClients: readonly string[];
+  readonly logRetention: RetentionDays;
+  /** @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Gateway-made errors in the API's own format: `application/problem+json` with the stable codes of
+ * `src/api/problems.ts`, so a client cannot tell whether the gateway or a handler refused it.
+ */
+const GATEWAY_PROBLEMS: readonly { type: ResponseType; code: ProblemCode; detail: string }[] = [
+  { type: ResponseType.THROTTLED, code: 'THROTTLED', detail: 'Request rate limit exceeded; retry later.' },
+  {
+    type: ResponseType.QUOTA_EXCEEDED,
+    code: 'THROTTLED',
+    detail: 'Daily request quota of this client exceeded.',
+  },
+  { type: ResponseType.UNAUTHORIZED, code: 'UNAUTHORIZED', detail: 'A valid bearer token is required.' },
+  { type: ResponseType.EXPIRED_TOKEN, code: 'UNAUTHORIZED', detail: 'The token has expired.' },
+  { type: ResponseType.ACCESS_DENIED, code: 'FORBIDDEN', detail: 'The caller may not use this route.' },
+  { type: ResponseType.INVALID_SIGNATURE, code: 'FORBIDDEN', detail: 'The request signature is not valid.' },
+  {
+    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    code: 'FORBIDDEN',
+    detail: 'No such route, or the request is not signed.',
+  },
+  { type: ResponseType.INVALID_API_KEY, code: 'FORBIDDEN', detail: 'A valid x-api-key header is required.' },
+  {
+    type: ResponseType.BAD_REQUEST_BODY,
+    code: 'VALIDATION_FAILED',
+    detail: 'The request body must be a JSON object.',
+  },
+  {
+    type: ResponseType.BAD_REQUEST_PARAMETERS,
+    code: 'VALIDATION_FAILED',
+    detail: 'A required request parameter is missing.',
+  },
+  {
+    type: ResponseType.REQUEST_TOO_LARGE,
+    code: 'PAYLOAD_TOO_LARGE',
+    detail: 'The request body is too large.',
+  },
+];
+
+/** `{name}` segments of an API Gateway resource path. */
+function pathParameters(path: string): string[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+}
+
+/**
+ * The REST API built from the route table: Cognito authoriser (plus an API key in the usage plan)
+ * on customer routes, IAM on admin routes, public health routes; request validation, JSON access
+ * logs, X-Ray, stage throttling and a usage plan with per-client limits.
+ */
+export class CheckoutApi extends Construct {
+  readonly api: RestApi;
+  readonly authorizer: CognitoUserPoolsAuthorizer;
+  readonly usagePlan: UsagePlan;
+  readonly accessLogs: LogGroup;
+  /** The method of each route, by operation id. */
+  readonly methods: ReadonlyMap<string, Method>;
+
+  constructor(scope: Construct, id: string, props: CheckoutApiProps) {
+    super(scope, id);
+    const unserved = props.routes.filter((route) => !props.handlers.has(route.operationId));
+    if (unserved.length > 0) {
+      throw new Error(`no handler for route(s) ${unserved.map((route) => route.operationId).join(', ')}`);
+    }
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+
+    this.api = new RestApi(this, 'Api', {
+      description: 'Checkout API (DESIGN §3)',
+      endpointTypes: [EndpointType.REGIONAL],
+      // Execution logs (errors only) need the account-level CloudWatch role; kept when the stack goes.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      deployOptions: {
+        stageName: props.stageName,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: AccessLogField.contextRequestId(),
+            ip: AccessLogField.contextIdentitySourceIp(),
+            caller: AccessLogField.contextIdentityCaller(),
+            user: AccessLogField.contextIdentityUser(),
+            apiKeyId: AccessLogField.contextIdentityApiKeyId(),
+            requestTime: AccessLogField.contextRequestTime(),
+            httpMethod: AccessLogField.contextHttpMethod(),
+            resourcePath: AccessLogField.contextResourcePath(),
+            status: AccessLogField.contextStatus(),
+            protocol: AccessLogField.contextProtocol(),
+            responseLength: AccessLogField.contextResponseLength(),
+            responseLatency: AccessLogField.contextResponseLatency(),
+            integrationLatency: AccessLogField.contextIntegrationLatency(),
+            errorType: AccessLogField.contextErrorResponseType(),
+            wafStatus: AccessLogField.contextWafStatus(),
+            xrayTraceId: AccessLogField.contextXrayTraceId(),
+          }),
+        ),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        // Request and response bodies carry customer data: never in the execution logs.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        throttlingRateLimit: props.throttle.rateLimit,
+        throttlingBurstLimit: props.throttle.burstLimit,
+      },
+    });
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'The account-level role API Gateway uses to write execution logs; the AWS maintained policy is the ' +
+        'documented one and only allows writing API Gateway log groups.',
+    });
+
+    this.authorizer = new CognitoUserPoolsAuthorizer(this, 'CustomerAuthorizer', {
+      cognitoUserPools: [props.userPool],
+      identitySource: 'method.request.header.Authorization',
+    });
+
+    // Field-level validation (with `errors[]`) is the handlers' job; the gateway only turns away
+    // what is not even a JSON object, and checks declared parameters.
+    const validator: RequestValidator = this.api.addRequestValidator('RequestValidator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const jsonObject = this.api.addModel('JsonObject', {
+      contentType: 'application/json',
+      description: 'Any JSON object; the handler validates its fields',
+      schema: { schema: JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: JsonSchemaType.OBJECT },
+    });
+
+    for (const { type, code, detail } of GATEWAY_PROBLEMS) {
+      this.api.addGatewayResponse(type.responseType, {
+        type,
+        statusCode: String(PROBLEMS[code].status),
+        responseHeaders: {
+          'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
+          [CORRELATION_ID_HEADER]: `method.request.header.${CORRELATION_ID_HEADER}`,
+          ...(code === 'THROTTLED' ? { 'Retry-After': "'1'" } : {}),
+        },
+        templates: { 'application/json': problemBody(code, `${detail} Request id: $context.requestId.`) },
+      });
+    }
+
+    const methods = new Map<string, Method>();
+    for (const route of props.routes) {
+      const handler = props.handlers.get(route.operationId) as IFunction;
+      const resource = this.api.root.resourceForPath(route.path);
+      const requestParameters: Record<string, boolean> = {};
+      for (const name of pathParameters(route.path)) requestParameters[`method.request.path.${name}`] = true;
+      const method = resource.addMethod(
+        route.method,
+        new LambdaIntegration(handler, { proxy: true, allowTestInvoke: false }),
+        {
+          operationName: route.operationId,
+          requestValidator: validator,
+          requestParameters,
+          ...(route.method === 'GET' ? {} : { requestModels: { 'application/json': jsonObject } }),
+          ...(route.auth === 'customer'
+            ? {
+                authorizationType: AuthorizationType.COGNITO,
+                authorizer: this.authorizer,
+                apiKeyRequired: true,
+              }
+            : route.auth === 'admin'
+              ? { authorizationType: AuthorizationType.IAM }
+              : { authorizationType: AuthorizationType.NONE }),
+        },
+      );
+      if (route.auth === 'admin') {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason:
+            'Admin routes are for operators and their tooling: IAM (SigV4) authorised, by design (DESIGN §3).',
+        });
+      } else if (route.auth === 'none') {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: 'Health check for load balancers and uptime probes: no customer data, stage-throttled.',
+        });
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason: 'Health check for load balancers and uptime probes: no customer data, stage-throttled.',
+        });
+      }
+      methods.set(route.operationId, method);
+    }
+    this.methods = methods;
+
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      description: 'Per-client limits of the checkout apps',
+      throttle: { rateLimit: props.clientThrottle.rateLimit, burstLimit: props.clientThrottle.burstLimit },
+      quota: { limit: props.clientThrottle.requestsPerDay, period: Period.DAY },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    const keys = new Construct(this, 'ApiKeys');
+    for (const client of props.apiClients) {
+      // The key value is generated by API Gateway and never appears in the template.
+      const key = new ApiKey(keys, client, { description: `Checkout API key of the ${client} app` });
+      this.usagePlan.addApiKey(key);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import path from 'node:path';
+import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type ISecurityGroup, type IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { PowertoolsLogLevel } from '../config.js';
+
+/** The repository root: entries, the lock file and `migrations/` are resolved from here. */
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Every function of the app runs on this runtime and architecture. */
+export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
+export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
+
+/** Powertools settings shared by the functions of one stage. */
+export interface PowertoolsSettings {
+  /** `POWERTOOLS_SERVICE_NAME`. */
+  readonly serviceName: string;
+  /** `POWERTOOLS_METRICS_NAMESPACE`. */
+  readonly metricsNamespace: string;
+  /** `POWERTOOLS_LOG_LEVEL`. */
+  readonly logLevel: PowertoolsLogLevel;
+}
+
+export interface CheckoutFunctionProps {
+  /** Handler file relative to the repository root, exporting `handler`, e.g. `lambdas/saga/confirm-order.ts`. */
+  readonly entry: string;
+  /** The module's export that is the handler. @default 'handler' */
+  readonly handler?: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly logRetention: RetentionDays;
+  readonly powertools: PowertoolsSettings;
+  /**
+   * Memory; CPU scales with it, and TLS handshakes plus IAM token signing on cold start need some.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /** What happens to the log group when the function leaves the stack. @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * VPC to run in, in its private subnets with egress (NAT for the payment provider, VPC endpoints for
+   * AWS APIs). Functions that reach nothing inside the VPC stay out of it.
+   * @default - not in a VPC
+   */
+  readonly vpc?: IVpc;
+  /** @default - a security group of its own when `vpc` is set */
+  readonly securityGroups?: ISecurityGroup[];
+  /** @default - none beyond the Powertools settings */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  /** Extra bundling steps, e.g. copying SQL files next to the bundle. @default - none */
+  readonly commandHooks?: ICommandHooks;
+}
+
+/**
+ * A Lambda function the way this app builds all of them: Node.js 22 on ARM64, a minified ESM
+ * bundle built by the locally installed esbuild (no Docker), source maps, Powertools environment,
+ * X-Ray tracing, a log group with a retention, and an execution role that holds only what this
+ * function is granted (no AWS managed policies).
+ */
+export class CheckoutFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: IRole;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: CheckoutFunctionProps) {
+    super(scope, id);
+    if (!props.entry.endsWith('.ts') || path.isAbsolute(props.entry)) {
+      throw new Error(`entry must be a .ts file relative to the repository root, got "${props.entry}"`);
+    }
+    if (props.securityGroups && !props.vpc) {
+      throw new Error(`securityGroups need a vpc (function ${props.entry})`);
+    }
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+
+    const role = new Role(this, 'ServiceRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.entry}`,
+    });
+    this.role = role;
+    // Only its own log group, instead of AWSLambdaBasicExecutionRole's logs:* on every group.
+    this.logGroup.grantWrite(role);
+    if (props.vpc) {
+      // What AWSLambdaVPCAccessExecutionRole holds; Lambda manages the ENIs with these calls.
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler: props.handler ?? 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: FUNCTION_ARCHITECTURE,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
+      ...(props.vpc
+        ? {
+            vpc: props.vpc,
+            vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+            ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
+          }
+        : {}),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.powertools.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: props.powertools.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: props.powertools.logLevel,
+        // Stack traces point at the TypeScript sources instead of the minified bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        logLevel: LogLevel.WARNING,
+        mainFields: ['module', 'main'],
+        // ESM output still meets CommonJS dependencies that call require() on Node built-ins.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // The SDK clients are pinned in package-lock.json and @aws-sdk/rds-signer is not in the
+        // runtime at all: bundle them instead of trusting the runtime's copy.
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+        ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
+      },
+    });
+
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Deliberately pinned to nodejs22.x, the runtime the project builds (esbuild target node22) and tests ' +
+        'for (DESIGN §7); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only actions without resource-level permissions: xray:PutTraceSegments/PutTelemetryRecords for ' +
+        'active tracing and, for functions in the VPC, the ENI management calls Lambda makes with the ' +
+        'execution role (the statements of AWSLambdaVPCAccessExecutionRole).',
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface CompensationQueueProps {
+  /**
+   * Timeout of the function consuming the queue. The visibility timeout is six times this, as
+   * AWS recommends for Lambda event sources, so a batch is never visible again while still running.
+   */
+  readonly consumerTimeout: Duration;
+  readonly removalPolicy: RemovalPolicy;
+  /** Receives before a message moves to the dead-letter queue. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** @default Duration.days(4) */
+  readonly retentionPeriod?: Duration;
+  /**
+   * Must outlive the source queue's retention: a moved message keeps its original enqueue time.
+   * @default Duration.days(14)
+   */
+  readonly deadLetterRetentionPeriod?: Duration;
+}
+
+/**
+ * The queue of failed compensations (DESIGN §5) and its dead-letter queue, both encrypted and
+ * TLS-only. Operators redrive the dead-letter queue back to the source queue from the console.
+ */
+export class CompensationQueue extends Construct {
+  /** Six times the consumer's timeout (AWS guidance for Lambda event sources). */
+  static readonly VISIBILITY_TO_TIMEOUT_RATIO = 6;
+
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: CompensationQueueProps) {
+    super(scope, id);
+    this.maxReceiveCount = props.maxReceiveCount ?? 5;
+    const retentionPeriod = props.retentionPeriod ?? Duration.days(4);
+    const deadLetterRetentionPeriod = props.deadLetterRetentionPeriod ?? Duration.days(14);
+    if (deadLetterRetentionPeriod.toSeconds() <= retentionPeriod.toSeconds()) {
+      throw new Error(
+        `deadLetterRetentionPeriod (${deadLetterRetentionPeriod.toHumanString()}) must be longer than ` +
+          `retentionPeriod (${retentionPeriod.toHumanString()})`,
+      );
+    }
+    const visibilityTimeout = Duration.seconds(
+      props.consumerTimeout.toSeconds() * CompensationQueue.VISIBILITY_TO_TIMEOUT_RATIO,
+    );
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: deadLetterRetentionPeriod,
+      removalPolicy: props.removalPolicy,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod,
+      visibilityTimeout,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+      removalPolicy: props.removalPolicy,
+    });
+  }
+
+  /** `sqs:SendMessage` on the source queue only (the saga's QueueCompensation state). */
+  grantSend(grantee: IGrantable): void {
+    this.queue.grant(grantee, 'sqs:SendMessage');
+  }
+}

@@ -1,0 +1,64 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import type { CompensationQueue } from './compensation-queue.js';
+import type { CheckoutDatabase } from './database.js';
+import type { IdempotencyTable } from './idempotency-table.js';
+import type { PaymentProviderEndpoint } from './payment-provider.js';
+
+/**
+ * The worker's timeout: a batch of compensations, each up to a void or refund (15 s client timeout)
+ * plus a few database calls. The queue's visibility timeout is derived from it (six times).
+ */
+export const COMPENSATION_WORKER_TIMEOUT = Duration.seconds(60);
+
+export interface CompensationWorkerProps {
+  readonly queue: CompensationQueue;
+  readonly database: CheckoutDatabase;
+  readonly idempotencyTable: IdempotencyTable;
+  readonly payments: PaymentProviderEndpoint;
+  readonly vpc: IVpc;
+  readonly logRetention: RetentionDays;
+  readonly powertools: PowertoolsSettings;
+  /** @default 5 */
+  readonly batchSize?: number;
+  /** Concurrent batches: bounds the worker's share of proxy connections and provider calls. @default 5 */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * The compensation worker (DESIGN §5): consumes the compensation queue with partial batch
+ * failures, so one failing compensation is retried alone; after `maxReceiveCount` receives SQS
+ * moves it to the dead-letter queue.
+ */
+export class CompensationWorker extends Construct {
+  readonly handler: CheckoutFunction;
+
+  constructor(scope: Construct, id: string, props: CompensationWorkerProps) {
+    super(scope, id);
+    this.handler = new CheckoutFunction(this, 'Handler', {
+      entry: 'lambdas/workers/compensation-worker.ts',
+      description: 'Retries failed saga compensations from the compensation queue',
+      timeout: COMPENSATION_WORKER_TIMEOUT,
+      logRetention: props.logRetention,
+      powertools: props.powertools,
+      vpc: props.vpc,
+      securityGroups: [props.database.clientSecurityGroup],
+      environment: { COMPENSATION_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount) },
+    });
+    const fn = this.handler.function;
+    props.database.grantConnect(fn);
+    props.idempotencyTable.grantIdempotency(fn);
+    props.payments.bind(fn);
+    fn.addEventSource(
+      new SqsEventSource(props.queue.queue, {
+        batchSize: props.batchSize ?? 5,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.maxConcurrency ?? 5,
+      }),
+    );
+  }
+}

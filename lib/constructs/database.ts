@@ -1,0 +1,214 @@
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type InstanceType, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  CaCertificate,
+  Credentials,
+  DatabaseInstance,
+  DatabaseInstanceEngine,
+  type DatabaseProxy,
+  ParameterGroup,
+  PostgresEngineVersion,
+  StorageType,
+} from 'aws-cdk-lib/aws-rds';
+import { HostedRotation, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/** The port clients use: the proxy listens on the engine's default port. */
+export const PROXY_PORT = 5432;
+
+export interface CheckoutDatabaseProps {
+  readonly vpc: IVpc;
+  /**
+   * Names the instance (`DBInstanceIdentifier`), its exported log group and its rotation function,
+   * so two stages can share an account. Lower case, starts with a letter.
+   */
+  readonly instanceIdentifier: string;
+  readonly instanceType: InstanceType;
+  readonly multiAz: boolean;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly backupRetention: Duration;
+  readonly deletionProtection: boolean;
+  readonly removalPolicy: RemovalPolicy;
+  readonly secretRotation: Duration;
+  readonly logRetention: RetentionDays;
+  /** Performance Insights and enhanced monitoring. @default false */
+  readonly detailedMonitoring?: boolean;
+  /** @default 'checkout' */
+  readonly databaseName?: string;
+  /**
+   * The database user the functions and the migrations connect as. The proxy authenticates to
+   * PostgreSQL with this user's secret, clients authenticate to the proxy with IAM.
+   * @default 'checkout'
+   */
+  readonly username?: string;
+}
+
+/**
+ * PostgreSQL 16 on RDS in the isolated subnets, reached only through RDS Proxy: TLS required and
+ * IAM authentication on the proxy, TLS forced on the instance, storage encrypted, the generated
+ * credentials in Secrets Manager with scheduled rotation.
+ */
+export class CheckoutDatabase extends Construct {
+  readonly instance: DatabaseInstance;
+  readonly proxy: DatabaseProxy;
+  readonly secret: ISecret;
+  readonly databaseName: string;
+  readonly username: string;
+  /**
+   * The security group of every function that connects to the proxy. One group, owned here and
+   * admitted once, instead of a rule per function: a rule on the proxy's group naming a function's
+   * own group would make this (stateful) stack depend on the stateless one.
+   */
+  readonly clientSecurityGroup: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: CheckoutDatabaseProps) {
+    super(scope, id);
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(props.instanceIdentifier)) {
+      throw new Error(
+        `instanceIdentifier must be lower case letters, digits and -, got "${props.instanceIdentifier}"`,
+      );
+    }
+    this.databaseName = props.databaseName ?? 'checkout';
+    this.username = props.username ?? 'checkout';
+    const isolated = { subnetType: SubnetType.PRIVATE_ISOLATED };
+    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_16 });
+
+    const parameterGroup = new ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'Checkout PostgreSQL 16: TLS only, slow statements logged',
+      parameters: {
+        'rds.force_ssl': '1',
+        log_min_duration_statement: '500',
+      },
+    });
+
+    // RDS creates this group itself when it starts exporting logs, with no retention; creating it
+    // first (and the instance after it) sets the retention without a log-retention custom resource.
+    const postgresLogs = new LogGroup(this, 'PostgresLogs', {
+      logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/postgresql`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    const instanceSecurityGroup = new SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Checkout PostgreSQL instance: reachable from its proxy and the rotation function only',
+      allowAllOutbound: false,
+    });
+
+    this.instance = new DatabaseInstance(this, 'Instance', {
+      instanceIdentifier: props.instanceIdentifier,
+      engine,
+      instanceType: props.instanceType,
+      vpc: props.vpc,
+      vpcSubnets: isolated,
+      securityGroups: [instanceSecurityGroup],
+      databaseName: this.databaseName,
+      credentials: Credentials.fromGeneratedSecret(this.username),
+      parameterGroup,
+      multiAz: props.multiAz,
+      storageType: StorageType.GP3,
+      allocatedStorage: props.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      storageEncrypted: true,
+      caCertificate: CaCertificate.RDS_CA_RSA2048_G1,
+      iamAuthentication: true,
+      publiclyAccessible: false,
+      backupRetention: props.backupRetention,
+      deleteAutomatedBackups: false,
+      copyTagsToSnapshot: true,
+      autoMinorVersionUpgrade: true,
+      allowMajorVersionUpgrade: false,
+      cloudwatchLogsExports: ['postgresql'],
+      deletionProtection: props.deletionProtection,
+      removalPolicy: props.removalPolicy,
+      ...(props.detailedMonitoring
+        ? { enablePerformanceInsights: true, monitoringInterval: Duration.seconds(60) }
+        : {}),
+    });
+    this.instance.node.addDependency(postgresLogs);
+    if (!this.instance.secret) throw new Error('the database instance has no generated secret');
+    this.secret = this.instance.secret;
+
+    const rotation = HostedRotation.postgreSqlSingleUser({
+      functionName: `${props.instanceIdentifier}-secret-rotation`,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    });
+    // Its log group, for the same reason as the instance's: a retention without a custom resource.
+    new LogGroup(this, 'RotationLogs', {
+      logGroupName: `/aws/lambda/${props.instanceIdentifier}-secret-rotation`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.secret.addRotationSchedule('Rotation', {
+      hostedRotation: rotation,
+      automaticallyAfter: props.secretRotation,
+    });
+    this.instance.connections.allowDefaultPortFrom(rotation, 'Secret rotation function');
+
+    this.proxy = this.instance.addProxy('Proxy', {
+      vpc: props.vpc,
+      vpcSubnets: isolated,
+      secrets: [this.secret],
+      iamAuth: true,
+      requireTLS: true,
+      // Lambdas hold idle connections between invocations; reclaim them well before the default 30 min.
+      idleClientTimeout: Duration.minutes(5),
+      maxConnectionsPercent: 90,
+      maxIdleConnectionsPercent: 10,
+      borrowTimeout: Duration.seconds(30),
+      debugLogging: false,
+    });
+
+    this.clientSecurityGroup = new SecurityGroup(this, 'ClientSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Checkout functions that connect to the database proxy',
+      allowAllOutbound: true,
+    });
+    this.proxy.connections.allowFrom(this.clientSecurityGroup, Port.tcp(PROXY_PORT), 'Checkout functions');
+
+    if (props.detailedMonitoring) {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+        reason:
+          'Enhanced monitoring needs the AWS maintained monitoring role policy; it only lets RDS write OS metrics to CloudWatch Logs.',
+      });
+    } else {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-RDS3',
+        reason:
+          'Non-production stage: a single-AZ instance is enough; production runs Multi-AZ (stage config).',
+      });
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason: 'Non-production stage: torn down with cdk destroy; production enables deletion protection.',
+      });
+    }
+    Validations.of(this.instance).acknowledge({
+      id: 'AwsSolutions-RDS11',
+      reason:
+        'The instance sits in isolated subnets and admits only its proxy and rotation function; a non-default ' +
+        'port would add no protection and clients talk to the proxy on 5432 anyway.',
+    });
+  }
+
+  /**
+   * Lets a function connect through the proxy as the app user: sets `DB_PROXY_ENDPOINT`, `DB_PORT`,
+   * `DB_NAME` and `DB_USER` (read by `src/runtime/database.ts`) and grants `rds-db:connect` for that
+   * user. The function must run in {@link clientSecurityGroup}, which the proxy admits.
+   */
+  grantConnect(fn: LambdaFunction): void {
+    if (!fn.isBoundToVpc || !fn.connections.securityGroups.includes(this.clientSecurityGroup)) {
+      throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
+    }
+    fn.addEnvironment('DB_PROXY_ENDPOINT', this.proxy.endpoint);
+    fn.addEnvironment('DB_PORT', String(PROXY_PORT));
+    fn.addEnvironment('DB_NAME', this.databaseName);
+    fn.addEnvironment('DB_USER', this.username);
+    this.proxy.grantConnect(fn, this.username);
+  }
+}

@@ -1,0 +1,67 @@
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { PowertoolsSettings } from './checkout-function.js';
+import type { CompensationQueue } from './compensation-queue.js';
+import type { CheckoutDatabase } from './database.js';
+import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { ScheduledFunction } from './scheduled-function.js';
+
+export interface OrderSweeperProps {
+  readonly database: CheckoutDatabase;
+  readonly stateMachine: StateMachine;
+  /** The state machine's name (a literal), for the execution ARNs the sweeper describes. */
+  readonly stateMachineName: string;
+  readonly compensationQueue: CompensationQueue;
+  readonly payments: PaymentProviderEndpoint;
+  readonly vpc: IVpc;
+  readonly logRetention: RetentionDays;
+  readonly powertools: PowertoolsSettings;
+  /** @default every 2 minutes */
+  readonly every?: Duration;
+}
+
+/**
+ * Crash recovery (DESIGN §5, `lambdas/workers/sweeper.ts`): finds orders stuck in PENDING or
+ * AUTHORIZED whose execution is not running, starts or compensates them, releases stale reservations.
+ */
+export class OrderSweeper extends Construct {
+  readonly job: ScheduledFunction;
+
+  constructor(scope: Construct, id: string, props: OrderSweeperProps) {
+    super(scope, id);
+    this.job = new ScheduledFunction(this, 'Job', {
+      entry: 'lambdas/workers/sweeper.ts',
+      description: 'Recovers orders whose payment saga never started or died',
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+      powertools: props.powertools,
+      vpc: props.vpc,
+      securityGroups: [props.database.clientSecurityGroup],
+      schedule: ScheduleExpression.rate(props.every ?? Duration.minutes(2)),
+      scheduleDescription: 'Checkout order sweeper',
+    });
+    const fn = this.job.handler.function;
+    props.database.grantConnect(fn);
+    props.payments.bind(fn);
+    fn.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+    props.stateMachine.grantStartExecution(fn);
+    // Executions are named by order id, so any execution of this state machine: `execution:<name>:*`.
+    const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${props.stateMachineName}:*`;
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+    Validations.of(this.job.handler).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${props.stateMachineName}:*]`,
+      reason:
+        'DescribeExecution on the executions of the payment saga only: they are named by order id, which the ' +
+        'sweeper learns from the database, so the execution part of the ARN cannot be narrower.',
+    });
+    fn.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
+    props.compensationQueue.grantSend(fn);
+  }
+}

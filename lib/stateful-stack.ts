@@ -1,0 +1,104 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import type { Construct } from 'constructs';
+import type { StageConfig } from './config.js';
+import type { PowertoolsSettings } from './constructs/checkout-function.js';
+import { CompensationQueue } from './constructs/compensation-queue.js';
+import { COMPENSATION_WORKER_TIMEOUT } from './constructs/compensation-worker.js';
+import { CustomerIdentity } from './constructs/customer-identity.js';
+import { CheckoutDatabase } from './constructs/database.js';
+import { IdempotencyTable } from './constructs/idempotency-table.js';
+import { Network } from './constructs/network.js';
+import { OpsTopic } from './constructs/ops-topic.js';
+import { SchemaMigrations } from './constructs/schema-migrations.js';
+
+export interface StatefulStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly powertools: PowertoolsSettings;
+}
+
+/**
+ * Everything that holds data or identity and must survive a redeploy of the code: the network,
+ * the database with its proxy and schema, the idempotency tables, the compensation queues, the
+ * customer user pool and the ops topic. Retained and deletion-protected in production.
+ */
+export class StatefulStack extends Stack {
+  readonly network: Network;
+  readonly database: CheckoutDatabase;
+  readonly migrations: SchemaMigrations;
+  /** Idempotency records of the API's write endpoints (checkout). */
+  readonly apiIdempotency: IdempotencyTable;
+  /** Idempotency records of the compensation worker, keyed on `compensationId`. */
+  readonly compensationIdempotency: IdempotencyTable;
+  readonly compensationQueue: CompensationQueue;
+  readonly identity: CustomerIdentity;
+  readonly opsTopic: OpsTopic;
+  /** Where the outbox relay publishes the order events (DESIGN §6 outbox_events). */
+  readonly eventBus: EventBus;
+  /** The DLQ in the SQS console, where operators start a redrive. */
+  readonly deadLetterQueueConsoleUrl: string;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const retained = { removalPolicy: config.removalPolicy, deletionProtection: config.deletionProtection };
+
+    this.network = new Network(this, 'Network', {
+      maxAzs: config.maxAzs,
+      natGateways: config.natGateways,
+      flowLogRetention: config.logRetention,
+    });
+    const { vpc } = this.network;
+
+    this.database = new CheckoutDatabase(this, 'Database', {
+      vpc,
+      instanceIdentifier: `checkout-${config.stageName}`,
+      instanceType: config.databaseInstanceType,
+      multiAz: config.multiAz,
+      allocatedStorageGiB: config.databaseAllocatedStorageGiB,
+      maxAllocatedStorageGiB: config.databaseMaxAllocatedStorageGiB,
+      backupRetention: config.databaseBackupRetention,
+      secretRotation: config.secretRotation,
+      logRetention: config.logRetention,
+      detailedMonitoring: config.production,
+      ...retained,
+    });
+    this.migrations = new SchemaMigrations(this, 'SchemaMigrations', {
+      database: this.database,
+      vpc,
+      logRetention: config.logRetention,
+      powertools: props.powertools,
+    });
+
+    this.apiIdempotency = new IdempotencyTable(this, 'ApiIdempotency', retained);
+    this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
+    this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
+      consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
+      removalPolicy: config.removalPolicy,
+    });
+    this.identity = new CustomerIdentity(this, 'CustomerIdentity', {
+      ...retained,
+      threatProtection: config.production,
+    });
+    this.opsTopic = new OpsTopic(this, 'OpsTopic', {
+      removalPolicy: config.removalPolicy,
+      ...(config.opsEmail ? { email: config.opsEmail } : {}),
+    });
+
+    this.eventBus = new EventBus(this, 'EventBus', {
+      description: `Checkout ${config.stageName} order events, published from the outbox`,
+    });
+
+    const dlq = this.compensationQueue.deadLetterQueue;
+    this.deadLetterQueueConsoleUrl = `https://${this.region}.console.aws.amazon.com/sqs/v3/home?region=${this.region}#/queues/https%3A%2F%2Fsqs.${this.region}.amazonaws.com%2F${this.account}%2F${dlq.queueName}`;
+    new CfnOutput(this, 'CompensationDlqConsoleUrl', {
+      description:
+        'The compensation DLQ in the SQS console: inspect messages and "Start DLQ redrive" from here',
+      value: this.deadLetterQueueConsoleUrl,
+    });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });
+    new CfnOutput(this, 'OpsTopicArn', { value: this.opsTopic.topic.topicArn });
+  }
+}

@@ -1,0 +1,160 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
+import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { StringParameter } from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import { API_ROUTES } from '../src/api/routes.js';
+import type { StageConfig } from './config.js';
+import { ApiFirewall } from './constructs/api-firewall.js';
+import { ApiHandlers } from './constructs/api-handlers.js';
+import { CheckoutApi } from './constructs/checkout-api.js';
+import type { PowertoolsSettings } from './constructs/checkout-function.js';
+import type { CompensationQueue } from './constructs/compensation-queue.js';
+import { CompensationWorker } from './constructs/compensation-worker.js';
+import type { CheckoutDatabase } from './constructs/database.js';
+import type { IdempotencyTable } from './constructs/idempotency-table.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { OrderSweeper } from './constructs/order-sweeper.js';
+import { OutboxRelay } from './constructs/outbox-relay.js';
+import { PaymentProviderEndpoint, SimulatedPaymentProvider } from './constructs/payment-provider.js';
+import { PaymentSaga } from './constructs/payment-saga.js';
+
+export interface StatelessStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly powertools: PowertoolsSettings;
+  /** The VPC the functions run in (private subnets with egress). */
+  readonly vpc: IVpc;
+  readonly database: CheckoutDatabase;
+  /** Idempotency records of the API's write endpoints. */
+  readonly apiIdempotency: IdempotencyTable;
+  /** Idempotency records of the compensation worker. */
+  readonly compensationIdempotency: IdempotencyTable;
+  readonly compensationQueue: CompensationQueue;
+  /** Customers' user pool, whose tokens the API's authorizer accepts. */
+  readonly userPool: IUserPool;
+  /** Where the outbox relay publishes. */
+  readonly eventBus: IEventBus;
+  /** Every alarm notifies this topic. */
+  readonly opsTopic: ITopic;
+  /** Quoted in the DLQ alarm, for the operator who gets it. */
+  readonly deadLetterQueueConsoleUrl: string;
+}
+
+/**
+ * The code and its wiring, safe to destroy and redeploy at any time: the functions, the saga state
+ * machine, the API, the compensation worker, the scheduled jobs, the simulated payment provider
+ * (non-production) and the dashboard and alarms.
+ */
+export class StatelessStack extends Stack {
+  readonly saga: PaymentSaga;
+  readonly apiHandlers: ApiHandlers;
+  readonly api: CheckoutApi;
+  readonly compensationWorker: CompensationWorker;
+  readonly sweeper: OrderSweeper;
+  readonly outboxRelay: OutboxRelay;
+  readonly paymentProvider?: SimulatedPaymentProvider;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { config, powertools, database, compensationQueue } = props;
+    const common = { vpc: props.vpc, logRetention: config.logRetention, powertools };
+
+    let providerUrl: string;
+    if (config.paymentProvider.kind === 'simulated') {
+      this.paymentProvider = new SimulatedPaymentProvider(this, 'SimulatedPaymentProvider', {
+        clientTimeout: config.paymentTimeout,
+        logRetention: config.logRetention,
+        powertools,
+      });
+      providerUrl = this.paymentProvider.url;
+      new CfnOutput(this, 'SimulatedPaymentProviderUrl', {
+        description: 'Simulated payment provider: GET /ledger, POST|DELETE /control/faults',
+        value: providerUrl,
+      });
+    } else {
+      // Resolved by CloudFormation at deploy time: synth needs neither credentials nor the value.
+      providerUrl =
+        config.paymentProvider.url ??
+        StringParameter.valueForStringParameter(this, config.paymentProvider.ssmParameterName);
+    }
+    const payments = new PaymentProviderEndpoint(providerUrl, config.paymentTimeout);
+
+    this.saga = new PaymentSaga(this, 'PaymentSaga', {
+      ...common,
+      stateMachineName: `checkout-${config.stageName}-payment-saga`,
+      database,
+      payments,
+      compensationQueue,
+    });
+    this.compensationWorker = new CompensationWorker(this, 'CompensationWorker', {
+      ...common,
+      queue: compensationQueue,
+      database,
+      idempotencyTable: props.compensationIdempotency,
+      payments,
+    });
+    this.sweeper = new OrderSweeper(this, 'OrderSweeper', {
+      ...common,
+      database,
+      stateMachine: this.saga.stateMachine,
+      stateMachineName: this.saga.stateMachineName,
+      compensationQueue,
+      payments,
+    });
+    this.outboxRelay = new OutboxRelay(this, 'OutboxRelay', {
+      ...common,
+      database,
+      eventBus: props.eventBus,
+    });
+
+    this.apiHandlers = new ApiHandlers(this, 'ApiHandlers', {
+      ...common,
+      routes: API_ROUTES,
+      database,
+      idempotencyTable: props.apiIdempotency,
+      stateMachine: this.saga.stateMachine,
+      payments,
+    });
+    this.api = new CheckoutApi(this, 'Api', {
+      routes: API_ROUTES,
+      handlers: new Map(
+        [...this.apiHandlers.functions].map(([operationId, fn]) => [operationId, fn.function]),
+      ),
+      userPool: props.userPool,
+      stageName: config.stageName,
+      throttle: config.apiThrottle,
+      clientThrottle: config.apiClientThrottle,
+      apiClients: config.apiClients,
+      logRetention: config.logRetention,
+    });
+    new ApiFirewall(this, 'ApiFirewall', { stage: this.api.api.deploymentStage });
+
+    // The simulated provider is a test double: its throttles (reserved concurrency 1) are expected.
+    const watched = new Map<string, IFunction>([
+      ...[...this.apiHandlers.functions].map(([operationId, fn]) => [operationId, fn.function] as const),
+      ...[...this.saga.functions].map(([stateName, fn]) => [stateName, fn.function] as const),
+      ['CompensationWorker', this.compensationWorker.handler.function],
+      ['OrderSweeper', this.sweeper.job.handler.function],
+      ['OutboxRelay', this.outboxRelay.job.handler.function],
+    ]);
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      topic: props.opsTopic,
+      apiStage: this.api.api.deploymentStage,
+      stateMachine: this.saga.stateMachine,
+      compensationQueue: compensationQueue.queue,
+      deadLetterQueue: compensationQueue.deadLetterQueue,
+      deadLetterQueueConsoleUrl: props.deadLetterQueueConsoleUrl,
+      functions: watched,
+      proxy: database.proxy,
+      database: database.instance,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { description: 'Checkout API base URL', value: this.api.api.url });
+    new CfnOutput(this, 'PaymentSagaArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+  }
+}
