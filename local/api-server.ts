@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { GATEWAY_PROBLEMS, type GatewayProblem, problemResponse } from '../src/api/problems.js';
 import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
+import { apiGatewayEvent } from './aws/api-gateway-event.js';
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID } from './aws/local-account.js';
 
@@ -162,68 +163,23 @@ function toEvent(
   body: Buffer,
   identity: { customerId: string | undefined; isAdmin: boolean },
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers: [string, string][] = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    const name = request.rawHeaders[i] as string;
-    const value = request.rawHeaders[i + 1] as string;
-    headers[name] = value;
-    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+    headers.push([request.rawHeaders[i] as string, request.rawHeaders[i + 1] as string]);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    query[name] = value;
-    multiQuery[name] = [...(multiQuery[name] ?? []), value];
-  }
-  const hasQuery = url.searchParams.size > 0;
-  const requestId = randomUUID();
-  return {
+  return apiGatewayEvent({
+    method: match.route.method,
     resource: match.route.path,
     path: url.pathname,
-    httpMethod: match.route.method,
     headers,
-    multiValueHeaders,
-    queryStringParameters: hasQuery ? query : null,
-    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-    pathParameters: Object.keys(match.pathParameters).length > 0 ? match.pathParameters : null,
-    stageVariables: null,
+    query: [...url.searchParams],
+    pathParameters: match.pathParameters,
     body: body.length > 0 ? body.toString('utf8') : null,
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: LOCAL_ACCOUNT_ID,
-      apiId: 'local',
-      authorizer:
-        identity.customerId && match.route.auth === 'customer'
-          ? { claims: { sub: identity.customerId } }
-          : null,
-      protocol: 'HTTP/1.1',
-      httpMethod: match.route.method,
-      identity: {
-        accessKey: null,
-        accountId: identity.isAdmin ? LOCAL_ACCOUNT_ID : null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
-        user: null,
-        userAgent: request.headers['user-agent'] ?? null,
-        userArn: identity.isAdmin && match.route.auth === 'admin' ? ADMIN_ARN : null,
-      },
-      path: `/local${url.pathname}`,
-      stage: 'local',
-      requestId,
-      requestTimeEpoch: Date.now(),
-      resourceId: 'local',
-      resourcePath: match.route.path,
-    },
-  };
+    ...(identity.customerId && match.route.auth === 'customer' ? { customerId: identity.customerId } : {}),
+    ...(identity.isAdmin && match.route.auth === 'admin' ? { adminArn: ADMIN_ARN } : {}),
+    sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+    userAgent: request.headers['user-agent'] ?? null,
+  });
 }
 
 function writeResult(response: ServerResponse, result: APIGatewayProxyResult) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { apiGatewayEvent } from '../../../local/aws/api-gateway-event.js';
 import { createLambdaContext } from '../../../local/aws/lambda-context.js';
 import type { ApiGatewayHandler } from '../../../src/api/http.js';
 
@@ -36,51 +37,20 @@ export function apiEvent(options: EventOptions): APIGatewayProxyEvent {
       : typeof options.body === 'string'
         ? options.body
         : JSON.stringify(options.body);
-  return {
+  return apiGatewayEvent({
+    method: options.method,
     resource: options.resource,
     path,
-    httpMethod: options.method,
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
-    queryStringParameters: options.query ?? null,
-    multiValueQueryStringParameters: options.query
-      ? Object.fromEntries(Object.entries(options.query).map(([name, value]) => [name, [value]]))
-      : null,
+    headers: Object.entries(headers),
+    query: Object.entries(options.query ?? {}),
     pathParameters: options.pathParameters ?? null,
-    stageVariables: null,
     body,
     isBase64Encoded: options.isBase64Encoded ?? false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'checkoutapi',
-      authorizer: options.customerId === undefined ? null : { claims: { sub: options.customerId } },
-      protocol: 'HTTP/1.1',
-      httpMethod: options.method,
-      identity: {
-        accessKey: null,
-        accountId: options.adminArn ? '123456789012' : null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '127.0.0.1',
-        user: null,
-        userAgent: 'vitest',
-        userArn: options.adminArn ?? null,
-      },
-      path: `/v1${path}`,
-      stage: 'v1',
-      requestId: randomUUID(),
-      requestTimeEpoch: Date.now(),
-      resourceId: 'resource',
-      resourcePath: options.resource,
-    },
-  };
+    ...(options.customerId === undefined ? {} : { customerId: options.customerId }),
+    ...(options.adminArn === undefined ? {} : { adminArn: options.adminArn }),
+    userAgent: 'vitest',
+    stage: 'v1',
+  });
 }
 
 export const ADMIN_ARN = 'arn:aws:iam::123456789012:user/operator';
