@@ -4,9 +4,9 @@ import { CatalogStore } from '../db/catalog.js';
 import { CompensationStore } from '../db/compensations.js';
 import { OrderStore } from '../db/orders.js';
 import { WalletStore } from '../db/wallets.js';
-import { createHttpPaymentGateway } from '../payments/http-gateway.js';
 import { requiredEnv } from '../runtime/config.js';
 import { databasePool } from '../runtime/database.js';
+import { paymentGateway as sharedPaymentGateway } from '../runtime/payments.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
 import type { AdminDependencies } from './admin.js';
 import type { CheckoutDependencies } from './checkout.js';
@@ -38,10 +38,10 @@ function once<T>(build: () => T): () => T {
 
 const dynamoDb = once(() => new DynamoDBClient({}));
 const idempotencyTableName = once(() => requiredEnv('IDEMPOTENCY_TABLE_NAME'));
-const paymentGateway = once(() => {
-  const baseUrl = process.env.PAYMENT_PROVIDER_URL;
-  return baseUrl ? createHttpPaymentGateway({ baseUrl }) : undefined;
-});
+// The container's one gateway (src/runtime/payments.ts), so readiness reports the breaker the
+// payment calls of this process actually go through. In AWS each function has its own containers,
+// so the health function sees only its own (idle) breaker; see docs/runbooks/payment-provider-outage.md.
+const paymentGateway = once(() => (process.env.PAYMENT_PROVIDER_URL ? sharedPaymentGateway() : undefined));
 
 export function checkoutDependencies(): CheckoutDependencies {
   return {

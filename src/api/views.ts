@@ -68,6 +68,7 @@ export function compensationView(compensation: FailedCompensation) {
     steps: compensation.steps,
     attempts: compensation.attempts,
     lastError: compensation.lastError,
+    cancellationReason: compensation.cancellationReason,
     correlationId: compensation.correlationId,
     createdAt: compensation.createdAt,
     updatedAt: compensation.updatedAt,

@@ -4,7 +4,7 @@ import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
 import type { CompensationQueue } from '../saga/compensation-queue.js';
 import type { SagaInspector, SagaStarter } from '../saga/saga-starter.js';
-import { COMPENSATION_STEPS, type PaymentSaga } from '../saga/steps.js';
+import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
 
 export interface SweeperDependencies {
   readonly sql: Sql;
@@ -31,6 +31,8 @@ export interface SweepReport {
   readonly stillRunning: number;
   readonly requiresAttention: number;
   readonly skipped: number;
+  /** Failed compensations that never reached the worker and were queued again. */
+  readonly requeuedCompensations: number;
 }
 
 interface StuckOrder {
@@ -97,15 +99,16 @@ export async function sweepStuckOrders(
     const outcome = await recover(deps, order);
     counts[outcome] += 1;
   }
-  const report = { claimed: claimed.length, ...counts };
-  if (claimed.length > 0) logger.info('sweep finished', { ...report });
+  const requeuedCompensations = await requeueOrphanedCompensations(deps, stuckAfter, options.batchSize ?? 25);
+  const report = { claimed: claimed.length, ...counts, requeuedCompensations };
+  if (claimed.length > 0 || requeuedCompensations > 0) logger.info('sweep finished', { ...report });
   return report;
 }
 
 async function recover(
   deps: SweeperDependencies,
   order: StuckOrder,
-): Promise<keyof Omit<SweepReport, 'claimed'>> {
+): Promise<keyof Omit<SweepReport, 'claimed' | 'requeuedCompensations'>> {
   const correlationId = order.correlation_id ?? `sweeper:${order.id}`;
   const state = await deps.inspector.executionState(order.id);
   if (state === 'RUNNING') return 'stillRunning';
@@ -146,4 +149,54 @@ async function recover(
     });
     return 'requiresAttention';
   }
+}
+
+/**
+ * A failed compensation the worker never attempted (still PENDING long after it was recorded) has
+ * no message on the queue: the saga's QueueCompensation state failed after its retries and went on
+ * to MarkRequiresAttention anyway. Send it again, so nothing waits on a message that does not exist.
+ * Claimed by pushing `updated_at` forward under SKIP LOCKED, so concurrent sweepers send it once;
+ * a duplicate would be harmless anyway (the worker is idempotent on compensationId).
+ */
+async function requeueOrphanedCompensations(deps: SweeperDependencies, stuckAfter: string, limit: number) {
+  const orphans = await deps.sql<
+    {
+      compensation_id: string;
+      order_id: string;
+      steps: CompensationStep[];
+      cancellation_reason: string | null;
+      last_error: string | null;
+      correlation_id: string | null;
+    }[]
+  >`
+    with orphaned as (
+      select compensation_id
+      from failed_compensations
+      where status = 'PENDING'
+        and updated_at < now() - ${stuckAfter}::interval
+      order by updated_at
+      limit ${limit}
+      for update skip locked
+    )
+    update failed_compensations f
+    set updated_at = now()
+    from orphaned
+    where f.compensation_id = orphaned.compensation_id
+    returning f.compensation_id, f.order_id, f.steps, f.cancellation_reason, f.last_error, f.correlation_id
+  `;
+  for (const orphan of orphans) {
+    await deps.compensationQueue.send({
+      compensationId: orphan.compensation_id,
+      orderId: orphan.order_id,
+      steps: orphan.steps,
+      cancellationReason: orphan.cancellation_reason ?? 'PAYMENT_FAILED',
+      error: orphan.last_error ?? 'Unknown',
+      correlationId: orphan.correlation_id ?? orphan.compensation_id,
+    });
+    logger.warn('queued a failed compensation again: its message never reached the worker', {
+      orderId: orphan.order_id,
+      compensationId: orphan.compensation_id,
+    });
+  }
+  return orphans.length;
 }

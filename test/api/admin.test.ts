@@ -279,6 +279,7 @@ describe('admin routes', () => {
           status: 'PENDING',
           steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
           lastError: 'provider unavailable',
+          cancellationReason: 'PAYMENT_FAILED',
           correlationId: 'corr-comp',
           resolvedAt: null,
         }),

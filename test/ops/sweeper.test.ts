@@ -149,6 +149,31 @@ describe('crash-recovery sweeper', () => {
     expect(authorizations).toHaveLength(12);
   });
 
+  test('a failed compensation whose message never reached the queue is queued again and finished', async () => {
+    const order = await strandedOrder();
+    await orders.markRequiresAttention({
+      orderId: order.orderId,
+      compensationId: `${order.orderId}:compensation`,
+      steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS', 'REFUND_STORE_CREDIT', 'CANCEL_ORDER'],
+      error: 'SQS.ServiceUnavailable',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      correlationId: order.correlationId,
+    });
+    await env.db.sql`
+      update failed_compensations set updated_at = now() - interval '10 minutes' where order_id = ${order.orderId}
+    `;
+
+    const report = await sweepStuckOrders(sweeper());
+    env.startWorker();
+    await waitForStatus(order.orderId, 'CANCELLED');
+    await env.stopWorker();
+
+    expect(report.requeuedCompensations).toBe(1);
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+    });
+  });
+
   test('a second sweep right after the first finds nothing to claim', async () => {
     await strandedOrder();
     await sweepStuckOrders(sweeper());
