@@ -86,6 +86,8 @@ export class StatefulStack extends Stack {
     });
 
     this.eventBus = new EventBus(this, 'EventBus', {
+      // Named per stage: two stages may share an account and region.
+      eventBusName: `checkout-${config.stageName}-events`,
       description: `Checkout ${config.stageName} order events, published from the outbox`,
     });
 
@@ -96,6 +98,9 @@ export class StatefulStack extends Stack {
         'The compensation DLQ in the SQS console: inspect messages and "Start DLQ redrive" from here',
       value: this.deadLetterQueueConsoleUrl,
     });
+    // The CLI redrive of docs/runbooks/dlq-redrive.md needs both ARNs.
+    new CfnOutput(this, 'CompensationQueueArn', { value: this.compensationQueue.queue.queueArn });
+    new CfnOutput(this, 'CompensationDlqArn', { value: dlq.queueArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -81,6 +81,8 @@ export class Monitoring extends Construct {
       alarms.push(alarm);
       return alarm;
     };
+    // Stable, readable names (the runbooks search by them): <stack>-<alarm construct id>.
+    const alarmName = (name: string) => `${Stack.of(this).stackName}-${name}`;
     const oneMinute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
@@ -88,6 +90,7 @@ export class Monitoring extends Construct {
     const latencyP99 = props.apiStage.metricLatency({ statistic: 'p99', period: oneMinute });
     this.apiLatencyAlarm = wire(
       new Alarm(this, 'ApiLatencyP99', {
+        alarmName: alarmName('ApiLatencyP99'),
         alarmDescription: `Checkout API p99 latency above ${ALARM_THRESHOLDS.apiLatencyP99Ms} ms in 3 of 5 minutes`,
         metric: latencyP99,
         threshold: ALARM_THRESHOLDS.apiLatencyP99Ms,
@@ -107,6 +110,7 @@ export class Monitoring extends Construct {
     });
     this.api5xxRateAlarm = wire(
       new Alarm(this, 'Api5xxRate', {
+        alarmName: alarmName('Api5xxRate'),
         alarmDescription: `Checkout API 5xx responses above ${ALARM_THRESHOLDS.api5xxRatePercent} % in 3 of 5 minutes`,
         metric: serverErrorRate,
         threshold: ALARM_THRESHOLDS.api5xxRatePercent,
@@ -130,6 +134,7 @@ export class Monitoring extends Construct {
     });
     this.sagaFailuresAlarm = wire(
       new Alarm(this, 'SagaFailures', {
+        alarmName: alarmName('SagaFailures'),
         alarmDescription:
           'A payment saga execution failed: a compensation could not complete and its order is REQUIRES_ATTENTION ' +
           '(the rest is on the compensation queue), or the saga itself broke.',
@@ -146,6 +151,7 @@ export class Monitoring extends Construct {
     });
     this.deadLetterQueueAlarm = wire(
       new Alarm(this, 'CompensationDeadLetters', {
+        alarmName: alarmName('CompensationDeadLetters'),
         alarmDescription:
           'A compensation failed on every attempt and sits in the compensation DLQ. Fix the cause, then redrive ' +
           `the DLQ to its source queue from the SQS console${props.deadLetterQueueConsoleUrl ? `: ${props.deadLetterQueueConsoleUrl}` : ''}`,
@@ -162,6 +168,7 @@ export class Monitoring extends Construct {
     });
     this.compensationAgeAlarm = wire(
       new Alarm(this, 'CompensationQueueAge', {
+        alarmName: alarmName('CompensationQueueAge'),
         alarmDescription: `A compensation has waited more than ${ALARM_THRESHOLDS.compensationAgeSeconds} s for the worker`,
         metric: compensationAge,
         threshold: ALARM_THRESHOLDS.compensationAgeSeconds,
@@ -194,6 +201,7 @@ export class Monitoring extends Construct {
       functionAlarms.set(name, {
         errors: wire(
           new Alarm(scope, 'ErrorRate', {
+            alarmName: alarmName(`${name}-ErrorRate`),
             alarmDescription: `${name}: more than ${ALARM_THRESHOLDS.lambdaErrorRatePercent} % of invocations failed in 2 consecutive 5-minute periods`,
             metric: errorRate,
             threshold: ALARM_THRESHOLDS.lambdaErrorRatePercent,
@@ -204,6 +212,7 @@ export class Monitoring extends Construct {
         ),
         throttles: wire(
           new Alarm(scope, 'Throttles', {
+            alarmName: alarmName(`${name}-Throttles`),
             alarmDescription: `${name}: invocations throttled (concurrency limit reached)`,
             metric: throttles,
             threshold: ALARM_THRESHOLDS.lambdaThrottles,
@@ -236,6 +245,7 @@ export class Monitoring extends Construct {
     });
     this.proxySaturationAlarm = wire(
       new Alarm(this, 'ProxyConnectionSaturation', {
+        alarmName: alarmName('ProxyConnectionSaturation'),
         alarmDescription: `RDS Proxy uses more than ${ALARM_THRESHOLDS.proxyConnectionSaturationPercent} % of the database connections it may open`,
         metric: proxySaturation,
         threshold: ALARM_THRESHOLDS.proxyConnectionSaturationPercent,
