@@ -23,7 +23,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CORRELATION_ID_HEADER } from '../../src/api/http.js';
-import { PROBLEM_CONTENT_TYPE, PROBLEMS, type ProblemCode, problemBody } from '../../src/api/problems.js';
+import { GATEWAY_PROBLEMS, problemBody } from '../../src/api/problems.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 
 export interface ApiThrottle {
@@ -51,44 +51,6 @@ export interface CheckoutApiProps {
   /** @default RemovalPolicy.DESTROY */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
-
-/**
- * Gateway-made errors in the API's own format: `application/problem+json` with the stable codes of
- * `src/api/problems.ts`, so a client cannot tell whether the gateway or a handler refused it.
- */
-const GATEWAY_PROBLEMS: readonly { type: ResponseType; code: ProblemCode; detail: string }[] = [
-  { type: ResponseType.THROTTLED, code: 'THROTTLED', detail: 'Request rate limit exceeded; retry later.' },
-  {
-    type: ResponseType.QUOTA_EXCEEDED,
-    code: 'THROTTLED',
-    detail: 'Daily request quota of this client exceeded.',
-  },
-  { type: ResponseType.UNAUTHORIZED, code: 'UNAUTHORIZED', detail: 'A valid bearer token is required.' },
-  { type: ResponseType.EXPIRED_TOKEN, code: 'UNAUTHORIZED', detail: 'The token has expired.' },
-  { type: ResponseType.ACCESS_DENIED, code: 'FORBIDDEN', detail: 'The caller may not use this route.' },
-  { type: ResponseType.INVALID_SIGNATURE, code: 'FORBIDDEN', detail: 'The request signature is not valid.' },
-  {
-    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
-    code: 'FORBIDDEN',
-    detail: 'No such route, or the request is not signed.',
-  },
-  { type: ResponseType.INVALID_API_KEY, code: 'FORBIDDEN', detail: 'A valid x-api-key header is required.' },
-  {
-    type: ResponseType.BAD_REQUEST_BODY,
-    code: 'VALIDATION_FAILED',
-    detail: 'The request body must be a JSON object.',
-  },
-  {
-    type: ResponseType.BAD_REQUEST_PARAMETERS,
-    code: 'VALIDATION_FAILED',
-    detail: 'A required request parameter is missing.',
-  },
-  {
-    type: ResponseType.REQUEST_TOO_LARGE,
-    code: 'PAYLOAD_TOO_LARGE',
-    detail: 'The request body is too large.',
-  },
-];
 
 /** `{name}` segments of an API Gateway resource path. */
 function pathParameters(path: string): string[] {
@@ -183,16 +145,16 @@ export class CheckoutApi extends Construct {
       schema: { schema: JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: JsonSchemaType.OBJECT },
     });
 
-    for (const { type, code, detail } of GATEWAY_PROBLEMS) {
-      this.api.addGatewayResponse(type.responseType, {
+    // Gateway-made errors in the API's own problem format (the list lives with the problem codes).
+    for (const problem of GATEWAY_PROBLEMS) {
+      const type = ResponseType.of(problem.responseType);
+      this.api.addGatewayResponse(problem.responseType, {
         type,
-        statusCode: String(PROBLEMS[code].status),
-        responseHeaders: {
-          'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
-          [CORRELATION_ID_HEADER]: `method.request.header.${CORRELATION_ID_HEADER}`,
-          ...(code === 'THROTTLED' ? { 'Retry-After': "'1'" } : {}),
+        statusCode: String(problem.statusCode),
+        responseHeaders: { ...problem.headers },
+        templates: {
+          'application/json': problemBody(problem.code, `${problem.detail} Request id: $context.requestId.`),
         },
-        templates: { 'application/json': problemBody(code, `${detail} Request id: $context.requestId.`) },
       });
     }
 

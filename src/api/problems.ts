@@ -247,11 +247,20 @@ export interface GatewayProblem {
     | 'THROTTLED'
     | 'QUOTA_EXCEEDED'
     | 'UNAUTHORIZED'
+    | 'EXPIRED_TOKEN'
     | 'ACCESS_DENIED'
+    | 'INVALID_SIGNATURE'
     | 'MISSING_AUTHENTICATION_TOKEN'
-    | 'REQUEST_TOO_LARGE';
+    | 'INVALID_API_KEY'
+    | 'BAD_REQUEST_BODY'
+    | 'BAD_REQUEST_PARAMETERS'
+    | 'REQUEST_TOO_LARGE'
+    | 'INTEGRATION_TIMEOUT'
+    | 'DEFAULT_5XX';
   readonly statusCode: number;
   readonly code: ProblemCode;
+  /** The problem's `detail`, before API Gateway appends its request id. */
+  readonly detail: string;
   readonly body: string;
   /** Header name → API Gateway mapping expression (static values are single-quoted). */
   readonly headers: Readonly<Record<string, string>>;
@@ -270,9 +279,13 @@ function gatewayProblem(
   };
   const retryAfter = response.headers['Retry-After'];
   if (retryAfter) headers['Retry-After'] = `'${retryAfter}'`;
-  return { responseType, statusCode: response.statusCode, code, body: response.body, headers };
+  return { responseType, statusCode: response.statusCode, code, detail, body: response.body, headers };
 }
 
+/**
+ * Errors API Gateway makes itself, in the API's own format, so a client cannot tell whether the
+ * gateway or a handler refused it. The CDK API construct and the local API server both read this.
+ */
 export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   gatewayProblem(
     'THROTTLED',
@@ -281,11 +294,23 @@ export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   ),
   gatewayProblem('QUOTA_EXCEEDED', 'THROTTLED', 'Request quota exceeded for this client.'),
   gatewayProblem('UNAUTHORIZED', 'UNAUTHORIZED', 'A valid bearer token is required.'),
+  gatewayProblem('EXPIRED_TOKEN', 'UNAUTHORIZED', 'The token has expired.'),
   gatewayProblem('ACCESS_DENIED', 'FORBIDDEN', 'The caller is not allowed to use this route.'),
+  gatewayProblem('INVALID_SIGNATURE', 'FORBIDDEN', 'The request signature is not valid.'),
   gatewayProblem(
     'MISSING_AUTHENTICATION_TOKEN',
     'FORBIDDEN',
     'The request is not signed or the route does not exist.',
   ),
+  gatewayProblem('INVALID_API_KEY', 'FORBIDDEN', 'A valid x-api-key header is required.'),
+  gatewayProblem('BAD_REQUEST_BODY', 'VALIDATION_FAILED', 'The request body must be a JSON object.'),
+  gatewayProblem('BAD_REQUEST_PARAMETERS', 'VALIDATION_FAILED', 'A required request parameter is missing.'),
   gatewayProblem('REQUEST_TOO_LARGE', 'PAYLOAD_TOO_LARGE', 'The request body is too large.'),
+  // A handler that timed out or crashed never rendered its own problem: answer in the same format.
+  gatewayProblem(
+    'INTEGRATION_TIMEOUT',
+    'SERVICE_UNAVAILABLE',
+    'The request took too long. Retry after the delay in Retry-After.',
+  ),
+  gatewayProblem('DEFAULT_5XX', 'INTERNAL_ERROR', 'The request could not be completed.'),
 ];
