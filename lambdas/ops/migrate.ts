@@ -4,6 +4,7 @@ import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lamb
 import type { Sql } from 'postgres';
 import { migrate } from '../../src/db/migrations.js';
 import { databasePool } from '../../src/runtime/database.js';
+import { describeError } from '../../src/runtime/errors.js';
 import { logger } from '../../src/runtime/observability.js';
 import { migrationsFingerprint } from './migrations-fingerprint.js';
 
@@ -108,7 +109,7 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
             cause: error,
           });
         }
-        log('database not reachable yet; retrying', { attempt, error: describe(error) });
+        log('database not reachable yet; retrying', { attempt, error: describeError(error) });
         await sleep(retryIntervalMs);
       }
     }
@@ -136,10 +137,6 @@ function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return false;
   return CONNECTION_ERROR_CODES.has(code) || code.startsWith('08') || code.startsWith('28');
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Deployed handler: the pool from the environment (RDS Proxy, IAM auth, TLS), migrations bundled alongside. */

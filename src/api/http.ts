@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import { type FieldError, type HttpResponse, ProblemError, problemFromError } from './problems.js';
 
@@ -187,7 +188,7 @@ export function apiHandler(route: Route, options: ApiHandlerOptions = {}) {
       const classified = problemFromError(error);
       response = classified.response;
       if (classified.serverFault) logger.error('request failed', { code: response.code, error });
-      else logger.info('request refused', { code: response.code, reason: describe(error) });
+      else logger.info('request refused', { code: response.code, reason: describeError(error, 500) });
     }
 
     try {
@@ -208,8 +209,4 @@ export function apiHandler(route: Route, options: ApiHandlerOptions = {}) {
       body: response.body,
     };
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : 'unknown';
 }

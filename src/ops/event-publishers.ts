@@ -3,6 +3,7 @@ import {
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
+import { describeError } from '../runtime/errors.js';
 
 /** One row of `outbox_events` as the relay hands it to a publisher. */
 export interface OutboxEvent {
@@ -121,7 +122,7 @@ export class EventBridgePublisher implements EventPublisher {
         );
       });
     } catch (error) {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const reason = describeError(error);
       for (const event of chunk) failures.set(event.id, reason);
     }
     return failures;

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { describeError } from '../runtime/errors.js';
 import { logger } from '../runtime/observability.js';
 import type { EventPublisher, OutboxEvent } from './event-publishers.js';
 
@@ -259,7 +260,7 @@ async function deliver(publisher: EventPublisher, events: OutboxEvent[]): Promis
       if (claimed.has(id)) failures.set(id, result.errors?.[id] ?? 'rejected by the event sink');
     }
   } catch (error) {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const reason = describeError(error);
     for (const event of events) failures.set(event.id, reason);
   }
   return failures;

@@ -4,6 +4,7 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { CompensationStore } from '../db/compensations.js';
+import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
 
@@ -72,7 +73,7 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
       logger.info('compensation resolved', { receiveCount });
     } catch (error) {
       const final = receiveCount >= deps.maxReceiveCount;
-      await deps.compensations.recordFailure(message.compensationId, describe(error), final);
+      await deps.compensations.recordFailure(message.compensationId, describeError(error), final);
       logger.error(
         final ? 'compensation failed for the last time, moving to the DLQ' : 'compensation failed',
         {
@@ -107,10 +108,4 @@ function parseMessage(record: SQSRecord): CompensationMessage {
     );
   }
   return parsed.data;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`.slice(0, 1000)
-    : String(error).slice(0, 1000);
 }
