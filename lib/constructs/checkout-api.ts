@@ -22,7 +22,6 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CORRELATION_ID_HEADER } from '../../src/api/http.js';
 import { GATEWAY_PROBLEMS, problemBody } from '../../src/api/problems.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { apiGatewayEvent } from '../../../local/aws/api-gateway-event.js';
 import { createLambdaContext } from '../../../local/aws/lambda-context.js';

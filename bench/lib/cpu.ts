@@ -1,0 +1,129 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+
+/**
+ * Where the CPU went during a measurement, in cores (1.0 = one core busy for the whole interval).
+ * That is what bounds throughput on a 2-core machine: the stack's single Node process (API,
+ * saga interpreter, DynamoDB and SQS stand-ins, payment provider) against PostgreSQL against the
+ * load generator itself.
+ */
+export interface CpuUse {
+  /** The stack's Node process (every in-process component of `npm start`). */
+  readonly stackNode: number;
+  /** PostgreSQL: the postmaster and its backends (children of the stack process). */
+  readonly postgres: number;
+  /** Other descendants of the stack process (e.g. PgBouncer). */
+  readonly otherChildren: number;
+  /** This bench process: the load generator and its result handling. */
+  readonly bench: number;
+  /** The whole machine, including other users of it. */
+  readonly machine: number;
+  /** What neither the stack nor the bench used: other work on the machine (pgbench too, when it runs). */
+  readonly others: number;
+  readonly cores: number;
+}
+
+type Role = 'stackNode' | 'postgres' | 'otherChildren';
+
+interface Snapshot {
+  readonly at: number;
+  /** CPU seconds of each process of the stack's tree, by pid. */
+  readonly tree: Map<number, { readonly role: Role; readonly seconds: number }>;
+  readonly bench: number;
+  readonly machineBusy: number;
+}
+
+/** Kernel clock ticks per second for /proc times; 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * Starts measuring CPU time of the stack's process tree (Linux /proc); `stop()` returns the use
+ * since the start. Without a stack pid or /proc, it measures nothing and returns undefined.
+ */
+export async function startCpuMeter(
+  stackPid: number | undefined,
+): Promise<{ stop(): Promise<CpuUse | undefined> }> {
+  const first = await snapshot(stackPid).catch(() => undefined);
+  return {
+    async stop() {
+      const last = await snapshot(stackPid).catch(() => undefined);
+      if (!first || !last) return undefined;
+      const seconds = (last.at - first.at) / 1000;
+      const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
+      // Per process: connections open and close meanwhile. A process that started counts whole;
+      // one that ended is lost (its last times are gone with it), so the tree is a lower bound.
+      const spent: Record<Role, number> = { stackNode: 0, postgres: 0, otherChildren: 0 };
+      for (const [pid, now] of last.tree)
+        spent[now.role] += now.seconds - (first.tree.get(pid)?.seconds ?? 0);
+      const use = {
+        stackNode: cores(spent.stackNode),
+        postgres: cores(spent.postgres),
+        otherChildren: cores(spent.otherChildren),
+        bench: cores(last.bench - first.bench),
+        machine: cores(last.machineBusy - first.machineBusy),
+      };
+      const ours = use.stackNode + use.postgres + use.otherChildren + use.bench;
+      return {
+        ...use,
+        others: Math.max(0, Math.round((use.machine - ours) * 100) / 100),
+        cores: cpus().length,
+      };
+    },
+  };
+}
+
+async function snapshot(stackPid: number | undefined): Promise<Snapshot | undefined> {
+  if (stackPid === undefined || process.platform !== 'linux') return undefined;
+  const processes = new Map<number, { ppid: number; name: string; seconds: number }>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    // The name is in parentheses and may itself contain spaces or parentheses.
+    const close = stat.lastIndexOf(')');
+    const name = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    // After the name: state(0) ppid(1) ... utime(11) stime(12).
+    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    processes.set(Number(entry), { ppid: Number(fields[1]), name, seconds });
+  }
+  const descendants = new Set<number>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, info] of processes) {
+      if (!descendants.has(pid) && (info.ppid === stackPid || descendants.has(info.ppid))) {
+        descendants.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const tree: Snapshot['tree'] = new Map();
+  const own = processes.get(stackPid);
+  if (own) tree.set(stackPid, { role: 'stackNode', seconds: own.seconds });
+  for (const pid of descendants) {
+    const info = processes.get(pid);
+    if (!info) continue;
+    tree.set(pid, {
+      role: info.name.startsWith('postgres') ? 'postgres' : 'otherChildren',
+      seconds: info.seconds,
+    });
+  }
+  const usage = process.cpuUsage();
+  return {
+    at: performance.now(),
+    tree,
+    bench: (usage.user + usage.system) / 1e6,
+    machineBusy: await machineBusySeconds(),
+  };
+}
+
+/** Busy CPU seconds of the whole machine since boot, from the first line of /proc/stat. */
+async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS
+  );
+}

@@ -1,0 +1,68 @@
+/** What a closed-loop run did: every task's result in task order, and how long the run took. */
+export interface LoadRun<T> {
+  readonly results: T[];
+  readonly elapsedMs: number;
+}
+
+/**
+ * A closed-loop load: `concurrency` workers take task indexes 0..count-1 in turn, each starting
+ * its next task when the previous one answered. That is how a pool of clients behaves, and it
+ * never queues more requests than there are workers (an open loop would measure the queue).
+ */
+export async function closedLoop<T>(options: {
+  readonly count: number;
+  readonly concurrency: number;
+  readonly task: (index: number) => Promise<T>;
+  readonly onProgress?: (done: number, total: number) => void;
+}): Promise<LoadRun<T>> {
+  const { count, concurrency, task, onProgress } = options;
+  const results = new Array<T>(count);
+  let next = 0;
+  let done = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let index = next++; index < count; index = next++) {
+      results[index] = await task(index);
+      done += 1;
+      onProgress?.(done, count);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { results, elapsedMs: performance.now() - started };
+}
+
+/** Runs `task` on `concurrency` workers back to back until `durationMs` has passed; counts completions. */
+export async function timedLoop(options: {
+  readonly durationMs: number;
+  readonly concurrency: number;
+  readonly task: (worker: number, iteration: number) => Promise<unknown>;
+}): Promise<{ readonly completed: number; readonly elapsedMs: number; readonly latenciesMs: number[] }> {
+  const { durationMs, concurrency, task } = options;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const latenciesMs: number[] = [];
+  let completed = 0;
+  const worker = async (id: number) => {
+    for (let iteration = 0; performance.now() < deadline; iteration++) {
+      const before = performance.now();
+      await task(id, iteration);
+      latenciesMs.push(performance.now() - before);
+      completed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, id) => worker(id)));
+  return { completed, elapsedMs: performance.now() - started, latenciesMs };
+}
+
+/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes; returns whether it did. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  options: { timeoutMs: number; intervalMs?: number },
+): Promise<boolean> {
+  const deadline = performance.now() + options.timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+  }
+}

@@ -1,0 +1,139 @@
+import type { BundlesResult } from '../scenarios/bundles.js';
+import type { ChaosResult } from '../scenarios/chaos.js';
+import type { HotSkuResult, SpreadResult } from '../scenarios/checkout-load.js';
+import type { PhysicalLimitResult } from '../scenarios/physical-limit.js';
+import type { RoundTripsResult } from '../scenarios/round-trips.js';
+import type { InvariantReport } from './audit.js';
+import { round } from './stats.js';
+
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  readonly platform: string;
+  readonly node: string;
+  readonly postgres: string;
+  readonly pgbench?: string;
+  /** 1-minute load average when the run started: other work on the machine skews every number. */
+  readonly loadAverageAtStart: number;
+}
+
+/** Checkout throughput relative to the single-statement stock update on the same database. */
+export interface LimitRatios {
+  /** `place_order` on the hot row / the single statement on the hot row (postgres.js, same connections). */
+  readonly hotCheckoutTransaction: number;
+  /** The same over pgbench's rate for the statement, when pgbench ran. */
+  readonly hotCheckoutTransactionVsPgbench?: number;
+  readonly spreadCheckoutTransaction: number;
+  /** End to end: hot-SKU `POST /v1/checkout` per second over the single statement on the hot row. */
+  readonly hotHttpCheckout: number;
+  /** End to end: spread checkouts per second at concurrency 64 over the single statement on spread rows. */
+  readonly spreadHttpCheckout: number;
+  /** p50 time of the single statement over the checkout transaction on one connection: the lock-hold ratio. */
+  readonly uncontendedServiceTime: number;
+}
+
+export interface TargetResult {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+export interface BenchResults {
+  readonly meta: {
+    readonly runId: string;
+    readonly mode: 'full' | 'quick';
+    readonly startedAt: string;
+    readonly finishedAt: string;
+    readonly durationSeconds: number;
+    readonly target: { readonly ownStack: boolean; readonly apiUrl: string };
+    readonly machine: MachineInfo;
+  };
+  readonly scenarios: {
+    readonly hotSku: HotSkuResult;
+    readonly spread: SpreadResult;
+    readonly physicalLimit: PhysicalLimitResult;
+    readonly roundTrips: RoundTripsResult;
+    readonly bundles: BundlesResult;
+    readonly chaos: ChaosResult;
+  };
+  readonly ratios: LimitRatios;
+  readonly targets: TargetResult[];
+  readonly audit: {
+    readonly reports: InvariantReport[];
+    readonly violations: number;
+    readonly passed: boolean;
+  };
+}
+
+export function limitRatios(
+  scenarios: Pick<BenchResults['scenarios'], 'hotSku' | 'spread' | 'physicalLimit'>,
+): LimitRatios {
+  const { physicalLimit: limit, hotSku, spread } = scenarios;
+  const widest = spread.runs.reduce(
+    (a, b) => (b.concurrency > a.concurrency ? b : a),
+    spread.runs[0] as never,
+  );
+  const ratio = (a: number, b: number) => round(a / b, 3);
+  return {
+    hotCheckoutTransaction: ratio(limit.checkoutTransaction.hotRow.tps, limit.singleStatement.hotRow.tps),
+    ...(limit.pgbench
+      ? {
+          hotCheckoutTransactionVsPgbench: ratio(
+            limit.checkoutTransaction.hotRow.tps,
+            limit.pgbench.hotRow.tps,
+          ),
+        }
+      : {}),
+    spreadCheckoutTransaction: ratio(
+      limit.checkoutTransaction.spreadRows.tps,
+      limit.singleStatement.spreadRows.tps,
+    ),
+    hotHttpCheckout: ratio(hotSku.requestsPerSecond, limit.singleStatement.hotRow.tps),
+    spreadHttpCheckout: ratio(widest?.requestsPerSecond ?? 0, limit.singleStatement.spreadRows.tps),
+    uncontendedServiceTime: ratio(
+      limit.uncontended.singleStatement.latencyMs?.p50 ?? Number.NaN,
+      limit.uncontended.checkoutTransaction.latencyMs?.p50 ?? Number.NaN,
+    ),
+  };
+}
+
+/** The issue's targets, each with what was measured. Missing one does not fail the run; a violation does. */
+export function evaluateTargets(
+  scenarios: BenchResults['scenarios'],
+  ratios: LimitRatios,
+  violations: number,
+): TargetResult[] {
+  const percent = (value: number) => `${Math.round(value * 1000) / 10} %`;
+  const c64 = scenarios.spread.runs.find((run) => run.concurrency === 64);
+  const { bundles } = scenarios;
+  const largest = bundles.bundles.reduce((a, b) => (b.bytes > a.bytes ? b : a), bundles.bundles[0] as never);
+  return [
+    {
+      target: 'hot-SKU checkout transaction >= 50 % of the single-statement hot-row rate',
+      measured:
+        `${percent(ratios.hotCheckoutTransaction)} (postgres.js, same connections)` +
+        (ratios.hotCheckoutTransactionVsPgbench === undefined
+          ? ''
+          : `; ${percent(ratios.hotCheckoutTransactionVsPgbench)} of pgbench's rate`),
+      met: ratios.hotCheckoutTransaction >= 0.5,
+    },
+    {
+      target: 'POST /v1/checkout p99 < 150 ms at concurrency 64 on spread SKUs',
+      measured: c64 ? `${c64.post.p99} ms` : 'not measured',
+      met: c64 !== undefined && c64.post.p99 < 150,
+    },
+    {
+      target: 'every Lambda bundle <= 400 KB minified',
+      measured:
+        `${bundles.overLimit.length} of ${bundles.bundles.length} over (largest ${largest?.entry} ` +
+        `${kib(largest?.bytes ?? 0)})`,
+      met: bundles.overLimit.length === 0,
+    },
+    { target: 'zero invariant violations', measured: `${violations}`, met: violations === 0 },
+  ];
+}
+
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}

@@ -1,0 +1,119 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { LocalStackState } from '../../local/stack.js';
+import { STATE_FILE } from '../../local/stack.js';
+import { freeStackPorts, newDataDir, spawnStack } from '../../test/support/local-stack-process.js';
+
+/** The system under test: a local stack the bench started, or one it was pointed at. */
+export interface BenchTarget {
+  readonly apiUrl: string;
+  readonly providerUrl: string;
+  /** The stack's PostgreSQL, for the audit, the round-trip counts and the physical-limit loops. */
+  readonly databaseUrl: string;
+  /** The stack's data folder: its `stack.json` names the SQS endpoint and the compensation queues. */
+  readonly dataDir: string;
+  /** True when the bench started the stack (fresh data folder) and stops it at the end. */
+  readonly owned: boolean;
+  /** Process id of the stack's Node process when it runs on this machine, for CPU accounting. */
+  readonly pid?: number;
+  /** How long a failed compensation waits before the worker retries it. */
+  readonly compensationRetrySeconds: number;
+  readonly state: LocalStackState;
+  stop(): Promise<void>;
+}
+
+export interface TargetFlags {
+  /** API base URL of a running stack; without it the bench starts its own. */
+  readonly target?: string;
+  readonly providerUrl?: string;
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+}
+
+/** Seconds between compensation retries on the bench's own stack: 5 receives reach the DLQ in ~10 s (it must exceed the poller.s 1 s long poll). */
+const OWN_STACK_COMPENSATION_RETRY_SECONDS = 2;
+
+/**
+ * Starts `npm start` (bin/local.ts) as a child process on free ports with a fresh data folder,
+ * exactly as the end-to-end tests do, or describes the running stack the flags point at.
+ */
+export async function openTarget(flags: TargetFlags, log: (line: string) => void): Promise<BenchTarget> {
+  if (flags.target) return runningStack(flags);
+
+  const ports = await freeStackPorts();
+  const dataDir = await newDataDir();
+  log(`starting a local stack (data in ${dataDir}, API on 127.0.0.1:${ports.PORT})`);
+  const stack = await spawnStack({
+    ports,
+    dataDir,
+    readyTimeoutMs: 120_000,
+    env: {
+      LOCAL_COMPENSATION_RETRY_SECONDS: String(OWN_STACK_COMPENSATION_RETRY_SECONDS),
+      // The handlers log every request at INFO; WARN keeps failures visible without the bench
+      // measuring how fast the stack writes logs to a pipe nobody reads.
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
+  });
+  const state = await readState(dataDir);
+  return {
+    apiUrl: stack.apiUrl,
+    providerUrl: stack.providerUrl,
+    databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.LOCAL_POSTGRES_PORT}/postgres`,
+    dataDir,
+    owned: true,
+    pid: state.pid,
+    compensationRetrySeconds: OWN_STACK_COMPENSATION_RETRY_SECONDS,
+    state,
+    async stop() {
+      stack.kill('SIGINT');
+      const timer = setTimeout(() => stack.kill('SIGKILL'), 20_000);
+      const code = await stack.exited;
+      clearTimeout(timer);
+      if (code !== 0) log(`the local stack exited with code ${code}:\n${stack.output().slice(-2000)}`);
+      // newDataDir made `<tmp>/checkout-local-XXXX/data`: remove the whole temporary folder.
+      await rm(path.dirname(dataDir), { recursive: true, force: true });
+    },
+  };
+}
+
+async function runningStack(flags: TargetFlags): Promise<BenchTarget> {
+  const dataDir = path.resolve(flags.dataDir ?? process.env.LOCAL_DATA_DIR ?? '.local-data');
+  const state = await readState(dataDir);
+  const providerUrl = flags.providerUrl ?? process.env.PAYMENT_PROVIDER_URL ?? state.providerUrl;
+  const databaseUrl =
+    flags.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5433/postgres';
+  return {
+    apiUrl: (flags.target as string).replace(/\/+$/, ''),
+    providerUrl: providerUrl.replace(/\/+$/, ''),
+    databaseUrl,
+    dataDir,
+    owned: false,
+    ...(isRunningHere(state.pid) ? { pid: state.pid } : {}),
+    compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
+    state,
+    async stop() {},
+  };
+}
+
+/** Whether the stack that wrote the state file runs on this machine (for CPU accounting). */
+function isRunningHere(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readState(dataDir: string): Promise<LocalStackState> {
+  const file = path.join(dataDir, STATE_FILE);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as LocalStackState;
+  } catch (error) {
+    throw new Error(
+      `no local stack state in ${file}: the bench needs it for the DLQ redrive (pass --data-dir or LOCAL_DATA_DIR)`,
+      { cause: error },
+    );
+  }
+}

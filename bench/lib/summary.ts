@@ -1,0 +1,214 @@
+import type { CheckoutRun } from '../scenarios/checkout-load.js';
+import type { LoopResult, PhysicalLimitResult } from '../scenarios/physical-limit.js';
+import type { BenchResults } from './results.js';
+import { kib } from './results.js';
+import type { LatencySummary } from './stats.js';
+
+/** results.json as Markdown: what a person reads first, with the chart beside it. */
+export function summaryMarkdown(results: BenchResults): string {
+  const { meta, scenarios, ratios, targets, audit } = results;
+  const { hotSku, spread, physicalLimit: limit, roundTrips, bundles, chaos } = scenarios;
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+
+  push(
+    `# Benchmark results (${meta.mode} run ${meta.runId})`,
+    '',
+    `${meta.startedAt}, ${meta.durationSeconds} s. ${meta.target.ownStack ? 'Own local stack (fresh data folder)' : `Running stack at ${meta.target.apiUrl}`}.`,
+    `Machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB, ${meta.machine.platform}, ` +
+      `Node ${meta.machine.node}, PostgreSQL ${meta.machine.postgres}` +
+      `${meta.machine.pgbench ? `, ${meta.machine.pgbench}` : ''}; load average ${meta.machine.loadAverageAtStart} at start.`,
+    '',
+    '![latency](latency.svg)',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | met |',
+    '|---|---|---|',
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Invariant audit (after the chaos mix settled)',
+    '',
+    '| invariant | violations |',
+    '|---|---:|',
+    ...audit.reports.map((r) => `| ${r.name} | ${r.violations === 0 ? '0' : `**${r.violations}**`} |`),
+    '',
+    `Audit ${audit.passed ? 'passed' : '**FAILED**'}: ${audit.violations} violation(s).`,
+    '',
+    '## 1. Hot SKU',
+    '',
+    `${hotSku.requests} concurrent checkouts of \`${hotSku.sku}\` with ${hotSku.stock} in stock: ` +
+      `${hotSku.accepted} accepted, ${hotSku.outOfStock} OUT_OF_STOCK ` +
+      `(${hotSku.acceptedEqualsStock ? 'accepted = stock' : '**accepted ≠ stock**'}); ` +
+      `inventory afterwards on hand ${hotSku.finalInventory.onHand}, reserved ${hotSku.finalInventory.reserved}.`,
+    '',
+    ...runTable([{ label: `hot SKU, ${hotSku.concurrency} at once`, run: hotSku }]),
+    '',
+    '## 2. Spread load',
+    '',
+    `1-line checkouts (pm_card_visa) over ${spread.skus} SKUs.`,
+    '',
+    ...runTable(spread.runs.map((run) => ({ label: `concurrency ${run.concurrency}`, run }))),
+    '',
+    ...cpuTable([
+      { label: 'hot SKU', run: hotSku },
+      ...spread.runs.map((run) => ({ label: `spread, concurrency ${run.concurrency}`, run })),
+    ]),
+    '',
+    '## 3. Physical limit (same database, same run)',
+    '',
+    `${limit.connections} connections (the stack's handler pool, DB_POOL_MAX), ${limit.durationSeconds} s per loop; ` +
+      `spread loops over ${limit.spreadRows} rows.`,
+    '',
+    '| loop | hot row (tps) | spread rows (tps) |',
+    '|---|---:|---:|',
+    `| single statement, postgres.js | ${limit.singleStatement.hotRow.tps} | ${limit.singleStatement.spreadRows.tps} |`,
+    ...(limit.pgbench
+      ? [
+          `| single statement, pgbench (prepared) | ${limit.pgbench.hotRow.tps} | ${limit.pgbench.spreadRows.tps} |`,
+        ]
+      : []),
+    `| checkout transaction (place_order), postgres.js | ${limit.checkoutTransaction.hotRow.tps} | ${limit.checkoutTransaction.spreadRows.tps} |`,
+    `| one connection: single statement / checkout transaction | ${limit.uncontended.singleStatement.tps} / ${limit.uncontended.checkoutTransaction.tps} | |`,
+    `| POST /v1/checkout end to end | ${hotSku.requestsPerSecond} | ${spread.runs.at(-1)?.requestsPerSecond ?? '-'} |`,
+    '',
+    `Ratios to the single statement: checkout transaction ${pct(ratios.hotCheckoutTransaction)} on the hot row ` +
+      `(${ratios.hotCheckoutTransactionVsPgbench === undefined ? 'pgbench not run' : `${pct(ratios.hotCheckoutTransactionVsPgbench)} of pgbench`}), ` +
+      `${pct(ratios.spreadCheckoutTransaction)} on spread rows; end to end ${pct(ratios.hotHttpCheckout)} (hot) and ` +
+      `${pct(ratios.spreadHttpCheckout)} (spread). On one connection the single statement takes ` +
+      `${limit.uncontended.singleStatement.latencyMs?.p50} ms and the checkout transaction ` +
+      `${limit.uncontended.checkoutTransaction.latencyMs?.p50} ms (p50); on a hot row that is how long each holds ` +
+      `the row lock, and their ratio (${pct(ratios.uncontendedServiceTime)}) is the hot-row ratio if nothing but the lock mattered.`,
+    '',
+    ...loopCpuTable(limit),
+    '',
+    '## 4. Round trips and rows per checkout',
+    '',
+    '| cart lines | DB round trips (use case) | rows written | rows read | use case median (ms) |',
+    '|---:|---:|---:|---:|---:|',
+    ...roundTrips.carts.map(
+      (c) =>
+        `| ${c.cartLines} | ${[...new Set(c.roundTrips)].join(', ')} | ${c.totalRowsWritten} | ${c.rowsRead} | ${c.useCaseMs} |`,
+    ),
+    '',
+    `Rows written by table (50 lines): ${describeRows(roundTrips.carts.at(-1)?.rowsWritten ?? {})}. ` +
+      `Besides the database, each checkout request makes: ${Object.entries(roundTrips.otherCallsPerCheckout)
+        .map(([call, n]) => `${n} × ${call}`)
+        .join('; ')}.`,
+    '',
+    '## 5. Lambda bundles',
+    '',
+    `esbuild, ESM, minified, platform node, target node22, \`@aws-sdk/*\` external; cold import = median of ${bundles.importRuns} fresh processes (process start-up excluded). ` +
+      `"as deployed" is the same entry bundled the way lib/constructs/checkout-function.ts does it (SDK bundled).`,
+    '',
+    '| entry | minified | over 400 KB | as deployed | cold import (ms) | largest parts |',
+    '|---|---:|---|---:|---:|---|',
+    ...bundles.bundles.map(
+      (b) =>
+        `| ${b.entry} | ${kib(b.bytes)} | ${b.overLimit ? '**yes**' : 'no'} | ${kib(b.deployedBytes)} | ${b.coldImportMs} | ` +
+        `${b.largestInputs.map((i) => `${i.name} ${kib(i.bytes)}`).join(', ')} |`,
+    ),
+    '',
+    '## 6. Chaos mix',
+    '',
+    `${chaos.checkouts} checkouts at concurrency ${chaos.concurrency} (seed ${chaos.seed}), ${chaos.requestsPerSecond}/s; ` +
+      `${chaos.withStoreCredit} with store credit, ${chaos.duplicatesSent} sent twice at once.`,
+    '',
+    `- payment methods: ${inline(chaos.paymentMethods)}`,
+    `- answers: ${inline(chaos.statuses)}; the copies of the requests sent twice: ${inline(chaos.duplicateAnswers)}`,
+    `- provider faults: ${chaos.faults.map((f) => `${(f.atMs / 1000).toFixed(1)} s ${f.action}`).join('; ')}`,
+    `- orders: ${inline(chaos.orders)}; cancellation reasons: ${inline(chaos.cancellationReasons)}`,
+    `- final status by payment method: ${Object.entries(chaos.byPaymentMethod)
+      .map(([method, statuses]) => `${method} (${inline(statuses)})`)
+      .join('; ')}`,
+    `- compensations queued by the saga: ${chaos.compensations.recorded}; gave up on (FAILED, in the DLQ): ` +
+      `${chaos.dlq.failedBeforeRedrive} (${chaos.dlq.messagesBeforeRedrive} DLQ messages); redrives ${chaos.dlq.redrives}, ` +
+      `messages moved ${chaos.dlq.moved}; resolved ${chaos.compensations.resolved}`,
+    `- drained in ${(chaos.drainMs / 1000).toFixed(1)} s with the faults on, settled ${(chaos.settleMs / 1000).toFixed(1)} s ` +
+      `after clearing them and redriving: ${chaos.settled ? 'settled' : '**not settled**'}`,
+    '',
+    ...runTable([
+      {
+        label: 'chaos mix POST',
+        run: { post: chaos.post, requestsPerSecond: chaos.requestsPerSecond } as CheckoutRun,
+      },
+    ]).slice(0, 3),
+    '',
+  );
+  return lines.join('\n');
+}
+
+function runTable(
+  rows: { label: string; run: Pick<CheckoutRun, 'post' | 'requestsPerSecond'> & Partial<CheckoutRun> }[],
+) {
+  const ms = (s: LatencySummary | undefined) => (s && s.count > 0 ? `${s.p50} / ${s.p95} / ${s.p99}` : '-');
+  return [
+    '| run | checkouts/s | POST p50 / p95 / p99 (ms) | POST → CONFIRMED p50 / p95 / p99 (ms) | answers |',
+    '|---|---:|---|---|---|',
+    ...rows.map(
+      ({ label, run }) =>
+        `| ${label} | ${run.requestsPerSecond} | ${ms(run.post)} | ${ms(run.postToConfirmed)} | ${run.statuses ? inline(run.statuses) : '-'} |`,
+    ),
+  ];
+}
+
+function cpuTable(rows: { label: string; run: CheckoutRun }[]) {
+  const measured = rows.filter((r) => r.run.cpu);
+  if (measured.length === 0) return ['(CPU use not measured: the stack is not a child of this run)'];
+  return [
+    `CPU while the POSTs ran, in cores (of ${measured[0]?.run.cpu?.cores}):`,
+    '',
+    '| run | stack Node process | PostgreSQL | bench client | other work on the machine | whole machine |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...measured.map(
+      ({ label, run }) =>
+        `| ${label} | ${run.cpu?.stackNode} | ${run.cpu?.postgres} | ${run.cpu?.bench} | ${run.cpu?.others} | ${run.cpu?.machine} |`,
+    ),
+  ];
+}
+
+function loopCpuTable(limit: PhysicalLimitResult): string[] {
+  const loops: [string, LoopResult][] = [
+    ['single statement, hot row', limit.singleStatement.hotRow],
+    ['single statement, spread rows', limit.singleStatement.spreadRows],
+    ...(limit.pgbench
+      ? ([
+          ['pgbench, hot row', limit.pgbench.hotRow],
+          ['pgbench, spread rows', limit.pgbench.spreadRows],
+        ] as [string, LoopResult][])
+      : []),
+    ['checkout transaction, hot row', limit.checkoutTransaction.hotRow],
+    ['checkout transaction, spread rows', limit.checkoutTransaction.spreadRows],
+  ];
+  const measured = loops.filter(([, loop]) => loop.cpu);
+  if (measured.length === 0) return [];
+  return [
+    'CPU during the loops, in cores (pgbench and its server processes, which end before the measurement does, count as other work):',
+    '',
+    '| loop | PostgreSQL | bench client | other work on the machine | whole machine |',
+    '|---|---:|---:|---:|---:|',
+    ...measured.map(
+      ([label, loop]) =>
+        `| ${label} | ${loop.cpu?.postgres} | ${loop.cpu?.bench} | ${loop.cpu?.others} | ${loop.cpu?.machine} |`,
+    ),
+  ];
+}
+
+function describeRows(rows: Record<string, { inserted: number; updated: number; deleted: number }>): string {
+  return Object.entries(rows)
+    .map(
+      ([table, t]) =>
+        `${table} ${[t.inserted && `+${t.inserted}`, t.updated && `~${t.updated}`].filter(Boolean).join(' ')}`,
+    )
+    .join(', ');
+}
+
+function inline(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .map(([key, n]) => `${key} ${n}`)
+    .join(', ');
+}
+
+function pct(value: number): string {
+  return `${Math.round(value * 1000) / 10} %`;
+}

@@ -1,0 +1,191 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build, type Metafile } from 'esbuild';
+import { API_ROUTES } from '../../src/api/routes.js';
+import type { Progress } from '../lib/progress.js';
+import { median, round } from '../lib/stats.js';
+
+const run = promisify(execFile);
+
+/**
+ * What the CDK app gives the functions (names from src/runtime and lambdas/), with placeholder
+ * values: some handlers check their configuration at load, as they should, and nothing connects
+ * anywhere at import.
+ */
+const LAMBDA_ENVIRONMENT = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  DB_PROXY_ENDPOINT: 'proxy.bench.invalid',
+  DB_NAME: 'checkout',
+  DB_USER: 'checkout',
+  EVENT_BUS_NAME: 'checkout-events',
+  IDEMPOTENCY_TABLE_NAME: 'checkout-idempotency',
+  STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:payment-saga',
+  COMPENSATION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/checkout-compensations',
+  PAYMENT_PROVIDER_URL: 'https://provider.bench.invalid',
+  POWERTOOLS_LOG_LEVEL: 'ERROR',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+};
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** The size budget of one Lambda bundle (issue 8). */
+export const BUNDLE_LIMIT_BYTES = 400 * 1024;
+
+export interface BundleResult {
+  readonly entry: string;
+  /** Minified ESM with `@aws-sdk/*` external, the Lambda runtime's own SDK v3. */
+  readonly bytes: number;
+  readonly overLimit: boolean;
+  /** The same entry bundled the way lib/constructs/checkout-function.ts deploys it (SDK inside). */
+  readonly deployedBytes: number;
+  /** Median of `runs` fresh `node` processes timing `await import(bundle)` (process start excluded). */
+  readonly coldImportMs: number;
+  readonly coldImportRunsMs: number[];
+  /** The largest contributors to `bytes`: npm packages by name, the project's own code by folder. */
+  readonly largestInputs: { readonly name: string; readonly bytes: number }[];
+}
+
+export interface BundlesResult {
+  readonly limitBytes: number;
+  readonly importRuns: number;
+  readonly bundles: BundleResult[];
+  readonly overLimit: string[];
+  readonly deployedOverLimit: string[];
+}
+
+/**
+ * Every Lambda entry of the app: the API route table's entries and the handler modules under
+ * lambdas/saga, lambdas/workers and lambdas/ops (helpers there that export no handler are skipped).
+ */
+export async function lambdaEntries(): Promise<string[]> {
+  const entries = new Set(API_ROUTES.map((route) => route.entry));
+  for (const folder of ['lambdas/saga', 'lambdas/workers', 'lambdas/ops']) {
+    const files = await readdir(path.join(ROOT, folder)).catch(() => [] as string[]);
+    for (const file of files.filter((name) => name.endsWith('.ts')).sort()) {
+      const source = await readFile(path.join(ROOT, folder, file), 'utf8');
+      if (/export\s+(const|async\s+function|function)\s+handler\b/.test(source))
+        entries.add(`${folder}/${file}`);
+    }
+  }
+  return [...entries];
+}
+
+/**
+ * Scenario 5: bundles each entry with esbuild (ESM, minified, platform node, target node22,
+ * `@aws-sdk/*` external) and measures the minified size and the cold import time in a fresh
+ * process. The bundles go under `outDir` inside the repository so that the external SDK
+ * resolves from node_modules, as it does from the runtime's own copy in Lambda.
+ */
+export async function measureBundles(options: {
+  readonly outDir: string;
+  readonly importRuns: number;
+  readonly progress: Progress;
+}): Promise<BundlesResult> {
+  const { outDir, importRuns, progress } = options;
+  const entries = await lambdaEntries();
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+
+  progress.step(`  bundling ${entries.length} Lambda entries with esbuild`);
+  const external = path.join(outDir, 'sdk-external');
+  const deployed = path.join(outDir, 'sdk-bundled');
+  const metafile = await bundle(entries, external, { sdkExternal: true });
+  await bundle(entries, deployed, { sdkExternal: false });
+
+  const bundles: BundleResult[] = [];
+  for (const entry of entries) {
+    const file = outputFile(external, entry);
+    const bytes = (await stat(file)).size;
+    const deployedBytes = (await stat(outputFile(deployed, entry))).size;
+    const runs: number[] = [];
+    for (let i = 0; i < importRuns; i++) runs.push(await coldImport(file));
+    bundles.push({
+      entry,
+      bytes,
+      overLimit: bytes > BUNDLE_LIMIT_BYTES,
+      deployedBytes,
+      coldImportMs: round(median(runs)),
+      coldImportRunsMs: runs.map((ms) => round(ms)),
+      largestInputs: largestInputs(metafile, file),
+    });
+    progress.tick('cold imports', bundles.length, entries.length);
+  }
+  return {
+    limitBytes: BUNDLE_LIMIT_BYTES,
+    importRuns,
+    bundles,
+    overLimit: bundles.filter((b) => b.overLimit).map((b) => b.entry),
+    deployedOverLimit: bundles.filter((b) => b.deployedBytes > BUNDLE_LIMIT_BYTES).map((b) => b.entry),
+  };
+}
+
+async function bundle(
+  entries: string[],
+  outDir: string,
+  options: { sdkExternal: boolean },
+): Promise<Metafile> {
+  const result = await build({
+    entryPoints: entries.map((entry) => ({ in: path.join(ROOT, entry), out: entry.replace(/\.ts$/, '') })),
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    external: options.sdkExternal ? ['@aws-sdk/*'] : [],
+    // As lib/constructs/checkout-function.ts: CommonJS dependencies call require() on built-ins.
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'error',
+    metafile: true,
+  });
+  return result.metafile;
+}
+
+/** Bytes in one output by origin: `zod`, `@aws-lambda-powertools/logger`, `src/api`, ... */
+function largestInputs(metafile: Metafile, file: string): { name: string; bytes: number }[] {
+  const output = Object.entries(metafile.outputs).find(([name]) => path.resolve(ROOT, name) === file)?.[1];
+  const byOrigin = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const origin =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
+    byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + bytesInOutput);
+  }
+  return [...byOrigin.entries()]
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 3)
+    .map(([name, bytes]) => ({ name, bytes }));
+}
+
+function outputFile(outDir: string, entry: string): string {
+  return path.join(outDir, entry.replace(/\.ts$/, '.mjs'));
+}
+
+/**
+ * A fresh `node` times the import of the bundle itself, so process start-up is not counted;
+ * what is counted is what a Lambda cold start adds: parsing, linking and module-scope code.
+ * Dependencies resolve as in Lambda (the handlers read their configuration lazily).
+ */
+async function coldImport(file: string): Promise<number> {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  let stdout: string;
+  try {
+    ({ stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...LAMBDA_ENVIRONMENT },
+      timeout: 30_000,
+    }));
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    const reason = stderr.split('\n').find((line) => /^\w*(Error|Exception)\b/.test(line)) ?? String(error);
+    throw new Error(`cold import of ${path.relative(ROOT, file)} failed: ${reason.slice(0, 300)}`);
+  }
+  const ms = Number(stdout.trim());
+  if (!Number.isFinite(ms)) throw new Error(`cold import of ${file} printed no time: ${stdout}`);
+  return ms;
+}

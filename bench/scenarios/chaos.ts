@@ -1,0 +1,460 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
+import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
+import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
+import type { BenchContext } from '../lib/context.js';
+import { closedLoop, waitUntil } from '../lib/load.js';
+import { distribution, type LatencySummary, round, summarize } from '../lib/stats.js';
+
+/** The test payment methods of DESIGN §4 and how often the chaos mix uses each. */
+export const PAYMENT_MIX: readonly [method: string, weight: number][] = [
+  ['pm_card_visa', 45],
+  ['pm_card_declined', 10],
+  ['pm_card_flaky', 10],
+  ['pm_auth_timeout', 5],
+  ['pm_capture_fails', 15],
+  ['pm_void_fails', 15],
+];
+
+/** Provider faults outside the outage: some latency and a few transient errors on every call. */
+const BASELINE_FAULTS = { latencyMs: 25, errorRate: 0.05 };
+/** Share of checkouts a client sends twice at once with the same key (a retry racing the first try). */
+const DUPLICATE_SHARE = 0.05;
+/** The mix is drawn from a fixed seed, so two runs send the same requests. */
+const SEED = 8;
+
+export interface ChaosResult {
+  readonly checkouts: number;
+  readonly concurrency: number;
+  readonly seed: number;
+  readonly elapsedMs: number;
+  readonly requestsPerSecond: number;
+  readonly paymentMethods: Record<string, number>;
+  readonly withStoreCredit: number;
+  readonly duplicatesSent: number;
+  /** What the copies of the requests sent twice were answered. */
+  readonly duplicateAnswers: Record<string, number>;
+  /** Requests sent twice at once that were both accepted, but as two different orders. */
+  readonly duplicateOrders: InvariantReport;
+  readonly statuses: Record<string, number>;
+  readonly post: LatencySummary;
+  readonly postDistribution: [number, number][];
+  /** What was done to the provider, in milliseconds from the start of the load. */
+  readonly faults: { readonly atMs: number; readonly action: string }[];
+  /** Final status of this scenario's orders, and why the cancelled ones were cancelled. */
+  readonly orders: Record<string, number>;
+  readonly cancellationReasons: Record<string, number>;
+  /** Final status (and cancellation reason) of the accepted orders by payment method; full store credit apart. */
+  readonly byPaymentMethod: Record<string, Record<string, number>>;
+  /** Compensations the saga could not finish (queued), and how many of them were resolved in the end. */
+  readonly compensations: { readonly recorded: number; readonly resolved: number };
+  /** Compensations the worker gave up on (FAILED), the DLQ before the redrive, redrives and messages moved. */
+  readonly dlq: {
+    readonly failedBeforeRedrive: number;
+    readonly messagesBeforeRedrive: number;
+    readonly redrives: number;
+    readonly moved: number;
+  };
+  /** Load end until nothing was in flight (faults still on); then until all was settled after the redrive. */
+  readonly drainMs: number;
+  readonly settleMs: number;
+  readonly settled: boolean;
+  readonly dlqAudit: InvariantReport;
+}
+
+interface ChaosRequest {
+  readonly customerId: string;
+  readonly key: string;
+  readonly body: CheckoutBody;
+  readonly duplicate: boolean;
+}
+
+/**
+ * Scenario 6: a few thousand checkouts with random test payment methods and store credit, a
+ * provider with latency and injected errors and a mid-run outage (every call fails for a few
+ * seconds). Then, with the faults still on, it waits until nothing is in flight, checks that every
+ * compensation the worker gave up on is in the DLQ and in the audit table, clears the faults,
+ * redrives the DLQ as an operator would (`npm run redrive`) and waits until the system settles.
+ * The invariant audit runs after this, on the settled system.
+ */
+export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
+  const { checkouts, concurrency, outageMs, settleTimeoutMs } = ctx.sizes.chaos;
+  const random = mulberry32(SEED);
+  const { prices, customers } = await seedChaosFixtures(ctx, checkouts);
+  const requests = Array.from({ length: checkouts }, (_, i) =>
+    chaosRequest(ctx.prefix, i, random, prices, customers),
+  );
+
+  const sqs = createLocalSqsClient(ctx.target.state.sqsEndpoint);
+  const dlqUrl = await queueUrl(sqs, ctx.target.state.compensationDlqArn);
+  const faults: { atMs: number; action: string }[] = [];
+  const started = performance.now();
+  const fault = async (action: string, apply: () => Promise<void>) => {
+    await apply();
+    faults.push({ atMs: Math.round(performance.now() - started), action });
+  };
+
+  try {
+    await fault(`latency ${BASELINE_FAULTS.latencyMs} ms, error rate ${BASELINE_FAULTS.errorRate}`, () =>
+      ctx.client.setFaults(BASELINE_FAULTS),
+    );
+    let outage: Promise<void> | undefined;
+    const outageAt = Math.floor(checkouts * 0.4);
+    ctx.progress.step(
+      `  ${checkouts} checkouts at concurrency ${concurrency}, provider outage at ${outageAt}`,
+    );
+    const run = await closedLoop({
+      count: checkouts,
+      concurrency,
+      task: (i) => {
+        if (i === outageAt) {
+          outage = (async () => {
+            await fault('outage: error rate 1', () => ctx.client.setFaults({ errorRate: 1 }));
+            await new Promise((resolve) => setTimeout(resolve, outageMs));
+            await fault('outage over: back to the baseline faults', () =>
+              ctx.client.setFaults(BASELINE_FAULTS),
+            );
+          })();
+        }
+        return send(ctx, requests[i] as ChaosRequest);
+      },
+      onProgress: (done, total) => ctx.progress.tick('answered', done, total),
+    });
+    await outage;
+    const loadEnd = performance.now();
+    const exchanges = run.results.map((sent) => sent.first);
+    const pairs = run.results.flatMap((sent) => (sent.second ? [[sent.first, sent.second] as const] : []));
+    const orderIds = [...new Set(exchanges.flatMap((e) => (e.orderId ? [e.orderId] : [])))];
+
+    ctx.progress.step(`  draining with the faults still on (${orderIds.length} orders accepted)`);
+    const drained = await waitUntil(
+      async () => {
+        const state = await inFlight(ctx);
+        ctx.progress.note(
+          `in flight: ${state.pending} PENDING, ${state.authorized} AUTHORIZED, ` +
+            `${state.attention} REQUIRES_ATTENTION, ${state.retrying} compensations retrying`,
+        );
+        return state.total === 0;
+      },
+      { timeoutMs: settleTimeoutMs, intervalMs: 500 },
+    );
+    const drainMs = performance.now() - loadEnd;
+    if (!drained)
+      ctx.progress.step(
+        `  still in flight after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`,
+      );
+
+    // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
+    // DLQ when that attempt's visibility timeout runs out.
+    const failed = await countFailed(ctx);
+    await waitUntil(async () => (await dlqDepth(sqs, dlqUrl)) >= failed, {
+      timeoutMs: (ctx.target.compensationRetrySeconds + 5) * 1000,
+      intervalMs: 250,
+    });
+    const inDlq = await peekDlq(sqs, dlqUrl);
+    const dlqAudit = await auditDlqAgainstTable(ctx.sql, inDlq);
+    ctx.progress.step(
+      `  ${failed} compensations failed for good, ${inDlq.length} in the DLQ: clearing faults, redriving`,
+    );
+
+    const settleStart = performance.now();
+    await fault('faults cleared (DELETE /control/faults)', () => ctx.client.clearFaults());
+    let redrives = 0;
+    let moved = 0;
+    let lastRedrive = 0;
+    const settled = await waitUntil(
+      async () => {
+        const depth = await dlqDepth(sqs, dlqUrl);
+        // A compensation whose last attempt raced the clear lands in the DLQ later: redrive again.
+        if (depth > 0 && performance.now() - lastRedrive > 3000) {
+          lastRedrive = performance.now();
+          redrives += 1;
+          moved += await redriveDlq(sqs, {
+            dlqArn: ctx.target.state.compensationDlqArn,
+            sourceArn: ctx.target.state.compensationQueueArn,
+          });
+          return false;
+        }
+        const { total, unresolved } = await inFlight(ctx);
+        return depth === 0 && total === 0 && unresolved === 0;
+      },
+      { timeoutMs: settleTimeoutMs, intervalMs: 500 },
+    );
+    const settleMs = performance.now() - settleStart;
+    if (!settled)
+      ctx.progress.step(`  not settled after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`);
+
+    const result: ChaosResult = {
+      checkouts,
+      concurrency,
+      seed: SEED,
+      elapsedMs: round(run.elapsedMs),
+      requestsPerSecond: round(checkouts / (run.elapsedMs / 1000), 1),
+      paymentMethods: tally(requests.map((r) => r.body.paymentMethod)),
+      withStoreCredit: requests.filter((r) => r.body.storeCreditCents > 0).length,
+      duplicatesSent: requests.filter((r) => r.duplicate).length,
+      duplicateAnswers: tally(pairs.map(([, second]) => answer(second))),
+      duplicateOrders: report(
+        'a request sent twice at once placed one order at most',
+        pairs
+          .filter(([a, b]) => a.orderId && b.orderId && a.orderId !== b.orderId)
+          .map(([a, b]) => ({ first: a.orderId, second: b.orderId })),
+      ),
+      statuses: tally(exchanges.map(answer)),
+      post: summarize(exchanges.map((e) => e.ms)),
+      postDistribution: distribution(exchanges.map((e) => e.ms)),
+      faults,
+      ...(await outcomes(ctx, orderIds)),
+      dlq: { failedBeforeRedrive: failed, messagesBeforeRedrive: inDlq.length, redrives, moved },
+      drainMs: round(drainMs),
+      settleMs: round(settleMs),
+      settled: drained && settled,
+      dlqAudit,
+    };
+    ctx.progress.step(
+      `  orders ${JSON.stringify(result.orders)}, compensations ${JSON.stringify(result.compensations)}, ` +
+        `settled in ${Math.round(drainMs + settleMs)} ms`,
+    );
+    return result;
+  } finally {
+    await ctx.client.clearFaults().catch(() => {});
+    sqs.destroy();
+  }
+}
+
+interface Sent {
+  readonly first: CheckoutExchange;
+  /** The copy of a request sent twice at once. */
+  readonly second?: CheckoutExchange;
+}
+
+async function send(ctx: BenchContext, request: ChaosRequest): Promise<Sent> {
+  const attempt = () => ctx.client.checkout(request.customerId, request.key, request.body);
+  if (!request.duplicate) return { first: await attempt() };
+  // The same request twice at once: one order at most; the other answer is a replay or "in use".
+  const [first, second] = await Promise.all([attempt(), attempt()]);
+  return { first, second };
+}
+
+const answer = (e: CheckoutExchange) =>
+  e.status === 0 ? `error: ${e.error}` : `${e.status}${e.code ? ` ${e.code}` : ''}`;
+
+/** Chaos SKUs (stock that runs out for some carts) and customers with wallets (a few nearly empty). */
+async function seedChaosFixtures(ctx: BenchContext, checkouts: number) {
+  const skuCount = 200;
+  // About 3 units per checkout are asked for and ~4 per checkout are stocked: most carts find
+  // stock, the hot SKU (in 1 cart of 5) runs out and some carts are refused OUT_OF_STOCK.
+  const stock = Math.max(3, Math.round(checkouts / 60));
+  const prices = new Map<string, number>();
+  for (let i = 0; i < skuCount; i++) {
+    const sku = `${ctx.prefix}-C-${String(i).padStart(3, '0')}`;
+    prices.set(sku, 500 + i * 5);
+    ctx.initialStock[sku] = stock;
+  }
+  const hot = `${ctx.prefix}-C-HOT`;
+  prices.set(hot, 1999);
+  ctx.initialStock[hot] = stock * 5;
+  await Promise.all(
+    [...prices].map(([sku, priceCents]) =>
+      ctx.client.putProduct(sku, {
+        name: `Chaos ${sku}`,
+        priceCents,
+        onHand: ctx.initialStock[sku] as number,
+      }),
+    ),
+  );
+  const customers = Array.from({ length: 100 }, (_, i) => `${ctx.prefix}-cust-${String(i).padStart(3, '0')}`);
+  await Promise.all(customers.map((c, i) => ctx.client.putWallet(c, i < 80 ? 1_000_000 : 700)));
+  return { prices, customers };
+}
+
+function chaosRequest(
+  prefix: string,
+  index: number,
+  random: () => number,
+  prices: Map<string, number>,
+  customers: string[],
+): ChaosRequest {
+  const skus = [...prices.keys()];
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
+  const lines = new Map<string, number>();
+  const count = 1 + Math.floor(random() * 3);
+  for (let i = 0; i < count; i++) {
+    const sku = random() < 0.1 ? `${prefix}-C-HOT` : pick(skus.slice(0, -1));
+    lines.set(sku, (lines.get(sku) ?? 0) + 1 + Math.floor(random() * 2));
+  }
+  const items = [...lines].map(([sku, quantity]) => ({ sku, quantity }));
+  const total = items.reduce((sum, line) => sum + line.quantity * (prices.get(line.sku) as number), 0);
+  const credit = random();
+  // 10 % paid fully by store credit (no card steps), 25 % partly, the rest by card only.
+  const storeCreditCents = credit < 0.1 ? total : credit < 0.35 ? Math.floor(total / 3) : 0;
+  return {
+    customerId: pick(customers),
+    key: `${prefix}-chaos-${index}`,
+    body: { items, currency: 'USD', paymentMethod: weighted(random, PAYMENT_MIX), storeCreditCents },
+    duplicate: random() < DUPLICATE_SHARE,
+  };
+}
+
+/** Orders and compensations not yet finished, across the whole database. */
+async function inFlight(ctx: BenchContext) {
+  const [row] = await ctx.sql<
+    { pending: number; authorized: number; attention: number; retrying: number; unresolved: number }[]
+  >`
+    select
+      (select count(*) from orders where status = 'PENDING')::int as pending,
+      (select count(*) from orders where status = 'AUTHORIZED')::int as authorized,
+      (select count(*) from orders where status = 'REQUIRES_ATTENTION')::int as attention,
+      (select count(*) from failed_compensations where status in ('PENDING', 'RETRYING'))::int as retrying,
+      (select count(*) from failed_compensations where status <> 'RESOLVED')::int as unresolved
+  `;
+  const counts = row ?? { pending: 0, authorized: 0, attention: 0, retrying: 0, unresolved: 0 };
+  return {
+    ...counts,
+    /** Still moving on its own: orders in the saga, compensations the worker still retries. */
+    total: counts.pending + counts.authorized + counts.retrying,
+  };
+}
+
+async function countFailed(ctx: BenchContext): Promise<number> {
+  const [row] = await ctx.sql<{ count: number }[]>`
+    select count(*)::int as count from failed_compensations where status = 'FAILED'
+  `;
+  return row?.count ?? 0;
+}
+
+async function outcomes(ctx: BenchContext, orderIds: string[]) {
+  const statuses = await ctx.sql<{ status: string; reason: string | null; count: number }[]>`
+    select status, cancellation_reason as reason, count(*)::int as count
+    from orders
+    where id = any (${orderIds}::uuid[])
+    group by status, cancellation_reason
+  `;
+  const [compensations] = await ctx.sql<{ recorded: number; resolved: number }[]>`
+    select count(*)::int as recorded, count(*) filter (where status = 'RESOLVED')::int as resolved
+    from failed_compensations
+    where order_id = any (${orderIds}::uuid[])
+  `;
+  const methods = await ctx.sql<{ method: string; outcome: string; count: number }[]>`
+    select
+      case when charge_cents = 0 then 'store credit only' else payment_method end as method,
+      concat_ws(' ', status, cancellation_reason) as outcome,
+      count(*)::int as count
+    from orders
+    where id = any (${orderIds}::uuid[])
+    group by 1, 2
+    order by 1, 2
+  `;
+  const byPaymentMethod: Record<string, Record<string, number>> = {};
+  for (const row of methods) {
+    byPaymentMethod[row.method] = { ...byPaymentMethod[row.method], [row.outcome]: row.count };
+  }
+  const orders: Record<string, number> = {};
+  const cancellationReasons: Record<string, number> = {};
+  for (const row of statuses) {
+    orders[row.status] = (orders[row.status] ?? 0) + row.count;
+    if (row.reason) cancellationReasons[row.reason] = (cancellationReasons[row.reason] ?? 0) + row.count;
+  }
+  return {
+    orders,
+    cancellationReasons,
+    byPaymentMethod,
+    compensations: { recorded: compensations?.recorded ?? 0, resolved: compensations?.resolved ?? 0 },
+  };
+}
+
+async function queueUrl(sqs: SQSClient, arn: string): Promise<string> {
+  const name = arn.split(':').at(-1) as string;
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+  if (!QueueUrl) throw new Error(`no queue ${name}`);
+  return QueueUrl;
+}
+
+async function dlqDepth(sqs: SQSClient, url: string): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
+/**
+ * The compensation ids of every message in the DLQ, leaving them there: each received message is
+ * made visible again at once, so the redrive that follows moves all of them.
+ */
+async function peekDlq(sqs: SQSClient, url: string): Promise<string[]> {
+  const ids: string[] = [];
+  const handles: string[] = [];
+  for (;;) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (!Messages?.length) break;
+    for (const message of Messages) {
+      handles.push(message.ReceiptHandle as string);
+      try {
+        ids.push(
+          (JSON.parse(message.Body ?? '{}') as { compensationId?: string }).compensationId ??
+            `?${message.MessageId}`,
+        );
+      } catch {
+        ids.push(`?${message.MessageId}`);
+      }
+    }
+  }
+  for (let i = 0; i < handles.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: handles
+          .slice(i, i + 10)
+          .map((handle, n) => ({ Id: String(n), ReceiptHandle: handle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+  return ids;
+}
+
+function tally(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort(([, a], [, b]) => b - a));
+}
+
+function weighted(random: () => number, choices: readonly [string, number][]): string {
+  const total = choices.reduce((sum, [, weight]) => sum + weight, 0);
+  let point = random() * total;
+  for (const [choice, weight] of choices) {
+    point -= weight;
+    if (point < 0) return choice;
+  }
+  return choices.at(-1)?.[0] as string;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed draws the same mix. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
