@@ -176,7 +176,7 @@ export async function startLocalStack(
       PAYMENT_PROVIDER_URL: provider.url,
       PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
       // The breaker's 60 s half-open delay is compressed like every other wait.
-      PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(1000, Math.round(60_000 * config.timeScale))),
+      PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
       IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
       COMPENSATION_QUEUE_URL: queue.queueUrl,
       COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
