@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import {
   CompensationIncompleteError,
   IllegalTransitionError,
@@ -72,6 +72,8 @@ interface RawTransition {
 }
 
 const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
+/** Raised by place_order when the stock went between its check and its lock (migration 0006). */
+const OUT_OF_STOCK_SQLSTATE = 'CK409';
 
 /**
  * The order data layer. Every write is a single call of a database function (see
@@ -84,6 +86,19 @@ export class OrderStore {
 
   /** Validates SKUs, prices from the database, reserves stock, debits store credit, records the order. */
   async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+    try {
+      return await this.callPlaceOrder(input);
+    } catch (error) {
+      // Stock taken by a concurrent checkout after place_order's unlocked check: the call rolled
+      // back whole and reports the short lines, the same refusal as before any write.
+      if (error instanceof postgres.PostgresError && error.code === OUT_OF_STOCK_SQLSTATE) {
+        return { outcome: 'OUT_OF_STOCK', lines: JSON.parse(error.detail ?? '[]') as ShortLine[] };
+      }
+      throw error;
+    }
+  }
+
+  private async callPlaceOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
     const cart = normalizeCart(input.items);
     const ttl = `${input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS} seconds`;
     const [row] = await this.sql<{ result: PlaceOrderResult }[]>`
