@@ -16,7 +16,7 @@ import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
 import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws/local-account.js';
+import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
 import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
 import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
@@ -181,9 +181,7 @@ export async function startLocalStack(
       IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
       COMPENSATION_QUEUE_URL: queue.queueUrl,
       COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      ...LOCAL_AWS_ENVIRONMENT,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
     });

@@ -5,7 +5,7 @@ import {
   createLocalDynamoDbClient,
   startLocalDynamoDb,
 } from '../../local/aws/dynamodb.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
+import { LOCAL_AWS_ENVIRONMENT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
 import {
   createLocalSqsClient,
   createQueueWithDlq,
@@ -78,9 +78,7 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     PAYMENT_BREAKER_FAILURE_THRESHOLD: '1000',
     IDEMPOTENCY_TABLE_NAME: 'checkout-idempotency',
     COMPENSATION_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    ...LOCAL_AWS_ENVIRONMENT,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
