@@ -117,6 +117,7 @@ export class StatelessStack extends Stack {
       database,
       idempotencyTable: props.apiIdempotency,
       stateMachine: this.saga.stateMachine,
+      compensationQueue,
       payments,
     });
     this.api = new CheckoutApi(this, 'Api', {

@@ -12,7 +12,7 @@ import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
 import { paymentSaga } from '../src/runtime/saga-task.js';
-import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
+import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
 import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
@@ -307,14 +307,7 @@ async function restoreCompensationQueue(
   const open = await new CompensationStore(sql).list({ limit: 1000 });
   for (const compensation of open) {
     if (compensation.status === 'RESOLVED') continue;
-    const body = JSON.stringify({
-      compensationId: compensation.compensationId,
-      orderId: compensation.orderId,
-      steps: compensation.steps,
-      cancellationReason: compensation.cancellationReason ?? 'PAYMENT_FAILED',
-      error: compensation.lastError?.split(':')[0] ?? 'Unknown',
-      correlationId: compensation.correlationId ?? compensation.compensationId,
-    });
+    const body = JSON.stringify(compensationMessageOf(compensation));
     const queueUrl = compensation.status === 'FAILED' ? queue.dlqUrl : queue.queueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   }
