@@ -26,6 +26,7 @@ import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
+import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
@@ -59,17 +60,8 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-/** Connection details a running stack leaves in its data folder, for `npm run redrive`. */
-export interface LocalStackState {
-  readonly pid: number;
-  readonly apiUrl: string;
-  readonly providerUrl: string;
-  readonly sqsEndpoint: string;
-  readonly compensationQueueArn: string;
-  readonly compensationDlqArn: string;
-}
+export { type LocalStackState, STATE_FILE } from './stack-state.js';
 
-export const STATE_FILE = 'stack.json';
 const QUEUE_NAME = 'checkout-compensations';
 const IDEMPOTENCY_TABLE = 'checkout-idempotency';
 
