@@ -11,6 +11,9 @@ export interface LocalStackState {
   readonly sqsEndpoint: string;
   readonly compensationQueueArn: string;
   readonly compensationDlqArn: string;
+  /** The local Step Functions endpoint and the saga's state machine on it. */
+  readonly stepFunctionsEndpoint: string;
+  readonly stateMachineArn: string;
 }
 
 export const STATE_FILE = 'stack.json';

@@ -251,6 +251,8 @@ export async function startLocalStack(
       sqsEndpoint: sqsServer.endpoint,
       compensationQueueArn: queue.queueArn,
       compensationDlqArn: queue.dlqArn,
+      stepFunctionsEndpoint: stepFunctions.endpoint,
+      stateMachineArn: machine.stateMachineArn,
     };
     await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 

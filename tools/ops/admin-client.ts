@@ -91,7 +91,7 @@ function causeOf(error: unknown): string {
 }
 
 /** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape the signer takes. */
-class NodeSha256 {
+export class NodeSha256 {
   private readonly hash: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     this.hash =
