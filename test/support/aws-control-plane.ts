@@ -65,13 +65,11 @@ export async function startIamGateway(options: {
   const server = createServer(async (request, response) => {
     const body = await readBody(request);
     if (!(await verifies(request, options.credentials))) {
-      response
-        .writeHead(403, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            message: 'The request signature we calculated does not match the signature you provided.',
-          }),
-        );
+      response.writeHead(403, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          message: 'The request signature we calculated does not match the signature you provided.',
+        }),
+      );
       return;
     }
     signed++;
