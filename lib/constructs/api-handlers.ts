@@ -9,6 +9,7 @@ import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { grantDescribeSagaExecutions } from './payment-saga.js';
 
 /** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
 type RouteDependency =
@@ -51,6 +52,8 @@ export interface ApiHandlersProps {
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
   readonly stateMachine: IStateMachine;
+  /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
+  readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
   readonly compensationQueue: CompensationQueue;
   readonly payments: PaymentProviderEndpoint;
@@ -109,7 +112,7 @@ export class ApiHandlers extends Construct {
             break;
           case 'describeSaga':
             fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
-            props.stateMachine.grantExecution(fn.function, 'states:DescribeExecution');
+            grantDescribeSagaExecutions(fn, props.stateMachineName);
             break;
           case 'compensationQueue':
             fn.function.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
