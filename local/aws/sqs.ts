@@ -165,6 +165,20 @@ async function createQueue(
   return QueueUrl;
 }
 
+/** Messages on a queue, visible and in flight (both approximate, as SQS reports them). */
+export async function approximateQueueDepth(client: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
 /** Looks up a queue's ARN, which event sources, redrive policies and move tasks refer to. */
 export async function getQueueArn(client: SQSClient, queueUrl: string): Promise<string> {
   const { Attributes } = await client.send(

@@ -19,7 +19,6 @@ import {
 } from '../../local/aws/step-functions-endpoint.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import type { AdminOrderDependencies, CompensationRetryDependencies } from '../../src/api/operations.js';
-import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderHistoryStore } from '../../src/db/order-history.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -27,7 +26,7 @@ import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import type { SagaInspector } from '../../src/saga/saga-starter.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { orderInput } from '../support/fixtures.js';
+import { orderInput, orderWithFailedCompensation, seedProducts } from '../support/fixtures.js';
 import { createRouteCoverage } from './support/coverage.js';
 import { unreachableSql } from './support/environment.js';
 import { ADMIN_ARN, apiEvent, type EventOptions, invoke } from './support/events.js';
@@ -81,22 +80,8 @@ describe('operator routes: the admin order view and compensation retry', () => {
     return invoke(through[operation], event).then((result) => coverage.record(operation, result));
   }
 
-  /** An order whose compensation failed in the saga: REQUIRES_ATTENTION, with its audit row. */
-  async function orderWithFailedCompensation(options: { customerId?: string } = {}) {
-    const input = orderInput({ items: [{ sku: 'OPS-1', quantity: 1 }], ...options });
-    const orders = new OrderStore(db.sql);
-    await orders.placeOrder(input);
-    const compensationId = `${input.orderId}:compensation`;
-    await orders.markRequiresAttention({
-      orderId: input.orderId,
-      compensationId,
-      steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
-      error: 'PaymentProviderError',
-      cancellationReason: 'PAYMENT_FAILED',
-      correlationId: input.correlationId,
-    });
-    return { input, compensationId };
-  }
+  const orderWithCompensation = (overrides: { customerId?: string } = {}) =>
+    orderWithFailedCompensation(db.sql, { items: [{ sku: 'OPS-1', quantity: 1 }], ...overrides });
 
   async function receiveAll() {
     const { Messages = [] } = await sqs.send(
@@ -107,12 +92,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await new CatalogStore(db.sql).upsertProduct('OPS-1', {
-      name: 'ops',
-      priceCents: 700,
-      currency: 'USD',
-      onHand: 100,
-    });
+    await seedProducts(db.sql, { 'OPS-1': { onHand: 100, priceCents: 700 } });
     sqsServer = await startLocalSqs();
     sqs = createLocalSqsClient(sqsServer.endpoint);
     queue = await createQueueWithDlq(sqs, { name: 'ops-routes', visibilityTimeoutSeconds: 30 });
@@ -136,7 +116,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
 
   describe('GET /v1/admin/orders/{orderId}', () => {
     test('shows any customer order with its timeline oldest first, its compensation and its saga status', async () => {
-      const { input, compensationId } = await orderWithFailedCompensation({ customerId: 'someone-else' });
+      const { input, compensationId } = await orderWithCompensation({ customerId: 'someone-else' });
       await machine.startExecution({ name: input.orderId }).result;
 
       const result = await call('getAdminOrder', { orderId: input.orderId });
@@ -150,7 +130,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
         compensation: {
           compensationId,
           status: 'PENDING',
-          steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
+          steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS'],
           cancellationReason: 'PAYMENT_FAILED',
         },
         saga: { status: 'FAILED' },
@@ -188,7 +168,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
 
   describe('POST /v1/admin/compensations/{compensationId}/retry', () => {
     test('queues a failed compensation again with what the worker needs, and marks it PENDING', async () => {
-      const { input, compensationId } = await orderWithFailedCompensation();
+      const { input, compensationId } = await orderWithCompensation();
       await new CompensationStore(db.sql).recordFailure(
         compensationId,
         'PaymentProviderError: void failed',
@@ -203,7 +183,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
         {
           compensationId,
           orderId: input.orderId,
-          steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
+          steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS'],
           cancellationReason: 'PAYMENT_FAILED',
           error: 'PaymentProviderError',
           correlationId: input.correlationId,
@@ -213,7 +193,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
     });
 
     test('a resolved compensation: 409 COMPENSATION_ALREADY_RESOLVED and nothing queued', async () => {
-      const { compensationId } = await orderWithFailedCompensation();
+      const { compensationId } = await orderWithCompensation();
       await new CompensationStore(db.sql).markResolved(compensationId);
 
       const result = await call('retryCompensation', { compensationId });
@@ -237,7 +217,7 @@ describe('operator routes: the admin order view and compensation retry', () => {
   describe('what both routes share', () => {
     const operations = Object.keys(ROUTES) as Operation[];
     const anyPath = async (operation: Operation): Promise<Record<string, string>> => {
-      const { input, compensationId } = await orderWithFailedCompensation();
+      const { input, compensationId } = await orderWithCompensation();
       return operation === 'getAdminOrder' ? { orderId: input.orderId } : { compensationId };
     };
 

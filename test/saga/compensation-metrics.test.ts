@@ -1,44 +1,28 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
-import { OrderStore } from '../../src/db/orders.js';
 import {
   COMPENSATION_METRIC_NAMES,
   powertoolsCompensationMetrics,
 } from '../../src/saga/compensation-metrics.js';
 import { emfMetrics } from '../api/support/environment.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { orderInput } from '../support/fixtures.js';
+import { orderWithFailedCompensation, seedProducts } from '../support/fixtures.js';
 
 describe('compensation KPIs, emitted from what the audit table changed', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await new CatalogStore(db.sql).upsertProduct('KPI-1', {
-      name: 'k',
-      priceCents: 100,
-      currency: 'USD',
-      onHand: 10,
-    });
+    await seedProducts(db.sql, { 'KPI-1': { onHand: 10 } });
   });
   afterAll(async () => {
     await db?.drop();
   });
 
   async function failedCompensation(): Promise<string> {
-    const input = orderInput({ items: [{ sku: 'KPI-1', quantity: 1 }] });
-    const orders = new OrderStore(db.sql);
-    await orders.placeOrder(input);
-    const compensationId = `${input.orderId}:compensation`;
-    await orders.markRequiresAttention({
-      orderId: input.orderId,
-      compensationId,
-      steps: ['RELEASE_RESERVATIONS'],
-      error: 'DatabaseUnavailableError',
-      cancellationReason: 'PAYMENT_FAILED',
-      correlationId: input.correlationId,
+    const { compensationId } = await orderWithFailedCompensation(db.sql, {
+      items: [{ sku: 'KPI-1', quantity: 1 }],
     });
     return compensationId;
   }

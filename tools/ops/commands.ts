@@ -3,8 +3,8 @@ import {
   ExecutionDoesNotExist,
   RedriveExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { redriveDlq } from '../../local/aws/sqs.js';
+import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
 import { OpsError } from './errors.js';
 import type { OpsTarget } from './target.js';
 
@@ -216,17 +216,8 @@ export async function redriveExecution(target: OpsTarget, orderId: string): Prom
   };
 }
 
-async function approximateDepth(target: OpsTarget, queueUrl: string): Promise<number> {
-  const { Attributes } = await target.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+function approximateDepth(target: OpsTarget, queueUrl: string): Promise<number> {
+  return approximateQueueDepth(target.sqs, queueUrl);
 }
 
 function parseBody(body: string | undefined): Record<string, unknown> {
