@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { query } from './errors.js';
 
 export const COMPENSATION_STATUSES = ['PENDING', 'RETRYING', 'RESOLVED', 'FAILED'] as const;
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
@@ -27,49 +28,49 @@ export class CompensationStore {
 
   /** Counts an attempt; a resolved row stays resolved (a late duplicate delivery changes nothing). */
   async recordAttempt(compensationId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await this.sql<Row[]>`
+    const [row] = await query(this.sql<Row[]>`
       update failed_compensations
       set status = 'RETRYING', attempts = attempts + 1, updated_at = now()
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
       returning *
-    `;
+    `);
     return row ? toCompensation(row) : this.get(compensationId);
   }
 
   async recordFailure(compensationId: string, error: string, final: boolean): Promise<void> {
-    await this.sql`
+    await query(this.sql`
       update failed_compensations
       set status = ${final ? 'FAILED' : 'RETRYING'}, last_error = ${error}, updated_at = now()
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
-    `;
+    `);
   }
 
   async markResolved(compensationId: string): Promise<void> {
-    await this.sql`
+    await query(this.sql`
       update failed_compensations
       set status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), updated_at = now()
       where compensation_id = ${compensationId}
-    `;
+    `);
   }
 
   async get(compensationId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await this.sql<Row[]>`
+    const [row] = await query(this.sql<Row[]>`
       select * from failed_compensations where compensation_id = ${compensationId}
-    `;
+    `);
     return row ? toCompensation(row) : undefined;
   }
 
   /** Newest first, optionally one status only. */
   async list(options: { status?: CompensationStatus; limit?: number } = {}): Promise<FailedCompensation[]> {
-    const rows = await this.sql<Row[]>`
+    const rows = await query(this.sql<Row[]>`
       select *
       from failed_compensations
       where ${options.status ? this.sql`status = ${options.status}` : this.sql`true`}
       order by created_at desc
       limit ${options.limit ?? 100}
-    `;
+    `);
     return rows.map(toCompensation);
   }
 }
