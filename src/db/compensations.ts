@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import type { ProviderPaymentState } from '../payments/gateway.js';
 import { query } from './errors.js';
 
 export const COMPENSATION_STATUSES = ['PENDING', 'RETRYING', 'RESOLVED', 'FAILED'] as const;
@@ -14,6 +15,8 @@ export interface FailedCompensation {
   readonly lastError: string | null;
   readonly cancellationReason: string | null;
   readonly correlationId: string | null;
+  /** What the payment provider reported for the order at the last failed attempt, when it answered. */
+  readonly providerState: ProviderPaymentState | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly resolvedAt: string | null;
@@ -38,10 +41,21 @@ export class CompensationStore {
     return row ? toCompensation(row) : this.get(compensationId);
   }
 
-  async recordFailure(compensationId: string, error: string, final: boolean): Promise<void> {
+  /**
+   * Records a failed attempt with what the provider reported (null when it could not be asked),
+   * so the row says what is held at the provider and not only what went wrong.
+   */
+  async recordFailure(
+    compensationId: string,
+    failure: { error: string; final: boolean; providerState: ProviderPaymentState | null },
+  ): Promise<void> {
+    const providerState = failure.providerState ? this.sql.json(failure.providerState as never) : null;
     await query(this.sql`
       update failed_compensations
-      set status = ${final ? 'FAILED' : 'RETRYING'}, last_error = ${error}, updated_at = now()
+      set status = ${failure.final ? 'FAILED' : 'RETRYING'},
+          last_error = ${failure.error},
+          provider_state = coalesce(${providerState}::jsonb, provider_state),
+          updated_at = now()
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
     `);
@@ -84,6 +98,7 @@ interface Row {
   last_error: string | null;
   cancellation_reason: string | null;
   correlation_id: string | null;
+  provider_state: ProviderPaymentState | null;
   created_at: Date;
   updated_at: Date;
   resolved_at: Date | null;
@@ -99,6 +114,7 @@ function toCompensation(row: Row): FailedCompensation {
     lastError: row.last_error,
     cancellationReason: row.cancellation_reason,
     correlationId: row.correlation_id,
+    providerState: row.provider_state,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,

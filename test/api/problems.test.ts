@@ -123,6 +123,8 @@ describe('problem mapping', () => {
   ])('%s is transient: %s', (_, error, transient) => {
     expect(isTransientDatabaseError(error)).toBe(transient);
     // The data layer translates driver errors; the HTTP mapping sees only the named error.
-    expect(problemFromError(toDatabaseError(error)).response.code).toBe(transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR');
+    expect(problemFromError(toDatabaseError(error)).response.code).toBe(
+      transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR',
+    );
   });
 });

@@ -140,9 +140,7 @@ export async function capture(
   }
 
   await record('succeeded', authorizationId);
-  return final(
-    json(201, { captureId, authorizationId, amountCents: input.amountCents }),
-  );
+  return final(json(201, { captureId, authorizationId, amountCents: input.amountCents }));
 }
 
 /**
