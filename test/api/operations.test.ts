@@ -169,11 +169,11 @@ describe('operator routes: the admin order view and compensation retry', () => {
   describe('POST /v1/admin/compensations/{compensationId}/retry', () => {
     test('queues a failed compensation again with what the worker needs, and marks it PENDING', async () => {
       const { input, compensationId } = await orderWithCompensation();
-      await new CompensationStore(db.sql).recordFailure(
-        compensationId,
-        'PaymentProviderError: void failed',
-        true,
-      );
+      await new CompensationStore(db.sql).recordFailure(compensationId, {
+        error: 'PaymentProviderError: void failed',
+        final: true,
+        providerState: null,
+      });
 
       const result = await call('retryCompensation', { compensationId });
 

@@ -46,7 +46,11 @@ describe('compensation KPIs, emitted from what the audit table changed', () => {
     `;
 
     await store.recordAttempt(compensationId);
-    await store.recordFailure(compensationId, 'PaymentProviderError: void failed', true);
+    await store.recordFailure(compensationId, {
+      error: 'PaymentProviderError: void failed',
+      final: true,
+      providerState: null,
+    });
     await store.recordAttempt(compensationId);
     await store.markResolved(compensationId);
 
@@ -67,7 +71,7 @@ describe('compensation KPIs, emitted from what the audit table changed', () => {
     const store = new CompensationStore(db.sql, powertoolsCompensationMetrics(metrics));
 
     await store.recordAttempt(compensationId);
-    await store.recordFailure(compensationId, 'late', false);
+    await store.recordFailure(compensationId, { error: 'late', final: false, providerState: null });
     await store.markResolved(compensationId);
 
     expect(emitted(metrics)).toEqual({});
