@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Sql } from 'postgres';
+import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
@@ -15,7 +16,12 @@ import { paymentSaga } from '../src/runtime/saga-task.js';
 import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
-import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
+import {
+  createIdempotencyTable,
+  createLocalDynamoDbClient,
+  createStringKeyTable,
+  startLocalDynamoDb,
+} from './aws/dynamodb.js';
 import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
 import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
@@ -72,6 +78,7 @@ export interface LocalStackState {
 export const STATE_FILE = 'stack.json';
 const QUEUE_NAME = 'checkout-compensations';
 const IDEMPOTENCY_TABLE = 'checkout-idempotency';
+const CUSTOMER_LIMITS_TABLE = 'checkout-customer-limits';
 
 /** A configuration problem the user can fix; printed without a stack trace. */
 export class LocalStackConfigError extends Error {
@@ -138,6 +145,7 @@ export async function startLocalStack(
     stops.push(['DynamoDB', () => dynamo.close()]);
     const dynamoClient = createLocalDynamoDbClient(dynamo.endpoint);
     await createIdempotencyTable(dynamoClient, IDEMPOTENCY_TABLE);
+    await createStringKeyTable(dynamoClient, CUSTOMER_LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
@@ -179,6 +187,8 @@ export async function startLocalStack(
       // The breaker's 60 s half-open delay is compressed like every other wait.
       PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
       IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
+      // The limits themselves (CUSTOMER_*_PER_MINUTE) come from the environment `npm start` got.
+      CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
       COMPENSATION_QUEUE_URL: queue.queueUrl,
       COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
       ...LOCAL_AWS_ENVIRONMENT,

@@ -10,6 +10,7 @@ import { paymentGateway as sharedPaymentGateway } from '../runtime/payments.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
 import type { AdminDependencies } from './admin.js';
 import type { CheckoutDependencies } from './checkout.js';
+import { CustomerLimiter, customerLimitsFromEnvironment, hasLimits } from './customer-limits.js';
 import type { ReadinessDependencies } from './health.js';
 import { createCheckoutIdempotency } from './idempotency.js';
 import type { OrderReadDependencies } from './orders.js';
@@ -20,7 +21,8 @@ import type { OrderReadDependencies } from './orders.js';
  * client is created once per container and shared by the handlers of that container.
  *
  * Environment: the database (see `src/runtime/database.ts`), `IDEMPOTENCY_TABLE_NAME`,
- * `STATE_MACHINE_ARN` (checkout only) and optionally `PAYMENT_PROVIDER_URL` (readiness reports the
+ * `STATE_MACHINE_ARN` (checkout only), the customer limits (`CUSTOMER_REQUESTS_PER_MINUTE`,
+ * `CUSTOMER_CHECKOUTS_PER_MINUTE`, `CUSTOMER_LIMITS_TABLE_NAME`; unset limits are off) and optionally `PAYMENT_PROVIDER_URL` (readiness reports the
  * payment breaker when set). SDK clients take region, credentials and endpoints from the standard
  * AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` points them at a local stand-in).
  */
@@ -43,8 +45,26 @@ const idempotencyTableName = once(() => requiredEnv('IDEMPOTENCY_TABLE_NAME'));
 // so the health function sees only its own (idle) breaker; see docs/runbooks/payment-provider-outage.md.
 const paymentGateway = once(() => (process.env.PAYMENT_PROVIDER_URL ? sharedPaymentGateway() : undefined));
 
+// Off (no DynamoDB call at all) unless the environment sets a limit.
+const customerLimiter = once(() => {
+  const limits = customerLimitsFromEnvironment();
+  if (!hasLimits(limits)) return undefined;
+  return new CustomerLimiter({
+    client: dynamoDb(),
+    tableName: requiredEnv('CUSTOMER_LIMITS_TABLE_NAME'),
+    limits,
+  });
+});
+
+/** The customer limiter when this function has limits (`CUSTOMER_*_PER_MINUTE`). */
+function limiterDependency(): { limiter?: CustomerLimiter } {
+  const limiter = customerLimiter();
+  return limiter ? { limiter } : {};
+}
+
 export function checkoutDependencies(): CheckoutDependencies {
   return {
+    ...limiterDependency(),
     orders: new OrderStore(databasePool()),
     sagaStarter: new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN')),
     idempotency: createCheckoutIdempotency({ client: dynamoDb(), tableName: idempotencyTableName() }),
@@ -52,7 +72,7 @@ export function checkoutDependencies(): CheckoutDependencies {
 }
 
 export function orderReadDependencies(): OrderReadDependencies {
-  return { orders: new OrderStore(databasePool()) };
+  return { orders: new OrderStore(databasePool()), ...limiterDependency() };
 }
 
 export function adminDependencies(): AdminDependencies {
