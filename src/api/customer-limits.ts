@@ -34,7 +34,7 @@ export type LimitedAction = 'request' | 'checkout';
 
 export type LimitDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly limit: 'requests' | 'checkouts'; readonly retryAfterSeconds: number };
+  | { readonly allowed: false; readonly retryAfterSeconds: number };
 
 export interface CustomerLimiterOptions {
   readonly client: DynamoDBClient;
@@ -90,15 +90,12 @@ export class CustomerLimiter {
             .join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { allowed: true };
     } catch (error) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-        const item = (error as { Item?: Record<string, { N?: string }> }).Item ?? {};
-        const spent = counters.find(({ name, limit }) => Number(item[name]?.N ?? 0) >= limit);
-        return { allowed: false, limit: spent?.name ?? 'requests', retryAfterSeconds };
+        return { allowed: false, retryAfterSeconds };
       }
       logger.warn('customer limits not checked: the limits table is unavailable', { error: error as Error });
       return { allowed: true };
@@ -147,7 +144,7 @@ export function withCustomerLimits(
     if (!decision.allowed) {
       throw new ProblemError(
         'RATE_LIMITED',
-        `Too many ${decision.limit} for this customer in the current minute. Retry after the delay in Retry-After.`,
+        "This customer's limit for the current minute is reached. Retry after the delay in Retry-After.",
         {},
         { retryAfterSeconds: decision.retryAfterSeconds },
       );
