@@ -6,6 +6,7 @@ import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { CompensationQueue } from './constructs/compensation-queue.js';
 import { COMPENSATION_WORKER_TIMEOUT } from './constructs/compensation-worker.js';
 import { CustomerIdentity } from './constructs/customer-identity.js';
+import { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import { CheckoutDatabase } from './constructs/database.js';
 import { IdempotencyTable } from './constructs/idempotency-table.js';
 import { Network } from './constructs/network.js';
@@ -31,6 +32,8 @@ export class StatefulStack extends Stack {
   /** Idempotency records of the compensation worker, keyed on `compensationId`. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** Per-customer request counters of the API (one item per customer and minute). */
+  readonly customerLimits: CustomerLimitsTable;
   readonly identity: CustomerIdentity;
   readonly opsTopic: OpsTopic;
   /** Where the outbox relay publishes the order events (DESIGN §6 outbox_events). */
@@ -72,6 +75,9 @@ export class StatefulStack extends Stack {
 
     this.apiIdempotency = new IdempotencyTable(this, 'ApiIdempotency', retained);
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
+    this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', {
+      removalPolicy: config.removalPolicy,
+    });
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
       consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
       removalPolicy: config.removalPolicy,

@@ -14,6 +14,7 @@ import { CheckoutApi } from './constructs/checkout-api.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import type { CompensationQueue } from './constructs/compensation-queue.js';
 import { CompensationWorker } from './constructs/compensation-worker.js';
+import type { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import type { CheckoutDatabase } from './constructs/database.js';
 import type { IdempotencyTable } from './constructs/idempotency-table.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -33,6 +34,8 @@ export interface StatelessStackProps extends StackProps {
   /** Idempotency records of the compensation worker. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** Counters of the per-customer limits. */
+  readonly customerLimits: CustomerLimitsTable;
   /** Customers' user pool, whose tokens the API's authorizer accepts. */
   readonly userPool: IUserPool;
   /** Where the outbox relay publishes. */
@@ -116,6 +119,8 @@ export class StatelessStack extends Stack {
       routes: API_ROUTES,
       database,
       idempotencyTable: props.apiIdempotency,
+      customerLimitsTable: props.customerLimits,
+      customerLimits: config.customerLimits,
       stateMachine: this.saga.stateMachine,
       payments,
     });
@@ -131,7 +136,11 @@ export class StatelessStack extends Stack {
       apiClients: config.apiClients,
       logRetention: config.logRetention,
     });
-    new ApiFirewall(this, 'ApiFirewall', { stage: this.api.api.deploymentStage });
+    new ApiFirewall(this, 'ApiFirewall', {
+      stage: this.api.api.deploymentStage,
+      requestsPerIpPerMinute: config.firewallLimits.requestsPerIpPerMinute,
+      requestsPerTokenPerMinute: config.firewallLimits.requestsPerTokenPerMinute,
+    });
 
     // The simulated provider is a test double: its throttles (reserved concurrency 1) are expected.
     const watched = new Map<string, IFunction>([

@@ -3,8 +3,10 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
@@ -17,6 +19,10 @@ type RouteDependency =
   | 'idempotency'
   /** The readiness probe: one GetItem on the idempotency table. */
   | 'idempotencyProbe'
+  /** The customer's requests per minute: one UpdateItem on the limits table. */
+  | 'requestLimit'
+  /** The customer's requests and checkouts per minute: one UpdateItem on the limits table. */
+  | 'checkoutLimit'
   /** `STATE_MACHINE_ARN`: states:StartExecution. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
@@ -27,8 +33,8 @@ type RouteDependency =
  * here fails the synth, so nobody ships a function with guessed permissions.
  */
 const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['database', 'idempotency', 'startSaga'],
-  getOrder: ['database'],
+  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga'],
+  getOrder: ['requestLimit', 'database'],
   getLiveness: [],
   getReadiness: ['database', 'idempotencyProbe', 'payments'],
   putProduct: ['database'],
@@ -43,6 +49,10 @@ export interface ApiHandlersProps {
   readonly routes: readonly ApiRoute[];
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
+  /** Where the customer routes count each customer's requests. */
+  readonly customerLimitsTable: CustomerLimitsTable;
+  /** The limits per customer and minute (stage config). */
+  readonly customerLimits: Required<CustomerLimits>;
   readonly stateMachine: IStateMachine;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
@@ -87,6 +97,14 @@ export class ApiHandlers extends Construct {
             break;
           case 'idempotency':
             props.idempotencyTable.grantIdempotency(fn.function);
+            break;
+          case 'requestLimit':
+            props.customerLimitsTable.grantLimits(fn.function, {
+              requestsPerMinute: props.customerLimits.requestsPerMinute,
+            });
+            break;
+          case 'checkoutLimit':
+            props.customerLimitsTable.grantLimits(fn.function, props.customerLimits);
             break;
           case 'idempotencyProbe':
             props.idempotencyTable.grantReadinessProbe(fn.function);
