@@ -73,6 +73,9 @@ export class StatefulStack extends Stack {
       powertools: props.powertools,
     });
 
+    // The first rotation logs in as the role: only once the migrations created it and set its password.
+    this.database.applicationSecretRotation.node.addDependency(this.migrations.resource);
+
     this.apiIdempotency = new IdempotencyTable(this, 'ApiIdempotency', retained);
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
     this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
+import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
@@ -136,6 +138,13 @@ export async function startLocalStack(
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
+    // Everything after this point connects as the application role, as the functions do in AWS;
+    // the owner's pool above only migrates, seeds and restores. A new password on every start.
+    const applicationPassword = randomBytes(24).toString('base64url');
+    await setRolePassword(sql, APPLICATION_ROLE, applicationPassword);
+    const applicationUrl = urlForRole(databaseUrl, APPLICATION_ROLE, applicationPassword);
+    const appSql = createSql(applicationUrl, { max: 4, connectTimeoutSeconds: 5 });
+    stops.push(["the application role's pool", () => appSql.end({ timeout: 5 })]);
 
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
@@ -159,11 +168,11 @@ export async function startLocalStack(
       visibilityTimeoutSeconds: config.compensationRetrySeconds,
     });
 
-    let handlerDatabaseUrl = databaseUrl;
+    let handlerDatabaseUrl = applicationUrl;
     if (config.pgBouncer) {
       progress('starting PgBouncer (transaction mode) in front of PostgreSQL');
       const bouncer = await startPgBouncer({
-        serverUrl: databaseUrl,
+        serverUrl: applicationUrl,
         port: await findFreePort(),
         workDir: path.join(config.dataDir, 'pgbouncer'),
       });
@@ -236,8 +245,8 @@ export async function startLocalStack(
     stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
     const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
     const sweeperDeps = {
-      sql,
-      orders: new OrderStore(sql),
+      sql: appSql,
+      orders: new OrderStore(appSql),
       saga: paymentSaga(),
       starter: runner,
       inspector: runner,
@@ -252,7 +261,7 @@ export async function startLocalStack(
 
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
-      sql,
+      sql: appSql,
       publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
       intervalMs: 1000,
     });

@@ -12,7 +12,7 @@ export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migration
  * The application role's password on the test server. One fixed value: the role belongs to the
  * whole server, and test files setting different passwords in parallel would lock each other out.
  */
-const APPLICATION_ROLE_TEST_PASSWORD = 'checkout-app-test-password';
+export const APPLICATION_ROLE_TEST_PASSWORD = 'checkout-app-test-password';
 
 export interface TestDatabase {
   readonly name: string;
