@@ -8,6 +8,7 @@ import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '../src/api/routes.js';
 import type { StageConfig } from './config.js';
+import { apiAccessPolicy } from './constructs/api-access-policy.js';
 import { ApiFirewall } from './constructs/api-firewall.js';
 import { ApiHandlers } from './constructs/api-handlers.js';
 import { CheckoutApi } from './constructs/checkout-api.js';
@@ -17,6 +18,7 @@ import { CompensationWorker } from './constructs/compensation-worker.js';
 import type { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import type { CheckoutDatabase } from './constructs/database.js';
 import type { IdempotencyTable } from './constructs/idempotency-table.js';
+import { JobAlarms } from './constructs/job-alarms.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OrderSweeper } from './constructs/order-sweeper.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
@@ -60,6 +62,7 @@ export class StatelessStack extends Stack {
   readonly outboxRelay: OutboxRelay;
   readonly paymentProvider?: SimulatedPaymentProvider;
   readonly monitoring: Monitoring;
+  readonly jobAlarms: JobAlarms;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -135,6 +138,7 @@ export class StatelessStack extends Stack {
       clientThrottle: config.apiClientThrottle,
       apiClients: config.apiClients,
       logRetention: config.logRetention,
+      policy: apiAccessPolicy(this, API_ROUTES, config.adminPrincipals),
     });
     new ApiFirewall(this, 'ApiFirewall', {
       stage: this.api.api.deploymentStage,
@@ -160,6 +164,15 @@ export class StatelessStack extends Stack {
       functions: watched,
       proxy: database.proxy,
       database: database.instance,
+    });
+
+    this.jobAlarms = new JobAlarms(this, 'JobAlarms', {
+      topic: props.opsTopic,
+      database: database.instance,
+      jobs: new Map([
+        ['OrderSweeper', this.sweeper.job],
+        ['OutboxRelay', this.outboxRelay.job],
+      ]),
     });
 
     new CfnOutput(this, 'ApiUrl', { description: 'Checkout API base URL', value: this.api.api.url });

@@ -345,6 +345,8 @@ describe('IAM', () => {
 
   test('each function is granted exactly the actions its handler uses', () => {
     const database = ['rds-db:connect'];
+    // Lambda sends a failed scheduled run to the job's failed-runs queue with the function's role.
+    const failureDestination = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
     const expected: Record<string, string[]> = {
       placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
       getOrder: [...database, 'dynamodb:UpdateItem'],
@@ -364,8 +366,14 @@ describe('IAM', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
       ],
-      OrderSweeper: [...database, 'states:StartExecution', 'states:DescribeExecution', 'sqs:SendMessage'],
-      OutboxRelay: [...database, 'events:PutEvents'],
+      OrderSweeper: [
+        ...database,
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'sqs:SendMessage',
+        ...failureDestination,
+      ],
+      OutboxRelay: [...database, 'events:PutEvents', ...failureDestination],
       SimulatedPaymentProvider: [],
       SchemaMigrations: [...database, 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
     };
