@@ -17,7 +17,7 @@ type RouteDependency =
   | 'database'
   /** Powertools idempotency records: get, put, update, delete. */
   | 'idempotency'
-  /** The readiness probe: one GetItem on the idempotency table. */
+  /** The readiness probe: DescribeTable on the idempotency table, no item access. */
   | 'idempotencyProbe'
   /** The customer's requests per minute: one UpdateItem on the limits table. */
   | 'requestLimit'

@@ -351,7 +351,7 @@ describe('IAM', () => {
       placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
       getOrder: [...database, 'dynamodb:UpdateItem'],
       getLiveness: [],
-      getReadiness: [...database, 'dynamodb:GetItem'],
+      getReadiness: [...database, 'dynamodb:DescribeTable'],
       putProduct: database,
       getProduct: database,
       putWallet: database,
