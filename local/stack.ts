@@ -181,8 +181,11 @@ export async function startLocalStack(
     }
 
     progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
+    // The payment routes want a credential as in AWS; the ledger and fault controls stay open locally.
+    const providerKey = randomBytes(24).toString('base64url');
     const provider = await startSimulatedProvider({
       port: config.providerPort,
+      credential: { key: providerKey, scope: 'payments' },
       store: await JournaledProviderStore.open(path.join(config.dataDir, 'payment-provider.jsonl')),
     });
     stops.push(['the payment provider', () => provider.close()]);
@@ -192,6 +195,7 @@ export async function startLocalStack(
       DATABASE_URL: handlerDatabaseUrl,
       DB_POOL_MAX: '8',
       PAYMENT_PROVIDER_URL: provider.url,
+      PAYMENT_PROVIDER_API_KEY: providerKey,
       PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
       // The breaker's 60 s half-open delay is compressed like every other wait.
       PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),

@@ -23,6 +23,11 @@ export interface HttpPaymentGatewayOptions {
   breaker?: PaymentBreakerOptions;
   /** Injected for tests. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * The provider credential, sent as `Authorization: Bearer` on every call; asked for on each call
+   * so that it can come from a per-container cache (`src/runtime/secrets.ts`). @default - none
+   */
+  credential?: () => Promise<string>;
 }
 
 /** The HTTP adapter, plus the breaker state for readiness checks. */
@@ -60,9 +65,14 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
     let status: number;
     let text: string;
     try {
+      const key = options.credential ? await options.credential() : undefined;
       const response = await fetchImpl(`${baseUrl}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
         body: JSON.stringify(body),
         signal,
       });

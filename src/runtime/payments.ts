@@ -1,5 +1,6 @@
 import { createHttpPaymentGateway, type HttpPaymentGateway } from '../payments/http-gateway.js';
 import { integerEnv, requiredEnv } from './config.js';
+import { secretString } from './secrets.js';
 
 let gateway: HttpPaymentGateway | undefined;
 
@@ -10,6 +11,7 @@ let gateway: HttpPaymentGateway | undefined;
 export function paymentGateway(environment: NodeJS.ProcessEnv = process.env): HttpPaymentGateway {
   gateway ??= createHttpPaymentGateway({
     baseUrl: requiredEnv('PAYMENT_PROVIDER_URL', environment),
+    ...providerCredential(environment),
     timeoutMs: integerEnv('PAYMENT_TIMEOUT_MS', 15_000, environment),
     breaker: {
       failureThreshold: integerEnv('PAYMENT_BREAKER_FAILURE_THRESHOLD', 5, environment),
@@ -17,4 +19,15 @@ export function paymentGateway(environment: NodeJS.ProcessEnv = process.env): Ht
     },
   });
   return gateway;
+}
+
+/**
+ * The provider credential: the Secrets Manager secret `PAYMENT_PROVIDER_SECRET_ARN` in AWS (read
+ * once per container), `PAYMENT_PROVIDER_API_KEY` locally, or none.
+ */
+function providerCredential(environment: NodeJS.ProcessEnv): { credential?: () => Promise<string> } {
+  const secretArn = environment.PAYMENT_PROVIDER_SECRET_ARN;
+  if (secretArn) return { credential: () => secretString(secretArn) };
+  const key = environment.PAYMENT_PROVIDER_API_KEY;
+  return key ? { credential: async () => key } : {};
 }
