@@ -67,6 +67,7 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     compensationIdempotency: stateful.compensationIdempotency,
     compensationQueue: stateful.compensationQueue,
     customerLimits: stateful.customerLimits,
+    paymentProviderCredential: stateful.paymentProviderCredential.secret,
     userPool: stateful.identity.userPool,
     eventBus: stateful.eventBus,
     opsTopic: stateful.opsTopic.topic,

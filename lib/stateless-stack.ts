@@ -3,6 +3,7 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
@@ -36,6 +37,8 @@ export interface StatelessStackProps extends StackProps {
   /** Idempotency records of the compensation worker. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** The payment provider's API key. */
+  readonly paymentProviderCredential: ISecret;
   /** Counters of the per-customer limits. */
   readonly customerLimits: CustomerLimitsTable;
   /** Customers' user pool, whose tokens the API's authorizer accepts. */
@@ -73,6 +76,7 @@ export class StatelessStack extends Stack {
     if (config.paymentProvider.kind === 'simulated') {
       this.paymentProvider = new SimulatedPaymentProvider(this, 'SimulatedPaymentProvider', {
         clientTimeout: config.paymentTimeout,
+        credential: props.paymentProviderCredential,
         logRetention: config.logRetention,
         powertools,
       });
@@ -87,7 +91,11 @@ export class StatelessStack extends Stack {
         config.paymentProvider.url ??
         StringParameter.valueForStringParameter(this, config.paymentProvider.ssmParameterName);
     }
-    const payments = new PaymentProviderEndpoint(providerUrl, config.paymentTimeout);
+    const payments = new PaymentProviderEndpoint(
+      providerUrl,
+      config.paymentTimeout,
+      props.paymentProviderCredential,
+    );
 
     this.saga = new PaymentSaga(this, 'PaymentSaga', {
       ...common,

@@ -114,7 +114,7 @@ export class ApiHandlers extends Construct {
             props.stateMachine.grantStartExecution(fn.function);
             break;
           case 'payments':
-            props.payments.bind(fn.function);
+            props.payments.bindWithoutCredential(fn.function);
             break;
         }
       }

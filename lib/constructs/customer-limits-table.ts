@@ -10,6 +10,7 @@ import {
 
 export interface CustomerLimitsTableProps {
   readonly removalPolicy: RemovalPolicy;
+  readonly deletionProtection: boolean;
 }
 
 /**
@@ -27,6 +28,7 @@ export class CustomerLimitsTable extends Construct {
       timeToLiveAttribute: LIMITS_TTL_ATTRIBUTE,
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.AWS_MANAGED,
+      deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
     });
     Validations.of(this.table).acknowledge({

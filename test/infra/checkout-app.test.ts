@@ -347,6 +347,8 @@ describe('IAM', () => {
     const database = ['rds-db:connect'];
     // Lambda sends a failed scheduled run to the job's failed-runs queue with the function's role.
     const failureDestination = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    // The payment provider's API key (Secrets Manager), for every function that builds the gateway.
+    const providerCredential = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const expected: Record<string, string[]> = {
       placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
       getOrder: [...database, 'dynamodb:UpdateItem'],
@@ -359,6 +361,7 @@ describe('IAM', () => {
       listCompensations: database,
       CompensationWorker: [
         ...database,
+        ...providerCredential,
         ...IDEMPOTENCY_ACTIONS,
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -372,12 +375,15 @@ describe('IAM', () => {
         'states:DescribeExecution',
         'sqs:SendMessage',
         ...failureDestination,
+        ...providerCredential,
       ],
       OutboxRelay: [...database, 'events:PutEvents', ...failureDestination],
-      SimulatedPaymentProvider: [],
+      SimulatedPaymentProvider: providerCredential,
       SchemaMigrations: [...database, 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
     };
-    for (const state of checkout.stateless.saga.functions.keys()) expected[state] = database;
+    for (const state of checkout.stateless.saga.functions.keys()) {
+      expected[state] = [...database, ...providerCredential];
+    }
 
     for (const { name, fn, template, stack } of appFunctions()) {
       const lambda = resource(template, logicalIdOf(stack, fn));
