@@ -7,6 +7,7 @@ import { integerEnv, requiredEnv } from '../../src/runtime/config.js';
 import { databasePool } from '../../src/runtime/database.js';
 import { logger } from '../../src/runtime/observability.js';
 import { paymentSaga } from '../../src/runtime/saga-task.js';
+import { tracedMethods } from '../../src/runtime/tracing.js';
 import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 
 let worker: ReturnType<typeof createCompensationWorker> | undefined;
@@ -14,7 +15,7 @@ let worker: ReturnType<typeof createCompensationWorker> | undefined;
 function compensationWorker() {
   worker ??= createCompensationWorker({
     saga: paymentSaga(),
-    compensations: new CompensationStore(databasePool()),
+    compensations: tracedMethods(new CompensationStore(databasePool()), 'CompensationStore'),
     persistenceStore: new DynamoDBPersistenceLayer({ tableName: requiredEnv('IDEMPOTENCY_TABLE_NAME') }),
     maxReceiveCount: integerEnv('COMPENSATION_MAX_RECEIVE_COUNT', 5),
   });

@@ -7,6 +7,7 @@ import { WalletStore } from '../db/wallets.js';
 import { requiredEnv } from '../runtime/config.js';
 import { databasePool } from '../runtime/database.js';
 import { paymentGateway as sharedPaymentGateway } from '../runtime/payments.js';
+import { tracedClient, tracedMethods } from '../runtime/tracing.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
 import type { AdminDependencies } from './admin.js';
 import type { CheckoutDependencies } from './checkout.js';
@@ -38,7 +39,7 @@ function once<T>(build: () => T): () => T {
   };
 }
 
-const dynamoDb = once(() => new DynamoDBClient({}));
+const dynamoDb = once(() => tracedClient(new DynamoDBClient({})));
 const idempotencyTableName = once(() => requiredEnv('IDEMPOTENCY_TABLE_NAME'));
 // The container's one gateway (src/runtime/payments.ts), so readiness reports the breaker the
 // payment calls of this process actually go through. In AWS each function has its own containers,
@@ -65,22 +66,25 @@ function limiterDependency(): { limiter?: CustomerLimiter } {
 export function checkoutDependencies(): CheckoutDependencies {
   return {
     ...limiterDependency(),
-    orders: new OrderStore(databasePool()),
-    sagaStarter: new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN')),
+    orders: tracedMethods(new OrderStore(databasePool()), 'OrderStore'),
+    sagaStarter: new StepFunctionsSagaStarter(
+      tracedClient(new SFNClient({})),
+      requiredEnv('STATE_MACHINE_ARN'),
+    ),
     idempotency: createCheckoutIdempotency({ client: dynamoDb(), tableName: idempotencyTableName() }),
   };
 }
 
 export function orderReadDependencies(): OrderReadDependencies {
-  return { orders: new OrderStore(databasePool()), ...limiterDependency() };
+  return { orders: tracedMethods(new OrderStore(databasePool()), 'OrderStore'), ...limiterDependency() };
 }
 
 export function adminDependencies(): AdminDependencies {
   const sql = databasePool();
   return {
-    catalog: new CatalogStore(sql),
-    wallets: new WalletStore(sql),
-    compensations: new CompensationStore(sql),
+    catalog: tracedMethods(new CatalogStore(sql), 'CatalogStore'),
+    wallets: tracedMethods(new WalletStore(sql), 'WalletStore'),
+    compensations: tracedMethods(new CompensationStore(sql), 'CompensationStore'),
   };
 }
 

@@ -7,6 +7,7 @@ import { PaymentSaga } from '../saga/steps.js';
 import { databasePool } from './database.js';
 import { logger, useCorrelationId } from './observability.js';
 import { paymentGateway } from './payments.js';
+import { annotate, clearAnnotations, tracedMethods } from './tracing.js';
 
 /** The fields every saga task receives; steps that need more extend it. */
 export const stepInput = z.looseObject({
@@ -23,7 +24,10 @@ let saga: PaymentSaga | undefined;
 
 /** The saga steps over this container's database pool and payment gateway, built on first use. */
 export function paymentSaga(): PaymentSaga {
-  saga ??= new PaymentSaga({ orders: new OrderStore(databasePool()), payments: paymentGateway() });
+  saga ??= new PaymentSaga({
+    orders: tracedMethods(new OrderStore(databasePool()), 'OrderStore'),
+    payments: paymentGateway(),
+  });
   return saga;
 }
 
@@ -45,6 +49,8 @@ export function sagaTaskHandler<TSchema extends z.ZodType<z.infer<typeof stepInp
     const input = parsed.data;
     useCorrelationId(input.correlationId);
     logger.appendKeys({ orderId: input.orderId, step });
+    clearAnnotations();
+    annotate({ orderId: input.orderId, correlationId: input.correlationId, step });
     try {
       const result = await run(paymentSaga(), input);
       logger.info('saga step succeeded');

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError } from './config.js';
+import { tracedClient } from './tracing.js';
 
 let client: SecretsManagerClient | undefined;
 const cache = new Map<string, Promise<string>>();
@@ -12,7 +13,7 @@ const cache = new Map<string, Promise<string>>();
 export function secretString(secretId: string): Promise<string> {
   let value = cache.get(secretId);
   if (!value) {
-    client ??= new SecretsManagerClient({});
+    client ??= tracedClient(new SecretsManagerClient({}));
     value = client.send(new GetSecretValueCommand({ SecretId: secretId })).then(({ SecretString }) => {
       if (!SecretString) throw new ConfigurationError(`secret ${secretId} has no string value`);
       return SecretString;
