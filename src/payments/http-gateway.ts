@@ -87,7 +87,9 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
       }
       throw new PaymentProviderTransientError(`${what}: provider unreachable`, { cause: error });
     }
-    if (status >= 500) {
+    // A refused credential says nothing about the payment: our configuration is wrong (or the key
+    // is being rotated). Retried and counted by the breaker like an outage, never a refusal.
+    if (status >= 500 || status === 401 || status === 403) {
       throw new PaymentProviderTransientError(`${what}: provider answered ${status}`, {
         status,
         cause: parseJson(text),

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { findFreePort } from '../../local/ports.js';
+import { PaymentProviderTransientError } from '../../src/payments/errors.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { type SimulatedProvider, startSimulatedProvider } from '../../src/payments/simulated-provider.js';
 
@@ -53,7 +54,8 @@ describe('the provider credential', () => {
       .catch((error: Error) => error);
 
     expect(authorized).toMatchObject({ outcome: 'AUTHORIZED' });
-    expect(refused).toBeInstanceOf(Error);
+    // A wrong or missing credential is an outage of ours, retried, never a refused payment.
+    expect(refused).toBeInstanceOf(PaymentProviderTransientError);
     const { entries } = (await (
       await fetch(`${url}/ledger`, { headers: { authorization: `Bearer ${KEY}` } })
     ).json()) as { entries: { orderId: string }[] };
