@@ -41,7 +41,7 @@ grant select on orders to checkout_app;
 grant update (recovery_lease_until) on orders to checkout_app;
 grant select on reservations to checkout_app;
 grant select on failed_compensations to checkout_app;
-grant update (status, attempts, last_error, updated_at, resolved_at) on failed_compensations to checkout_app;
+grant update (status, attempts, last_error, provider_state, updated_at, resolved_at) on failed_compensations to checkout_app;
 grant select on outbox_events to checkout_app;
 grant update (next_attempt_at, published_at, attempts, last_error) on outbox_events to checkout_app;
 

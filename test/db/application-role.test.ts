@@ -169,10 +169,17 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
       status: 'RETRYING',
       attempts: 1,
     });
-    await compensations.recordFailure(compensationId, 'still failing', false);
+    await compensations.recordFailure(compensationId, {
+      error: 'still failing',
+      final: false,
+      providerState: { orderId: parked.orderId, authorizations: [] },
+    });
     await orders.releaseReservations(parked.orderId, 'corr');
     await compensations.markResolved(compensationId);
-    expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED' });
+    expect(await compensations.get(compensationId)).toMatchObject({
+      status: 'RESOLVED',
+      providerState: { orderId: parked.orderId, authorizations: [] },
+    });
     expect((await compensations.list({ status: 'RESOLVED' })).map((c) => c.compensationId)).toContain(
       compensationId,
     );
