@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ApiRoute } from '../../src/api/routes.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
 /** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
 type RouteDependency =
@@ -17,7 +17,7 @@ type RouteDependency =
   | 'idempotency'
   /** The readiness probe: one GetItem on the idempotency table. */
   | 'idempotencyProbe'
-  /** `STATE_MACHINE_ARN`: states:StartExecution. */
+  /** `STATE_MACHINE_ARN`, the saga's `live` alias: states:StartExecution through it. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
   | 'payments';
@@ -43,7 +43,8 @@ export interface ApiHandlersProps {
   readonly routes: readonly ApiRoute[];
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
-  readonly stateMachine: IStateMachine;
+  /** The alias saga executions start through. */
+  readonly sagaAlias: StateMachineLiveAlias;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -92,8 +93,7 @@ export class ApiHandlers extends Construct {
             props.idempotencyTable.grantReadinessProbe(fn.function);
             break;
           case 'startSaga':
-            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
-            props.stateMachine.grantStartExecution(fn.function);
+            props.sagaAlias.bindStarter(fn.function);
             break;
           case 'payments':
             props.payments.bind(fn.function);

@@ -1,10 +1,10 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Schedule, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { CheckoutFunction, type CheckoutFunctionProps } from './checkout-function.js';
+import { liveAlias } from './live-alias.js';
 
 export interface ScheduledFunctionProps extends CheckoutFunctionProps {
   /** When EventBridge Scheduler invokes the function. */
@@ -34,19 +34,12 @@ export class ScheduledFunction extends Construct {
     this.schedule = new Schedule(this, 'Schedule', {
       schedule,
       description: scheduleDescription,
-      target: new LambdaInvoke(this.handler.function, {
+      // The `live` alias, so a deploy shifts the ticks between the old and the new version.
+      target: new LambdaInvoke(liveAlias(this.handler), {
         role: invokeRole,
         retryAttempts: 0,
         maxEventAge: Duration.minutes(1),
       }),
-    });
-
-    const logicalId = Stack.of(this).getLogicalId(this.handler.function.node.defaultChild as CfnFunction);
-    Validations.of(invokeRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
-      reason:
-        'Added by the Scheduler LambdaInvoke target (grantInvoke covers versions and aliases); the function is ' +
-        'unversioned, so this is exactly the one function the schedule invokes.',
     });
   }
 }
