@@ -33,7 +33,9 @@ const CONTRACT_MARKER = /^\s*--\s*contract:(.*)$/gim;
 export function destructiveChanges(sql: string): DestructiveChange[] {
   const changes: DestructiveChange[] = [];
   for (const statement of statements(sql)) {
-    let match = /^drop (table|view|materialized view) (?:if exists )?(.+?)(?: cascade| restrict)?$/.exec(statement);
+    let match = /^drop (table|view|materialized view) (?:if exists )?(.+?)(?: cascade| restrict)?$/.exec(
+      statement,
+    );
     if (match) {
       const kind = match[1] === 'table' ? 'table' : 'view';
       for (const object of splitTopLevel(match[2] as string)) changes.push({ kind, object, action: 'drop' });
