@@ -1,6 +1,7 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import {
   Alarm,
+  type AlarmProps,
   ComparisonOperator,
   type IAlarm,
   MathExpression,
@@ -118,8 +119,8 @@ export class CanaryDeployments extends Construct {
     const notify = new SnsAction(props.topic);
     const stackName = Stack.of(this).stackName;
     const deployments = new Map<string, { group: LambdaDeploymentGroup; newVersionErrors: Alarm }>();
-    for (const [index, rollout] of props.rollouts.entries()) {
-      const alias = aliases[index] as (typeof aliases)[number];
+    for (const rollout of props.rollouts) {
+      const alias = liveAlias(rollout.handler);
       const scope = new Construct(this, rollout.name);
       const newVersionErrors = new Alarm(scope, 'NewVersionErrors', {
         alarmName: `${stackName}-${rollout.name}-NewVersionErrors`,
@@ -149,7 +150,10 @@ export class CanaryDeployments extends Construct {
  * traffic alarms on an error rate in 2 of 3 minutes (one transient failure does not roll back);
  * a scheduled job, which runs once per tick, on any failed run.
  */
-function newVersionErrorCondition(rollout: FunctionRollout, version: string) {
+function newVersionErrorCondition(
+  rollout: FunctionRollout,
+  version: string,
+): Omit<AlarmProps, 'alarmName' | 'treatMissingData'> {
   const functionName = rollout.handler.function.functionName;
   const metric = (metricName: string) =>
     new Metric({

@@ -13,7 +13,11 @@ import {
   type SagaStarter,
 } from './saga-starter.js';
 
-/** Starts and inspects executions of the deployed Standard state machine, named by order id. */
+/**
+ * Starts and inspects executions of the deployed Standard state machine, named by order id. In AWS
+ * the ARN it is given (`STATE_MACHINE_ARN`) is the state machine's `live` alias, so new executions
+ * follow the alias's rollout; locally it is the local state machine's own ARN.
+ */
 export class StepFunctionsSagaStarter implements SagaStarter, SagaInspector {
   constructor(
     private readonly client: SFNClient,

@@ -1,10 +1,12 @@
-import type { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { CfnAlias, CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { DefinitionBody, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { CheckoutFunction } from '../../lib/constructs/checkout-function.js';
 import { LIVE_ALIAS_NAME, liveAlias } from '../../lib/constructs/live-alias.js';
+import { StateMachineLiveAlias } from '../../lib/constructs/state-machine-alias.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
   actionsOf,
@@ -299,6 +301,31 @@ describe('the payment saga starts executions through a versioned alias', () => {
 
     expect(JSON.stringify(resourcesOf(describe))).toContain(
       `:execution:${checkout.stateless.saga.stateMachineName}:*`,
+    );
+  });
+});
+
+describe('the state machine alias construct', () => {
+  function machineIn(scope: Stack): StateMachine {
+    return new StateMachine(scope, 'Machine', {
+      definitionBody: DefinitionBody.fromString('{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}'),
+    });
+  }
+
+  test('refuses to synthesize without an alarm to roll back on', () => {
+    const app = new App();
+    const scope = new Stack(app, 'Test');
+    new StateMachineLiveAlias(scope, 'Live', { stateMachine: machineIn(scope) });
+
+    expect(() => app.synth()).toThrow(/no alarm to roll back on/);
+  });
+
+  test('refuses a canary share outside 1–99 %', () => {
+    const scope = new Stack(new App(), 'Test');
+    const stateMachine = machineIn(scope);
+
+    expect(() => new StateMachineLiveAlias(scope, 'Live', { stateMachine, canaryPercentage: 100 })).toThrow(
+      /canaryPercentage must be an integer from 1 to 99, got 100/,
     );
   });
 });
