@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Alias } from 'aws-cdk-lib/aws-lambda';
 import type { CheckoutFunction } from './checkout-function.js';
 
@@ -12,15 +13,18 @@ const LIVE_ALIAS_ID = 'LiveAlias';
  * moves the alias, which is what CodeDeploy shifts traffic on (see `canary-deployments.ts`).
  * Built once per function, like `currentVersion` itself: every later call returns the same alias.
  *
- * Versions are retained when a newer one replaces them (the `currentVersion` default), so a
- * rollback, by CodeDeploy or by hand, always has the previous version to point the alias back at.
+ * Versions are retained when a newer one replaces them (CloudFormation would delete them once the
+ * deploy completes), so a rollback by hand can point the alias back at the previous version in
+ * seconds (docs/runbooks/deploy-rollback.md); deleting the function deletes them all.
  */
 export function liveAlias(handler: CheckoutFunction): Alias {
   const existing = handler.node.tryFindChild(LIVE_ALIAS_ID);
   if (existing instanceof Alias) return existing;
+  const version = handler.function.currentVersion;
+  version.applyRemovalPolicy(RemovalPolicy.RETAIN);
   return new Alias(handler, LIVE_ALIAS_ID, {
     aliasName: LIVE_ALIAS_NAME,
-    version: handler.function.currentVersion,
+    version,
     description: 'The version that serves traffic; CodeDeploy shifts it on every deploy',
   });
 }

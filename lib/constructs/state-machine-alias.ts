@@ -1,4 +1,4 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import type { IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -55,6 +55,9 @@ export class StateMachineLiveAlias extends Construct {
       stateMachineRevisionId: props.stateMachine.stateMachineRevisionId,
       description: 'Published by the deploy that changed the payment saga',
     });
+    // Kept when a newer version replaces it, so the alias can be pointed back at it by hand
+    // (docs/runbooks/deploy-rollback.md); deleting the state machine deletes its versions.
+    this.version.applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.alias = new CfnStateMachineAlias(this, 'Alias', {
       name: STATE_MACHINE_ALIAS_NAME,
       description: 'New payment saga executions start here; deploys shift it by canary',

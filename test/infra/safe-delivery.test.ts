@@ -67,7 +67,7 @@ function deploymentGroupOf(fn: CheckoutFunction): TemplateResource {
 }
 
 describe('functions roll out by CodeDeploy through their live alias', () => {
-  test('every traffic-serving function has a version and a live alias pointing at it', () => {
+  test('every traffic-serving function has a retained version and a live alias pointing at it', () => {
     const functions = servingFunctions();
     // Every function of the stateless stack but the simulated payment provider.
     expect(functions.length).toBe(resourcesOfType(stateless, 'AWS::Lambda::Function').length - 1);
@@ -80,6 +80,8 @@ describe('functions roll out by CodeDeploy through their live alias', () => {
       expect(referencedLogicalId(alias.Properties.FunctionName), name).toBe(functionId(fn));
       expect(version.Type, name).toBe('AWS::Lambda::Version');
       expect(referencedLogicalId(version.Properties.FunctionName), name).toBe(functionId(fn));
+      // Kept when the next deploy replaces it: a rollback by hand points the alias back at it.
+      expect([version.DeletionPolicy, version.UpdateReplacePolicy], name).toEqual(['Retain', 'Retain']);
     }
   });
 
@@ -248,13 +250,14 @@ describe('the payment saga starts executions through a versioned alias', () => {
     };
   }
 
-  test("a version is published from the state machine's current revision", () => {
+  test("a version is published from the state machine's current revision, and kept when replaced", () => {
     const { version, machine } = sagaResources();
 
     expect(referencedLogicalId(version.Properties.StateMachineArn)).toBe(machine.logicalId);
     expect(version.Properties.StateMachineRevisionId).toEqual({
       'Fn::GetAtt': [machine.logicalId, 'StateMachineRevisionId'],
     });
+    expect([version.DeletionPolicy, version.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
   });
 
   test('the live alias shifts new executions to the new version by canary, rolling back on saga failures', () => {
