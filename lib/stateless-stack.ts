@@ -119,7 +119,10 @@ export class StatelessStack extends Stack {
       routes: API_ROUTES,
       database,
       idempotencyTable: props.apiIdempotency,
+      stateMachine: this.saga.stateMachine,
       sagaAlias: this.saga.live,
+      stateMachineName: this.saga.stateMachineName,
+      compensationQueue,
       payments,
     });
     this.api = new CheckoutApi(this, 'Api', {
@@ -155,6 +158,8 @@ export class StatelessStack extends Stack {
       functions: watched,
       proxy: database.proxy,
       database: database.instance,
+      metricsNamespace: powertools.metricsNamespace,
+      serviceName: powertools.serviceName,
     });
 
     // Safe delivery (docs/deploy.md): every traffic-serving function and the saga roll out gradually

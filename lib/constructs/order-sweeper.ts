@@ -1,6 +1,5 @@
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
@@ -8,6 +7,7 @@ import type { PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { grantDescribeSagaExecutions } from './payment-saga.js';
 import { ScheduledFunction } from './scheduled-function.js';
 import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
@@ -50,18 +50,8 @@ export class OrderSweeper extends Construct {
     props.database.grantConnect(fn);
     props.payments.bind(fn);
     props.sagaAlias.bindStarter(fn);
-    // Executions are named by order id, so any execution of this state machine: `execution:<name>:*`.
-    // Executions started through the alias are executions of the state machine: same ARN form.
-    const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${props.stateMachineName}:*`;
-    fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
-    );
-    Validations.of(this.job.handler).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${props.stateMachineName}:*]`,
-      reason:
-        'DescribeExecution on the executions of the payment saga only: they are named by order id, which the ' +
-        'sweeper learns from the database, so the execution part of the ARN cannot be narrower.',
-    });
+    // Executions started through the alias are executions of the state machine: same ARNs.
+    grantDescribeSagaExecutions(this.job.handler, props.stateMachineName);
     fn.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
     props.compensationQueue.grantSend(fn);
   }
