@@ -17,9 +17,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 let checkout: SynthesizedCheckout;
 
 beforeAll(() => {
-  // What `cdk synth` does, bundles included: the assertions below open the assets.
+  // What `cdk synth` does, bundles included: the assertions below open the assets. Bundling every
+  // function takes ~40 s on its own; give it room when the other test files share the two cores.
   checkout = synthesizeCheckout({ stage: 'dev' });
-});
+}, 300_000);
 
 /** The directory (or file) of an asset in the cloud assembly, from a resource's `aws:asset:path`. */
 function assetPath(resource: TemplateResource): string {
