@@ -9,7 +9,7 @@ import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 
-/** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
+/** What a route's handler module reads at runtime (each handler module in `lambdas/api` wires its own). */
 type RouteDependency =
   /** The pool (`DB_*`): rds-db:connect through the proxy. */
   | 'database'
