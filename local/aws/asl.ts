@@ -64,6 +64,9 @@ export function substituteDefinition(
   return result;
 }
 
+/** A factor for every Retry interval, or one chosen by the errors (`ErrorEquals`) a retrier matches. */
+export type RetryIntervalScale = number | ((errorEquals: readonly string[]) => number);
+
 /** Calls `visit` for every state, descending into Parallel branches and Map item processors. */
 export function forEachState(
   definition: AslDefinition,
@@ -81,20 +84,25 @@ export function forEachState(
  * `Seconds` are multiplied by the given factors. Scaling the definition, rather than using the
  * interpreter's per-state `retryIntervalOverrides`, keeps BackoffRate and full jitter working:
  * an override is one fixed pause per retrier, whatever the attempt. `SecondsPath`, `Timestamp`
- * and `TimestampPath` waits are computed at run time and are not scaled.
+ * and `TimestampPath` waits are computed at run time and are not scaled. `retryInterval` may
+ * depend on the errors a retrier matches, so that one class of waits is compressed less.
  */
 export function scaleWaits(
   definition: AslDefinition,
-  scales: { readonly retryInterval: number; readonly waitTime: number },
+  scales: { readonly retryInterval: RetryIntervalScale; readonly waitTime: number },
 ): AslDefinition {
   const scaled = structuredClone(definition);
   forEachState(scaled, (_name, state) => {
     const mutable = state as Record<string, unknown>;
     for (const retrier of asArray(state.Retry) ?? []) {
       const fields = retrier as Record<string, unknown>;
+      const scale =
+        typeof scales.retryInterval === 'number'
+          ? scales.retryInterval
+          : scales.retryInterval((asArray(fields.ErrorEquals) ?? []) as string[]);
       // 1 s is the ASL default interval; it has to be written out to be scaled.
-      fields.IntervalSeconds = numberOr(fields.IntervalSeconds, 1) * scales.retryInterval;
-      if (typeof fields.MaxDelaySeconds === 'number') fields.MaxDelaySeconds *= scales.retryInterval;
+      fields.IntervalSeconds = numberOr(fields.IntervalSeconds, 1) * scale;
+      if (typeof fields.MaxDelaySeconds === 'number') fields.MaxDelaySeconds *= scale;
     }
     if (state.Type === 'Wait' && typeof state.Seconds === 'number') {
       mutable.Seconds = state.Seconds * scales.waitTime;

@@ -15,6 +15,7 @@ import {
   AslDefinitionError,
   forEachState,
   loadAslDefinition,
+  type RetryIntervalScale,
   scaleWaits,
   substituteDefinition,
 } from './asl.js';
@@ -60,8 +61,8 @@ export interface LocalStateMachineOptions {
   readonly taskHandlers?: Readonly<Record<string, TaskHandler>>;
   /** Client of the local SQS, for `sqs:sendMessage` states that have no handler of their own. */
   readonly sqsClient?: SQSClient;
-  /** Multiplies every Retry interval and MaxDelaySeconds, e.g. 0.01. @default 1 */
-  readonly retryIntervalScale?: number;
+  /** Multiplies every Retry interval and MaxDelaySeconds, e.g. 0.01, or per retrier. @default 1 */
+  readonly retryIntervalScale?: RetryIntervalScale;
   /** Multiplies every Wait state's `Seconds`. @default 1 */
   readonly waitTimeScale?: number;
   /** The state machine's name in ARNs and the Context Object. @default 'LocalStateMachine' */

@@ -1,5 +1,5 @@
-import postgres from 'postgres';
 import { OnHandBelowReservedError } from '../db/catalog.js';
+import { DatabaseUnavailableError } from '../db/errors.js';
 import { OrderNotFoundError } from '../domain/errors.js';
 
 /**
@@ -183,7 +183,7 @@ export function problemFromError(error: unknown): ClassifiedError {
   if (error instanceof OrderNotFoundError) {
     return { response: problemResponse('ORDER_NOT_FOUND', 'No such order.'), serverFault: false };
   }
-  if (isTransientDatabaseError(error)) {
+  if (error instanceof DatabaseUnavailableError) {
     return { response: generic('SERVICE_UNAVAILABLE'), serverFault: true };
   }
   return { response: generic('INTERNAL_ERROR'), serverFault: true };
@@ -191,49 +191,6 @@ export function problemFromError(error: unknown): ClassifiedError {
 
 function errorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
-}
-
-/** Network-level failures of postgres.js (and Node) reaching the database or the proxy. */
-const TRANSIENT_CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-]);
-
-/**
- * SQLSTATEs that mean "try again": connection exceptions (class 08), serialization failures and
- * deadlocks (40001, 40P01), lock and statement timeouts (55P03, 57014), server shutdown or
- * restarts (57P01-57P03) and too many connections (53300).
- */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57014', '57P01', '57P02', '57P03', '53300']);
-
-/** True when the error (or one of its causes) is a database failure that a retry may not hit. */
-export function isTransientDatabaseError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if (current instanceof postgres.PostgresError) {
-      return current.code.startsWith('08') || TRANSIENT_SQLSTATES.has(current.code);
-    }
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_CONNECTION_CODES.has(code)) return true;
-    // AggregateError: Node's connect() reports one error per address it tried (IPv4 and IPv6).
-    if (
-      current instanceof AggregateError &&
-      current.errors.some((inner) => isTransientDatabaseError(inner))
-    ) {
-      return true;
-    }
-    current = current.cause;
-  }
-  return false;
 }
 
 /**

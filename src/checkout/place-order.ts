@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import postgres from 'postgres';
 import type { OrderStore, PlaceOrderResult } from '../db/orders.js';
 import { type CartLine, normalizeCart, type Order } from '../domain/order.js';
 import { SagaStartError, type SagaStarter } from '../saga/saga-starter.js';
@@ -16,7 +15,7 @@ export interface PlaceOrderCommand {
   readonly items: readonly CartLine[];
 }
 
-type Refusal = Exclude<PlaceOrderResult, { outcome: 'PLACED' }>;
+type Refusal = Exclude<PlaceOrderResult, { outcome: 'PLACED' | 'ALREADY_PLACED' }>;
 
 /**
  * What placing an order came to. Every member is a business outcome, final for this request;
@@ -107,29 +106,25 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
     const existing = await orders.getOrder(orderId);
     if (existing) return resume(existing, command);
 
-    let result: PlaceOrderResult;
-    try {
-      result = await orders.placeOrder({
-        orderId,
-        customerId: command.customerId,
-        currency: command.currency,
-        paymentMethod: command.paymentMethod,
-        storeCreditCents: command.storeCreditCents,
-        items: normalizeCart(command.items),
-        correlationId: command.correlationId,
-        ...(dependencies.reservationTtlSeconds === undefined
-          ? {}
-          : { reservationTtlSeconds: dependencies.reservationTtlSeconds }),
-      });
-    } catch (error) {
-      // Another attempt with the same key committed the order between our read and our insert
-      // (only possible when its idempotency lock had expired): pick that order up.
-      if (!isDuplicateOrder(error)) throw error;
+    const result = await orders.placeOrder({
+      orderId,
+      customerId: command.customerId,
+      currency: command.currency,
+      paymentMethod: command.paymentMethod,
+      storeCreditCents: command.storeCreditCents,
+      items: normalizeCart(command.items),
+      correlationId: command.correlationId,
+      ...(dependencies.reservationTtlSeconds === undefined
+        ? {}
+        : { reservationTtlSeconds: dependencies.reservationTtlSeconds }),
+    });
+    // Another attempt with the same key committed the order between our read and our insert
+    // (only possible when its idempotency lock had expired): pick that order up.
+    if (result.outcome === 'ALREADY_PLACED') {
       const raced = await orders.getOrder(orderId);
-      if (!raced) throw error;
+      if (!raced) throw new Error(`order ${orderId} was reported placed but cannot be read`);
       return resume(raced, command);
     }
-
     if (result.outcome !== 'PLACED') return result;
     await startSaga(result.order, command.correlationId);
     return { outcome: 'ACCEPTED', order: result.order, resumed: false };
@@ -137,14 +132,6 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
 }
 
 export type PlaceOrder = ReturnType<typeof createPlaceOrder>;
-
-function isDuplicateOrder(error: unknown): boolean {
-  return (
-    error instanceof postgres.PostgresError &&
-    error.code === '23505' &&
-    error.constraint_name === 'orders_pkey'
-  );
-}
 
 /** Whether an existing order is what the command asks for (the customer is part of the id). */
 function sameRequest(order: Order, command: PlaceOrderCommand): boolean {

@@ -1,4 +1,5 @@
 import postgres, { type Sql } from 'postgres';
+import { query, toDatabaseError } from './errors.js';
 
 export interface ProductInput {
   readonly name: string;
@@ -63,17 +64,17 @@ export class CatalogStore {
       ) {
         throw new OnHandBelowReservedError(sku, { cause: error });
       }
-      throw error;
+      throw toDatabaseError(error);
     }
   }
 
   async getProduct(sku: string): Promise<Product | undefined> {
-    const [row] = await this.sql<ProductRow[]>`
+    const [row] = await query(this.sql<ProductRow[]>`
       select p.sku, p.name, p.price_cents, p.currency, i.on_hand, i.reserved
       from products p
       join inventory i using (sku)
       where p.sku = ${sku}
-    `;
+    `);
     return row ? toProduct(row) : undefined;
   }
 }

@@ -1,4 +1,6 @@
 import type { Sql } from 'postgres';
+import type { ProviderPaymentState } from '../payments/gateway.js';
+import { query } from './errors.js';
 
 export const COMPENSATION_STATUSES = ['PENDING', 'RETRYING', 'RESOLVED', 'FAILED'] as const;
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
@@ -13,6 +15,8 @@ export interface FailedCompensation {
   readonly lastError: string | null;
   readonly cancellationReason: string | null;
   readonly correlationId: string | null;
+  /** What the payment provider reported for the order at the last failed attempt, when it answered. */
+  readonly providerState: ProviderPaymentState | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly resolvedAt: string | null;
@@ -27,49 +31,60 @@ export class CompensationStore {
 
   /** Counts an attempt; a resolved row stays resolved (a late duplicate delivery changes nothing). */
   async recordAttempt(compensationId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await this.sql<Row[]>`
+    const [row] = await query(this.sql<Row[]>`
       update failed_compensations
       set status = 'RETRYING', attempts = attempts + 1, updated_at = now()
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
       returning *
-    `;
+    `);
     return row ? toCompensation(row) : this.get(compensationId);
   }
 
-  async recordFailure(compensationId: string, error: string, final: boolean): Promise<void> {
-    await this.sql`
+  /**
+   * Records a failed attempt with what the provider reported (null when it could not be asked),
+   * so the row says what is held at the provider and not only what went wrong.
+   */
+  async recordFailure(
+    compensationId: string,
+    failure: { error: string; final: boolean; providerState: ProviderPaymentState | null },
+  ): Promise<void> {
+    const providerState = failure.providerState ? this.sql.json(failure.providerState as never) : null;
+    await query(this.sql`
       update failed_compensations
-      set status = ${final ? 'FAILED' : 'RETRYING'}, last_error = ${error}, updated_at = now()
+      set status = ${failure.final ? 'FAILED' : 'RETRYING'},
+          last_error = ${failure.error},
+          provider_state = coalesce(${providerState}::jsonb, provider_state),
+          updated_at = now()
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
-    `;
+    `);
   }
 
   async markResolved(compensationId: string): Promise<void> {
-    await this.sql`
+    await query(this.sql`
       update failed_compensations
       set status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), updated_at = now()
       where compensation_id = ${compensationId}
-    `;
+    `);
   }
 
   async get(compensationId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await this.sql<Row[]>`
+    const [row] = await query(this.sql<Row[]>`
       select * from failed_compensations where compensation_id = ${compensationId}
-    `;
+    `);
     return row ? toCompensation(row) : undefined;
   }
 
   /** Newest first, optionally one status only. */
   async list(options: { status?: CompensationStatus; limit?: number } = {}): Promise<FailedCompensation[]> {
-    const rows = await this.sql<Row[]>`
+    const rows = await query(this.sql<Row[]>`
       select *
       from failed_compensations
       where ${options.status ? this.sql`status = ${options.status}` : this.sql`true`}
       order by created_at desc
       limit ${options.limit ?? 100}
-    `;
+    `);
     return rows.map(toCompensation);
   }
 }
@@ -83,6 +98,7 @@ interface Row {
   last_error: string | null;
   cancellation_reason: string | null;
   correlation_id: string | null;
+  provider_state: ProviderPaymentState | null;
   created_at: Date;
   updated_at: Date;
   resolved_at: Date | null;
@@ -98,6 +114,7 @@ function toCompensation(row: Row): FailedCompensation {
     lastError: row.last_error,
     cancellationReason: row.cancellation_reason,
     correlationId: row.correlation_id,
+    providerState: row.provider_state,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,

@@ -6,6 +6,7 @@ import {
   ReservationReleasedError,
 } from '../domain/errors.js';
 import { type CartLine, normalizeCart, type Order, type OrderStatus } from '../domain/order.js';
+import { query, toDatabaseError } from './errors.js';
 
 export interface PlaceOrderInput {
   /** Chosen by the caller so a retried request can be traced to one order id. */
@@ -33,6 +34,8 @@ export interface ShortLine {
 /** Business outcomes of placing an order; anything else is an exception (a transient failure). */
 export type PlaceOrderResult =
   | { readonly outcome: 'PLACED'; readonly order: Order }
+  /** An order with this id exists already: another attempt with the same key placed it first. */
+  | { readonly outcome: 'ALREADY_PLACED' }
   | { readonly outcome: 'UNKNOWN_SKU'; readonly skus: string[] }
   | { readonly outcome: 'CURRENCY_MISMATCH'; readonly skus: string[] }
   | { readonly outcome: 'OUT_OF_STOCK'; readonly lines: ShortLine[] }
@@ -74,6 +77,7 @@ interface RawTransition {
 const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
 /** Raised by place_order when the stock went between its check and its reservation (migrations 0006, 0009). */
 const OUT_OF_STOCK_SQLSTATE = 'CK409';
+const UNIQUE_VIOLATION_SQLSTATE = '23505';
 
 /**
  * The order data layer. Every write is a single call of a database function (see
@@ -94,7 +98,14 @@ export class OrderStore {
       if (error instanceof postgres.PostgresError && error.code === OUT_OF_STOCK_SQLSTATE) {
         return { outcome: 'OUT_OF_STOCK', lines: JSON.parse(error.detail ?? '[]') as ShortLine[] };
       }
-      throw error;
+      if (
+        error instanceof postgres.PostgresError &&
+        error.code === UNIQUE_VIOLATION_SQLSTATE &&
+        error.constraint_name === 'orders_pkey'
+      ) {
+        return { outcome: 'ALREADY_PLACED' };
+      }
+      throw toDatabaseError(error);
     }
   }
 
@@ -118,9 +129,9 @@ export class OrderStore {
   }
 
   async getOrder(orderId: string): Promise<Order | undefined> {
-    const [row] = await this.sql<{ order: Order | null }[]>`
+    const [row] = await query(this.sql<{ order: Order | null }[]>`
       select order_snapshot(${orderId}::uuid) as order
-    `;
+    `);
     return row?.order ?? undefined;
   }
 
@@ -208,9 +219,9 @@ export class OrderStore {
   private async transition(
     orderId: string,
     transition: string,
-    query: Promise<readonly { result: RawTransition }[]>,
+    statement: PromiseLike<readonly { result: RawTransition }[]>,
   ): Promise<TransitionResult> {
-    const [row] = await query;
+    const [row] = await query(statement);
     const result = (row as { result: RawTransition }).result;
     switch (result.outcome) {
       case 'APPLIED':

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
+import { query } from './errors.js';
 
 export interface Wallet {
   readonly customerId: string;
@@ -12,18 +13,18 @@ export class WalletStore {
 
   /** Sets the balance by recording the difference as an adjustment in the ledger. */
   async setBalance(customerId: string, balanceCents: number): Promise<Wallet> {
-    await this.sql`
+    await query(this.sql`
       select set_wallet_balance(${customerId}, ${balanceCents}::bigint, ${`adjustment:${randomUUID()}`})
-    `;
+    `);
     return { customerId, balanceCents };
   }
 
   async getWallet(customerId: string): Promise<Wallet | undefined> {
-    const [row] = await this.sql<{ balance_cents: number }[]>`
+    const [row] = await query(this.sql<{ balance_cents: number }[]>`
       select balance_cents
       from store_credit_wallets
       where customer_id = ${customerId}
-    `;
+    `);
     return row ? { customerId, balanceCents: row.balance_cents } : undefined;
   }
 }

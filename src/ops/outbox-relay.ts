@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { query } from '../db/errors.js';
 import { describeError } from '../runtime/errors.js';
 import { logger } from '../runtime/observability.js';
 import type { EventPublisher, OutboxEvent } from './event-publishers.js';
@@ -177,7 +178,7 @@ export class OutboxStore {
    */
   async claim(limit: number, leaseSeconds: number): Promise<OutboxEvent[]> {
     // `returning` has no order of its own: the outer select hands the batch over in write order.
-    const rows = await this.sql<ClaimedRow[]>`
+    const rows = await query(this.sql<ClaimedRow[]>`
       with due as (
         select id
         from outbox_events
@@ -197,7 +198,7 @@ export class OutboxStore {
       select *
       from claimed
       order by created_at, id
-    `;
+    `);
     return rows.map(toOutboxEvent);
   }
 
@@ -207,20 +208,20 @@ export class OutboxStore {
    */
   async markPublished(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const rows = await this.sql`
+    const rows = await query(this.sql`
       update outbox_events
       set published_at = now()
       where id = any (${[...ids]}::uuid[])
         and published_at is null
       returning id
-    `;
+    `);
     return rows.length;
   }
 
   /** Counts a failed attempt and puts each event back in the outbox after its backoff. */
   async markFailed(retries: readonly { id: string; error: string; delayMs: number }[]): Promise<number> {
     if (retries.length === 0) return 0;
-    const rows = await this.sql`
+    const rows = await query(this.sql`
       update outbox_events o
       set attempts = o.attempts + 1,
           last_error = f.error,
@@ -233,19 +234,19 @@ export class OutboxStore {
       where o.id = f.id
         and o.published_at is null
       returning o.id
-    `;
+    `);
     return rows.length;
   }
 
   /** For the backlog metrics: an outbox that only grows means the relay or the bus is stuck. */
   async backlog(): Promise<OutboxBacklog> {
-    const [row] = await this.sql<{ unpublished: number; oldest_age_seconds: number }[]>`
+    const [row] = await query(this.sql<{ unpublished: number; oldest_age_seconds: number }[]>`
       select
         count(*)::integer as unpublished,
         coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest_age_seconds
       from outbox_events
       where published_at is null
-    `;
+    `);
     return { unpublished: row?.unpublished ?? 0, oldestAgeSeconds: row?.oldest_age_seconds ?? 0 };
   }
 }

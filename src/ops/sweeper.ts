@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { DatabaseUnavailableError, query } from '../db/errors.js';
 import type { OrderStore } from '../db/orders.js';
 import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
@@ -63,7 +64,7 @@ export async function sweepStuckOrders(
 ): Promise<SweepReport> {
   const stuckAfter = `${options.stuckAfterSeconds ?? 300} seconds`;
   const lease = `${options.leaseSeconds ?? 120} seconds`;
-  const claimed = await deps.sql<StuckOrder[]>`
+  const claimed = await query(deps.sql<StuckOrder[]>`
     with stuck as (
       select o.id
       from orders o
@@ -92,7 +93,7 @@ export async function sweepStuckOrders(
         select 1 from reservations r
         where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
       ) as reservation_expired
-  `;
+  `);
 
   const counts = { started: 0, compensated: 0, stillRunning: 0, requiresAttention: 0, skipped: 0 };
   for (const order of claimed) {
@@ -132,6 +133,9 @@ async function recover(
   } catch (error) {
     // The order moved on while we looked (e.g. a late saga confirmed it): nothing to recover.
     if (error instanceof IllegalTransitionError) return 'skipped';
+    // The database is away: not a failed compensation. The lease runs out and the next sweep
+    // takes the order again; parking it for operators would be wrong (and would fail as well).
+    if (error instanceof DatabaseUnavailableError) throw error;
     const message = {
       compensationId: `${order.id}:compensation`,
       orderId: order.id,
@@ -159,7 +163,7 @@ async function recover(
  * a duplicate would be harmless anyway (the worker is idempotent on compensationId).
  */
 async function requeueOrphanedCompensations(deps: SweeperDependencies, stuckAfter: string, limit: number) {
-  const orphans = await deps.sql<
+  const orphans = await query(deps.sql<
     {
       compensation_id: string;
       order_id: string;
@@ -183,7 +187,7 @@ async function requeueOrphanedCompensations(deps: SweeperDependencies, stuckAfte
     from orphaned
     where f.compensation_id = orphaned.compensation_id
     returning f.compensation_id, f.order_id, f.steps, f.cancellation_reason, f.last_error, f.correlation_id
-  `;
+  `);
   for (const orphan of orphans) {
     await deps.compensationQueue.send({
       compensationId: orphan.compensation_id,

@@ -4,8 +4,23 @@
  *
  * Retryable: {@link PaymentProviderTransientError}, {@link PaymentTimeoutError},
  * {@link PaymentCircuitOpenError}. Not retryable: {@link PaymentRejectedError}.
- * A decline is not an error at all: `authorize` returns `{ outcome: 'DECLINED' }`.
+ * A decline is not an error of the gateway: `authorize` returns `{ outcome: 'DECLINED' }`, and the
+ * saga's AuthorizePayment task records it and ends with {@link PaymentDeclinedError}.
  */
+
+/**
+ * The card was declined: a business outcome, recorded on the order, never retried. The task ends
+ * with this error so that the state machine's Catch routes the order into compensation.
+ */
+export class PaymentDeclinedError extends Error {
+  override readonly name = 'PaymentDeclinedError';
+  constructor(
+    readonly orderId: string,
+    readonly reason: string,
+  ) {
+    super(`the payment of order ${orderId} was declined (${reason})`);
+  }
+}
 
 /** The provider answered 5xx or could not be reached. Safe to retry with the same idempotency key. */
 export class PaymentProviderTransientError extends Error {

@@ -43,6 +43,22 @@ export interface RefundInput {
   idempotencyKey: string;
 }
 
+/** One authorization of an order, as the provider holds it now. */
+export interface ProviderAuthorization {
+  readonly authorizationId: string;
+  readonly status: 'authorized' | 'captured' | 'voided';
+  readonly amountCents: number;
+  readonly capturedCents: number;
+  readonly refundedCents: number;
+  readonly captureId: string | null;
+}
+
+/** What the provider reports for an order: the source of truth for money. */
+export interface ProviderPaymentState {
+  readonly orderId: string;
+  readonly authorizations: readonly ProviderAuthorization[];
+}
+
 /**
  * Port to the payment provider. Implementations throw the errors of `errors.ts`:
  * transient, timeout and circuit-open errors are retryable, rejections are not.
@@ -53,6 +69,8 @@ export interface PaymentGateway {
   /** `voided` is false when the provider had nothing to void for the order. */
   void(input: VoidInput): Promise<{ voided: boolean }>;
   refund(input: RefundInput): Promise<{ refundId: string }>;
+  /** The order's authorizations and what was captured and refunded of each (like Stripe's retrieve). */
+  retrieve(input: { orderId: string }): Promise<ProviderPaymentState>;
 }
 
 /**

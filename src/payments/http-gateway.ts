@@ -10,6 +10,7 @@ import type {
   AuthorizeOutcome,
   CaptureInput,
   PaymentGateway,
+  ProviderPaymentState,
   RefundInput,
   VoidInput,
 } from './gateway.js';
@@ -42,6 +43,20 @@ const declinedBody = z.object({ outcome: z.literal('declined'), reason: z.string
 const captureBody = z.object({ captureId: nonEmpty });
 const voidBody = z.object({ voided: z.boolean() });
 const refundBody = z.object({ refundId: nonEmpty });
+const cents = z.int().check(z.minimum(0));
+const paymentStateBody = z.object({
+  orderId: z.string(),
+  authorizations: z.array(
+    z.object({
+      authorizationId: nonEmpty,
+      status: z.enum(['authorized', 'captured', 'voided']),
+      amountCents: cents,
+      capturedCents: cents,
+      refundedCents: cents,
+      captureId: z.nullable(z.string()),
+    }),
+  ),
+});
 const problemBody = z.object({ code: z.optional(z.string()), detail: z.optional(z.string()) });
 
 /**
@@ -54,18 +69,28 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const breaker = createPaymentCircuitBreaker(options.breaker);
 
-  /** One request/response within the timeout. Throws only transient and timeout errors. */
-  async function exchange(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
+  /**
+   * One request/response within the timeout. Throws only transient and timeout errors. A request
+   * with a body is a POST with its idempotency key; one without is a read (GET).
+   */
+  async function exchange(
+    path: string,
+    request?: { body: unknown; idempotencyKey: string },
+  ): Promise<ProviderReply> {
     const signal = AbortSignal.timeout(timeoutMs);
-    const what = `POST ${path}`;
+    const what = `${request ? 'POST' : 'GET'} ${path}`;
     let status: number;
     let text: string;
     try {
       const response = await fetchImpl(`${baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        body: JSON.stringify(body),
         signal,
+        ...(request
+          ? {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'idempotency-key': request.idempotencyKey },
+              body: JSON.stringify(request.body),
+            }
+          : { method: 'GET' }),
       });
       status = response.status;
       text = await response.text(); // inside the try: a body that never ends is a timeout too
@@ -89,7 +114,7 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
 
   /** Sends a request through the breaker (one per gateway), so an open circuit never reaches fetch. */
   function send(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
-    return breaker.execute(() => exchange(path, body, idempotencyKey));
+    return breaker.execute(() => exchange(path, { body, idempotencyKey }));
   }
 
   return {
@@ -124,6 +149,12 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
       const reply = await send('/v1/refunds', body, idempotencyKey);
       const { refundId } = read('/v1/refunds', reply, refundBody);
       return { refundId };
+    },
+
+    async retrieve({ orderId }: { orderId: string }): Promise<ProviderPaymentState> {
+      const path = `/v1/orders/${encodeURIComponent(orderId)}/payments`;
+      const reply = await breaker.execute(() => exchange(path));
+      return read(path, reply, paymentStateBody);
     },
 
     breakerState: () => breaker.state(),

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { OrderStore } from '../db/orders.js';
+import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import { PaymentSaga } from '../saga/steps.js';
 import { databasePool } from './database.js';
 import { logger, useCorrelationId } from './observability.js';
@@ -20,11 +21,25 @@ export class InvalidTaskInputError extends Error {
 }
 
 let saga: PaymentSaga | undefined;
+let injectedFaults: SideEffectFaults = NO_FAULTS;
 
 /** The saga steps over this container's database pool and payment gateway, built on first use. */
 export function paymentSaga(): PaymentSaga {
-  saga ??= new PaymentSaga({ orders: new OrderStore(databasePool()), payments: paymentGateway() });
+  saga ??= new PaymentSaga({
+    orders: new OrderStore(databasePool()),
+    payments: paymentGateway(),
+    faults: { afterSideEffect: (effect, orderId) => injectedFaults.afterSideEffect(effect, orderId) },
+  });
   return saga;
+}
+
+/**
+ * Installs fault injection between provider side effects and their records for this process's
+ * saga steps (task handlers and compensation worker alike). Only the local stack and the tests
+ * call it; no deployed function does.
+ */
+export function injectSideEffectFaults(faults: SideEffectFaults): void {
+  injectedFaults = faults;
 }
 
 /**

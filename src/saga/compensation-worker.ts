@@ -73,7 +73,13 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
       logger.info('compensation resolved', { receiveCount });
     } catch (error) {
       const final = receiveCount >= deps.maxReceiveCount;
-      await deps.compensations.recordFailure(message.compensationId, describeError(error), final);
+      // What the provider holds now, so the audit row (and the DLQ's operator) sees what is left.
+      const providerState = await deps.saga.paymentState(message.orderId).catch(() => null);
+      await deps.compensations
+        .recordFailure(message.compensationId, { error: describeError(error), final, providerState })
+        .catch((recordError: unknown) =>
+          logger.warn('could not record the failed compensation attempt', { error: recordError as Error }),
+        );
       logger.error(
         final ? 'compensation failed for the last time, moving to the DLQ' : 'compensation failed',
         {

@@ -1,7 +1,13 @@
 import type { OrderStore } from '../db/orders.js';
 import { IllegalTransitionError, OrderNotFoundError } from '../domain/errors.js';
 import type { Order } from '../domain/order.js';
-import { type PaymentGateway, paymentIdempotencyKey } from '../payments/gateway.js';
+import { PaymentDeclinedError } from '../payments/errors.js';
+import {
+  type PaymentGateway,
+  type ProviderPaymentState,
+  paymentIdempotencyKey,
+} from '../payments/gateway.js';
+import { NO_FAULTS, type SideEffectFaults } from './faults.js';
 
 /** What every step receives: the order and the correlation id that follows it everywhere. */
 export interface StepInput {
@@ -12,6 +18,8 @@ export interface StepInput {
 export interface SagaDependencies {
   readonly orders: OrderStore;
   readonly payments: PaymentGateway;
+  /** Fault injection between a provider side effect and its record; tests and local mode only. */
+  readonly faults?: SideEffectFaults;
 }
 
 /** The compensation steps, in the order they run; the compensation queue carries the ones left. */
@@ -23,110 +31,132 @@ export const COMPENSATION_STEPS = [
 ] as const;
 export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
 
-export type AuthorizationResult =
-  | { readonly outcome: 'AUTHORIZED'; readonly authorizationId: string }
-  | { readonly outcome: 'DECLINED'; readonly reason: string };
+/** What reversing a payment did at the provider. */
+export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
+
+/** Payment statuses with nothing left at the provider to undo. */
+const SETTLED_PAYMENTS = new Set(['NOT_REQUIRED', 'DECLINED', 'VOIDED', 'REFUNDED']);
 
 /**
- * The saga's steps, shared by the Step Functions task handlers and the compensation worker.
- * Each is safe to run again: the provider sees the same idempotency key (`{orderId}:{operation}`)
- * on every retry, and the database transitions are guarded and idempotent.
+ * The saga's steps, shared by the Step Functions task handlers, the compensation worker and the
+ * sweeper. Each is safe to run again, also after a crash between a provider call and its record:
+ * the provider sees the same idempotency key (`{orderId}:{operation}`) on every retry and replays
+ * its first answer, so a retried step finds its own side effect and records it; the database
+ * transitions are guarded and idempotent; and reversing a payment decides from what the provider
+ * reports, never from the last row this service managed to write (docs/architecture.md).
  */
 export class PaymentSaga {
-  constructor(private readonly deps: SagaDependencies) {}
+  private readonly faults: SideEffectFaults;
 
-  /** Asks the provider to authorize the order's card charge. A decline is a result, not an error. */
-  async authorizePayment({ orderId }: StepInput): Promise<AuthorizationResult> {
+  constructor(private readonly deps: SagaDependencies) {
+    this.faults = deps.faults ?? NO_FAULTS;
+  }
+
+  /**
+   * Authorizes the order's card charge and records the authorization (order AUTHORIZED). A decline
+   * is recorded and ends the step with {@link PaymentDeclinedError}, which the state machine routes
+   * into compensation without retrying.
+   */
+  async authorizePayment({ orderId, correlationId }: StepInput): Promise<{ authorizationId: string }> {
     const order = await this.order(orderId);
     const { status, authorizationId } = order.payment;
     // Re-invoked after the authorization was recorded: answer from the record, call nobody.
     if ((status === 'AUTHORIZED' || status === 'CAPTURED') && authorizationId) {
-      return { outcome: 'AUTHORIZED', authorizationId };
+      return { authorizationId };
     }
-    if (status === 'DECLINED') return { outcome: 'DECLINED', reason: 'previously declined' };
+    if (status === 'DECLINED') throw new PaymentDeclinedError(orderId, 'previously declined');
     if (order.status !== 'PENDING' || status !== 'PENDING') {
       throw new IllegalTransitionError(orderId, 'authorize payment of', order.status, {
         paymentStatus: status,
       });
     }
-    return this.deps.payments.authorize({
+    const outcome = await this.deps.payments.authorize({
       orderId,
       amountCents: order.chargeCents,
       currency: order.currency,
       paymentMethod: order.paymentMethod,
       idempotencyKey: paymentIdempotencyKey(orderId, 'authorize'),
     });
+    if (outcome.outcome === 'DECLINED') {
+      await this.deps.orders.recordPaymentOutcome(orderId, 'DECLINED', correlationId);
+      throw new PaymentDeclinedError(orderId, outcome.reason);
+    }
+    this.faults.afterSideEffect('authorize', orderId);
+    await this.deps.orders.markAuthorized(orderId, outcome.authorizationId, correlationId);
+    return { authorizationId: outcome.authorizationId };
   }
 
-  async markPaymentDeclined({ orderId, correlationId }: StepInput): Promise<void> {
-    await this.deps.orders.recordPaymentOutcome(orderId, 'DECLINED', correlationId);
-  }
-
-  async markAuthorized({ orderId, correlationId, authorizationId }: StepInput & { authorizationId: string }) {
-    await this.deps.orders.markAuthorized(orderId, authorizationId, correlationId);
-  }
-
-  /** Captures the authorized amount and records the capture; a replayed capture is answered by the provider. */
+  /**
+   * Captures the authorized amount, records the capture and confirms the order (its reservations
+   * are committed). A retry after the capture succeeded gets the provider's replayed capture and
+   * records it; a retry after the record goes straight to confirming.
+   */
   async capturePayment({ orderId, correlationId }: StepInput): Promise<{ captureId: string | null }> {
     const order = await this.order(orderId);
-    if (order.payment.status === 'CAPTURED') return { captureId: null };
-    const authorizationId = order.payment.authorizationId;
-    if (order.payment.status !== 'AUTHORIZED' || !authorizationId) {
-      throw new IllegalTransitionError(orderId, 'capture payment of', order.status, {
-        paymentStatus: order.payment.status,
-      });
+    if (order.status === 'CONFIRMED') return { captureId: null };
+    let captureId: string | null = null;
+    if (order.payment.status !== 'CAPTURED') {
+      const authorizationId = order.payment.authorizationId;
+      if (order.payment.status !== 'AUTHORIZED' || !authorizationId) {
+        throw new IllegalTransitionError(orderId, 'capture payment of', order.status, {
+          paymentStatus: order.payment.status,
+        });
+      }
+      ({ captureId } = await this.deps.payments.capture({
+        orderId,
+        authorizationId,
+        amountCents: order.chargeCents,
+        idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
+      }));
+      this.faults.afterSideEffect('capture', orderId);
+      await this.deps.orders.markCaptured(orderId, captureId, correlationId);
     }
-    const { captureId } = await this.deps.payments.capture({
-      orderId,
-      authorizationId,
-      amountCents: order.chargeCents,
-      idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
-    });
-    await this.deps.orders.markCaptured(orderId, captureId, correlationId);
+    await this.deps.orders.confirm(orderId, correlationId);
     return { captureId };
   }
 
+  /** Confirms an order that needs no card payment (store credit paid all of it). */
   async confirmOrder({ orderId, correlationId }: StepInput): Promise<void> {
     await this.deps.orders.confirm(orderId, correlationId);
   }
 
   /**
-   * Undoes the card payment: voids an authorization — also one whose outcome is unknown because
-   * authorize timed out (the provider voids by order id) — or refunds a capture.
+   * Undoes the card payment as the provider reports it: voids what is still only authorized
+   * (also an authorization this service never heard of because authorize timed out) and refunds
+   * what was captured (also a capture whose record failed). Then records the outcome.
    */
-  async reversePayment({
-    orderId,
-    correlationId,
-  }: StepInput): Promise<{ action: 'VOIDED' | 'REFUNDED' | 'NONE' }> {
+  async reversePayment({ orderId, correlationId }: StepInput): Promise<{ action: ReversalAction }> {
     const order = await this.order(orderId);
     // A confirmed order is never compensated: refunding it here would take the money of a sale.
     if (order.status === 'CONFIRMED') {
       throw new IllegalTransitionError(orderId, 'reverse payment of', order.status);
     }
-    const { status, authorizationId } = order.payment;
-    switch (status) {
-      case 'PENDING':
-      case 'AUTHORIZED':
+    if (SETTLED_PAYMENTS.has(order.payment.status)) return { action: 'NONE' };
+
+    const state = await this.deps.payments.retrieve({ orderId });
+    for (const authorization of state.authorizations) {
+      if (authorization.status === 'authorized') {
         await this.deps.payments.void({
           orderId,
-          ...(authorizationId ? { authorizationId } : {}),
+          authorizationId: authorization.authorizationId,
           idempotencyKey: paymentIdempotencyKey(orderId, 'void'),
         });
-        await this.deps.orders.recordPaymentOutcome(orderId, 'VOIDED', correlationId);
-        return { action: 'VOIDED' };
-      case 'CAPTURED':
+        this.faults.afterSideEffect('void', orderId);
+      }
+      const refundable = authorization.capturedCents - authorization.refundedCents;
+      if (authorization.status === 'captured' && refundable > 0) {
         await this.deps.payments.refund({
           orderId,
-          authorizationId: authorizationId as string,
-          amountCents: order.chargeCents,
+          authorizationId: authorization.authorizationId,
+          amountCents: refundable,
           idempotencyKey: paymentIdempotencyKey(orderId, 'refund'),
         });
-        await this.deps.orders.recordPaymentOutcome(orderId, 'REFUNDED', correlationId);
-        return { action: 'REFUNDED' };
-      default:
-        // NOT_REQUIRED, DECLINED, VOIDED, REFUNDED: nothing is held at the provider.
-        return { action: 'NONE' };
+        this.faults.afterSideEffect('refund', orderId);
+      }
     }
+    const action = wasCaptured(state) ? 'REFUNDED' : 'VOIDED';
+    await this.deps.orders.recordPaymentOutcome(orderId, action, correlationId);
+    return { action };
   }
 
   async releaseReservations({ orderId, correlationId }: StepInput): Promise<void> {
@@ -172,9 +202,19 @@ export class PaymentSaga {
     }
   }
 
+  /** The provider's current state of the order's payment, for operators and the audit trail. */
+  paymentState(orderId: string): Promise<ProviderPaymentState> {
+    return this.deps.payments.retrieve({ orderId });
+  }
+
   private async order(orderId: string): Promise<Order> {
     const order = await this.deps.orders.getOrder(orderId);
     if (!order) throw new OrderNotFoundError(orderId);
     return order;
   }
+}
+
+/** Whether any money of the order was ever captured: then its reversal is a refund. */
+function wasCaptured(state: ProviderPaymentState): boolean {
+  return state.authorizations.some((a) => a.capturedCents > 0);
 }

@@ -2,13 +2,13 @@ import postgres from 'postgres';
 import { describe, expect, test } from 'vitest';
 import {
   GATEWAY_PROBLEMS,
-  isTransientDatabaseError,
   PROBLEM_CODES,
   PROBLEMS,
   problemFromError,
   problemType,
 } from '../../src/api/problems.js';
 import { API_ROUTES } from '../../src/api/routes.js';
+import { isTransientDatabaseError, toDatabaseError } from '../../src/db/errors.js';
 import { SagaStartError } from '../../src/saga/saga-starter.js';
 
 describe('problem mapping', () => {
@@ -122,6 +122,9 @@ describe('problem mapping', () => {
     ['a plain error', new Error('bug'), false],
   ])('%s is transient: %s', (_, error, transient) => {
     expect(isTransientDatabaseError(error)).toBe(transient);
-    expect(problemFromError(error).response.code).toBe(transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR');
+    // The data layer translates driver errors; the HTTP mapping sees only the named error.
+    expect(problemFromError(toDatabaseError(error)).response.code).toBe(
+      transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR',
+    );
   });
 });

@@ -161,12 +161,12 @@ describe('placeOrder', () => {
     expect(await catalog.getProduct('CREDIT-3')).toMatchObject({ reserved: 0 });
   });
 
-  test('reusing an order id fails whole, leaving the first order untouched', async () => {
+  test('reusing an order id is refused whole (ALREADY_PLACED), leaving the first order untouched', async () => {
     await seedProducts(db.sql, { 'DUP-1': { onHand: 5 } });
     const input = orderInput({ items: [{ sku: 'DUP-1', quantity: 1 }] });
     await orders.placeOrder(input);
 
-    await expect(orders.placeOrder(input)).rejects.toThrow(/duplicate key/);
+    expect(await orders.placeOrder(input)).toEqual({ outcome: 'ALREADY_PLACED' });
 
     expect(await catalog.getProduct('DUP-1')).toMatchObject({ reserved: 1 });
   });

@@ -98,7 +98,7 @@ describe('payment saga definition', () => {
       ([, state]) => state.Type === 'Task' && !state.Resource?.startsWith('arn:aws:states:::'),
     );
 
-    expect(lambdaTasks.length).toBe(10);
+    expect(lambdaTasks.length).toBe(8);
     for (const [stateName, state] of lambdaTasks) {
       const fn = lambdaResource((state.Resource ?? '').replace('resolved:', ''));
       const handlers = bundleSources(fn).filter((source) => source.startsWith('lambdas/'));

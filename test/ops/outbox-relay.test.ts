@@ -123,16 +123,18 @@ describe('outbox relay', () => {
       expect(rows.every((row) => row.published_at === null && row.attempts === 0)).toBe(true);
     });
 
-    test('placing an order with an existing order id fails and leaves no extra event, stock or debit', async () => {
+    test('placing an order with an existing order id is refused whole: no extra event, stock or debit', async () => {
       const customerId = `outbox-${randomUUID()}`;
       await seedWallet(db.sql, customerId, 10_000);
       const first = orderInput({ customerId, items: [{ sku, quantity: 1 }] });
       await orders.placeOrder(first);
       const stockBefore = await new CatalogStore(db.sql).getProduct(sku);
 
-      await expect(
-        orders.placeOrder({ ...first, storeCreditCents: 500, correlationId: randomUUID() }),
-      ).rejects.toThrow(/duplicate key/);
+      expect(
+        await orders.placeOrder({ ...first, storeCreditCents: 500, correlationId: randomUUID() }),
+      ).toEqual({
+        outcome: 'ALREADY_PLACED',
+      });
 
       expect((await outboxRows()).map((row) => row.type)).toEqual(['order.placed']);
       expect(await new CatalogStore(db.sql).getProduct(sku)).toEqual(stockBefore);

@@ -217,6 +217,82 @@ describe('test payment methods through the HTTP gateway', () => {
   });
 });
 
+describe("retrieve: the order's payments as the provider holds them", () => {
+  test('follows an authorization through capture and refund, with the capture id', async () => {
+    const order = await authorizeOk('pm_card_visa');
+    const authorized = await gateway.retrieve({ orderId: order.orderId });
+    const { captureId } = await gateway.capture({
+      orderId: order.orderId,
+      authorizationId: order.authorizationId,
+      amountCents: 1000,
+      idempotencyKey: paymentIdempotencyKey(order.orderId, 'capture'),
+    });
+    await gateway.refund({
+      orderId: order.orderId,
+      authorizationId: order.authorizationId,
+      amountCents: 400,
+      idempotencyKey: paymentIdempotencyKey(order.orderId, 'refund'),
+    });
+
+    const refunded = await gateway.retrieve({ orderId: order.orderId });
+
+    expect(authorized.authorizations).toEqual([
+      {
+        authorizationId: order.authorizationId,
+        status: 'authorized',
+        amountCents: 2500,
+        capturedCents: 0,
+        refundedCents: 0,
+        captureId: null,
+      },
+    ]);
+    expect(refunded).toEqual({
+      orderId: order.orderId,
+      authorizations: [
+        {
+          authorizationId: order.authorizationId,
+          status: 'captured',
+          amountCents: 2500,
+          capturedCents: 1000,
+          refundedCents: 400,
+          captureId,
+        },
+      ],
+    });
+  });
+
+  test('finds the authorization behind an authorize that timed out, and an unknown order has none', async () => {
+    const orderId = randomUUID();
+    await expect(
+      gateway.authorize({
+        orderId,
+        amountCents: 700,
+        currency: 'USD',
+        paymentMethod: 'pm_auth_timeout',
+        idempotencyKey: paymentIdempotencyKey(orderId, 'authorize'),
+      }),
+    ).rejects.toBeInstanceOf(PaymentTimeoutError);
+
+    expect((await gateway.retrieve({ orderId })).authorizations).toMatchObject([
+      { status: 'authorized', amountCents: 700 },
+    ]);
+    expect(await gateway.retrieve({ orderId: randomUUID() })).toMatchObject({ authorizations: [] });
+  });
+
+  test('is a read: it adds no ledger entry and an injected error makes it a transient failure', async () => {
+    const order = await authorizeOk('pm_card_visa');
+    const before = await ledgerFor(order.orderId);
+    await gateway.retrieve({ orderId: order.orderId });
+    expect(await ledgerFor(order.orderId)).toEqual(before);
+
+    await call('POST', '/control/faults', { body: { errorRate: 1 } });
+    await expect(gateway.retrieve({ orderId: order.orderId })).rejects.toBeInstanceOf(
+      PaymentProviderTransientError,
+    );
+    expect((await call('POST', `/v1/orders/${order.orderId}/payments`)).status).toBe(405);
+  });
+});
+
 describe('idempotency', () => {
   test('a replayed request returns the first status and body and adds no ledger entry', async () => {
     const { orderId, authorize } = newOrder('pm_card_visa');

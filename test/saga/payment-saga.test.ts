@@ -8,11 +8,14 @@ import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { WalletStore } from '../../src/db/wallets.js';
 import type { SagaInput } from '../../src/saga/saga-starter.js';
-import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 import {
+  dlqDepth,
   MAX_RECEIVE_COUNT,
+  placeSagaOrder,
+  queueDepth,
   type SagaEnvironment,
   startSagaEnvironment,
+  waitFor,
 } from '../support/saga-environment.js';
 
 const STOCK = 20;
@@ -21,7 +24,6 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
   let env: SagaEnvironment;
   let orders: OrderStore;
   let catalog: CatalogStore;
-  let scenario = 0;
 
   beforeAll(async () => {
     env = await startSagaEnvironment();
@@ -37,27 +39,8 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
   });
 
   /** Places an order for 2 units of a fresh SKU (price 1000) and returns what the saga starts with. */
-  async function placeOrder(paymentMethod: string, options: { storeCreditCents?: number } = {}) {
-    scenario += 1;
-    const sku = `SAGA-${scenario}`;
-    const customerId = `saga-customer-${scenario}`;
-    await seedProducts(env.db.sql, { [sku]: { onHand: STOCK, priceCents: 1000 } });
-    await seedWallet(env.db.sql, customerId, 5000);
-    const input = orderInput({
-      customerId,
-      paymentMethod,
-      storeCreditCents: options.storeCreditCents ?? 0,
-      items: [{ sku, quantity: 2 }],
-    });
-    const placed = await orders.placeOrder(input);
-    if (placed.outcome !== 'PLACED') throw new Error(`order not placed: ${placed.outcome}`);
-    const sagaInput: SagaInput = {
-      orderId: input.orderId,
-      correlationId: input.correlationId,
-      chargeCents: placed.order.chargeCents,
-    };
-    return { ...sagaInput, sku, customerId };
-  }
+  const placeOrder = (paymentMethod: string, options: { storeCreditCents?: number } = {}) =>
+    placeSagaOrder(env, paymentMethod, { stock: STOCK, ...options });
 
   async function runSaga(input: SagaInput) {
     return env.saga.startExecution({ name: input.orderId, input }).result;
@@ -276,9 +259,10 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
           steps: ['CANCEL_ORDER'],
           error: 'replayed',
         };
-        // A step that no longer applies is refused (IllegalTransitionError); none may act twice.
+        // A step that no longer applies is refused (IllegalTransitionError, or the decline it
+        // recorded, PaymentDeclinedError); none may act twice.
         await handler(input as never, createLambdaContext({ functionName: state })).catch((error: Error) => {
-          expect(error.name).toBe('IllegalTransitionError');
+          expect(['IllegalTransitionError', 'PaymentDeclinedError']).toContain(error.name);
         });
       }
     }
@@ -314,34 +298,3 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     expect(statuses.filter((s) => s === 'CANCELLED')).toHaveLength(6);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`);
-}
-
-async function dlqDepth(env: SagaEnvironment): Promise<number> {
-  return depth(env, env.queue.dlqUrl);
-}
-
-async function queueDepth(env: SagaEnvironment): Promise<number> {
-  return depth(env, env.queue.queueUrl);
-}
-
-async function depth(env: SagaEnvironment, queueUrl: string): Promise<number> {
-  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
-  const attributes = await env.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
-}

@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   createIdempotencyTable,
   createLocalDynamoDbClient,
@@ -16,6 +16,7 @@ import { type SqsPoller, startSqsPoller } from '../../local/aws/sqs-poller.js';
 import type { LocalStateMachine } from '../../local/aws/step-functions.js';
 import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpoint.js';
 import { createLocalPaymentSaga } from '../../local/saga.js';
+import { OrderStore } from '../../src/db/orders.js';
 import {
   auditDatabase,
   auditPayments,
@@ -23,8 +24,10 @@ import {
   violationsOf,
 } from '../../src/ops/invariants.js';
 import { startSimulatedProvider } from '../../src/payments/simulated-provider.js';
+import type { SagaInput } from '../../src/saga/saga-starter.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { orderInput, seedProducts, seedWallet } from './fixtures.js';
 
 export const MAX_RECEIVE_COUNT = 3;
 const VISIBILITY_TIMEOUT_SECONDS = 2;
@@ -88,6 +91,8 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     sqsClient: sqs,
     compensationQueueUrl: queue.queueUrl,
     retryIntervalScale: 0.001,
+    // About 3 minutes of infrastructure retries become 1.8 s.
+    infrastructureRetryScale: 0.01,
   });
   const sfnEndpoint = await startStepFunctionsEndpoint({ machine: saga });
   const sfn = new SFNClient({
@@ -162,4 +167,68 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     },
   };
   return env;
+}
+
+let scenario = 0;
+
+/**
+ * Places an order for 2 units of a fresh SKU (price 1000, `stock` on hand) for a fresh customer
+ * with 5000 of store credit, and returns what the saga starts with.
+ */
+export async function placeSagaOrder(
+  env: SagaEnvironment,
+  paymentMethod: string,
+  options: { storeCreditCents?: number; stock?: number } = {},
+): Promise<SagaInput & { sku: string; customerId: string }> {
+  scenario += 1;
+  const sku = `SAGA-${process.pid}-${scenario}`;
+  const customerId = `saga-customer-${process.pid}-${scenario}`;
+  await seedProducts(env.db.sql, { [sku]: { onHand: options.stock ?? 20, priceCents: 1000 } });
+  await seedWallet(env.db.sql, customerId, 5000);
+  const input = orderInput({
+    customerId,
+    paymentMethod,
+    storeCreditCents: options.storeCreditCents ?? 0,
+    items: [{ sku, quantity: 2 }],
+  });
+  const placed = await new OrderStore(env.db.sql).placeOrder(input);
+  if (placed.outcome !== 'PLACED') throw new Error(`order not placed: ${placed.outcome}`);
+  return {
+    orderId: input.orderId,
+    correlationId: input.correlationId,
+    chargeCents: placed.order.chargeCents,
+    sku,
+    customerId,
+  };
+}
+
+/** Polls `condition` every 200 ms until it holds, or fails after `timeoutMs`. */
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+export async function dlqDepth(env: SagaEnvironment): Promise<number> {
+  return depth(env, env.queue.dlqUrl);
+}
+
+export async function queueDepth(env: SagaEnvironment): Promise<number> {
+  return depth(env, env.queue.queueUrl);
+}
+
+async function depth(env: SagaEnvironment, queueUrl: string): Promise<number> {
+  const attributes = await env.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 }

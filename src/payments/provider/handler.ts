@@ -7,6 +7,7 @@ import {
   type OperationContext,
   type OperationResult,
   refund,
+  retrieve,
   voidAuthorization,
 } from './operations.js';
 import { type ApiResponse, json, problem, validationProblem } from './responses.js';
@@ -59,13 +60,15 @@ interface PaymentRoute<T> {
 }
 
 const CAPTURE_PATH = /^\/v1\/authorizations\/([^/]+)\/capture$/;
+const ORDER_PAYMENTS_PATH = /^\/v1\/orders\/([^/]+)\/payments$/;
 
 /**
  * The simulated provider's request → response logic (DESIGN §4), free of any HTTP framework so
  * it runs behind node:http locally and behind a Lambda function URL when deployed.
  *
  * Routes: `POST /v1/authorizations`, `POST /v1/authorizations/{id}/capture`, `POST /v1/voids`,
- * `POST /v1/refunds` (all need `Idempotency-Key`); `GET /ledger[?orderId=]`;
+ * `POST /v1/refunds` (all need `Idempotency-Key`); `GET /v1/orders/{orderId}/payments` (retrieve);
+ * `GET /ledger[?orderId=]`;
  * `GET|POST|DELETE /control/faults`; `GET /health`.
  *
  * `signal` must abort when the client goes away (or, in Lambda, shortly before the function times
@@ -126,6 +129,18 @@ async function route(
   if (pathname === '/v1/refunds') return payment(refundRoute);
   const authorizationId = CAPTURE_PATH.exec(pathname)?.[1];
   if (authorizationId) return payment(captureRoute(safeDecode(authorizationId)));
+  const orderId = ORDER_PAYMENTS_PATH.exec(pathname)?.[1];
+  if (orderId) {
+    if (method !== 'GET') return methodNotAllowed(method, pathname);
+    // A read is as exposed to the provider's faults as any other call.
+    const { random = Math.random } = deps;
+    const faults = await store.getFaults();
+    if (faults.latencyMs > 0) await pause(faults.latencyMs, signal);
+    if (faults.errorRate > 0 && random() < faults.errorRate) {
+      return problem(503, 'PROVIDER_UNAVAILABLE', 'injected fault (errorRate)');
+    }
+    return retrieve({ store }, safeDecode(orderId));
+  }
   return problem(404, 'NOT_FOUND', `no route ${pathname}`);
 }
 

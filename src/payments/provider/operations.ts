@@ -128,10 +128,11 @@ export async function capture(
     return transient(`simulated capture failure (${authorization.paymentMethod})`);
   }
 
+  const captureId = `cap_${randomUUID()}`;
   const captured = await ctx.store.updateAuthorization(
     authorizationId,
     { status: 'authorized' },
-    { status: 'captured', capturedCents: input.amountCents },
+    { status: 'captured', capturedCents: input.amountCents, captureId },
   );
   if (!captured) {
     await record('failed', authorizationId);
@@ -139,9 +140,7 @@ export async function capture(
   }
 
   await record('succeeded', authorizationId);
-  return final(
-    json(201, { captureId: `cap_${randomUUID()}`, authorizationId, amountCents: input.amountCents }),
-  );
+  return final(json(201, { captureId, authorizationId, amountCents: input.amountCents }));
 }
 
 /**
@@ -243,6 +242,27 @@ export async function refund(ctx: OperationContext, input: RefundRequest): Promi
       amountCents: input.amountCents,
     }),
   );
+}
+
+/**
+ * The order's payments as the provider holds them (like Stripe's retrieve): every authorization
+ * with its status and the amounts captured and refunded. Read-only, so it needs no idempotency key;
+ * the saga's compensation decides from this answer rather than from its own last record.
+ */
+export async function retrieve(ctx: Pick<OperationContext, 'store'>, orderId: string): Promise<ApiResponse> {
+  const authorizations = await ctx.store.listAuthorizationsForOrder(orderId);
+  return json(200, {
+    orderId,
+    authorizations: authorizations.map((a) => ({
+      authorizationId: a.authorizationId,
+      status: a.status,
+      amountCents: a.amountCents,
+      currency: a.currency,
+      capturedCents: a.capturedCents,
+      refundedCents: a.refundedCents,
+      captureId: a.captureId ?? null,
+    })),
+  });
 }
 
 /**

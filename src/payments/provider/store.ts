@@ -26,6 +26,8 @@ export interface Authorization {
   status: AuthorizationStatus;
   capturedCents: number;
   refundedCents: number;
+  /** Set by the capture; absent on authorizations that were never captured. */
+  captureId?: string;
   /** Fault generation at creation: `pm_void_fails` only fails while no clear happened since. */
   faultGeneration: number;
   createdAt: string;
@@ -65,7 +67,9 @@ export type IdempotencyRecord =
   | { fingerprint: string; state: 'completed'; response: StoredResponse };
 
 /** Fields a conditional update may check and change. */
-type MutableAuthorization = Partial<Pick<Authorization, 'status' | 'capturedCents' | 'refundedCents'>>;
+type MutableAuthorization = Partial<
+  Pick<Authorization, 'status' | 'capturedCents' | 'refundedCents' | 'captureId'>
+>;
 
 export interface ProviderStore {
   /**

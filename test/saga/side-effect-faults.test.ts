@@ -1,0 +1,277 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { redriveDlq } from '../../local/aws/sqs.js';
+import { CompensationStore } from '../../src/db/compensations.js';
+import { DatabaseUnavailableError } from '../../src/db/errors.js';
+import { OrderStore } from '../../src/db/orders.js';
+import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
+import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
+import { injectSideEffectFaults } from '../../src/runtime/saga-task.js';
+import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
+import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
+import {
+  placeSagaOrder,
+  type SagaEnvironment,
+  startSagaEnvironment,
+  waitFor,
+} from '../support/saga-environment.js';
+
+/**
+ * The crash no retry policy hides: the provider did the work and the database write that records
+ * it failed. For every provider side effect (authorize, capture, void, refund), in the saga's
+ * tasks and in the compensation worker, the record fails right after the provider call succeeded;
+ * the saga must still end in the right state, with no double effect and no money lost.
+ */
+describe('a database write that fails right after a provider side effect (real ASL, PostgreSQL, provider over HTTP)', () => {
+  let env: SagaEnvironment;
+  let orders: OrderStore;
+  let compensations: CompensationStore;
+  let injected: string[] = [];
+
+  beforeAll(async () => {
+    env = await startSagaEnvironment();
+    orders = new OrderStore(env.db.sql);
+    compensations = new CompensationStore(env.db.sql);
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+  afterEach(async () => {
+    injectSideEffectFaults(NO_FAULTS);
+    await env.clearFaults();
+    expect(await env.violations()).toEqual([]);
+  });
+
+  /** Makes the record after `effect` of `orderId` fail `times` times, as if the database went away. */
+  function failRecordAfter(rules: { effect: SideEffect; orderId: string; times: number }[]) {
+    injected = [];
+    const left = new Map(rules.map((rule) => [`${rule.effect}:${rule.orderId}`, rule.times]));
+    injectSideEffectFaults({
+      afterSideEffect(effect, orderId) {
+        const key = `${effect}:${orderId}`;
+        const remaining = left.get(key) ?? 0;
+        if (remaining <= 0) return;
+        left.set(key, remaining - 1);
+        injected.push(key);
+        throw new DatabaseUnavailableError(`injected: the record after ${effect} failed`);
+      },
+    });
+  }
+
+  const run = (order: { orderId: string; correlationId: string; chargeCents: number }) =>
+    env.saga.startExecution({ name: order.orderId, input: order }).result;
+
+  async function outcomes(orderId: string, operation: string) {
+    return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
+  }
+
+  /** Captured minus refunded at the provider: what the customer was charged in the end. */
+  async function netCharge(orderId: string): Promise<number> {
+    const ledger = await env.ledger(orderId);
+    const sum = (operation: string) =>
+      ledger
+        .filter((e) => e.operation === operation && e.outcome === 'succeeded')
+        .reduce((total, e) => total + e.amountCents, 0);
+    return sum('capture') - sum('refund');
+  }
+
+  test('authorize: the retry gets the same authorization from the provider, records it, and the order is CONFIRMED', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa');
+    failRecordAfter([{ effect: 'authorize', orderId: order.orderId, times: 2 }]);
+
+    const result = await run(order);
+
+    expect(injected).toHaveLength(2);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CONFIRMED',
+      payment: { status: 'CAPTURED' },
+    });
+    // The retries replayed the first authorization (same key): one at the provider, one capture.
+    expect(await outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
+    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await netCharge(order.orderId)).toBe(order.chargeCents);
+  });
+
+  test('capture: the retry records the replayed capture; CONFIRMED, charged once, nothing voided', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa');
+    failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: 1 }]);
+
+    const result = await run(order);
+
+    expect(injected).toEqual([`capture:${order.orderId}`]);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CONFIRMED',
+      payment: { status: 'CAPTURED' },
+    });
+    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await netCharge(order.orderId)).toBe(order.chargeCents);
+  });
+
+  test('capture recorded never (past every infrastructure retry): compensation finds the capture at the provider and refunds it', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa', { storeCreditCents: 300 });
+    failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: Number.POSITIVE_INFINITY }]);
+
+    const result = await run(order);
+
+    // The first try plus the 8 infrastructure retries of CapturePayment.
+    expect(injected).toHaveLength(9);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      payment: { status: 'REFUNDED' },
+    });
+    // The row still said AUTHORIZED; the provider said captured. No void was tried.
+    expect(await outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await netCharge(order.orderId)).toBe(0);
+  });
+
+  test('void: the retry sees the authorization voided at the provider and records it; CANCELLED, voided once', async () => {
+    const order = await placeSagaOrder(env, 'pm_capture_fails');
+    failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
+
+    const result = await run(order);
+
+    expect(injected).toEqual([`void:${order.orderId}`]);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      payment: { status: 'VOIDED' },
+    });
+    expect(await outcomes(order.orderId, 'void')).toEqual(['succeeded']);
+    expect(await netCharge(order.orderId)).toBe(0);
+  });
+
+  test('refund: the retry sees the capture refunded at the provider and records it; refunded once', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa');
+    failRecordAfter([
+      { effect: 'capture', orderId: order.orderId, times: Number.POSITIVE_INFINITY },
+      { effect: 'refund', orderId: order.orderId, times: 1 },
+    ]);
+
+    const result = await run(order);
+
+    expect(injected.filter((key) => key.startsWith('refund:'))).toHaveLength(1);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'REFUNDED' },
+    });
+    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await netCharge(order.orderId)).toBe(0);
+  });
+
+  test('compensation worker: its void succeeded and the record failed; the next delivery finds the void and finishes', async () => {
+    const order = await placeSagaOrder(env, 'pm_void_fails');
+    const compensationId = `${order.orderId}:compensation`;
+    const parked = await run(order);
+    expect(parked).toMatchObject({ status: 'FAILED', error: 'CompensationFailed' });
+
+    await env.clearFaults();
+    failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
+    env.startWorker();
+    await waitFor(async () => (await compensations.get(compensationId))?.status === 'RESOLVED', 20_000);
+    await env.stopWorker();
+
+    expect(injected).toEqual([`void:${order.orderId}`]);
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'VOIDED' },
+    });
+    expect((await outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED', attempts: 2 });
+  });
+
+  test('a compensation parked in the DLQ because the payment was captured resolves with a refund after redrive', async () => {
+    // What the old worker left behind: the capture succeeded at the provider but was never
+    // recorded, the void was refused (the provider remembers that refusal under the void key),
+    // and the message went to the DLQ. A redrive that voids again can never succeed.
+    const order = await placeSagaOrder(env, 'pm_card_visa');
+    const compensationId = `${order.orderId}:compensation`;
+    const provider = createHttpPaymentGateway({ baseUrl: env.providerUrl });
+    const authorization = await provider.authorize({
+      orderId: order.orderId,
+      amountCents: order.chargeCents,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      idempotencyKey: paymentIdempotencyKey(order.orderId, 'authorize'),
+    });
+    if (authorization.outcome !== 'AUTHORIZED') throw new Error('not authorized');
+    await orders.markAuthorized(order.orderId, authorization.authorizationId, order.correlationId);
+    await provider.capture({
+      orderId: order.orderId,
+      authorizationId: authorization.authorizationId,
+      amountCents: order.chargeCents,
+      idempotencyKey: paymentIdempotencyKey(order.orderId, 'capture'),
+    });
+    await expect(
+      provider.void({
+        orderId: order.orderId,
+        authorizationId: authorization.authorizationId,
+        idempotencyKey: paymentIdempotencyKey(order.orderId, 'void'),
+      }),
+    ).rejects.toMatchObject({ name: 'PaymentRejectedError', code: 'AUTHORIZATION_CAPTURED' });
+    const message = {
+      compensationId,
+      orderId: order.orderId,
+      steps: [...COMPENSATION_STEPS],
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      error: 'PaymentRejectedError',
+      correlationId: order.correlationId,
+    };
+    await orders.markRequiresAttention(message);
+    await compensations.recordFailure(compensationId, {
+      error: 'PaymentRejectedError: authorization is captured; refund it',
+      final: true,
+      providerState: null,
+    });
+    await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queue.dlqUrl, MessageBody: JSON.stringify(message) }),
+    );
+
+    expect(await redriveDlq(env.sqs, { dlqArn: env.queue.dlqArn, sourceArn: env.queue.queueArn })).toBe(1);
+    env.startWorker();
+    await waitFor(async () => (await compensations.get(compensationId))?.status === 'RESOLVED', 20_000);
+    await env.stopWorker();
+
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      payment: { status: 'REFUNDED' },
+    });
+    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await netCharge(order.orderId)).toBe(0);
+  });
+
+  test('a failed worker attempt records what the provider holds for the order', async () => {
+    const order = await placeSagaOrder(env, 'pm_void_fails');
+    const compensationId = `${order.orderId}:compensation`;
+    await run(order);
+
+    env.startWorker();
+    await waitFor(async () => ((await compensations.get(compensationId))?.attempts ?? 0) >= 1, 10_000);
+    await waitFor(async () => (await compensations.get(compensationId))?.providerState !== null, 10_000);
+    await env.stopWorker();
+
+    const row = await compensations.get(compensationId);
+    expect(row?.providerState).toMatchObject({
+      orderId: order.orderId,
+      authorizations: [{ status: 'authorized', amountCents: order.chargeCents, capturedCents: 0 }],
+    });
+    // Let it finish (from the DLQ if it got there), so the invariants hold for the next test.
+    await env.clearFaults();
+    env.startWorker();
+    await waitFor(async () => {
+      const status = (await compensations.get(compensationId))?.status;
+      if (status === 'FAILED')
+        await redriveDlq(env.sqs, { dlqArn: env.queue.dlqArn, sourceArn: env.queue.queueArn });
+      return status === 'RESOLVED';
+    }, 30_000);
+    await env.stopWorker();
+  });
+});
