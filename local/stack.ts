@@ -27,6 +27,7 @@ import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
 import { repeatEvery } from './timers.js';
+import { UsageMeter } from './usage.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
 export interface LocalStackConfig {
@@ -126,6 +127,8 @@ export async function startLocalStack(
     stops.push(['the database pool', () => sql.end({ timeout: 5 })]);
     await assertDatabaseReachable(sql);
 
+    // What AWS would bill, counted by the stand-ins; the bench reads it (GET /_local/usage).
+    const usage = new UsageMeter();
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
@@ -133,6 +136,7 @@ export async function startLocalStack(
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
       port: config.dynamoDbPort,
+      usage,
       dataDir: path.join(config.dataDir, 'dynamodb'),
     });
     stops.push(['DynamoDB', () => dynamo.close()]);
@@ -141,7 +145,7 @@ export async function startLocalStack(
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
-    const sqsServer = await startLocalSqs({ port: config.sqsPort });
+    const sqsServer = await startLocalSqs({ port: config.sqsPort, usage });
     stops.push(['SQS', () => sqsServer.close()]);
     const sqs = createLocalSqsClient(sqsServer.endpoint);
     stops.push(['the SQS client', async () => sqs.destroy()]);
@@ -191,6 +195,7 @@ export async function startLocalStack(
       sqsClient: sqs,
       compensationQueueUrl: queue.queueUrl,
       retryIntervalScale: config.timeScale,
+      usage,
     });
     const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
     stops.push(['Step Functions', () => stepFunctions.close()]);
@@ -216,7 +221,7 @@ export async function startLocalStack(
       functionName: 'checkout-compensation-worker',
       handler: async (event, context) => {
         const { handler } = await import('../lambdas/workers/compensation-worker.js');
-        return handler(event, context);
+        return usage.invoke('checkout-compensation-worker', () => handler(event, context));
       },
     });
     stops.push(['the compensation worker', () => poller.stop()]);
@@ -243,13 +248,13 @@ export async function startLocalStack(
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
       sql,
-      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
+      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
       intervalMs: 1000,
     });
     stops.push(['the outbox relay', () => relay.stop()]);
 
     progress(`starting the API on 127.0.0.1:${config.apiPort}`);
-    const api = await startLocalApiServer({ port: config.apiPort });
+    const api = await startLocalApiServer({ port: config.apiPort, usage });
     stops.push(['the API (requests in flight finish first)', () => api.close()]);
 
     const state: LocalStackState = {
