@@ -1,5 +1,6 @@
 -- place_order with less work per checkout; same signature, results, invariants and lock order as
--- 0006 (wallet, then inventory rows in SKU order, inventory last):
+-- 0006 (wallet, then inventory rows in SKU order, inventory last), and the same rights as 0008
+-- gave it (security definer, fixed search_path: `create or replace` would otherwise reset them):
 --   * one read of the catalog: the unlocked check reads each line's inventory and product row once,
 --     by key (`sku = any(...)`, so the planner looks the SKUs up instead of scanning both tables
 --     whatever the catalog size), and keeps the prices for the order items (0006 joined products
@@ -25,6 +26,8 @@ create or replace function place_order(
   p_correlation_id text
 ) returns jsonb
 language plpgsql
+security definer
+set search_path = public, pg_temp
 as $$
 declare
   v_skus text[];

@@ -8,6 +8,7 @@ import {
   createPutProductRoute,
   createPutWalletRoute,
 } from '../../src/api/admin.js';
+import { adminDependencies } from '../../src/api/dependencies.js';
 import {
   type ApiGatewayHandler,
   apiHandler,
@@ -16,10 +17,6 @@ import {
   type Provider,
   type Route,
 } from '../../src/api/http.js';
-import { CatalogStore } from '../../src/db/catalog.js';
-import { CompensationStore } from '../../src/db/compensations.js';
-import { WalletStore } from '../../src/db/wallets.js';
-import { databasePool } from '../../src/runtime/database.js';
 import { logger } from '../../src/runtime/observability.js';
 
 export interface AdminHandlers {
@@ -46,15 +43,7 @@ export function createAdminHandlers(dependencies: Provider<AdminDependencies>): 
   };
 }
 
-// Production wiring: the database (see src/runtime/database.ts), built on the first request.
-const handlers = createAdminHandlers(() => {
-  const sql = databasePool();
-  return {
-    catalog: new CatalogStore(sql),
-    wallets: new WalletStore(sql),
-    compensations: new CompensationStore(sql),
-  };
-});
+const handlers = createAdminHandlers(adminDependencies);
 
 export const putProductHandler = handlers.putProduct;
 export const getProductHandler = handlers.getProduct;

@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
+import { adminOrderDependencies, compensationRetryDependencies } from '../../src/api/dependencies.js';
 import {
   type ApiGatewayHandler,
   apiHandler,
@@ -16,14 +15,7 @@ import {
   createGetAdminOrderRoute,
   createRetryCompensationRoute,
 } from '../../src/api/operations.js';
-import { CompensationStore } from '../../src/db/compensations.js';
-import { OrderHistoryStore } from '../../src/db/order-history.js';
-import { OrderStore } from '../../src/db/orders.js';
-import { requiredEnv } from '../../src/runtime/config.js';
-import { databasePool } from '../../src/runtime/database.js';
 import { logger } from '../../src/runtime/observability.js';
-import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
-import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 
 /** An API handler around a route built from lazily resolved dependencies. */
 function handlerOf<T extends object>(dependencies: Provider<T>, build: (dependencies: T) => Route) {
@@ -43,25 +35,6 @@ export function createRetryCompensationHandler(
   dependencies: Provider<CompensationRetryDependencies>,
 ): ApiGatewayHandler {
   return handlerOf(dependencies, createRetryCompensationRoute);
-}
-
-// Production wiring, built on the first request: the database (see src/runtime/database.ts),
-// `STATE_MACHINE_ARN` (the order view) and `COMPENSATION_QUEUE_URL` (the retry).
-function adminOrderDependencies(): AdminOrderDependencies {
-  const sql = databasePool();
-  return {
-    orders: new OrderStore(sql),
-    history: new OrderHistoryStore(sql),
-    compensations: new CompensationStore(sql),
-    sagas: new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN')),
-  };
-}
-
-function compensationRetryDependencies(): CompensationRetryDependencies {
-  return {
-    compensations: new CompensationStore(databasePool()),
-    queue: new SqsCompensationQueue(new SQSClient({}), requiredEnv('COMPENSATION_QUEUE_URL')),
-  };
 }
 
 /** `GET /v1/admin/orders/{orderId}`. */

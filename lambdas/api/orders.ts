@@ -1,9 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { orderReadDependencies } from '../../src/api/dependencies.js';
 import { type ApiGatewayHandler, apiHandler, lazy, lazyRoute, type Provider } from '../../src/api/http.js';
 import { createGetOrderRoute, type OrderReadDependencies } from '../../src/api/orders.js';
-import { OrderStore } from '../../src/db/orders.js';
-import { databasePool } from '../../src/runtime/database.js';
 import { logger } from '../../src/runtime/observability.js';
 
 // No logMetrics here: these routes emit no business metrics, and an empty flush logs a
@@ -17,5 +16,4 @@ export function createGetOrderHandler(dependencies: Provider<OrderReadDependenci
   );
 }
 
-// Production wiring: the database (see src/runtime/database.ts), built on the first request.
-export const handler = createGetOrderHandler(() => ({ orders: new OrderStore(databasePool()) }));
+export const handler = createGetOrderHandler(orderReadDependencies);
