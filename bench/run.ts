@@ -24,6 +24,7 @@ import { type BenchTarget, openTarget } from './lib/stack.js';
 import { measureBundles } from './scenarios/bundles.js';
 import { chaos } from './scenarios/chaos.js';
 import { hotSku, spreadLoad, warmUp } from './scenarios/checkout-load.js';
+import { chaosCost, databaseNow, measureHappyCost, outboxEventsSince } from './scenarios/cost.js';
 import { measurePhysicalLimit } from './scenarios/physical-limit.js';
 import { measureRoundTrips } from './scenarios/round-trips.js';
 
@@ -83,6 +84,10 @@ try {
   progress.step(`stack ready at ${target.apiUrl}; warming up`);
   await warmUp(ctx);
 
+  // Right after the warm-up, while the relay has no backlog from the other scenarios.
+  progress.step('7. Cost per checkout: happy card checkouts');
+  const happyCost = await measureHappyCost(ctx, options.sizes.cost.checkouts);
+
   progress.step('1. Hot SKU');
   const hot = await hotSku(ctx);
   progress.step('2. Spread load');
@@ -92,7 +97,16 @@ try {
   progress.step('3. Physical limit');
   const physicalLimit = await measurePhysicalLimit(ctx);
   progress.step('6. Chaos mix');
+  const usageBeforeChaos = await client.usage();
+  const chaosStartedAt = await databaseNow(sql);
   const chaosResult = await chaos(ctx);
+  const cost = {
+    ...happyCost,
+    chaos: chaosCost(usageBeforeChaos, await client.usage(), {
+      checkouts: options.sizes.chaos.checkouts,
+      events: await outboxEventsSince(sql, chaosStartedAt),
+    }),
+  };
 
   progress.step('Invariant audit');
   const checks: InvariantReport[] = [
@@ -121,7 +135,7 @@ try {
     if (r.violations > 0) console.log(`             e.g. ${JSON.stringify(r.examples)}`);
   }
 
-  const scenarios = { hotSku: hot, spread, physicalLimit, roundTrips, bundles, chaos: chaosResult };
+  const scenarios = { hotSku: hot, spread, physicalLimit, roundTrips, bundles, chaos: chaosResult, cost };
   const ratios = limitRatios(scenarios);
   const finishedAt = new Date();
   const results: BenchResults = {

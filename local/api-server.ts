@@ -7,6 +7,7 @@ import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
 import { apiGatewayEvent } from './aws/api-gateway-event.js';
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID } from './aws/local-account.js';
+import type { UsageMeter } from './usage.js';
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -21,7 +22,15 @@ export interface LocalApiServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Counts API requests and handler invocations, and serves the stack's counts as JSON on
+   * `GET /_local/usage` (a local-only path, outside the API's route table). @default - not counted
+   */
+  readonly usage?: UsageMeter;
 }
+
+/** Where the local API serves the stack's {@link UsageMeter} snapshot. */
+export const LOCAL_USAGE_PATH = '/_local/usage';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // API Gateway's own limit; the handlers enforce the API's much smaller one.
@@ -46,7 +55,7 @@ export async function startLocalApiServer(options: LocalApiServerOptions): Promi
 
   const server: Server = createServer((request, response) => {
     const started = performance.now();
-    serve(handlers, request, response)
+    serve(handlers, request, response, options.usage)
       .catch((error: unknown) => {
         log({ level: 'ERROR', message: 'local API server failed a request', error: String(error) });
         if (!response.headersSent) {
@@ -88,9 +97,15 @@ async function serve(
   handlers: Map<ApiRoute, ApiHandler>,
   request: IncomingMessage,
   response: ServerResponse,
+  usage: UsageMeter | undefined,
 ) {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
+  if (usage && method === 'GET' && url.pathname === LOCAL_USAGE_PATH) {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(usage.snapshot()));
+    return;
+  }
   const match = matchRoute(method, url.pathname);
   if (!match) {
     gatewayResponse(request, response, 'MISSING_AUTHENTICATION_TOKEN');
@@ -117,10 +132,10 @@ async function serve(
 
   const event = toEvent(request, url, match, body, { customerId, isAdmin });
   const handler = handlers.get(match.route) as ApiHandler;
-  const result = await handler(
-    event,
-    createLambdaContext({ functionName: `checkout-${match.route.operationId}` }),
-  );
+  const functionName = `checkout-${match.route.operationId}`;
+  const invoke = () => handler(event, createLambdaContext({ functionName }));
+  usage?.count(`apiGateway.${match.route.operationId}`);
+  const result = usage ? await usage.invoke(functionName, invoke) : await invoke();
   writeResult(response, result);
 }
 

@@ -36,6 +36,7 @@ import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
+import { UsageMeter } from './usage.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
 export interface LocalStackConfig {
@@ -127,6 +128,8 @@ export async function startLocalStack(
     stops.push(['the database pool', () => sql.end({ timeout: 5 })]);
     await assertDatabaseReachable(sql);
 
+    // What AWS would bill, counted by the stand-ins; the bench reads it (GET /_local/usage).
+    const usage = new UsageMeter();
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
@@ -141,6 +144,7 @@ export async function startLocalStack(
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
       port: config.dynamoDbPort,
+      usage,
       dataDir: path.join(config.dataDir, 'dynamodb'),
     });
     stops.push(['DynamoDB', () => dynamo.close()]);
@@ -150,7 +154,7 @@ export async function startLocalStack(
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
-    const sqsServer = await startLocalSqs({ port: config.sqsPort });
+    const sqsServer = await startLocalSqs({ port: config.sqsPort, usage });
     stops.push(['SQS', () => sqsServer.close()]);
     const sqs = createLocalSqsClient(sqsServer.endpoint);
     stops.push(['the SQS client', async () => sqs.destroy()]);
@@ -206,6 +210,7 @@ export async function startLocalStack(
       sqsClient: sqs,
       compensationQueueUrl: queue.queueUrl,
       retryIntervalScale: config.timeScale,
+      usage,
     });
     const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
     stops.push(['Step Functions', () => stepFunctions.close()]);
@@ -231,7 +236,7 @@ export async function startLocalStack(
       functionName: 'checkout-compensation-worker',
       handler: async (event, context) => {
         const { handler } = await import('../lambdas/workers/compensation-worker.js');
-        return handler(event, context);
+        return usage.invoke('checkout-compensation-worker', () => handler(event, context));
       },
     });
     stops.push(['the compensation worker', () => poller.stop()]);
@@ -258,13 +263,13 @@ export async function startLocalStack(
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
       sql: appSql,
-      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
+      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
       intervalMs: 1000,
     });
     stops.push(['the outbox relay', () => relay.stop()]);
 
     progress(`starting the API on 127.0.0.1:${config.apiPort}`);
-    const api = await startLocalApiServer({ port: config.apiPort });
+    const api = await startLocalApiServer({ port: config.apiPort, usage });
     stops.push(['the API (requests in flight finish first)', () => api.close()]);
 
     const state: LocalStackState = {

@@ -251,8 +251,14 @@ describe('npm run bench -- --quick', () => {
         expect(code, `${stdout}\n${stderr.slice(-4000)}`).toBe(0);
         const results = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as BenchResults;
         expect(Object.keys(results.scenarios).sort()).toEqual(
-          ['bundles', 'chaos', 'hotSku', 'physicalLimit', 'roundTrips', 'spread'].sort(),
+          ['bundles', 'chaos', 'cost', 'hotSku', 'physicalLimit', 'roundTrips', 'spread'].sort(),
         );
+        // The stand-ins counted a happy checkout: one API request, its transitions, tasks and events.
+        const happy = results.scenarios.cost.happy;
+        expect(happy.usage).toMatchObject({ apiRequests: 1, dynamodbWrites: 2, events: 2 });
+        expect(happy.usage.stateTransitions).toBeGreaterThan(0);
+        expect(happy.usage.sagaTaskInvocations).toBeGreaterThan(0);
+        expect(happy.standard.totalPerMillionCheckouts).toBeGreaterThan(0);
         expect(results.scenarios.hotSku.accepted).toBe(results.scenarios.hotSku.stock);
         expect(results.scenarios.roundTrips.carts.map((c) => c.cartLines)).toEqual([1, 10, 50]);
         expect(results.scenarios.bundles.bundles.length).toBeGreaterThan(10);
@@ -260,7 +266,7 @@ describe('npm run bench -- --quick', () => {
         expect(results.audit).toMatchObject({ violations: 0, passed: true });
         // Every invariant is printed with its count.
         for (const report of results.audit.reports) expect(stdout).toContain(report.name);
-        expect(await readFile(path.join(out, 'summary.md'), 'utf8')).toContain('## 6. Chaos mix');
+        expect(await readFile(path.join(out, 'summary.md'), 'utf8')).toContain('## 7. Cost per checkout');
         expect(await readFile(path.join(out, 'latency.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
       } finally {
         await rm(out, { recursive: true, force: true });
