@@ -230,7 +230,7 @@ describe('the bench invariant audit', () => {
 describe('npm run bench -- --quick', () => {
   test(
     'runs every scenario end to end against its own stack and passes the audit',
-    { timeout: 180_000 },
+    { timeout: 320_000 },
     async () => {
       const out = await mkdtemp(path.join(tmpdir(), 'bench-quick-'));
       try {
@@ -242,7 +242,7 @@ describe('npm run bench -- --quick', () => {
           execFile(
             process.execPath,
             ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out],
-            { cwd: ROOT, timeout: 170_000, maxBuffer: 64 * 1024 * 1024 },
+            { cwd: ROOT, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
             (error, stdout, stderr) =>
               resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
           );
