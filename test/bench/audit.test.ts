@@ -119,9 +119,34 @@ describe('the bench invariant audit', () => {
         'every failed compensation is resolved after the DLQ redrive',
         'every order that required attention has its failed compensation on record',
         'every failed compensation is in the DLQ and in the audit table (before the redrive)',
+        'no refund without a capture: refunds never exceed what was captured',
+        'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+        'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',
       ]),
     );
   });
+
+  /** A card order taken through authorization and cancelled as the saga would, with its ledger. */
+  async function cancelledCardOrder(w: World, reason: string) {
+    const order = orderInput({ items: [{ sku: 'SKU-A', quantity: 1 }] });
+    await w.orders.placeOrder(order);
+    const authorizationId = `auth_${randomUUID()}`;
+    await w.orders.markAuthorized(order.orderId, authorizationId, 'c');
+    await w.orders.releaseReservations(order.orderId, 'c');
+    await w.db.sql`update payments set status = 'VOIDED' where order_id = ${order.orderId}`;
+    await w.orders.cancel(order.orderId, reason, 'c');
+    const at = (
+      operation: PaymentLedgerEntry['operation'],
+      outcome: PaymentLedgerEntry['outcome'] = 'succeeded',
+    ) => ({
+      operation,
+      orderId: order.orderId,
+      authorizationId,
+      amountCents: 1500,
+      outcome,
+    });
+    return { orderId: order.orderId, authorizationId, at };
+  }
 
   const cases: {
     violation: string;
@@ -216,7 +241,114 @@ describe('the bench invariant audit', () => {
       invariant: 'every failed compensation is in the DLQ and in the audit table (before the redrive)',
       seed: async (w) => ({ earlier: [await auditDlqAgainstTable(w.db.sql, ['comp-only-in-the-dlq'])] }),
     },
+    {
+      violation: 'a confirmed order partly refunded at the provider (charged less than its charge)',
+      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      seed: async (w) => ({
+        ledger: [
+          ...w.ledger,
+          {
+            operation: 'refund',
+            orderId: w.confirmedOrderId,
+            authorizationId: w.authorizationId,
+            amountCents: 100,
+            outcome: 'succeeded',
+          },
+        ],
+      }),
+    },
+    {
+      violation: 'a cancelled order captured and never refunded',
+      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        return {
+          ledger: [
+            ...w.ledger,
+            cancelled.at('authorize'),
+            cancelled.at('capture', 'failed'),
+            cancelled.at('capture'),
+          ],
+        };
+      },
+    },
+    {
+      violation: 'an order parked in REQUIRES_ATTENTION with its capture never refunded (once settled)',
+      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      seed: async (w) => {
+        const order = orderInput({ items: [{ sku: 'SKU-A', quantity: 1 }] });
+        await w.orders.placeOrder(order);
+        const authorizationId = `auth_${randomUUID()}`;
+        await w.orders.markAuthorized(order.orderId, authorizationId, 'c');
+        await w.db.sql`update orders set status = 'REQUIRES_ATTENTION' where id = ${order.orderId}`;
+        const entry = (operation: PaymentLedgerEntry['operation']): PaymentLedgerEntry => ({
+          operation,
+          orderId: order.orderId,
+          authorizationId,
+          amountCents: 1500,
+          outcome: 'succeeded',
+        });
+        return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
+      },
+    },
+    {
+      violation: 'a capture at the provider for an order the database does not know',
+      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      seed: async (w) => {
+        const authorizationId = `auth_${randomUUID()}`;
+        const orderId = randomUUID();
+        const entry = (operation: PaymentLedgerEntry['operation']): PaymentLedgerEntry => ({
+          operation,
+          orderId,
+          authorizationId,
+          amountCents: 700,
+          outcome: 'succeeded',
+        });
+        return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
+      },
+    },
+    {
+      violation: 'a refund of an authorization that was never captured',
+      invariant: 'no refund without a capture: refunds never exceed what was captured',
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        return {
+          ledger: [
+            ...w.ledger,
+            cancelled.at('authorize'),
+            cancelled.at('capture', 'failed'),
+            cancelled.at('void'),
+            cancelled.at('refund'),
+          ],
+        };
+      },
+    },
+    {
+      violation: 'a healthy pm_card_visa order the provider never failed, cancelled anyway',
+      invariant:
+        'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        // The provider authorized it and voided it when asked: nothing there explains the cancel.
+        return { ledger: [...w.ledger, cancelled.at('authorize'), cancelled.at('void')] };
+      },
+    },
   ];
+
+  test('a pm_card_visa order cancelled after the provider failed it is not counted as healthy', async () => {
+    const cancelled = await cancelledCardOrder(world, 'PAYMENT_CAPTURE_FAILED');
+
+    const reports = await audit({
+      ledger: [
+        ...world.ledger,
+        cancelled.at('authorize'),
+        cancelled.at('capture', 'failed'),
+        cancelled.at('void'),
+      ],
+    });
+
+    expect(reports.filter((r) => r.violations > 0)).toEqual([]);
+  });
 
   test.each(cases)('catches $violation', async ({ seed, invariant }) => {
     const input = await seed(world);
