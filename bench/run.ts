@@ -97,6 +97,7 @@ try {
   progress.step('Invariant audit');
   const checks: InvariantReport[] = [
     chaosResult.dlqAudit,
+    chaosResult.healthyCardOrders,
     chaosResult.duplicateOrders,
     report(
       'hot SKU: accepted checkouts equal the stock',

@@ -1,7 +1,6 @@
 import type { Sql } from 'postgres';
 import {
   auditDatabase,
-  auditHealthyCardOrders,
   auditPayments,
   type InvariantReport,
   type PaymentLedgerEntry,
@@ -24,7 +23,7 @@ export interface BenchAuditInput {
 /**
  * The bench's invariant audit (DESIGN §9), run once the system has settled: the database and
  * payment invariants of src/ops/invariants.ts (money per order from the provider's ledger, parked
- * orders included; no healthy card order cancelled by an infrastructure fault), plus what only
+ * orders included), plus what only
  * holds once everything is settled (nothing left in flight, every failed compensation resolved
  * after the redrive, none of them only in a log). Every report counts its violations; the run fails when any count is not 0.
  */
@@ -32,7 +31,6 @@ export async function auditSettledSystem(input: BenchAuditInput): Promise<Invari
   return [
     ...(await auditDatabase(input.sql, { initialStock: input.initialStock })),
     ...(await auditPayments(input.sql, input.ledger, { settled: true })),
-    await auditHealthyCardOrders(input.sql, input.ledger),
     ...(await auditSettled(input.sql)),
     ...(input.earlier ?? []),
   ];

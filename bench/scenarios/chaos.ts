@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
 import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/record-failures.js';
+import { auditHealthyCardOrders } from '../../src/ops/invariants.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
@@ -78,6 +79,8 @@ export interface ChaosResult {
   readonly settleMs: number;
   readonly settled: boolean;
   readonly dlqAudit: InvariantReport;
+  /** This run's pm_card_visa orders the provider never failed, yet cancelled: by an infrastructure fault (goal 0). */
+  readonly healthyCardOrders: InvariantReport;
 }
 
 export interface DatabaseFaults {
@@ -285,6 +288,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
       settleMs: round(settleMs),
       settled: drained && settled,
       dlqAudit,
+      healthyCardOrders: await auditHealthyCardOrders(ctx.sql, await ctx.client.ledger(), orderIds),
     };
     ctx.progress.step(
       `  orders ${JSON.stringify(result.orders)}, compensations ${JSON.stringify(result.compensations)}, ` +

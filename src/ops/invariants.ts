@@ -256,11 +256,13 @@ export const HEALTHY_CARD = 'pm_card_visa';
  * failed or declined a call (no provider fault targeted them), yet CANCELLED. Such an order was
  * cancelled by an infrastructure fault (a database restart, a lost connection, a record that
  * failed after its side effect), which must never happen (the goal is 0). Read with the ledger of
- * the whole run, on a settled system.
+ * the whole run, on a settled system; `orderIds` limits it to the orders of a fault run (orders a
+ * benchmark cancelled itself have no saga to blame).
  */
 export async function auditHealthyCardOrders(
   sql: Sql,
   ledger: readonly PaymentLedgerEntry[],
+  orderIds?: readonly string[],
 ): Promise<InvariantReport> {
   const hitByProvider = new Set(ledger.filter((e) => e.outcome !== 'succeeded').map((e) => e.orderId));
   const cancelled = await sql<{ id: string; reason: string | null }[]>`
@@ -268,6 +270,7 @@ export async function auditHealthyCardOrders(
     from orders
     where status = 'CANCELLED'
       and payment_method = ${HEALTHY_CARD}
+      and (${orderIds === undefined} or id = any (${orderIds ?? []}::uuid[]))
   `;
   return report(
     'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',

@@ -12,7 +12,7 @@ import {
 } from '../../bench/lib/audit.js';
 import type { BenchResults } from '../../bench/lib/results.js';
 import { OrderStore } from '../../src/db/orders.js';
-import type { PaymentLedgerEntry } from '../../src/ops/invariants.js';
+import { auditHealthyCardOrders, type PaymentLedgerEntry } from '../../src/ops/invariants.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 
@@ -81,6 +81,9 @@ async function settledWorld(db: TestDatabase): Promise<World> {
   return { db, orders, ledger, initialStock, confirmedOrderId: confirmed.orderId, authorizationId };
 }
 
+const HEALTHY =
+  'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault';
+
 const violationsByName = (reports: readonly InvariantReport[]) =>
   Object.fromEntries(reports.map((report) => [report.name, report.violations]));
 
@@ -121,7 +124,6 @@ describe('the bench invariant audit', () => {
         'every failed compensation is in the DLQ and in the audit table (before the redrive)',
         'no refund without a capture: refunds never exceed what was captured',
         'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
-        'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',
       ]),
     );
   });
@@ -325,12 +327,12 @@ describe('the bench invariant audit', () => {
     },
     {
       violation: 'a healthy pm_card_visa order the provider never failed, cancelled anyway',
-      invariant:
-        'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',
+      invariant: HEALTHY,
       seed: async (w) => {
         const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
         // The provider authorized it and voided it when asked: nothing there explains the cancel.
-        return { ledger: [...w.ledger, cancelled.at('authorize'), cancelled.at('void')] };
+        const ledger = [...w.ledger, cancelled.at('authorize'), cancelled.at('void')];
+        return { ledger, earlier: [await auditHealthyCardOrders(w.db.sql, ledger)] };
       },
     },
   ];
@@ -338,16 +340,27 @@ describe('the bench invariant audit', () => {
   test('a pm_card_visa order cancelled after the provider failed it is not counted as healthy', async () => {
     const cancelled = await cancelledCardOrder(world, 'PAYMENT_CAPTURE_FAILED');
 
-    const reports = await audit({
-      ledger: [
-        ...world.ledger,
-        cancelled.at('authorize'),
-        cancelled.at('capture', 'failed'),
-        cancelled.at('void'),
-      ],
-    });
+    const ledger = [
+      ...world.ledger,
+      cancelled.at('authorize'),
+      cancelled.at('capture', 'failed'),
+      cancelled.at('void'),
+    ];
+    const reports = await audit({ ledger, earlier: [await auditHealthyCardOrders(world.db.sql, ledger)] });
 
     expect(reports.filter((r) => r.violations > 0)).toEqual([]);
+    expect(violationsByName(reports)[HEALTHY]).toBe(0);
+  });
+
+  test('healthy card orders are counted only among the orders of the fault run when given', async () => {
+    const cancelled = await cancelledCardOrder(world, 'PAYMENT_CAPTURE_FAILED');
+    const ledger = [...world.ledger, cancelled.at('authorize'), cancelled.at('void')];
+
+    const all = await auditHealthyCardOrders(world.db.sql, ledger);
+    const others = await auditHealthyCardOrders(world.db.sql, ledger, [world.confirmedOrderId]);
+
+    expect(all.violations).toBe(1);
+    expect(others.violations).toBe(0);
   });
 
   test.each(cases)('catches $violation', async ({ seed, invariant }) => {
