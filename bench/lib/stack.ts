@@ -77,8 +77,17 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
-  const start = (env: Record<string, string>) => spawnStack({ ports, dataDir, readyTimeoutMs: 120_000, env });
+  let stopping = false;
+  const start = async (env: Record<string, string>) => {
+    const started = await spawnStack({ ports, dataDir, readyTimeoutMs: 120_000, env });
+    // A stack that dies under the bench says why, instead of leaving only connection errors.
+    void started.exited.then((code) => {
+      if (!stopping) log(`the local stack died (exit code ${code}):\n${started.output().slice(-4000)}`);
+    });
+    return started;
+  };
   const stopStack = async (stack: StackProcess) => {
+    stopping = true;
     stack.kill('SIGINT');
     const timer = setTimeout(() => stack.kill('SIGKILL'), 20_000);
     const code = await stack.exited;
@@ -113,6 +122,7 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     },
     async restartStack(env) {
       await stopStack(stack);
+      stopping = false;
       stack = await start({ ...baseEnv, ...env });
       state = await readState(dataDir);
     },

@@ -156,6 +156,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
         : [],
     );
     const restarting: Promise<void>[] = [];
+    let faultError: unknown;
     stopTerminating = terminateConnectionsEvery(ctx, TERMINATE_EVERY_MS, (killed) => {
       terminations.rounds += 1;
       terminations.connections += killed;
@@ -175,6 +176,9 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
             fault(`PostgreSQL restart -m ${restartMode}`, async () => {
               await restartDatabase(restartMode);
               restarts[restartMode] += 1;
+            }).catch((error: unknown) => {
+              // Reported after the load, not as an unhandled rejection in the middle of it.
+              faultError ??= error;
             }),
           );
         }
@@ -185,7 +189,9 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
             await fault('outage over: back to the baseline faults', () =>
               ctx.client.setFaults(BASELINE_FAULTS),
             );
-          })();
+          })().catch((error: unknown) => {
+            faultError ??= error;
+          });
         }
         return send(ctx, requests[i] as ChaosRequest);
       },
@@ -193,6 +199,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
     });
     await outage;
     await Promise.all(restarting);
+    if (faultError) throw faultError;
     stopTerminating();
     const loadEnd = performance.now();
     const exchanges = run.results.map((sent) => sent.first);

@@ -84,6 +84,17 @@ async function settledWorld(db: TestDatabase): Promise<World> {
 const HEALTHY =
   'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault';
 
+const NET_CHARGE =
+  'captures minus refunds equal the charge of a confirmed order, and zero for any other order';
+
+/** Ledger entries of one authorization: `at('capture')` is its succeeded capture. */
+const ledgerOf =
+  (orderId: string, authorizationId: string, amountCents: number) =>
+  (
+    operation: PaymentLedgerEntry['operation'],
+    outcome: PaymentLedgerEntry['outcome'] = 'succeeded',
+  ): PaymentLedgerEntry => ({ operation, orderId, authorizationId, amountCents, outcome });
+
 const violationsByName = (reports: readonly InvariantReport[]) =>
   Object.fromEntries(reports.map((report) => [report.name, report.violations]));
 
@@ -123,7 +134,7 @@ describe('the bench invariant audit', () => {
         'every order that required attention has its failed compensation on record',
         'every failed compensation is in the DLQ and in the audit table (before the redrive)',
         'no refund without a capture: refunds never exceed what was captured',
-        'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+        NET_CHARGE,
       ]),
     );
   });
@@ -137,16 +148,7 @@ describe('the bench invariant audit', () => {
     await w.orders.releaseReservations(order.orderId, 'c');
     await w.db.sql`update payments set status = 'VOIDED' where order_id = ${order.orderId}`;
     await w.orders.cancel(order.orderId, reason, 'c');
-    const at = (
-      operation: PaymentLedgerEntry['operation'],
-      outcome: PaymentLedgerEntry['outcome'] = 'succeeded',
-    ) => ({
-      operation,
-      orderId: order.orderId,
-      authorizationId,
-      amountCents: 1500,
-      outcome,
-    });
+    const at = ledgerOf(order.orderId, authorizationId, 1500);
     return { orderId: order.orderId, authorizationId, at };
   }
 
@@ -245,7 +247,7 @@ describe('the bench invariant audit', () => {
     },
     {
       violation: 'a confirmed order partly refunded at the provider (charged less than its charge)',
-      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      invariant: NET_CHARGE,
       seed: async (w) => ({
         ledger: [
           ...w.ledger,
@@ -261,7 +263,7 @@ describe('the bench invariant audit', () => {
     },
     {
       violation: 'a cancelled order captured and never refunded',
-      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      invariant: NET_CHARGE,
       seed: async (w) => {
         const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
         return {
@@ -276,36 +278,22 @@ describe('the bench invariant audit', () => {
     },
     {
       violation: 'an order parked in REQUIRES_ATTENTION with its capture never refunded (once settled)',
-      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      invariant: NET_CHARGE,
       seed: async (w) => {
         const order = orderInput({ items: [{ sku: 'SKU-A', quantity: 1 }] });
         await w.orders.placeOrder(order);
         const authorizationId = `auth_${randomUUID()}`;
         await w.orders.markAuthorized(order.orderId, authorizationId, 'c');
         await w.db.sql`update orders set status = 'REQUIRES_ATTENTION' where id = ${order.orderId}`;
-        const entry = (operation: PaymentLedgerEntry['operation']): PaymentLedgerEntry => ({
-          operation,
-          orderId: order.orderId,
-          authorizationId,
-          amountCents: 1500,
-          outcome: 'succeeded',
-        });
+        const entry = ledgerOf(order.orderId, authorizationId, 1500);
         return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
       },
     },
     {
       violation: 'a capture at the provider for an order the database does not know',
-      invariant: 'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      invariant: NET_CHARGE,
       seed: async (w) => {
-        const authorizationId = `auth_${randomUUID()}`;
-        const orderId = randomUUID();
-        const entry = (operation: PaymentLedgerEntry['operation']): PaymentLedgerEntry => ({
-          operation,
-          orderId,
-          authorizationId,
-          amountCents: 700,
-          outcome: 'succeeded',
-        });
+        const entry = ledgerOf(randomUUID(), `auth_${randomUUID()}`, 700);
         return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
       },
     },
