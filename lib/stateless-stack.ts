@@ -117,6 +117,8 @@ export class StatelessStack extends Stack {
       database,
       idempotencyTable: props.apiIdempotency,
       stateMachine: this.saga.stateMachine,
+      stateMachineName: this.saga.stateMachineName,
+      compensationQueue,
       payments,
     });
     this.api = new CheckoutApi(this, 'Api', {
@@ -151,6 +153,8 @@ export class StatelessStack extends Stack {
       functions: watched,
       proxy: database.proxy,
       database: database.instance,
+      metricsNamespace: powertools.metricsNamespace,
+      serviceName: powertools.serviceName,
     });
 
     new CfnOutput(this, 'ApiUrl', { description: 'Checkout API base URL', value: this.api.api.url });

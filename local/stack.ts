@@ -12,7 +12,7 @@ import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
 import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js';
-import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
+import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
 import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
@@ -27,6 +27,7 @@ import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { INJECTED_FAULTS_FILE, recordFailureFaults } from './record-failures.js';
 import { createLocalPaymentSaga } from './saga.js';
+import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
@@ -67,17 +68,8 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-/** Connection details a running stack leaves in its data folder, for `npm run redrive`. */
-export interface LocalStackState {
-  readonly pid: number;
-  readonly apiUrl: string;
-  readonly providerUrl: string;
-  readonly sqsEndpoint: string;
-  readonly compensationQueueArn: string;
-  readonly compensationDlqArn: string;
-}
+export { type LocalStackState, STATE_FILE } from './stack-state.js';
 
-export const STATE_FILE = 'stack.json';
 const QUEUE_NAME = 'checkout-compensations';
 const IDEMPOTENCY_TABLE = 'checkout-idempotency';
 
@@ -276,6 +268,8 @@ export async function startLocalStack(
       sqsEndpoint: sqsServer.endpoint,
       compensationQueueArn: queue.queueArn,
       compensationDlqArn: queue.dlqArn,
+      stepFunctionsEndpoint: stepFunctions.endpoint,
+      stateMachineArn: machine.stateMachineArn,
     };
     await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 
@@ -324,14 +318,7 @@ async function restoreCompensationQueue(
   const open = await new CompensationStore(sql).list({ limit: 1000 });
   for (const compensation of open) {
     if (compensation.status === 'RESOLVED') continue;
-    const body = JSON.stringify({
-      compensationId: compensation.compensationId,
-      orderId: compensation.orderId,
-      steps: compensation.steps,
-      cancellationReason: compensation.cancellationReason ?? 'PAYMENT_FAILED',
-      error: compensation.lastError?.split(':')[0] ?? 'Unknown',
-      correlationId: compensation.correlationId ?? compensation.compensationId,
-    });
+    const body = JSON.stringify(compensationMessageOf(compensation));
     const queueUrl = compensation.status === 'FAILED' ? queue.dlqUrl : queue.queueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   }

@@ -5,9 +5,11 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ApiRoute } from '../../src/api/routes.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { grantDescribeSagaExecutions } from './payment-saga.js';
 
 /** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
 type RouteDependency =
@@ -20,7 +22,11 @@ type RouteDependency =
   /** `STATE_MACHINE_ARN`: states:StartExecution. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
-  | 'payments';
+  | 'payments'
+  /** `STATE_MACHINE_ARN`: states:DescribeExecution on the saga's executions (the admin order view). */
+  | 'describeSaga'
+  /** `COMPENSATION_QUEUE_URL`: sqs:SendMessage on the compensation queue (an operator's retry). */
+  | 'compensationQueue';
 
 /**
  * Per operation id, exactly what its handler uses. A route added to the table without an entry
@@ -36,6 +42,8 @@ const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> =
   putWallet: ['database'],
   getWallet: ['database'],
   listCompensations: ['database'],
+  retryCompensation: ['database', 'compensationQueue'],
+  getAdminOrder: ['database', 'describeSaga'],
 };
 
 export interface ApiHandlersProps {
@@ -44,6 +52,10 @@ export interface ApiHandlersProps {
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
   readonly stateMachine: IStateMachine;
+  /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
+  readonly stateMachineName: string;
+  /** Where an operator's compensation retry is queued. */
+  readonly compensationQueue: CompensationQueue;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -97,6 +109,14 @@ export class ApiHandlers extends Construct {
             break;
           case 'payments':
             props.payments.bind(fn.function);
+            break;
+          case 'describeSaga':
+            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+            grantDescribeSagaExecutions(fn, props.stateMachineName);
+            break;
+          case 'compensationQueue':
+            fn.function.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
+            props.compensationQueue.grantSend(fn.function);
             break;
         }
       }

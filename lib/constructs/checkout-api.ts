@@ -23,7 +23,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GATEWAY_PROBLEMS, problemBody } from '../../src/api/problems.js';
-import type { ApiRoute } from '../../src/api/routes.js';
+import { type ApiRoute, takesJsonBody } from '../../src/api/routes.js';
 
 export interface ApiThrottle {
   /** Steady-state requests per second. */
@@ -170,7 +170,7 @@ export class CheckoutApi extends Construct {
           operationName: route.operationId,
           requestValidator: validator,
           requestParameters,
-          ...(route.method === 'GET' ? {} : { requestModels: { 'application/json': jsonObject } }),
+          ...(takesJsonBody(route) ? { requestModels: { 'application/json': jsonObject } } : {}),
           ...(route.auth === 'customer'
             ? {
                 authorizationType: AuthorizationType.COGNITO,

@@ -1,17 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { CatalogStore } from '../db/catalog.js';
 import { CompensationStore } from '../db/compensations.js';
+import { OrderHistoryStore } from '../db/order-history.js';
 import { OrderStore } from '../db/orders.js';
 import { WalletStore } from '../db/wallets.js';
 import { requiredEnv } from '../runtime/config.js';
 import { databasePool } from '../runtime/database.js';
 import { paymentGateway as sharedPaymentGateway } from '../runtime/payments.js';
+import { SqsCompensationQueue } from '../saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
 import type { AdminDependencies } from './admin.js';
 import type { CheckoutDependencies } from './checkout.js';
 import type { ReadinessDependencies } from './health.js';
 import { createCheckoutIdempotency } from './idempotency.js';
+import type { AdminOrderDependencies, CompensationRetryDependencies } from './operations.js';
 import type { OrderReadDependencies } from './orders.js';
 
 /**
@@ -20,7 +24,8 @@ import type { OrderReadDependencies } from './orders.js';
  * client is created once per container and shared by the handlers of that container.
  *
  * Environment: the database (see `src/runtime/database.ts`), `IDEMPOTENCY_TABLE_NAME`,
- * `STATE_MACHINE_ARN` (checkout only) and optionally `PAYMENT_PROVIDER_URL` (readiness reports the
+ * `STATE_MACHINE_ARN` (checkout and the admin order view), `COMPENSATION_QUEUE_URL` (compensation
+ * retry) and optionally `PAYMENT_PROVIDER_URL` (readiness reports the
  * payment breaker when set). SDK clients take region, credentials and endpoints from the standard
  * AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` points them at a local stand-in).
  */
@@ -61,6 +66,23 @@ export function adminDependencies(): AdminDependencies {
     catalog: new CatalogStore(sql),
     wallets: new WalletStore(sql),
     compensations: new CompensationStore(sql),
+  };
+}
+
+export function adminOrderDependencies(): AdminOrderDependencies {
+  const sql = databasePool();
+  return {
+    orders: new OrderStore(sql),
+    history: new OrderHistoryStore(sql),
+    compensations: new CompensationStore(sql),
+    sagas: new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN')),
+  };
+}
+
+export function compensationRetryDependencies(): CompensationRetryDependencies {
+  return {
+    compensations: new CompensationStore(databasePool()),
+    queue: new SqsCompensationQueue(new SQSClient({}), requiredEnv('COMPENSATION_QUEUE_URL')),
   };
 }
 

@@ -17,11 +17,13 @@ export const PROBLEMS = {
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
   PRODUCT_NOT_FOUND: { status: 404, title: 'Product not found' },
   WALLET_NOT_FOUND: { status: 404, title: 'Wallet not found' },
+  COMPENSATION_NOT_FOUND: { status: 404, title: 'Compensation not found' },
   UNKNOWN_SKU: { status: 404, title: 'The cart names products that do not exist' },
   OUT_OF_STOCK: { status: 409, title: 'Not enough stock' },
   INSUFFICIENT_STORE_CREDIT: { status: 409, title: 'Not enough store credit' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
   ON_HAND_BELOW_RESERVED: { status: 409, title: 'On-hand stock cannot go below the reserved quantity' },
+  COMPENSATION_ALREADY_RESOLVED: { status: 409, title: 'The compensation is already resolved' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be JSON' },
   // 422, not 409: the request is well formed but can never succeed as written (same key, other body).

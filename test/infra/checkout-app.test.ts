@@ -15,7 +15,7 @@ import {
   sagaTasks,
   TASK_TIMEOUT_HEADROOM,
 } from '../../lib/constructs/payment-saga.js';
-import { API_ROUTES } from '../../src/api/routes.js';
+import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
   actionsOf,
@@ -349,6 +349,8 @@ describe('IAM', () => {
       putWallet: database,
       getWallet: database,
       listCompensations: database,
+      retryCompensation: [...database, 'sqs:SendMessage'],
+      getAdminOrder: [...database, 'states:DescribeExecution'],
       CompensationWorker: [
         ...database,
         ...IDEMPOTENCY_ACTIONS,
@@ -394,6 +396,35 @@ describe('IAM', () => {
 
     expect(tableOf('placeOrder')).toBe(tableId(checkout.stateful.apiIdempotency));
     expect(tableOf('CompensationWorker')).toBe(tableId(checkout.stateful.compensationIdempotency));
+  });
+
+  test('the operator routes send only to the compensation queue and describe only saga executions', () => {
+    const statementsOf = (name: string) => {
+      const { fn, template, stack } = appFunctions().find((f) => f.name === name) as ReturnType<
+        typeof appFunctions
+      >[number];
+      const lambda = resource(template, logicalIdOf(stack, fn));
+      return {
+        statements: roleStatements(template, referencedLogicalId(lambda.Properties.Role) ?? ''),
+        environment: (lambda.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+      };
+    };
+    const retry = statementsOf('retryCompensation');
+    const order = statementsOf('getAdminOrder');
+    const send = retry.statements.find((s) => actionsOf(s).includes('sqs:SendMessage')) as PolicyStatement;
+    const describe = order.statements.find((s) =>
+      actionsOf(s).includes('states:DescribeExecution'),
+    ) as PolicyStatement;
+    const queueId = checkout.stateful.getLogicalId(
+      checkout.stateful.compensationQueue.queue.node.defaultChild as never,
+    );
+
+    expect(referencedLogicalId(followCrossStack(resourcesOf(send)[0], stateful))).toBe(queueId);
+    expect(referencedLogicalId(followCrossStack(retry.environment.COMPENSATION_QUEUE_URL, stateful))).toBe(
+      queueId,
+    );
+    expect(JSON.stringify(resourcesOf(describe))).toContain(':execution:');
+    expect(order.environment.STATE_MACHINE_ARN).toBeDefined();
   });
 
   test('the state machine may invoke exactly its task functions and send to the compensation queue', () => {
@@ -602,8 +633,10 @@ describe('REST API', () => {
     for (const route of API_ROUTES) {
       const method = methodOf(route).Properties;
       expect(method.RequestValidatorId, route.operationId).toEqual({ Ref: validator?.logicalId });
-      if (route.method !== 'GET') {
+      if (takesJsonBody(route)) {
         expect(method.RequestModels, route.operationId).toEqual({ 'application/json': expect.anything() });
+      } else {
+        expect(method.RequestModels, route.operationId).toBeUndefined();
       }
       for (const name of route.path.match(/\{(\w+)\}/g) ?? []) {
         expect(method.RequestParameters, route.operationId).toMatchObject({
@@ -779,7 +812,42 @@ describe('alarms', () => {
     expect(throttleAlarms.length).toBe(expected.length);
   });
 
-  test('one dashboard', () => {
+  test('compensation failure rate above 50 % of at least 3 attempts, two 5-minute periods running', () => {
+    stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-CompensationFailureRate$'),
+      Threshold: ALARM_THRESHOLDS.compensationFailureRatePercent,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 2,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(attempts >= 3, 100 * failures / attempts, 0)' }),
+        Match.objectLike({
+          Id: 'failures',
+          MetricStat: Match.objectLike({
+            Metric: {
+              Namespace: 'Checkout',
+              MetricName: 'CompensationAttemptFailures',
+              Dimensions: [{ Name: 'service', Value: 'checkout' }],
+            },
+            Stat: 'Sum',
+            Period: 300,
+          }),
+        }),
+      ]),
+    });
+    expect(ALARM_THRESHOLDS.compensationFailureRatePercent).toBe(50);
+  });
+
+  test('one dashboard, with the KPIs: saga success rate, compensation failure rate and time to resolution, alert volume', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const [dashboard] = resourcesOfType(stateless, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+
+    expect(body).toContain('KPIs over the dashboard period');
+    expect(body).toContain(
+      'IF(succeeded + failed + timedOut + aborted > 0, 100 * succeeded / (succeeded + failed + timedOut + aborted), 100)',
+    );
+    expect(body).toContain('CompensationAttemptFailures');
+    expect(body).toMatch(/CompensationTimeToResolve.*p90/);
+    expect(body).toContain('NumberOfMessagesPublished');
   });
 });
