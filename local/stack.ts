@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Sql } from 'postgres';
+import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
+import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
@@ -15,7 +18,12 @@ import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js
 import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
-import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
+import {
+  createIdempotencyTable,
+  createLocalDynamoDbClient,
+  createStringKeyTable,
+  startLocalDynamoDb,
+} from './aws/dynamodb.js';
 import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
 import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
@@ -72,6 +80,7 @@ export { type LocalStackState, STATE_FILE } from './stack-state.js';
 
 const QUEUE_NAME = 'checkout-compensations';
 const IDEMPOTENCY_TABLE = 'checkout-idempotency';
+const CUSTOMER_LIMITS_TABLE = 'checkout-customer-limits';
 
 /** A configuration problem the user can fix; printed without a stack trace. */
 export class LocalStackConfigError extends Error {
@@ -129,6 +138,13 @@ export async function startLocalStack(
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
+    // Everything after this point connects as the application role, as the functions do in AWS;
+    // the owner's pool above only migrates, seeds and restores. A new password on every start.
+    const applicationPassword = randomBytes(24).toString('base64url');
+    await setRolePassword(sql, APPLICATION_ROLE, applicationPassword);
+    const applicationUrl = urlForRole(databaseUrl, APPLICATION_ROLE, applicationPassword);
+    const appSql = createSql(applicationUrl, { max: 4, connectTimeoutSeconds: 5 });
+    stops.push(["the application role's pool", () => appSql.end({ timeout: 5 })]);
 
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
@@ -138,6 +154,7 @@ export async function startLocalStack(
     stops.push(['DynamoDB', () => dynamo.close()]);
     const dynamoClient = createLocalDynamoDbClient(dynamo.endpoint);
     await createIdempotencyTable(dynamoClient, IDEMPOTENCY_TABLE);
+    await createStringKeyTable(dynamoClient, CUSTOMER_LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
@@ -151,11 +168,11 @@ export async function startLocalStack(
       visibilityTimeoutSeconds: config.compensationRetrySeconds,
     });
 
-    let handlerDatabaseUrl = databaseUrl;
+    let handlerDatabaseUrl = applicationUrl;
     if (config.pgBouncer) {
       progress('starting PgBouncer (transaction mode) in front of PostgreSQL');
       const bouncer = await startPgBouncer({
-        serverUrl: databaseUrl,
+        serverUrl: applicationUrl,
         port: await findFreePort(),
         workDir: path.join(config.dataDir, 'pgbouncer'),
       });
@@ -164,8 +181,11 @@ export async function startLocalStack(
     }
 
     progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
+    // The payment routes want a credential as in AWS; the ledger and fault controls stay open locally.
+    const providerKey = randomBytes(24).toString('base64url');
     const provider = await startSimulatedProvider({
       port: config.providerPort,
+      credential: { key: providerKey, scope: 'payments' },
       store: await JournaledProviderStore.open(path.join(config.dataDir, 'payment-provider.jsonl')),
     });
     stops.push(['the payment provider', () => provider.close()]);
@@ -175,10 +195,13 @@ export async function startLocalStack(
       DATABASE_URL: handlerDatabaseUrl,
       DB_POOL_MAX: '8',
       PAYMENT_PROVIDER_URL: provider.url,
+      PAYMENT_PROVIDER_API_KEY: providerKey,
       PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
       // The breaker's 60 s half-open delay is compressed like every other wait.
       PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
       IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
+      // The limits themselves (CUSTOMER_*_PER_MINUTE) come from the environment `npm start` got.
+      CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
       COMPENSATION_QUEUE_URL: queue.queueUrl,
       COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
       ...LOCAL_AWS_ENVIRONMENT,
@@ -235,8 +258,8 @@ export async function startLocalStack(
     stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
     const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
     const sweeperDeps = {
-      sql,
-      orders: new OrderStore(sql),
+      sql: appSql,
+      orders: new OrderStore(appSql),
       saga: paymentSaga(),
       starter: runner,
       inspector: runner,
@@ -251,7 +274,7 @@ export async function startLocalStack(
 
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
-      sql,
+      sql: appSql,
       publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
       intervalMs: 1000,
     });

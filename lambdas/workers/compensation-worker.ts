@@ -8,6 +8,7 @@ import { integerEnv, requiredEnv } from '../../src/runtime/config.js';
 import { databasePool } from '../../src/runtime/database.js';
 import { logger, metrics } from '../../src/runtime/observability.js';
 import { paymentSaga } from '../../src/runtime/saga-task.js';
+import { tracedMethods } from '../../src/runtime/tracing.js';
 import { powertoolsCompensationMetrics } from '../../src/saga/compensation-metrics.js';
 import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 
@@ -16,7 +17,10 @@ let worker: ReturnType<typeof createCompensationWorker> | undefined;
 function compensationWorker() {
   worker ??= createCompensationWorker({
     saga: paymentSaga(),
-    compensations: new CompensationStore(databasePool(), powertoolsCompensationMetrics(metrics)),
+    compensations: tracedMethods(
+      new CompensationStore(databasePool(), powertoolsCompensationMetrics(metrics)),
+      'CompensationStore',
+    ),
     persistenceStore: new DynamoDBPersistenceLayer({ tableName: requiredEnv('IDEMPOTENCY_TABLE_NAME') }),
     maxReceiveCount: integerEnv('COMPENSATION_MAX_RECEIVE_COUNT', 5),
   });

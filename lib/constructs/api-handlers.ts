@@ -3,9 +3,11 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
+import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
@@ -17,8 +19,12 @@ type RouteDependency =
   | 'database'
   /** Powertools idempotency records: get, put, update, delete. */
   | 'idempotency'
-  /** The readiness probe: one GetItem on the idempotency table. */
+  /** The readiness probe: DescribeTable on the idempotency table, no item access. */
   | 'idempotencyProbe'
+  /** The customer's requests per minute: one UpdateItem on the limits table. */
+  | 'requestLimit'
+  /** The customer's requests and checkouts per minute: one UpdateItem on the limits table. */
+  | 'checkoutLimit'
   /** `STATE_MACHINE_ARN`: states:StartExecution. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
@@ -33,8 +39,8 @@ type RouteDependency =
  * here fails the synth, so nobody ships a function with guessed permissions.
  */
 const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['database', 'idempotency', 'startSaga'],
-  getOrder: ['database'],
+  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga'],
+  getOrder: ['requestLimit', 'database'],
   getLiveness: [],
   getReadiness: ['database', 'idempotencyProbe', 'payments'],
   putProduct: ['database'],
@@ -51,6 +57,10 @@ export interface ApiHandlersProps {
   readonly routes: readonly ApiRoute[];
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
+  /** Where the customer routes count each customer's requests. */
+  readonly customerLimitsTable: CustomerLimitsTable;
+  /** The limits per customer and minute (stage config). */
+  readonly customerLimits: Required<CustomerLimits>;
   readonly stateMachine: IStateMachine;
   /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
   readonly stateMachineName: string;
@@ -100,6 +110,14 @@ export class ApiHandlers extends Construct {
           case 'idempotency':
             props.idempotencyTable.grantIdempotency(fn.function);
             break;
+          case 'requestLimit':
+            props.customerLimitsTable.grantLimits(fn.function, {
+              requestsPerMinute: props.customerLimits.requestsPerMinute,
+            });
+            break;
+          case 'checkoutLimit':
+            props.customerLimitsTable.grantLimits(fn.function, props.customerLimits);
+            break;
           case 'idempotencyProbe':
             props.idempotencyTable.grantReadinessProbe(fn.function);
             break;
@@ -108,7 +126,7 @@ export class ApiHandlers extends Construct {
             props.stateMachine.grantStartExecution(fn.function);
             break;
           case 'payments':
-            props.payments.bind(fn.function);
+            props.payments.bindWithoutCredential(fn.function);
             break;
           case 'describeSaga':
             fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);

@@ -19,6 +19,7 @@ import {
   type UsagePlan,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
+import type { PolicyDocument } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -47,6 +48,8 @@ export interface CheckoutApiProps {
   /** One API key in the usage plan per client app (`web`, `mobile`, ...). */
   readonly apiClients: readonly string[];
   readonly logRetention: RetentionDays;
+  /** The API's resource policy (see `apiAccessPolicy`). @default - none */
+  readonly policy?: PolicyDocument;
   /** @default RemovalPolicy.DESTROY */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -84,6 +87,7 @@ export class CheckoutApi extends Construct {
     this.api = new RestApi(this, 'Api', {
       description: 'Checkout API (DESIGN §3)',
       endpointTypes: [EndpointType.REGIONAL],
+      ...(props.policy ? { policy: props.policy } : {}),
       // Execution logs (errors only) need the account-level CloudWatch role; kept when the stack goes.
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,

@@ -303,8 +303,9 @@ export class Monitoring extends Construct {
       label: 'Proxy connections used (%)',
       expression: 'IF(allowed > 0, 100 * used / allowed, 0)',
       usingMetrics: {
-        used: proxyMetric('DatabaseConnections'),
-        allowed: proxyMetric('MaxDatabaseConnectionsAllowed'),
+        // Sum, as AWS documents for these proxy metrics: each proxy node reports its own share.
+        used: proxyMetric('DatabaseConnections', 'Sum'),
+        allowed: proxyMetric('MaxDatabaseConnectionsAllowed', 'Sum'),
       },
       period: oneMinute,
     });

@@ -34,6 +34,8 @@ export const PROBLEMS = {
   STORE_CREDIT_EXCEEDS_TOTAL: { status: 422, title: 'Store credit exceeds the order total' },
   // Produced by API Gateway (stage and usage-plan throttling), never by a handler.
   THROTTLED: { status: 429, title: 'Too many requests' },
+  // A customer's own limit (src/api/customer-limits.ts), or the firewall's per-token and per-IP rules.
+  RATE_LIMITED: { status: 429, title: 'Too many requests from this customer' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   SAGA_START_FAILED: {
@@ -65,6 +67,7 @@ export interface ProblemExtensions {
 const RETRY_AFTER_SECONDS: Partial<Record<ProblemCode, number>> = {
   IDEMPOTENCY_KEY_IN_USE: 1,
   THROTTLED: 1,
+  RATE_LIMITED: 60,
   SERVICE_UNAVAILABLE: 2,
   SAGA_START_FAILED: 2,
 };
@@ -96,13 +99,13 @@ export function problemResponse(
   code: ProblemCode,
   detail: string,
   extensions: ProblemExtensions = {},
+  retryAfterSeconds: number | undefined = RETRY_AFTER_SECONDS[code],
 ): HttpResponse {
-  const retryAfter = RETRY_AFTER_SECONDS[code];
   return {
     statusCode: PROBLEMS[code].status,
     headers: {
       'Content-Type': PROBLEM_CONTENT_TYPE,
-      ...(retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) }),
+      ...(retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) }),
     },
     body: problemBody(code, detail, extensions),
     code,
@@ -115,13 +118,16 @@ export function problemResponse(
  */
 export class ProblemError extends Error {
   override readonly name = 'ProblemError';
+  /** Overrides the code's usual `Retry-After`, e.g. the seconds left in a rate-limit window. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly extensions: ProblemExtensions = {},
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly retryAfterSeconds?: number },
   ) {
     super(`${code}: ${detail}`, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
@@ -155,7 +161,12 @@ function generic(code: ProblemCode): HttpResponse {
 export function problemFromError(error: unknown): ClassifiedError {
   if (error instanceof ProblemError) {
     return {
-      response: problemResponse(error.code, error.detail, error.extensions),
+      response: problemResponse(
+        error.code,
+        error.detail,
+        error.extensions,
+        error.retryAfterSeconds ?? RETRY_AFTER_SECONDS[error.code],
+      ),
       serverFault: PROBLEMS[error.code].status >= 500,
     };
   }

@@ -36,7 +36,11 @@ export interface ApiRoute {
   readonly gatewayResponses: Readonly<Record<number, readonly ProblemCode[]>>;
 }
 
-const THROTTLING = { 429: ['THROTTLED'] } as const;
+/**
+ * API Gateway throttling (stage, usage plan) and the firewall's rate rules (per IP, per bearer
+ * token) answer before any handler runs, on every route.
+ */
+const THROTTLING = { 429: ['THROTTLED', 'RATE_LIMITED'] } as const;
 const ADMIN_COMMON = {
   401: ['UNAUTHORIZED'],
   403: ['FORBIDDEN'],
@@ -61,6 +65,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       413: ['PAYLOAD_TOO_LARGE'],
       415: ['UNSUPPORTED_MEDIA_TYPE'],
       422: ['IDEMPOTENCY_KEY_REUSED', 'CURRENCY_MISMATCH', 'STORE_CREDIT_EXCEEDS_TOTAL'],
+      429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
       503: ['SERVICE_UNAVAILABLE', 'SAGA_START_FAILED'],
     },
@@ -77,6 +82,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       200: [],
       401: ['UNAUTHORIZED'],
       404: ['ORDER_NOT_FOUND'],
+      429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
       503: ['SERVICE_UNAVAILABLE'],
     },

@@ -150,7 +150,11 @@ describe('database', () => {
     stateful.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'POSTGRESQL',
       RequireTLS: true,
-      Auth: [Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' })],
+      // The owner (migrations) and the application role (every other function).
+      Auth: [
+        Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' }),
+        Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' }),
+      ],
       VpcSubnetIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('^NetworkVpcDatabaseSubnet') }]),
     });
   });
@@ -290,7 +294,9 @@ describe('functions', () => {
 
       expect(groups, name).toEqual([clientGroup]);
       expect(vpcConfig.SubnetIds.length, name).toBe(2);
-      expect(variables, name).toMatchObject({ DB_PORT: '5432', DB_NAME: 'checkout', DB_USER: 'checkout' });
+      // Only the migration runner connects as the owner; every other function as the application role.
+      const user = name === 'SchemaMigrations' ? 'checkout' : 'checkout_app';
+      expect(variables, name).toMatchObject({ DB_PORT: '5432', DB_NAME: 'checkout', DB_USER: user });
     }
   });
 });
@@ -339,11 +345,15 @@ describe('IAM', () => {
 
   test('each function is granted exactly the actions its handler uses', () => {
     const database = ['rds-db:connect'];
+    // Lambda sends a failed scheduled run to the job's failed-runs queue with the function's role.
+    const failureDestination = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    // The payment provider's API key (Secrets Manager), for every function that builds the gateway.
+    const providerCredential = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const expected: Record<string, string[]> = {
-      placeOrder: [...database, ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
-      getOrder: database,
+      placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
+      getOrder: [...database, 'dynamodb:UpdateItem'],
       getLiveness: [],
-      getReadiness: [...database, 'dynamodb:GetItem'],
+      getReadiness: [...database, 'dynamodb:DescribeTable'],
       putProduct: database,
       getProduct: database,
       putWallet: database,
@@ -353,6 +363,7 @@ describe('IAM', () => {
       getAdminOrder: [...database, 'states:DescribeExecution'],
       CompensationWorker: [
         ...database,
+        ...providerCredential,
         ...IDEMPOTENCY_ACTIONS,
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -360,12 +371,21 @@ describe('IAM', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
       ],
-      OrderSweeper: [...database, 'states:StartExecution', 'states:DescribeExecution', 'sqs:SendMessage'],
-      OutboxRelay: [...database, 'events:PutEvents'],
-      SimulatedPaymentProvider: [],
-      SchemaMigrations: database,
+      OrderSweeper: [
+        ...database,
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'sqs:SendMessage',
+        ...failureDestination,
+        ...providerCredential,
+      ],
+      OutboxRelay: [...database, 'events:PutEvents', ...failureDestination],
+      SimulatedPaymentProvider: providerCredential,
+      SchemaMigrations: [...database, 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
     };
-    for (const state of checkout.stateless.saga.functions.keys()) expected[state] = database;
+    for (const state of checkout.stateless.saga.functions.keys()) {
+      expected[state] = [...database, ...providerCredential];
+    }
 
     for (const { name, fn, template, stack } of appFunctions()) {
       const lambda = resource(template, logicalIdOf(stack, fn));
@@ -516,7 +536,9 @@ describe('compensation queues', () => {
 
 describe('idempotency tables', () => {
   test('both: partition key `id`, TTL on `expiration`, point-in-time recovery, on demand', () => {
-    const tables = resourcesOfType(stateful, 'AWS::DynamoDB::Table');
+    const tables = resourcesOfType(stateful, 'AWS::DynamoDB::Table').filter((table) =>
+      cdkPath(table).includes('Idempotency/'),
+    );
     expect(tables.length).toBe(2);
     for (const table of tables) {
       expect(table.Properties).toMatchObject({
