@@ -22,7 +22,7 @@ import { createProgress } from './lib/progress.js';
 import { type BenchResults, evaluateTargets, limitRatios, type MachineInfo } from './lib/results.js';
 import { type BenchTarget, openTarget } from './lib/stack.js';
 import { measureBundles } from './scenarios/bundles.js';
-import { chaos } from './scenarios/chaos.js';
+import { BENCH_APPLICATION_NAME, chaos } from './scenarios/chaos.js';
 import { hotSku, spreadLoad, warmUp } from './scenarios/checkout-load.js';
 import { chaosCost, databaseNow, measureHappyCost, outboxEventsSince } from './scenarios/cost.js';
 import { measurePhysicalLimit } from './scenarios/physical-limit.js';
@@ -68,7 +68,7 @@ const bundles = await measureBundles({
 
 const target = running ?? (await open());
 const client = new BenchClient(target.apiUrl, target.providerUrl);
-const sql: Sql = createSql(target.databaseUrl, { max: 6 });
+const sql: Sql = createSql(target.databaseUrl, { max: 6, applicationName: BENCH_APPLICATION_NAME });
 let exitCode = 1;
 try {
   const ctx: BenchContext = {
@@ -111,6 +111,7 @@ try {
   progress.step('Invariant audit');
   const checks: InvariantReport[] = [
     chaosResult.dlqAudit,
+    chaosResult.healthyCardOrders,
     chaosResult.duplicateOrders,
     report(
       'hot SKU: accepted checkouts equal the stock',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { GATEWAY_PROBLEMS, type GatewayProblem, problemResponse } from '../src/api/problems.js';
 import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
@@ -75,6 +76,10 @@ export async function startLocalApiServer(options: LocalApiServerOptions): Promi
         });
       });
   });
+  // Without this, Node answers a request its parser rejects with a bare `400 Bad Request`.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    refuseUnparsableRequest(error, socket, log),
+  );
   // Keep-alive sockets would hold close() open; requests in flight still finish.
   server.keepAliveTimeout = 1000;
   const host = options.host ?? '127.0.0.1';
@@ -222,4 +227,36 @@ function gatewayResponse(
   if (retryAfter) headers['Retry-After'] = retryAfter.replaceAll("'", '');
   response.writeHead(problem.statusCode, headers);
   response.end(problem.body);
+}
+
+/**
+ * A request Node's HTTP parser rejects (a control character in a header, a malformed request
+ * line, an invalid chunk) never becomes an `IncomingMessage`. It gets the same problem+json 400
+ * and `X-Correlation-Id` as every other refused request, written straight on the socket because
+ * there is no response object; the connection is then closed, as the parser cannot resync.
+ */
+function refuseUnparsableRequest(
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+  log: (entry: Record<string, unknown>) => void,
+) {
+  // The client went away, or a response is already on its way: nothing can be answered.
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const correlationId = randomUUID();
+  log({ level: 'WARN', message: 'unparsable request refused', parserError: error.code, correlationId });
+  const problem = problemResponse('VALIDATION_FAILED', 'The request is not valid HTTP/1.1.');
+  const body = Buffer.from(problem.body);
+  const headers = {
+    ...problem.headers,
+    'Content-Length': String(body.length),
+    'X-Correlation-Id': correlationId,
+    Connection: 'close',
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 400 Bad Request\r\n${head}\r\n`), body]));
 }

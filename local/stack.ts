@@ -14,7 +14,7 @@ import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.j
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
-import { paymentSaga } from '../src/runtime/saga-task.js';
+import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js';
 import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
@@ -33,6 +33,7 @@ import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
+import { INJECTED_FAULTS_FILE, recordFailureFaults } from './record-failures.js';
 import { createLocalPaymentSaga } from './saga.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
@@ -60,6 +61,13 @@ export interface LocalStackConfig {
   readonly compensationRetrySeconds: number;
   /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
   readonly pgBouncer: boolean;
+  /**
+   * Share (0..1) of successful provider side effects whose database record is made to fail
+   * (`LOCAL_FAULT_RECORD_FAILURE_RATE`, for chaos runs; each injection is logged to
+   * `injected-faults.jsonl` in the data folder).
+   * @default 0
+   */
+  readonly recordFailureRate?: number;
 }
 
 export interface LocalStack {
@@ -204,6 +212,15 @@ export async function startLocalStack(
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
     });
+
+    const recordFailureRate = config.recordFailureRate ?? 0;
+    if (recordFailureRate > 0) {
+      const file = path.join(config.dataDir, INJECTED_FAULTS_FILE);
+      progress(
+        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${file})`,
+      );
+      injectSideEffectFaults(recordFailureFaults({ rate: recordFailureRate, file }));
+    }
 
     progress('starting the payment saga (statemachines/payment-saga.asl.json)');
     const machine = createLocalPaymentSaga({

@@ -119,7 +119,12 @@ export function summaryMarkdown(results: BenchResults): string {
     '',
     `- payment methods: ${inline(chaos.paymentMethods)}`,
     `- answers: ${inline(chaos.statuses)}; the copies of the requests sent twice: ${inline(chaos.duplicateAnswers)}`,
-    `- provider faults: ${chaos.faults.map((f) => `${(f.atMs / 1000).toFixed(1)} s ${f.action}`).join('; ')}`,
+    `- faults: ${chaos.faults.map((f) => `${(f.atMs / 1000).toFixed(1)} s ${f.action}`).join('; ')}`,
+    `- database faults injected: PostgreSQL restarts ${chaos.databaseFaults.restarts.fast} fast and ` +
+      `${chaos.databaseFaults.restarts.immediate} immediate; ${chaos.databaseFaults.terminations.connections} ` +
+      `connections terminated in ${chaos.databaseFaults.terminations.rounds} rounds; ` +
+      `${chaos.databaseFaults.recordFailures.total} records failed after their side effect ` +
+      `(rate ${chaos.databaseFaults.recordFailures.rate}: ${inline(chaos.databaseFaults.recordFailures.byEffect)})`,
     `- orders: ${inline(chaos.orders)}; cancellation reasons: ${inline(chaos.cancellationReasons)}`,
     `- final status by payment method: ${Object.entries(chaos.byPaymentMethod)
       .map(([method, statuses]) => `${method} (${inline(statuses)})`)
