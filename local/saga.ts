@@ -42,7 +42,7 @@ export interface LocalPaymentSagaOptions {
    * Shrinks the retries of infrastructure errors (the database away, Lambda's own failures) instead.
    * They are compressed less: a local PostgreSQL restart takes real seconds, not compressed ones,
    * and the saga must outlast it here as it outlasts an RDS failover in AWS (about 3 minutes of
-   * retries; 0.03 makes that 5 s).
+   * retries; 0.1 makes that 18 s).
    * @default INFRASTRUCTURE_RETRY_SCALE
    */
   readonly infrastructureRetryScale?: number;
@@ -52,8 +52,8 @@ export interface LocalPaymentSagaOptions {
 
 /** The error whose retrier is the infrastructure one in every Task of the saga. */
 const INFRASTRUCTURE_ERROR = 'DatabaseUnavailableError';
-/** About 3 minutes of infrastructure retries become about 5 s locally. */
-export const INFRASTRUCTURE_RETRY_SCALE = 0.03;
+/** About 3 minutes of infrastructure retries become about 18 s locally. */
+export const INFRASTRUCTURE_RETRY_SCALE = 0.1;
 
 /**
  * The payment saga as AWS runs it, on this machine: the ASL file executed by aws-local-stepfunctions,
