@@ -187,7 +187,7 @@ export async function startLocalStack(
     });
 
     progress('starting the payment saga (statemachines/payment-saga.asl.json)');
-    const machine = createLocalPaymentSaga({
+    const machine = await createLocalPaymentSaga({
       sqsClient: sqs,
       compensationQueueUrl: queue.queueUrl,
       retryIntervalScale: config.timeScale,
