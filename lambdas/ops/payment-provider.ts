@@ -17,7 +17,7 @@ const ANSWER_MARGIN_MS = 1_000;
 // which is acceptable for a non-production test double.
 const dependencies: ProviderDependencies = { store: new InMemoryProviderStore(), logger };
 
-/** Function URL adapter of the simulated payment provider (DESIGN §4); the logic is `handleProviderRequest`. */
+/** Function URL adapter of the simulated payment provider (docs/architecture.md, "The parts"); the logic is `handleProviderRequest`. */
 async function serve(
   event: APIGatewayProxyEventV2,
   context: Context,

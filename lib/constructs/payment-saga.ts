@@ -37,7 +37,7 @@ export interface PaymentSagaProps {
 }
 
 /**
- * The payment saga (DESIGN §5): the Standard state machine defined by the ASL file, one function
+ * The payment saga (docs/adr/0001): the Standard state machine defined by the ASL file, one function
  * per Lambda Task state, wired through `DefinitionSubstitutions`; logging ALL and X-Ray tracing.
  * The function list comes from the definition itself, so a new Task state gets its function (or
  * the synth fails naming the missing handler) and a removed one loses it.

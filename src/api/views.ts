@@ -4,7 +4,7 @@ import type { Wallet } from '../db/wallets.js';
 import type { Order } from '../domain/order.js';
 
 /**
- * Response bodies of the HTTP API (DESIGN §3). Built explicitly, member by member, so a new
+ * Response bodies of the HTTP API (docs/openapi.yaml). Built explicitly, member by member, so a new
  * column in the database never leaks into the API by accident.
  */
 
