@@ -139,6 +139,24 @@ async function grants(sql: Sql): Promise<string> {
     group by g.grantee, g.table_name
     order by g.grantee, g.table_name
   `;
+  // Column grants, where the table-level grant of that privilege is absent.
+  const columnPrivileges = await sql<
+    { grantee: string; table: string; privilege: string; columns: string }[]
+  >`
+    select p.grantee, p.table_name as table, lower(p.privilege_type) as privilege,
+      string_agg(p.column_name, ', ' order by p.column_name) as columns
+    from information_schema.column_privileges p
+    join pg_class c on c.relname = p.table_name
+    join pg_namespace n on n.oid = c.relnamespace and n.nspname = p.table_schema
+    where p.table_schema = 'public' and p.grantee <> pg_get_userbyid(c.relowner)
+      and not exists (
+        select 1 from information_schema.role_table_grants t
+        where t.grantee = p.grantee and t.table_schema = p.table_schema
+          and t.table_name = p.table_name and t.privilege_type = p.privilege_type
+      )
+    group by p.grantee, p.table_name, p.privilege_type
+    order by p.grantee, p.table_name, p.privilege_type
+  `;
   const routinePrivileges = await sql<{ grantee: string; routine: string }[]>`
     select distinct r.grantee, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' as routine
     from information_schema.routine_privileges r
@@ -148,6 +166,9 @@ async function grants(sql: Sql): Promise<string> {
   `;
   return [
     ...tablePrivileges.map((row) => `grant ${row.privileges} on ${row.table} to ${row.grantee};\n`),
+    ...columnPrivileges.map(
+      (row) => `grant ${row.privilege} (${row.columns}) on ${row.table} to ${row.grantee};\n`,
+    ),
     ...routinePrivileges.map((row) => `grant execute on function ${row.routine} to ${row.grantee};\n`),
   ].join('');
 }

@@ -186,6 +186,8 @@ CREATE TRIGGER wallet_transactions_append_only BEFORE DELETE OR UPDATE ON wallet
 CREATE OR REPLACE FUNCTION public.cancel_order(p_order_id uuid, p_reason text, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -243,6 +245,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.confirm_order(p_order_id uuid, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -298,6 +302,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.enqueue_outbox_event(p_order_id uuid, p_type text, p_correlation_id text)
  RETURNS void
  LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
   insert into outbox_events (aggregate_id, type, payload, correlation_id)
   values (p_order_id, p_type, order_snapshot(p_order_id), p_correlation_id)
@@ -315,6 +321,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -351,6 +359,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -384,6 +394,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -415,7 +427,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  RETURNS jsonb
  LANGUAGE sql
- STABLE
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
   select jsonb_build_object(
     'orderId', o.id,
@@ -447,6 +460,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_skus text[];
@@ -597,6 +612,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.record_order_event(p_order_id uuid, p_event text, p_detail jsonb, p_correlation_id text)
  RETURNS void
  LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
   insert into order_events (order_id, type, detail, correlation_id)
   values (p_order_id, p_event, p_detail, p_correlation_id)
@@ -605,6 +622,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -650,6 +669,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.refund_store_credit(p_order_id uuid, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -693,6 +714,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.release_reservations(p_order_id uuid, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_status text;
@@ -739,6 +762,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.set_order_status(p_order_id uuid, p_from text, p_to text, p_event text, p_detail jsonb, p_correlation_id text, p_cancellation_reason text DEFAULT NULL::text)
  RETURNS void
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 begin
   update orders
@@ -755,6 +780,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.set_wallet_balance(p_customer_id text, p_balance_cents bigint, p_adjustment_key text)
  RETURNS bigint
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 declare
   v_current bigint;
@@ -775,28 +802,37 @@ $function$;
 CREATE OR REPLACE FUNCTION public.transition_result(p_outcome text, p_status text, p_detail jsonb DEFAULT '{}'::jsonb)
  RETURNS jsonb
  LANGUAGE sql
- IMMUTABLE
+ IMMUTABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
   select jsonb_build_object('outcome', p_outcome, 'status', p_status) || p_detail
 $function$;
 
-grant execute on function cancel_order(p_order_id uuid, p_reason text, p_correlation_id text) to PUBLIC;
-grant execute on function confirm_order(p_order_id uuid, p_correlation_id text) to PUBLIC;
-grant execute on function enqueue_outbox_event(p_order_id uuid, p_type text, p_correlation_id text) to PUBLIC;
-grant execute on function forbid_mutation() to PUBLIC;
-grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to PUBLIC;
-grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text) to PUBLIC;
-grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to PUBLIC;
-grant execute on function order_snapshot(p_order_id uuid) to PUBLIC;
-grant execute on function place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to PUBLIC;
-grant execute on function record_order_event(p_order_id uuid, p_event text, p_detail jsonb, p_correlation_id text) to PUBLIC;
-grant execute on function record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text) to PUBLIC;
-grant execute on function refund_store_credit(p_order_id uuid, p_correlation_id text) to PUBLIC;
-grant execute on function release_reservations(p_order_id uuid, p_correlation_id text) to PUBLIC;
-grant execute on function set_order_status(p_order_id uuid, p_from text, p_to text, p_event text, p_detail jsonb, p_correlation_id text, p_cancellation_reason text) to PUBLIC;
-grant execute on function set_wallet_balance(p_customer_id text, p_balance_cents bigint, p_adjustment_key text) to PUBLIC;
-grant execute on function transition_result(p_outcome text, p_status text, p_detail jsonb) to PUBLIC;
+grant select on failed_compensations to checkout_app;
+grant select on inventory to checkout_app;
+grant select on orders to checkout_app;
+grant select on outbox_events to checkout_app;
+grant insert, select on products to checkout_app;
+grant select on reservations to checkout_app;
+grant select on store_credit_wallets to checkout_app;
+grant update (attempts, last_error, provider_state, resolved_at, status, updated_at) on failed_compensations to checkout_app;
+grant insert (on_hand, sku) on inventory to checkout_app;
+grant update (on_hand, updated_at) on inventory to checkout_app;
+grant update (recovery_lease_until) on orders to checkout_app;
+grant update (attempts, last_error, next_attempt_at, published_at) on outbox_events to checkout_app;
+grant update (currency, name, price_cents, updated_at) on products to checkout_app;
+grant execute on function cancel_order(p_order_id uuid, p_reason text, p_correlation_id text) to checkout_app;
+grant execute on function confirm_order(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to checkout_app;
+grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
+grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to checkout_app;
+grant execute on function order_snapshot(p_order_id uuid) to checkout_app;
+grant execute on function place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
+grant execute on function record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text) to checkout_app;
+grant execute on function refund_store_credit(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function release_reservations(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function set_wallet_balance(p_customer_id text, p_balance_cents bigint, p_adjustment_key text) to checkout_app;
 
-alter role current_user in database current_database() set idle_in_transaction_session_timeout = '10s';
-alter role current_user in database current_database() set lock_timeout = '2s';
-alter role current_user in database current_database() set statement_timeout = '5s';
+alter role checkout_app in database current_database() set idle_in_transaction_session_timeout = '10s';
+alter role checkout_app in database current_database() set lock_timeout = '2s';
+alter role checkout_app in database current_database() set statement_timeout = '5s';

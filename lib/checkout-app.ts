@@ -33,6 +33,7 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     stage: context('stage'),
     opsEmail: context('opsEmail'),
     paymentProviderUrl: context('paymentProviderUrl'),
+    adminPrincipals: context('adminPrincipals'),
   });
   const env: Environment = {
     account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT ?? SYNTH_ONLY_ACCOUNT,
@@ -65,6 +66,8 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     apiIdempotency: stateful.apiIdempotency,
     compensationIdempotency: stateful.compensationIdempotency,
     compensationQueue: stateful.compensationQueue,
+    customerLimits: stateful.customerLimits,
+    paymentProviderCredential: stateful.paymentProviderCredential.secret,
     userPool: stateful.identity.userPool,
     eventBus: stateful.eventBus,
     opsTopic: stateful.opsTopic.topic,

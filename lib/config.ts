@@ -54,6 +54,25 @@ export interface StageConfig {
   };
   /** API clients (web, mobile, ...) that get an API key in the usage plan. */
   readonly apiClients: readonly string[];
+  /**
+   * Each customer's own limits, enforced by the functions (`src/api/customer-limits.ts`): requests
+   * on every customer route, and checkouts, per minute.
+   */
+  readonly customerLimits: { readonly requestsPerMinute: number; readonly checkoutsPerMinute: number };
+  /**
+   * The firewall's rate rules, per minute: per source IP, and per bearer token so that one
+   * customer cannot spend a client app's usage-plan quota (AWS WAF's minimum is 10).
+   */
+  readonly firewallLimits: {
+    readonly requestsPerIpPerMinute: number;
+    readonly requestsPerTokenPerMinute: number;
+  };
+  /**
+   * IAM principals allowed on the admin routes: role names in the stage's account, or principal ARN
+   * patterns (`*` allowed, e.g. an IAM Identity Center role). Nobody else can call them, whatever
+   * their IAM policies say (docs/runbooks/admin-access.md).
+   */
+  readonly adminPrincipals: readonly string[];
   readonly paymentProvider: PaymentProviderConfig;
   /** Client-side hard timeout of every payment call (docs/architecture.md, "The parts"). */
   readonly paymentTimeout: Duration;
@@ -66,6 +85,8 @@ export interface StageContext {
   readonly stage?: string;
   readonly opsEmail?: string;
   readonly paymentProviderUrl?: string;
+  /** Comma-separated admin principals, replacing the stage's default (`-c adminPrincipals=a,b`). */
+  readonly adminPrincipals?: string;
 }
 
 /** Builds the configuration of a stage, refusing unknown stage names with the value that was given. */
@@ -75,6 +96,10 @@ export function stageConfig(context: StageContext = {}): StageConfig {
     throw new Error(`unknown stage "${stageName}": use -c stage=${STAGE_NAMES.join('|')}`);
   }
   const opsEmail = context.opsEmail ? { opsEmail: context.opsEmail } : {};
+  const adminPrincipals = (fallback: string) => validAdminPrincipals(context.adminPrincipals ?? fallback);
+  // The seeds: a shopper never needs more, and a script spending more is refused early.
+  const customerLimits = { requestsPerMinute: 100, checkoutsPerMinute: 10 };
+  const firewallLimits = { requestsPerIpPerMinute: 1000, requestsPerTokenPerMinute: 300 };
   if (stageName === 'prod') {
     return {
       stageName,
@@ -94,6 +119,9 @@ export function stageConfig(context: StageContext = {}): StageConfig {
       apiThrottle: { rateLimit: 500, burstLimit: 1000 },
       apiClientThrottle: { rateLimit: 200, burstLimit: 400, requestsPerDay: 5_000_000 },
       apiClients: ['web', 'mobile'],
+      customerLimits,
+      firewallLimits,
+      adminPrincipals: adminPrincipals('checkout-prod-operator'),
       paymentProvider: {
         kind: 'external',
         ...(context.paymentProviderUrl ? { url: validUrl(context.paymentProviderUrl) } : {}),
@@ -121,6 +149,9 @@ export function stageConfig(context: StageContext = {}): StageConfig {
     apiThrottle: { rateLimit: 50, burstLimit: 100 },
     apiClientThrottle: { rateLimit: 20, burstLimit: 40, requestsPerDay: 100_000 },
     apiClients: ['web'],
+    customerLimits,
+    firewallLimits,
+    adminPrincipals: adminPrincipals('checkout-dev-operator'),
     paymentProvider: context.paymentProviderUrl
       ? {
           kind: 'external',
@@ -135,6 +166,23 @@ export function stageConfig(context: StageContext = {}): StageConfig {
 
 function isStageName(value: string): value is StageName {
   return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+/** A role name (IAM's character set) or a principal ARN pattern. */
+const ADMIN_PRINCIPAL = /^(?:[\w+=,.@-]{1,64}|arn:aws[\w-]*:(?:iam|sts)::\d{12}:[\w+=,.@/*-]+)$/;
+
+function validAdminPrincipals(value: string): string[] {
+  const principals = value
+    .split(',')
+    .map((principal) => principal.trim())
+    .filter((principal) => principal !== '');
+  if (principals.length === 0) throw new Error('adminPrincipals must name at least one IAM role or ARN');
+  for (const principal of principals) {
+    if (!ADMIN_PRINCIPAL.test(principal)) {
+      throw new Error(`adminPrincipals: "${principal}" is neither an IAM role name nor a principal ARN`);
+    }
+  }
+  return principals;
 }
 
 function validUrl(value: string): string {

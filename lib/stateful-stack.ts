@@ -6,10 +6,12 @@ import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { CompensationQueue } from './constructs/compensation-queue.js';
 import { COMPENSATION_WORKER_TIMEOUT } from './constructs/compensation-worker.js';
 import { CustomerIdentity } from './constructs/customer-identity.js';
+import { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import { CheckoutDatabase } from './constructs/database.js';
 import { IdempotencyTable } from './constructs/idempotency-table.js';
 import { Network } from './constructs/network.js';
 import { OpsTopic } from './constructs/ops-topic.js';
+import { PaymentProviderCredential } from './constructs/payment-provider.js';
 import { SchemaMigrations } from './constructs/schema-migrations.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -31,8 +33,12 @@ export class StatefulStack extends Stack {
   /** Idempotency records of the compensation worker, keyed on `compensationId`. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** Per-customer request counters of the API (one item per customer and minute). */
+  readonly customerLimits: CustomerLimitsTable;
   readonly identity: CustomerIdentity;
   readonly opsTopic: OpsTopic;
+  /** The payment provider's API key. */
+  readonly paymentProviderCredential: PaymentProviderCredential;
   /** Where the outbox relay publishes the order events (outbox_events, docs/adr/0010). */
   readonly eventBus: EventBus;
   /** The DLQ in the SQS console, where operators start a redrive. */
@@ -70,8 +76,12 @@ export class StatefulStack extends Stack {
       powertools: props.powertools,
     });
 
+    // The first rotation logs in as the role: only once the migrations created it and set its password.
+    this.database.applicationSecretRotation.node.addDependency(this.migrations.resource);
+
     this.apiIdempotency = new IdempotencyTable(this, 'ApiIdempotency', retained);
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
+    this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', retained);
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
       consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
       removalPolicy: config.removalPolicy,
@@ -79,6 +89,9 @@ export class StatefulStack extends Stack {
     this.identity = new CustomerIdentity(this, 'CustomerIdentity', {
       ...retained,
       threatProtection: config.production,
+    });
+    this.paymentProviderCredential = new PaymentProviderCredential(this, 'PaymentProviderCredential', {
+      removalPolicy: config.removalPolicy,
     });
     this.opsTopic = new OpsTopic(this, 'OpsTopic', {
       removalPolicy: config.removalPolicy,
@@ -104,6 +117,10 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });
+    new CfnOutput(this, 'PaymentProviderSecretArn', {
+      description: 'The payment provider API key: put the external provider key here (docs/deploy.md)',
+      value: this.paymentProviderCredential.secret.secretArn,
+    });
     new CfnOutput(this, 'OpsTopicArn', { value: this.opsTopic.topic.topicArn });
   }
 }

@@ -3,19 +3,23 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '../src/api/routes.js';
 import type { StageConfig } from './config.js';
+import { apiAccessPolicy } from './constructs/api-access-policy.js';
 import { ApiFirewall } from './constructs/api-firewall.js';
 import { ApiHandlers } from './constructs/api-handlers.js';
 import { CheckoutApi } from './constructs/checkout-api.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import type { CompensationQueue } from './constructs/compensation-queue.js';
 import { CompensationWorker } from './constructs/compensation-worker.js';
+import type { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import type { CheckoutDatabase } from './constructs/database.js';
 import type { IdempotencyTable } from './constructs/idempotency-table.js';
+import { JobAlarms } from './constructs/job-alarms.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OrderSweeper } from './constructs/order-sweeper.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
@@ -33,6 +37,10 @@ export interface StatelessStackProps extends StackProps {
   /** Idempotency records of the compensation worker. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** The payment provider's API key. */
+  readonly paymentProviderCredential: ISecret;
+  /** Counters of the per-customer limits. */
+  readonly customerLimits: CustomerLimitsTable;
   /** Customers' user pool, whose tokens the API's authorizer accepts. */
   readonly userPool: IUserPool;
   /** Where the outbox relay publishes. */
@@ -57,6 +65,7 @@ export class StatelessStack extends Stack {
   readonly outboxRelay: OutboxRelay;
   readonly paymentProvider?: SimulatedPaymentProvider;
   readonly monitoring: Monitoring;
+  readonly jobAlarms: JobAlarms;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -67,6 +76,7 @@ export class StatelessStack extends Stack {
     if (config.paymentProvider.kind === 'simulated') {
       this.paymentProvider = new SimulatedPaymentProvider(this, 'SimulatedPaymentProvider', {
         clientTimeout: config.paymentTimeout,
+        credential: props.paymentProviderCredential,
         logRetention: config.logRetention,
         powertools,
       });
@@ -81,7 +91,11 @@ export class StatelessStack extends Stack {
         config.paymentProvider.url ??
         StringParameter.valueForStringParameter(this, config.paymentProvider.ssmParameterName);
     }
-    const payments = new PaymentProviderEndpoint(providerUrl, config.paymentTimeout);
+    const payments = new PaymentProviderEndpoint(
+      providerUrl,
+      config.paymentTimeout,
+      props.paymentProviderCredential,
+    );
 
     this.saga = new PaymentSaga(this, 'PaymentSaga', {
       ...common,
@@ -116,7 +130,11 @@ export class StatelessStack extends Stack {
       routes: API_ROUTES,
       database,
       idempotencyTable: props.apiIdempotency,
+      customerLimitsTable: props.customerLimits,
+      customerLimits: config.customerLimits,
       stateMachine: this.saga.stateMachine,
+      stateMachineName: this.saga.stateMachineName,
+      compensationQueue,
       payments,
     });
     this.api = new CheckoutApi(this, 'Api', {
@@ -130,8 +148,13 @@ export class StatelessStack extends Stack {
       clientThrottle: config.apiClientThrottle,
       apiClients: config.apiClients,
       logRetention: config.logRetention,
+      policy: apiAccessPolicy(this, API_ROUTES, config.adminPrincipals),
     });
-    new ApiFirewall(this, 'ApiFirewall', { stage: this.api.api.deploymentStage });
+    new ApiFirewall(this, 'ApiFirewall', {
+      stage: this.api.api.deploymentStage,
+      requestsPerIpPerMinute: config.firewallLimits.requestsPerIpPerMinute,
+      requestsPerTokenPerMinute: config.firewallLimits.requestsPerTokenPerMinute,
+    });
 
     // The simulated provider is a test double: its throttles (reserved concurrency 1) are expected.
     const watched = new Map<string, IFunction>([
@@ -151,6 +174,17 @@ export class StatelessStack extends Stack {
       functions: watched,
       proxy: database.proxy,
       database: database.instance,
+      metricsNamespace: powertools.metricsNamespace,
+      serviceName: powertools.serviceName,
+    });
+
+    this.jobAlarms = new JobAlarms(this, 'JobAlarms', {
+      topic: props.opsTopic,
+      database: database.instance,
+      jobs: new Map([
+        ['OrderSweeper', this.sweeper.job],
+        ['OutboxRelay', this.outboxRelay.job],
+      ]),
     });
 
     new CfnOutput(this, 'ApiUrl', { description: 'Checkout API base URL', value: this.api.api.url });

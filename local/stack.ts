@@ -1,21 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Sql } from 'postgres';
+import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
+import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
 import { paymentSaga } from '../src/runtime/saga-task.js';
-import { SqsCompensationQueue } from '../src/saga/compensation-queue.js';
+import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
-import { createIdempotencyTable, createLocalDynamoDbClient, startLocalDynamoDb } from './aws/dynamodb.js';
+import {
+  createIdempotencyTable,
+  createLocalDynamoDbClient,
+  createStringKeyTable,
+  startLocalDynamoDb,
+} from './aws/dynamodb.js';
 import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
 import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
@@ -26,6 +34,7 @@ import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { createLocalPaymentSaga } from './saga.js';
+import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
@@ -59,19 +68,11 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-/** Connection details a running stack leaves in its data folder, for `npm run redrive`. */
-export interface LocalStackState {
-  readonly pid: number;
-  readonly apiUrl: string;
-  readonly providerUrl: string;
-  readonly sqsEndpoint: string;
-  readonly compensationQueueArn: string;
-  readonly compensationDlqArn: string;
-}
+export { type LocalStackState, STATE_FILE } from './stack-state.js';
 
-export const STATE_FILE = 'stack.json';
 const QUEUE_NAME = 'checkout-compensations';
 const IDEMPOTENCY_TABLE = 'checkout-idempotency';
+const CUSTOMER_LIMITS_TABLE = 'checkout-customer-limits';
 
 /** A configuration problem the user can fix; printed without a stack trace. */
 export class LocalStackConfigError extends Error {
@@ -129,6 +130,13 @@ export async function startLocalStack(
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
+    // Everything after this point connects as the application role, as the functions do in AWS;
+    // the owner's pool above only migrates, seeds and restores. A new password on every start.
+    const applicationPassword = randomBytes(24).toString('base64url');
+    await setRolePassword(sql, APPLICATION_ROLE, applicationPassword);
+    const applicationUrl = urlForRole(databaseUrl, APPLICATION_ROLE, applicationPassword);
+    const appSql = createSql(applicationUrl, { max: 4, connectTimeoutSeconds: 5 });
+    stops.push(["the application role's pool", () => appSql.end({ timeout: 5 })]);
 
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
@@ -138,6 +146,7 @@ export async function startLocalStack(
     stops.push(['DynamoDB', () => dynamo.close()]);
     const dynamoClient = createLocalDynamoDbClient(dynamo.endpoint);
     await createIdempotencyTable(dynamoClient, IDEMPOTENCY_TABLE);
+    await createStringKeyTable(dynamoClient, CUSTOMER_LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
@@ -151,11 +160,11 @@ export async function startLocalStack(
       visibilityTimeoutSeconds: config.compensationRetrySeconds,
     });
 
-    let handlerDatabaseUrl = databaseUrl;
+    let handlerDatabaseUrl = applicationUrl;
     if (config.pgBouncer) {
       progress('starting PgBouncer (transaction mode) in front of PostgreSQL');
       const bouncer = await startPgBouncer({
-        serverUrl: databaseUrl,
+        serverUrl: applicationUrl,
         port: await findFreePort(),
         workDir: path.join(config.dataDir, 'pgbouncer'),
       });
@@ -164,8 +173,11 @@ export async function startLocalStack(
     }
 
     progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
+    // The payment routes want a credential as in AWS; the ledger and fault controls stay open locally.
+    const providerKey = randomBytes(24).toString('base64url');
     const provider = await startSimulatedProvider({
       port: config.providerPort,
+      credential: { key: providerKey, scope: 'payments' },
       store: await JournaledProviderStore.open(path.join(config.dataDir, 'payment-provider.jsonl')),
     });
     stops.push(['the payment provider', () => provider.close()]);
@@ -175,10 +187,13 @@ export async function startLocalStack(
       DATABASE_URL: handlerDatabaseUrl,
       DB_POOL_MAX: '8',
       PAYMENT_PROVIDER_URL: provider.url,
+      PAYMENT_PROVIDER_API_KEY: providerKey,
       PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
       // The breaker's 60 s half-open delay is compressed like every other wait.
       PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
       IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
+      // The limits themselves (CUSTOMER_*_PER_MINUTE) come from the environment `npm start` got.
+      CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
       COMPENSATION_QUEUE_URL: queue.queueUrl,
       COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
       ...LOCAL_AWS_ENVIRONMENT,
@@ -226,8 +241,8 @@ export async function startLocalStack(
     stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
     const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
     const sweeperDeps = {
-      sql,
-      orders: new OrderStore(sql),
+      sql: appSql,
+      orders: new OrderStore(appSql),
       saga: paymentSaga(),
       starter: runner,
       inspector: runner,
@@ -242,7 +257,7 @@ export async function startLocalStack(
 
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
-      sql,
+      sql: appSql,
       publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
       intervalMs: 1000,
     });
@@ -259,6 +274,8 @@ export async function startLocalStack(
       sqsEndpoint: sqsServer.endpoint,
       compensationQueueArn: queue.queueArn,
       compensationDlqArn: queue.dlqArn,
+      stepFunctionsEndpoint: stepFunctions.endpoint,
+      stateMachineArn: machine.stateMachineArn,
     };
     await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 
@@ -307,14 +324,7 @@ async function restoreCompensationQueue(
   const open = await new CompensationStore(sql).list({ limit: 1000 });
   for (const compensation of open) {
     if (compensation.status === 'RESOLVED') continue;
-    const body = JSON.stringify({
-      compensationId: compensation.compensationId,
-      orderId: compensation.orderId,
-      steps: compensation.steps,
-      cancellationReason: compensation.cancellationReason ?? 'PAYMENT_FAILED',
-      error: compensation.lastError?.split(':')[0] ?? 'Unknown',
-      correlationId: compensation.correlationId ?? compensation.compensationId,
-    });
+    const body = JSON.stringify(compensationMessageOf(compensation));
     const queueUrl = compensation.status === 'FAILED' ? queue.dlqUrl : queue.queueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   }

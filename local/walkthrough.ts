@@ -7,10 +7,11 @@ Checkout service running locally
   API                ${urls.apiUrl}   (customer: Authorization: Bearer dev-<customerId>; admin: Bearer admin)
   Payment provider   ${urls.providerUrl}   (GET /ledger, POST|DELETE /control/faults)
   Data               ${urls.dataDir}   (npm start -- --fresh resets it)
+  Operator CLI       npm run ops -- --help
 
 Walkthrough (bash, in another terminal):
 
-  export API=${urls.apiUrl} PROVIDER=${urls.providerUrl}
+  export API=${urls.apiUrl} PROVIDER=${urls.providerUrl} LOCAL_DATA_DIR=${urls.dataDir}
 
   # 1. A card that pays: PENDING at once, CONFIRMED a moment later
   ORDER=$(${checkout('pm_card_visa', 'SKU-1')})
@@ -23,11 +24,12 @@ Walkthrough (bash, in another terminal):
 
   # 3. A void that keeps failing: REQUIRES_ATTENTION, retried by the worker, then in the DLQ
   ORDER=$(${checkout('pm_void_fails', 'SKU-3')})
-  sleep 25; curl -s $API/v1/orders/$ORDER -H 'Authorization: Bearer dev-alice'; echo
-  curl -s "$API/v1/admin/compensations?status=FAILED" -H 'Authorization: Bearer admin'; echo
-  # fix the cause, then redrive the DLQ (the console's "Start DLQ redrive")
+  sleep 25; npm run ops -- order $ORDER        # status, saga, compensation and timeline
+  npm run ops -- compensations --status FAILED
+  npm run ops -- dlq peek                      # the message in the DLQ, left there
+  # fix the cause, then redrive the DLQ (the console's "Start DLQ redrive"), or: npm run ops -- retry $ORDER:compensation
   curl -s -X DELETE $PROVIDER/control/faults; echo
-  npm run redrive
+  npm run ops -- redrive
   sleep 3; curl -s $API/v1/orders/$ORDER -H 'Authorization: Bearer dev-alice'; echo
 `;
 }

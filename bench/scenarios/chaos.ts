@@ -1,11 +1,10 @@
 import {
   ChangeMessageVisibilityBatchCommand,
-  GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
+import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
@@ -153,7 +152,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
     // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
     // DLQ when that attempt's visibility timeout runs out.
     const failed = await countFailed(ctx);
-    await waitUntil(async () => (await dlqDepth(sqs, dlqUrl)) >= failed, {
+    await waitUntil(async () => (await approximateQueueDepth(sqs, dlqUrl)) >= failed, {
       timeoutMs: (ctx.target.compensationRetrySeconds + 5) * 1000,
       intervalMs: 250,
     });
@@ -170,7 +169,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
     let lastRedrive = 0;
     const settled = await waitUntil(
       async () => {
-        const depth = await dlqDepth(sqs, dlqUrl);
+        const depth = await approximateQueueDepth(sqs, dlqUrl);
         // A compensation whose last attempt raced the clear lands in the DLQ later: redrive again.
         if (depth > 0 && performance.now() - lastRedrive > 3000) {
           lastRedrive = performance.now();
@@ -374,19 +373,6 @@ async function queueUrl(sqs: SQSClient, arn: string): Promise<string> {
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
   if (!QueueUrl) throw new Error(`no queue ${name}`);
   return QueueUrl;
-}
-
-async function dlqDepth(sqs: SQSClient, url: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
 }
 
 /**

@@ -3,9 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import type { Sql } from 'postgres';
 import { migrate } from '../../src/db/migrations.js';
+import { APPLICATION_ROLE, setRolePassword } from '../../src/db/roles.js';
 import { databasePool } from '../../src/runtime/database.js';
 import { describeError } from '../../src/runtime/errors.js';
 import { logger } from '../../src/runtime/observability.js';
+import { secretField } from '../../src/runtime/secrets.js';
 import { migrationsFingerprint } from './migrations-fingerprint.js';
 
 /** The custom resource's properties, as the CDK app sets them (`lib/constructs/schema-migrations.ts`). */
@@ -39,6 +41,11 @@ export interface MigrationHandlerOptions {
   /** @default 5_000 */
   readonly retryIntervalMs?: number;
   readonly log?: (message: string, details?: Record<string, unknown>) => void;
+  /**
+   * The application role's password, set after migrating (RDS Proxy logs in as the role with the
+   * password of its secret). @default - the role's password is left as it is
+   */
+  readonly applicationPassword?: () => Promise<string>;
 }
 
 /** The database stayed unreachable until the deadline; the deploy fails and rolls back. */
@@ -98,6 +105,10 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
           log: (message) => log(message),
         });
         log('schema migrations done', { applied: result.applied, alreadyApplied: result.alreadyApplied });
+        if (options.applicationPassword) {
+          await setRolePassword(options.sql(), APPLICATION_ROLE, await options.applicationPassword());
+          log('application role password set from its secret', { role: APPLICATION_ROLE });
+        }
         return {
           PhysicalResourceId: SCHEMA_MIGRATIONS_RESOURCE_ID,
           Data: { Applied: result.applied.join(','), Fingerprint: bundled },
@@ -143,4 +154,7 @@ function isConnectionError(error: unknown): boolean {
 export const handler = createMigrationHandler({
   sql: () => databasePool(),
   directory: path.join(import.meta.dirname, 'migrations'),
+  ...(process.env.APP_DB_SECRET_ARN
+    ? { applicationPassword: () => secretField(process.env.APP_DB_SECRET_ARN as string, 'password') }
+    : {}),
 });

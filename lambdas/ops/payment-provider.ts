@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
 import { InMemoryProviderStore } from '../../src/payments/provider/store.js';
 import { logger } from '../../src/runtime/observability.js';
+import { secretString } from '../../src/runtime/secrets.js';
 
 /**
  * Answer this long before the function would time out, so a held `pm_auth_timeout` request ends
@@ -15,7 +16,24 @@ const ANSWER_MARGIN_MS = 1_000;
 // with reserved concurrency 1 (see lib/constructs/simulated-payment-provider.ts) so every request
 // meets this one store; a new execution environment (after idle time or a deploy) starts empty,
 // which is acceptable for a non-production test double.
-const dependencies: ProviderDependencies = { store: new InMemoryProviderStore(), logger };
+const store = new InMemoryProviderStore();
+let dependencies: Promise<ProviderDependencies> | undefined;
+
+/**
+ * The store and, when `PAYMENT_PROVIDER_SECRET_ARN` is set (always, as deployed), the credential
+ * every route of the public function URL requires: read once per container.
+ */
+function providerDependencies(): Promise<ProviderDependencies> {
+  dependencies ??= (async () => {
+    const secretArn = process.env.PAYMENT_PROVIDER_SECRET_ARN;
+    if (!secretArn) return { store, logger };
+    return { store, logger, credential: { key: await secretString(secretArn), scope: 'all' as const } };
+  })();
+  dependencies.catch(() => {
+    dependencies = undefined;
+  });
+  return dependencies;
+}
 
 /** Function URL adapter of the simulated payment provider (docs/architecture.md, "The parts"); the logic is `handleProviderRequest`. */
 async function serve(
@@ -36,7 +54,7 @@ async function serve(
         headers: lowerCaseKeys(event.headers),
         body: event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body,
       },
-      dependencies,
+      await providerDependencies(),
       controller.signal,
     );
     return { statusCode: response.status, headers: response.headers, body: response.body };

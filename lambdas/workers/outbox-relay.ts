@@ -9,6 +9,7 @@ import { type DrainResult, drainOutbox, OutboxStore } from '../../src/ops/outbox
 import { integerEnv, requiredEnv } from '../../src/runtime/config.js';
 import { databasePool } from '../../src/runtime/database.js';
 import { logger, metrics } from '../../src/runtime/observability.js';
+import { tracedClient } from '../../src/runtime/tracing.js';
 
 const config = {
   eventBusName: requiredEnv('EVENT_BUS_NAME'),
@@ -22,7 +23,9 @@ const config = {
 
 // The SDK waits for ever by default; a hung PutEvents would hold the round past its lease.
 const publisher = new EventBridgePublisher({
-  client: new EventBridgeClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } }),
+  client: tracedClient(
+    new EventBridgeClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } }),
+  ),
   eventBusName: config.eventBusName,
 });
 

@@ -10,6 +10,7 @@ import { integerEnv, requiredEnv } from '../../src/runtime/config.js';
 import { databasePool } from '../../src/runtime/database.js';
 import { logger, metrics } from '../../src/runtime/observability.js';
 import { paymentSaga } from '../../src/runtime/saga-task.js';
+import { tracedClient, tracedMethods } from '../../src/runtime/tracing.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 
@@ -18,14 +19,20 @@ let dependencies: SweeperDependencies | undefined;
 function sweeperDependencies(): SweeperDependencies {
   if (!dependencies) {
     const sql = databasePool();
-    const stateMachine = new StepFunctionsSagaStarter(new SFNClient({}), requiredEnv('STATE_MACHINE_ARN'));
+    const stateMachine = new StepFunctionsSagaStarter(
+      tracedClient(new SFNClient({})),
+      requiredEnv('STATE_MACHINE_ARN'),
+    );
     dependencies = {
       sql,
-      orders: new OrderStore(sql),
+      orders: tracedMethods(new OrderStore(sql), 'OrderStore'),
       saga: paymentSaga(),
       starter: stateMachine,
       inspector: stateMachine,
-      compensationQueue: new SqsCompensationQueue(new SQSClient({}), requiredEnv('COMPENSATION_QUEUE_URL')),
+      compensationQueue: new SqsCompensationQueue(
+        tracedClient(new SQSClient({})),
+        requiredEnv('COMPENSATION_QUEUE_URL'),
+      ),
     };
   }
   return dependencies;

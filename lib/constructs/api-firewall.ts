@@ -1,23 +1,49 @@
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { problemBody } from '../../src/api/problems.js';
 
 export interface ApiFirewallProps {
   /** The API stage to protect. */
   readonly stage: Stage;
-  /** Requests per 5 minutes from one IP address before it is blocked. @default 2000 */
-  readonly requestsPerIpPer5Minutes?: number;
+  /** Requests per minute from one IP address before it is blocked. @default 1000 */
+  readonly requestsPerIpPerMinute?: number;
+  /**
+   * Requests per minute carrying one `Authorization` header (one customer's token) before it is
+   * blocked. Above the customer limits the functions enforce, so it only stops a flood before it
+   * spends the client app's usage-plan quota and the functions' concurrency. @default 300
+   */
+  readonly requestsPerTokenPerMinute?: number;
 }
 
+/** The window of both rate rules. */
+const WINDOW_SECONDS = 60;
+/** AWS WAF refuses rate limits below this. */
+const MIN_RATE_LIMIT = 10;
+const RATE_LIMITED_BODY = 'RateLimited';
+
 /**
- * A WAF web ACL in front of the API stage: AWS managed common and known-bad-input rules, and a
- * rate-based rule per source IP that stops floods before they reach throttling and the functions.
+ * A WAF web ACL in front of the API stage: AWS managed common and known-bad-input rules, and two
+ * rate-based rules that stop floods before they reach throttling and the functions: per source IP,
+ * and per bearer token (a custom aggregation key on the `Authorization` header, so one customer
+ * cannot use up the quota of the client app they share with everybody else). Blocked requests get
+ * the API's own 429 `RATE_LIMITED` problem with `Retry-After`.
  */
 export class ApiFirewall extends Construct {
   readonly webAcl: CfnWebACL;
 
   constructor(scope: Construct, id: string, props: ApiFirewallProps) {
     super(scope, id);
+    const perIp = props.requestsPerIpPerMinute ?? 1000;
+    const perToken = props.requestsPerTokenPerMinute ?? 300;
+    for (const [name, limit] of Object.entries({
+      requestsPerIpPerMinute: perIp,
+      requestsPerTokenPerMinute: perToken,
+    })) {
+      if (!Number.isInteger(limit) || limit < MIN_RATE_LIMIT) {
+        throw new Error(`${name} must be an integer of at least ${MIN_RATE_LIMIT} (AWS WAF), got ${limit}`);
+      }
+    }
     const visibility = (metricName: string): CfnWebACL.VisibilityConfigProperty => ({
       cloudWatchMetricsEnabled: true,
       metricName,
@@ -30,23 +56,58 @@ export class ApiFirewall extends Construct {
       statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
       visibilityConfig: visibility(name),
     });
+    const rateLimited: CfnWebACL.RuleActionProperty = {
+      block: {
+        customResponse: {
+          responseCode: 429,
+          customResponseBodyKey: RATE_LIMITED_BODY,
+          responseHeaders: [{ name: 'Retry-After', value: String(WINDOW_SECONDS) }],
+        },
+      },
+    };
 
     this.webAcl = new CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('checkout-api'),
+      customResponseBodies: {
+        [RATE_LIMITED_BODY]: {
+          contentType: 'APPLICATION_JSON',
+          content: problemBody(
+            'RATE_LIMITED',
+            'Too many requests from this client. Retry after the delay in Retry-After.',
+          ),
+        },
+      },
       rules: [
         {
           name: 'RateLimitPerIp',
           priority: 0,
-          action: { block: {} },
+          action: rateLimited,
           statement: {
-            rateBasedStatement: { limit: props.requestsPerIpPer5Minutes ?? 2000, aggregateKeyType: 'IP' },
+            rateBasedStatement: { limit: perIp, evaluationWindowSec: WINDOW_SECONDS, aggregateKeyType: 'IP' },
           },
           visibilityConfig: visibility('RateLimitPerIp'),
         },
-        managed('AWSManagedRulesCommonRuleSet', 1),
-        managed('AWSManagedRulesKnownBadInputsRuleSet', 2),
+        {
+          // Requests without the header are not counted here; the IP rule and the authorizer see them.
+          name: 'RateLimitPerToken',
+          priority: 1,
+          action: rateLimited,
+          statement: {
+            rateBasedStatement: {
+              limit: perToken,
+              evaluationWindowSec: WINDOW_SECONDS,
+              aggregateKeyType: 'CUSTOM_KEYS',
+              customKeys: [
+                { header: { name: 'authorization', textTransformations: [{ priority: 0, type: 'NONE' }] } },
+              ],
+            },
+          },
+          visibilityConfig: visibility('RateLimitPerToken'),
+        },
+        managed('AWSManagedRulesCommonRuleSet', 2),
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 3),
       ],
     });
     new CfnWebACLAssociation(this, 'Association', {

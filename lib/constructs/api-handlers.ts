@@ -3,11 +3,15 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import type { CompensationQueue } from './compensation-queue.js';
+import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { grantDescribeSagaExecutions } from './payment-saga.js';
 
 /** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
 type RouteDependency =
@@ -15,20 +19,28 @@ type RouteDependency =
   | 'database'
   /** Powertools idempotency records: get, put, update, delete. */
   | 'idempotency'
-  /** The readiness probe: one GetItem on the idempotency table. */
+  /** The readiness probe: DescribeTable on the idempotency table, no item access. */
   | 'idempotencyProbe'
+  /** The customer's requests per minute: one UpdateItem on the limits table. */
+  | 'requestLimit'
+  /** The customer's requests and checkouts per minute: one UpdateItem on the limits table. */
+  | 'checkoutLimit'
   /** `STATE_MACHINE_ARN`: states:StartExecution. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
-  | 'payments';
+  | 'payments'
+  /** `STATE_MACHINE_ARN`: states:DescribeExecution on the saga's executions (the admin order view). */
+  | 'describeSaga'
+  /** `COMPENSATION_QUEUE_URL`: sqs:SendMessage on the compensation queue (an operator's retry). */
+  | 'compensationQueue';
 
 /**
  * Per operation id, exactly what its handler uses. A route added to the table without an entry
  * here fails the synth, so nobody ships a function with guessed permissions.
  */
 const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['database', 'idempotency', 'startSaga'],
-  getOrder: ['database'],
+  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga'],
+  getOrder: ['requestLimit', 'database'],
   getLiveness: [],
   getReadiness: ['database', 'idempotencyProbe', 'payments'],
   putProduct: ['database'],
@@ -36,6 +48,8 @@ const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> =
   putWallet: ['database'],
   getWallet: ['database'],
   listCompensations: ['database'],
+  retryCompensation: ['database', 'compensationQueue'],
+  getAdminOrder: ['database', 'describeSaga'],
 };
 
 export interface ApiHandlersProps {
@@ -43,7 +57,15 @@ export interface ApiHandlersProps {
   readonly routes: readonly ApiRoute[];
   readonly database: CheckoutDatabase;
   readonly idempotencyTable: IdempotencyTable;
+  /** Where the customer routes count each customer's requests. */
+  readonly customerLimitsTable: CustomerLimitsTable;
+  /** The limits per customer and minute (stage config). */
+  readonly customerLimits: Required<CustomerLimits>;
   readonly stateMachine: IStateMachine;
+  /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
+  readonly stateMachineName: string;
+  /** Where an operator's compensation retry is queued. */
+  readonly compensationQueue: CompensationQueue;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -88,6 +110,14 @@ export class ApiHandlers extends Construct {
           case 'idempotency':
             props.idempotencyTable.grantIdempotency(fn.function);
             break;
+          case 'requestLimit':
+            props.customerLimitsTable.grantLimits(fn.function, {
+              requestsPerMinute: props.customerLimits.requestsPerMinute,
+            });
+            break;
+          case 'checkoutLimit':
+            props.customerLimitsTable.grantLimits(fn.function, props.customerLimits);
+            break;
           case 'idempotencyProbe':
             props.idempotencyTable.grantReadinessProbe(fn.function);
             break;
@@ -96,7 +126,15 @@ export class ApiHandlers extends Construct {
             props.stateMachine.grantStartExecution(fn.function);
             break;
           case 'payments':
-            props.payments.bind(fn.function);
+            props.payments.bindWithoutCredential(fn.function);
+            break;
+          case 'describeSaga':
+            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+            grantDescribeSagaExecutions(fn, props.stateMachineName);
+            break;
+          case 'compensationQueue':
+            fn.function.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
+            props.compensationQueue.grantSend(fn.function);
             break;
         }
       }

@@ -19,11 +19,12 @@ import {
   type UsagePlan,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
+import type { PolicyDocument } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GATEWAY_PROBLEMS, problemBody } from '../../src/api/problems.js';
-import type { ApiRoute } from '../../src/api/routes.js';
+import { type ApiRoute, takesJsonBody } from '../../src/api/routes.js';
 
 export interface ApiThrottle {
   /** Steady-state requests per second. */
@@ -47,6 +48,8 @@ export interface CheckoutApiProps {
   /** One API key in the usage plan per client app (`web`, `mobile`, ...). */
   readonly apiClients: readonly string[];
   readonly logRetention: RetentionDays;
+  /** The API's resource policy (see `apiAccessPolicy`). @default - none */
+  readonly policy?: PolicyDocument;
   /** @default RemovalPolicy.DESTROY */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -84,6 +87,7 @@ export class CheckoutApi extends Construct {
     this.api = new RestApi(this, 'Api', {
       description: 'Checkout API (docs/openapi.yaml)',
       endpointTypes: [EndpointType.REGIONAL],
+      ...(props.policy ? { policy: props.policy } : {}),
       // Execution logs (errors only) need the account-level CloudWatch role; kept when the stack goes.
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
@@ -170,7 +174,7 @@ export class CheckoutApi extends Construct {
           operationName: route.operationId,
           requestValidator: validator,
           requestParameters,
-          ...(route.method === 'GET' ? {} : { requestModels: { 'application/json': jsonObject } }),
+          ...(takesJsonBody(route) ? { requestModels: { 'application/json': jsonObject } } : {}),
           ...(route.auth === 'customer'
             ? {
                 authorizationType: AuthorizationType.COGNITO,

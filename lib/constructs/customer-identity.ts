@@ -26,7 +26,11 @@ export interface CustomerIdentityProps {
  */
 export class CustomerIdentity extends Construct {
   readonly userPool: UserPool;
-  /** The web and mobile apps' client: public (no secret), SRP sign-in. */
+  /**
+   * The web and mobile apps' client: public (no secret), SRP sign-in and refresh tokens only. No
+   * hosted-UI OAuth flows (CDK's default would allow the implicit grant with an example callback):
+   * the apps sign in through the user pool API and send the ID token.
+   */
   readonly appClient: UserPoolClient;
 
   constructor(scope: Construct, id: string, props: CustomerIdentityProps) {
@@ -56,6 +60,9 @@ export class CustomerIdentity extends Construct {
     this.appClient = this.userPool.addClient('AppClient', {
       generateSecret: false,
       authFlows: { userSrp: true },
+      // Refresh tokens are always allowed; without OAuth there is no authorize endpoint to abuse.
+      disableOAuth: true,
+      supportedIdentityProviders: [],
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),

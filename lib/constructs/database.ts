@@ -8,12 +8,14 @@ import {
   DatabaseInstance,
   DatabaseInstanceEngine,
   type DatabaseProxy,
+  DatabaseSecret,
   ParameterGroup,
   PostgresEngineVersion,
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
-import { HostedRotation, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { HostedRotation, type ISecret, type RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { APPLICATION_ROLE } from '../../src/db/roles.js';
 
 /** The port clients use: the proxy listens on the engine's default port. */
 export const PROXY_PORT = 5432;
@@ -39,8 +41,7 @@ export interface CheckoutDatabaseProps {
   /** @default 'checkout' */
   readonly databaseName?: string;
   /**
-   * The database user the functions and the migrations connect as. The proxy authenticates to
-   * PostgreSQL with this user's secret, clients authenticate to the proxy with IAM.
+   * The master user: owns the schema and runs the migrations, nothing else connects as it.
    * @default 'checkout'
    */
   readonly username?: string;
@@ -54,8 +55,17 @@ export interface CheckoutDatabaseProps {
 export class CheckoutDatabase extends Construct {
   readonly instance: DatabaseInstance;
   readonly proxy: DatabaseProxy;
+  /** The owner's (master) credentials. */
   readonly secret: ISecret;
+  /**
+   * The application role's credentials (`APPLICATION_ROLE`, created by migration 0008): RDS Proxy
+   * logs in with them for the functions, which authenticate to the proxy with IAM.
+   */
+  readonly applicationSecret: ISecret;
+  /** Its rotation; it must not start before the migrations created the role and set its password. */
+  readonly applicationSecretRotation: RotationSchedule;
   readonly databaseName: string;
+  /** The owner's user name. */
   readonly username: string;
   /**
    * The security group of every function that connects to the proxy. One group, owned here and
@@ -150,10 +160,37 @@ export class CheckoutDatabase extends Construct {
     });
     this.instance.connections.allowDefaultPortFrom(rotation, 'Secret rotation function');
 
+    // Host, port and engine attached, as the rotation function needs them.
+    this.applicationSecret = new DatabaseSecret(this, 'ApplicationSecret', {
+      username: APPLICATION_ROLE,
+      dbname: this.databaseName,
+      masterSecret: this.secret,
+    }).attach(this.instance);
+    // Single user: the role changes its own password, it needs no one's rights for that.
+    const applicationRotation = HostedRotation.postgreSqlSingleUser({
+      functionName: `${props.instanceIdentifier}-app-secret-rotation`,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    });
+    new LogGroup(this, 'ApplicationRotationLogs', {
+      logGroupName: `/aws/lambda/${props.instanceIdentifier}-app-secret-rotation`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.applicationSecretRotation = this.applicationSecret.addRotationSchedule('Rotation', {
+      hostedRotation: applicationRotation,
+      automaticallyAfter: props.secretRotation,
+    });
+    this.instance.connections.allowDefaultPortFrom(
+      applicationRotation,
+      'Application secret rotation function',
+    );
+
     this.proxy = this.instance.addProxy('Proxy', {
       vpc: props.vpc,
       vpcSubnets: isolated,
-      secrets: [this.secret],
+      // The owner for the migration runner, the application role for everything else.
+      secrets: [this.secret, this.applicationSecret],
       iamAuth: true,
       requireTLS: true,
       // Lambdas hold idle connections between invocations; reclaim them well before the default 30 min.
@@ -197,18 +234,33 @@ export class CheckoutDatabase extends Construct {
   }
 
   /**
-   * Lets a function connect through the proxy as the app user: sets `DB_PROXY_ENDPOINT`, `DB_PORT`,
-   * `DB_NAME` and `DB_USER` (read by `src/runtime/database.ts`) and grants `rds-db:connect` for that
-   * user. The function must run in {@link clientSecurityGroup}, which the proxy admits.
+   * Lets a function connect through the proxy as the application role: sets `DB_PROXY_ENDPOINT`,
+   * `DB_PORT`, `DB_NAME` and `DB_USER` (read by `src/runtime/database.ts`) and grants
+   * `rds-db:connect` for that user only. The function must run in {@link clientSecurityGroup},
+   * which the proxy admits.
    */
   grantConnect(fn: LambdaFunction): void {
+    this.connectAs(fn, APPLICATION_ROLE);
+  }
+
+  /**
+   * Lets the migration runner connect as the owner, and read the application role's secret to
+   * set that role's password after migrating (`APP_DB_SECRET_ARN`). No other function may.
+   */
+  grantMigrations(fn: LambdaFunction): void {
+    this.connectAs(fn, this.username);
+    fn.addEnvironment('APP_DB_SECRET_ARN', this.applicationSecret.secretArn);
+    this.applicationSecret.grantRead(fn);
+  }
+
+  private connectAs(fn: LambdaFunction, user: string): void {
     if (!fn.isBoundToVpc || !fn.connections.securityGroups.includes(this.clientSecurityGroup)) {
       throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
     }
     fn.addEnvironment('DB_PROXY_ENDPOINT', this.proxy.endpoint);
     fn.addEnvironment('DB_PORT', String(PROXY_PORT));
     fn.addEnvironment('DB_NAME', this.databaseName);
-    fn.addEnvironment('DB_USER', this.username);
-    this.proxy.grantConnect(fn, this.username);
+    fn.addEnvironment('DB_USER', user);
+    this.proxy.grantConnect(fn, user);
   }
 }

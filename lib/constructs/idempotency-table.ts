@@ -45,9 +45,12 @@ export class IdempotencyTable extends Construct {
     this.table.grant(fn, ...IDEMPOTENCY_ACTIONS);
   }
 
-  /** Sets `IDEMPOTENCY_TABLE_NAME` and grants `dynamodb:GetItem` only: the readiness check reads a probe key. */
+  /**
+   * Sets `IDEMPOTENCY_TABLE_NAME` and grants `dynamodb:DescribeTable` only: the readiness check
+   * asks whether the table is active and can read no record of any customer.
+   */
   grantReadinessProbe(fn: LambdaFunction): void {
     fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', this.table.tableName);
-    this.table.grant(fn, 'dynamodb:GetItem');
+    this.table.grant(fn, 'dynamodb:DescribeTable');
   }
 }

@@ -9,6 +9,7 @@ import {
   type HorizontalAnnotation,
   MathExpression,
   Metric,
+  SingleValueWidget,
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -19,6 +20,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { COMPENSATION_METRIC_NAMES } from '../../src/saga/compensation-metrics.js';
 
 /** The alarm thresholds (docs/runbooks/README.md), in one place so the tests and the runbooks can name them. */
 export const ALARM_THRESHOLDS = {
@@ -38,6 +40,10 @@ export const ALARM_THRESHOLDS = {
   lambdaThrottles: 1,
   /** Proxy connections to the database as a share of what it may open, percent. */
   proxyConnectionSaturationPercent: 80,
+  /** Share of the compensation worker's attempts that fail, percent (two 5-minute periods in a row). */
+  compensationFailureRatePercent: 50,
+  /** Below this many attempts in 5 minutes the failure rate counts as 0 (one retry is no trend). */
+  compensationFailureRateMinAttempts: 3,
 } as const;
 
 export interface MonitoringProps {
@@ -53,6 +59,10 @@ export interface MonitoringProps {
   readonly database: DatabaseInstance;
   /** Console link to the dead-letter queue, quoted in the DLQ alarm's description. @default - none */
   readonly deadLetterQueueConsoleUrl?: string;
+  /** Namespace of the functions' Powertools metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
+  readonly metricsNamespace: string;
+  /** Their `service` dimension (`POWERTOOLS_SERVICE_NAME`). */
+  readonly serviceName: string;
 }
 
 /**
@@ -68,6 +78,7 @@ export class Monitoring extends Construct {
   readonly deadLetterQueueAlarm: Alarm;
   readonly compensationAgeAlarm: Alarm;
   readonly proxySaturationAlarm: Alarm;
+  readonly compensationFailureRateAlarm: Alarm;
   /** Error-rate and throttle alarms of each function, by the name given in `functions`. */
   readonly functionAlarms: ReadonlyMap<string, { readonly errors: Alarm; readonly throttles: Alarm }>;
 
@@ -178,6 +189,60 @@ export class Monitoring extends Construct {
       }),
     );
 
+    // KPIs: the compensation worker's metrics (src/saga/compensation-metrics.ts)
+    const compensationMetric = (metricName: string, statistic: string, period = fiveMinutes) =>
+      new Metric({
+        namespace: props.metricsNamespace,
+        metricName,
+        dimensionsMap: { service: props.serviceName },
+        statistic,
+        period,
+      });
+    const compensationFailureRate = new MathExpression({
+      label: 'Compensation attempts failed (%)',
+      expression: `IF(attempts >= ${ALARM_THRESHOLDS.compensationFailureRateMinAttempts}, 100 * failures / attempts, 0)`,
+      usingMetrics: {
+        attempts: compensationMetric(COMPENSATION_METRIC_NAMES.attempts, 'Sum'),
+        failures: compensationMetric(COMPENSATION_METRIC_NAMES.attemptFailures, 'Sum'),
+      },
+      period: fiveMinutes,
+    });
+    this.compensationFailureRateAlarm = wire(
+      new Alarm(this, 'CompensationFailureRate', {
+        alarmName: alarmName('CompensationFailureRate'),
+        alarmDescription:
+          `More than ${ALARM_THRESHOLDS.compensationFailureRatePercent} % of the compensation worker's attempts ` +
+          'failed in 2 consecutive 5-minute periods: voids, refunds or releases are failing systematically.',
+        metric: compensationFailureRate,
+        threshold: ALARM_THRESHOLDS.compensationFailureRatePercent,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    const oneHour = Duration.hours(1);
+    // Executions that ended; a cleanly cancelled order (declined card) is a success of the saga.
+    const ended = 'succeeded + failed + timedOut + aborted';
+    const sagaSuccessRate = new MathExpression({
+      label: 'Saga success rate (%)',
+      expression: `IF(${ended} > 0, 100 * succeeded / (${ended}), 100)`,
+      usingMetrics: {
+        succeeded: props.stateMachine.metricSucceeded({ statistic: 'Sum', period: oneHour }),
+        failed: props.stateMachine.metricFailed({ statistic: 'Sum', period: oneHour }),
+        timedOut: props.stateMachine.metricTimedOut({ statistic: 'Sum', period: oneHour }),
+        aborted: props.stateMachine.metricAborted({ statistic: 'Sum', period: oneHour }),
+      },
+      period: oneHour,
+    });
+    const timeToResolve = (statistic: string) =>
+      compensationMetric(COMPENSATION_METRIC_NAMES.timeToResolve, statistic, oneHour).with({
+        label: `Failure to resolution ${statistic} (s)`,
+      });
+    // Every alarm notifies the topic on ALARM and on OK: what the on-call person receives.
+    const alertVolume = props.topic
+      .metricNumberOfMessagesPublished({ statistic: 'Sum', period: oneHour })
+      .with({ label: 'Alert notifications' });
+
     // Functions
     const functionAlarms = new Map<string, { errors: Alarm; throttles: Alarm }>();
     const errorRates: MathExpression[] = [];
@@ -238,8 +303,9 @@ export class Monitoring extends Construct {
       label: 'Proxy connections used (%)',
       expression: 'IF(allowed > 0, 100 * used / allowed, 0)',
       usingMetrics: {
-        used: proxyMetric('DatabaseConnections'),
-        allowed: proxyMetric('MaxDatabaseConnectionsAllowed'),
+        // Sum, as AWS documents for these proxy metrics: each proxy node reports its own share.
+        used: proxyMetric('DatabaseConnections', 'Sum'),
+        allowed: proxyMetric('MaxDatabaseConnectionsAllowed', 'Sum'),
       },
       period: oneMinute,
     });
@@ -266,6 +332,35 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms, width: 24, height: 4 }));
+    this.dashboard.addWidgets(
+      new SingleValueWidget({
+        title: 'KPIs over the dashboard period',
+        metrics: [sagaSuccessRate, compensationFailureRate, timeToResolve('p90'), alertVolume],
+        setPeriodToTimeRange: true,
+        width: 24,
+        height: 3,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Saga success rate (%)',
+        left: [sagaSuccessRate],
+        leftYAxis: { min: 0, max: 100 },
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Compensation failure rate (%)',
+        left: [compensationFailureRate],
+        leftAnnotations: [threshold(ALARM_THRESHOLDS.compensationFailureRatePercent, 'failure-rate alarm')],
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Compensation failure to resolution (s)',
+        left: [timeToResolve('p50'), timeToResolve('p90'), timeToResolve('Maximum')],
+        width: 6,
+      }),
+      new GraphWidget({ title: 'Alert volume (ops topic notifications)', left: [alertVolume], width: 6 }),
+    );
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'API requests and 5xx rate',

@@ -1,6 +1,5 @@
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -9,6 +8,7 @@ import type { PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { grantDescribeSagaExecutions } from './payment-saga.js';
 import { ScheduledFunction } from './scheduled-function.js';
 
 export interface OrderSweeperProps {
@@ -50,17 +50,7 @@ export class OrderSweeper extends Construct {
     props.payments.bind(fn);
     fn.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
     props.stateMachine.grantStartExecution(fn);
-    // Executions are named by order id, so any execution of this state machine: `execution:<name>:*`.
-    const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${props.stateMachineName}:*`;
-    fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
-    );
-    Validations.of(this.job.handler).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${props.stateMachineName}:*]`,
-      reason:
-        'DescribeExecution on the executions of the payment saga only: they are named by order id, which the ' +
-        'sweeper learns from the database, so the execution part of the ARN cannot be narrower.',
-    });
+    grantDescribeSagaExecutions(this.job.handler, props.stateMachineName);
     fn.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
     props.compensationQueue.grantSend(fn);
   }

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { FunctionUrlAuthType, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 
@@ -12,26 +13,71 @@ export class PaymentProviderEndpoint {
   /**
    * @param url base URL of the provider's HTTP API (a token is fine)
    * @param timeout hard client-side timeout of every call (docs/architecture.md, "The parts")
+   * @param credential the secret holding the provider's API key, sent on every call
    */
   constructor(
     readonly url: string,
     readonly timeout: Duration,
+    readonly credential: ISecret,
   ) {
     if (timeout.toMilliseconds() < 1_000) {
       throw new Error(`the payment timeout must be at least 1 s, got ${timeout.toHumanString()}`);
     }
   }
 
-  /** Sets `PAYMENT_PROVIDER_URL` and `PAYMENT_TIMEOUT_MS` (read by `src/runtime/payments.ts`). */
+  /**
+   * Sets `PAYMENT_PROVIDER_URL`, `PAYMENT_TIMEOUT_MS` and `PAYMENT_PROVIDER_SECRET_ARN` (read by
+   * `src/runtime/payments.ts`) and lets the function read the credential.
+   */
   bind(fn: LambdaFunction): void {
+    this.bindWithoutCredential(fn);
+    fn.addEnvironment('PAYMENT_PROVIDER_SECRET_ARN', this.credential.secretArn);
+    this.credential.grantRead(fn);
+  }
+
+  /**
+   * The endpoint without the credential, for a function that builds the gateway only to report its
+   * breaker (readiness) and never calls the provider.
+   */
+  bindWithoutCredential(fn: LambdaFunction): void {
     fn.addEnvironment('PAYMENT_PROVIDER_URL', this.url);
     fn.addEnvironment('PAYMENT_TIMEOUT_MS', String(this.timeout.toMilliseconds()));
+  }
+}
+
+export interface PaymentProviderCredentialProps {
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The payment provider's API key in Secrets Manager. Generated, which is what the simulated
+ * provider uses; for an external provider an operator puts the provider's key into it
+ * (docs/deploy.md). Rotated at the provider, so there is no rotation schedule here.
+ */
+export class PaymentProviderCredential extends Construct {
+  readonly secret: Secret;
+
+  constructor(scope: Construct, id: string, props: PaymentProviderCredentialProps) {
+    super(scope, id);
+    this.secret = new Secret(this, 'Secret', {
+      description: 'Checkout: the payment provider API key (Authorization: Bearer)',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy: props.removalPolicy,
+    });
+    Validations.of(this.secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        "A payment provider's API key is issued and rotated at the provider (put-secret-value, docs/deploy.md); " +
+        'Secrets Manager cannot rotate it by itself.',
+    });
   }
 }
 
 export interface SimulatedPaymentProviderProps {
   /** The timeout the callers use: the provider must be able to hold a request longer than that. */
   readonly clientTimeout: Duration;
+  /** The credential every route of its function URL requires. */
+  readonly credential: ISecret;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
 }
@@ -59,7 +105,9 @@ export class SimulatedPaymentProvider extends Construct {
       logRetention: props.logRetention,
       powertools: { ...props.powertools, serviceName: 'simulated-payment-provider' },
     });
-    // The HTTP gateway calls it with plain fetch, like a card network's public test endpoint.
+    this.handler.function.addEnvironment('PAYMENT_PROVIDER_SECRET_ARN', props.credential.secretArn);
+    props.credential.grantRead(this.handler.function);
+    // A public URL, like a card network's test endpoint: the credential guards every route of it.
     this.url = this.handler.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE }).url;
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -19,6 +19,24 @@ import type { PaymentProviderEndpoint } from './payment-provider.js';
  * (`States.Timeout`, which the Retry and Catch rules name) fires first, not a Lambda timeout.
  */
 export const TASK_TIMEOUT_HEADROOM = Duration.seconds(5);
+
+/**
+ * `states:DescribeExecution` on the executions of the saga named `stateMachineName` (a literal),
+ * with the cdk-nag acknowledgement its `execution:<name>:*` resource needs. Executions are named by
+ * order id, which callers learn from the database, so the ARN cannot be narrower.
+ */
+export function grantDescribeSagaExecutions(fn: CheckoutFunction, stateMachineName: string): void {
+  const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${stateMachineName}:*`;
+  fn.function.addToRolePolicy(
+    new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+  );
+  Validations.of(fn).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*]`,
+    reason:
+      'DescribeExecution on the executions of the payment saga only: they are named by order id, which the ' +
+      'caller learns from the database, so the execution part of the ARN cannot be narrower.',
+  });
+}
 
 export interface PaymentSagaProps {
   /**

@@ -53,7 +53,7 @@ export class SchemaMigrations extends Construct {
         ],
       },
     });
-    props.database.grantConnect(this.handler.function);
+    props.database.grantMigrations(this.handler.function);
 
     const provider = new Provider(this, 'Provider', {
       onEventHandler: this.handler.function,

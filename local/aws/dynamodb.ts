@@ -56,13 +56,25 @@ export class TableNotActiveError extends Error {
  * on-demand billing) and resolves once it is ACTIVE. An existing table is accepted as is, so
  * every start of the local stack can call this.
  */
-export async function createIdempotencyTable(client: DynamoDBClient, tableName: string): Promise<void> {
+export function createIdempotencyTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  return createStringKeyTable(client, tableName, 'id');
+}
+
+/**
+ * Creates an on-demand table with a string partition key and resolves once it is ACTIVE; an
+ * existing table is accepted as is.
+ */
+export async function createStringKeyTable(
+  client: DynamoDBClient,
+  tableName: string,
+  keyAttribute: string,
+): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

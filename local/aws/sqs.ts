@@ -99,6 +99,18 @@ export interface RedriveDlqOptions {
   readonly sourceArn?: string;
   /** Give up waiting for the move task after this long. @default 60000 */
   readonly timeoutMs?: number;
+  /** Told the task's state each time it is polled (ListMessageMoveTasks), as the console shows it. */
+  readonly onProgress?: (task: MessageMoveTaskProgress) => void;
+  /** Between polls; AWS moves messages in batches over seconds to minutes. @default 200 */
+  readonly pollIntervalMs?: number;
+}
+
+/** One poll of a message move task. */
+export interface MessageMoveTaskProgress {
+  readonly status: string;
+  readonly moved: number;
+  /** Messages in the DLQ when the task started (AWS: ApproximateNumberOfMessagesToMove). */
+  readonly toMove?: number;
 }
 
 /** Raised when a message move task ends in FAILED or CANCELLED, or does not finish in time. */
@@ -112,7 +124,7 @@ export class MessageMoveTaskError extends Error {
  * messages are new messages with new ids (receive counts start again at zero).
  */
 export async function redriveDlq(client: SQSClient, options: RedriveDlqOptions): Promise<number> {
-  const { dlqArn, sourceArn, timeoutMs = 60_000 } = options;
+  const { dlqArn, sourceArn, timeoutMs = 60_000, onProgress } = options;
   await client.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: sourceArn }));
 
   const deadline = Date.now() + timeoutMs;
@@ -122,6 +134,13 @@ export async function redriveDlq(client: SQSClient, options: RedriveDlqOptions):
       new ListMessageMoveTasksCommand({ SourceArn: dlqArn, MaxResults: 1 }),
     );
     const task = Results?.[0];
+    onProgress?.({
+      status: task?.Status ?? 'UNKNOWN',
+      moved: task?.ApproximateNumberOfMessagesMoved ?? 0,
+      ...(task?.ApproximateNumberOfMessagesToMove === undefined
+        ? {}
+        : { toMove: task.ApproximateNumberOfMessagesToMove }),
+    });
     if (task?.Status === 'COMPLETED') return task.ApproximateNumberOfMessagesMoved ?? 0;
     if (task?.Status === 'FAILED' || task?.Status === 'CANCELLED') {
       throw new MessageMoveTaskError(
@@ -132,7 +151,7 @@ export async function redriveDlq(client: SQSClient, options: RedriveDlqOptions):
       throw new MessageMoveTaskError(`redrive of ${dlqArn} still ${task?.Status} after ${timeoutMs} ms`);
     }
     // The local task moves messages once a second; polling faster only adds requests.
-    await sleep(200);
+    await sleep(options.pollIntervalMs ?? 200);
   }
 }
 
@@ -144,6 +163,20 @@ async function createQueue(
   const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   if (!QueueUrl) throw new Error(`CreateQueue returned no URL for ${name}`);
   return QueueUrl;
+}
+
+/** Messages on a queue, visible and in flight (both approximate, as SQS reports them). */
+export async function approximateQueueDepth(client: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 }
 
 /** Looks up a queue's ARN, which event sources, redrive policies and move tasks refer to. */

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createPlaceOrder, type PlaceOrderOutcome } from '../checkout/place-order.js';
 import type { OrderStore } from '../db/orders.js';
 import type { SagaStarter } from '../saga/saga-starter.js';
+import { type CustomerLimiter, withCustomerLimits } from './customer-limits.js';
 import { headerValue, jsonResponse, parseWith, type Route, readJsonBody } from './http.js';
 import type { CheckoutIdempotency } from './idempotency.js';
 import { requireCustomer } from './identity.js';
@@ -19,6 +20,8 @@ export interface CheckoutDependencies {
   readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
   readonly sagaStarter: SagaStarter;
   readonly idempotency: CheckoutIdempotency;
+  /** Per-customer limits, spent before anything else is read or written. @default - no limits */
+  readonly limiter?: Pick<CustomerLimiter, 'consume'>;
   /** @default 3600 */
   readonly reservationTtlSeconds?: number;
 }
@@ -137,7 +140,7 @@ export function createIdempotentCheckout(dependencies: CheckoutDependencies) {
 /** `POST /v1/checkout`: customer, Idempotency-Key, JSON body, then the idempotent unit. */
 export function createCheckoutRoute(dependencies: CheckoutDependencies): Route {
   const checkout = createIdempotentCheckout(dependencies);
-  return async ({ event, context, correlationId }) => {
+  const route: Route = async ({ event, context, correlationId }) => {
     const customerId = requireCustomer(event);
     const idempotencyKey = requireIdempotencyKey(event);
     const request = parseWith(checkoutRequestSchema, readJsonBody(event));
@@ -149,6 +152,7 @@ export function createCheckoutRoute(dependencies: CheckoutDependencies): Route {
       ? { ...response, headers: { ...response.headers, [REPLAYED_HEADER]: 'true' }, replayed }
       : response;
   };
+  return withCustomerLimits(route, dependencies.limiter, 'checkout');
 }
 
 /** Counts each checkout response once: replayed, accepted, or rejected with its code. */

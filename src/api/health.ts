@@ -1,4 +1,4 @@
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Sql } from 'postgres';
 import type { BreakerState } from '../payments/circuit-breaker.js';
 import { logger } from '../runtime/observability.js';
@@ -34,10 +34,17 @@ export interface ReadinessDependencies {
   readonly paymentBreaker?: () => BreakerState;
   /** Each check's time limit. @default 2000 */
   readonly timeoutMs?: number;
+  /**
+   * How long a report is reused. The route is public: without this, every unauthenticated request
+   * would cost a database query and a DynamoDB call. @default 5000
+   */
+  readonly cacheMs?: number;
 }
 
-/** Probe key read from the idempotency table: a GetItem needs only the permission checkout has. */
-const PROBE_KEY = 'health#readiness-probe';
+/** A table that is not ACTIVE (being created, updated or deleted) cannot take the records checkout writes. */
+class TableNotActiveError extends Error {
+  override readonly name = 'TableNotActiveError';
+}
 
 class CheckTimeoutError extends Error {
   override readonly name = 'CheckTimeoutError';
@@ -77,12 +84,14 @@ export async function checkReadiness(dependencies: ReadinessDependencies): Promi
   const timeoutMs = dependencies.timeoutMs ?? 2000;
   const [database, idempotencyTable] = await Promise.all([
     timed('database', timeoutMs, () => dependencies.sql`select 1`),
-    timed('idempotencyTable', timeoutMs, (abortSignal) =>
-      dependencies.dynamoDb.send(
-        new GetItemCommand({ TableName: dependencies.idempotencyTableName, Key: { id: { S: PROBE_KEY } } }),
+    // DescribeTable, not a read: the probe needs no access to any customer's records.
+    timed('idempotencyTable', timeoutMs, async (abortSignal) => {
+      const { Table } = await dependencies.dynamoDb.send(
+        new DescribeTableCommand({ TableName: dependencies.idempotencyTableName }),
         { abortSignal },
-      ),
-    ),
+      );
+      if (Table?.TableStatus !== 'ACTIVE') throw new TableNotActiveError(`table is ${Table?.TableStatus}`);
+    }),
   ]);
   const paymentProvider = paymentCheck(dependencies.paymentBreaker);
   const ready = database.status === 'up' && idempotencyTable.status === 'up';
@@ -108,10 +117,19 @@ export function createLiveRoute(): Route {
   return async () => jsonResponse(200, { status: 'ok' });
 }
 
-/** `GET /health/ready`: 200 when checkouts can be taken, 503 otherwise, with every check. */
+/**
+ * `GET /health/ready`: 200 when checkouts can be taken, 503 otherwise, with every check. One
+ * report per `cacheMs` per container; concurrent requests share the check in flight.
+ */
 export function createReadyRoute(dependencies: ReadinessDependencies): Route {
+  const cacheMs = dependencies.cacheMs ?? 5000;
+  let cached: { report: Promise<ReadinessReport>; at: number } | undefined;
   return async () => {
-    const report = await checkReadiness(dependencies);
+    const now = performance.now();
+    if (!cached || now - cached.at >= cacheMs) {
+      cached = { report: checkReadiness(dependencies), at: now };
+    }
+    const report = await cached.report;
     return jsonResponse(report.status === 'not_ready' ? 503 : 200, report);
   };
 }

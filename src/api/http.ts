@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { z } from 'zod';
 import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
+import { annotate, clearAnnotations } from '../runtime/tracing.js';
 import { type FieldError, type HttpResponse, ProblemError, problemFromError } from './problems.js';
 
 /** Bodies above this are refused with 413 before parsing; a 50-line cart is about 3 KB. */
@@ -179,6 +180,8 @@ export function apiHandler(route: Route, options: ApiHandlerOptions = {}) {
     const started = performance.now();
     const correlationId = correlationIdOf(event);
     useCorrelationId(correlationId);
+    clearAnnotations();
+    annotate({ correlationId });
     const request: ApiRequest = { event, context, correlationId };
 
     let response: HttpResponse;

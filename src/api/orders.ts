@@ -1,4 +1,5 @@
 import type { OrderStore } from '../db/orders.js';
+import { type CustomerLimiter, withCustomerLimits } from './customer-limits.js';
 import { jsonResponse, type Route } from './http.js';
 import { requireCustomer } from './identity.js';
 import { ProblemError } from './problems.js';
@@ -7,6 +8,8 @@ import { orderView } from './views.js';
 
 export interface OrderReadDependencies {
   readonly orders: Pick<OrderStore, 'getOrder'>;
+  /** Per-customer limits, spent before the order is read. @default - no limits */
+  readonly limiter?: Pick<CustomerLimiter, 'consume'>;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface OrderReadDependencies {
  * whether an order id exists.
  */
 export function createGetOrderRoute(dependencies: OrderReadDependencies): Route {
-  return async ({ event }) => {
+  const route: Route = async ({ event }) => {
     const customerId = requireCustomer(event);
     const orderId = event.pathParameters?.orderId;
     const order =
@@ -25,4 +28,5 @@ export function createGetOrderRoute(dependencies: OrderReadDependencies): Route 
     }
     return jsonResponse(200, orderView(order));
   };
+  return withCustomerLimits(route, dependencies.limiter, 'request');
 }

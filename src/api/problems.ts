@@ -17,11 +17,13 @@ export const PROBLEMS = {
   ORDER_NOT_FOUND: { status: 404, title: 'Order not found' },
   PRODUCT_NOT_FOUND: { status: 404, title: 'Product not found' },
   WALLET_NOT_FOUND: { status: 404, title: 'Wallet not found' },
+  COMPENSATION_NOT_FOUND: { status: 404, title: 'Compensation not found' },
   UNKNOWN_SKU: { status: 404, title: 'The cart names products that do not exist' },
   OUT_OF_STOCK: { status: 409, title: 'Not enough stock' },
   INSUFFICIENT_STORE_CREDIT: { status: 409, title: 'Not enough store credit' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
   ON_HAND_BELOW_RESERVED: { status: 409, title: 'On-hand stock cannot go below the reserved quantity' },
+  COMPENSATION_ALREADY_RESOLVED: { status: 409, title: 'The compensation is already resolved' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be JSON' },
   // 422, not 409: the request is well formed but can never succeed as written (same key, other body).
@@ -32,6 +34,8 @@ export const PROBLEMS = {
   STORE_CREDIT_EXCEEDS_TOTAL: { status: 422, title: 'Store credit exceeds the order total' },
   // Produced by API Gateway (stage and usage-plan throttling), never by a handler.
   THROTTLED: { status: 429, title: 'Too many requests' },
+  // A customer's own limit (src/api/customer-limits.ts), or the firewall's per-token and per-IP rules.
+  RATE_LIMITED: { status: 429, title: 'Too many requests from this customer' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   SAGA_START_FAILED: {
@@ -63,6 +67,7 @@ export interface ProblemExtensions {
 const RETRY_AFTER_SECONDS: Partial<Record<ProblemCode, number>> = {
   IDEMPOTENCY_KEY_IN_USE: 1,
   THROTTLED: 1,
+  RATE_LIMITED: 60,
   SERVICE_UNAVAILABLE: 2,
   SAGA_START_FAILED: 2,
 };
@@ -94,13 +99,13 @@ export function problemResponse(
   code: ProblemCode,
   detail: string,
   extensions: ProblemExtensions = {},
+  retryAfterSeconds: number | undefined = RETRY_AFTER_SECONDS[code],
 ): HttpResponse {
-  const retryAfter = RETRY_AFTER_SECONDS[code];
   return {
     statusCode: PROBLEMS[code].status,
     headers: {
       'Content-Type': PROBLEM_CONTENT_TYPE,
-      ...(retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) }),
+      ...(retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) }),
     },
     body: problemBody(code, detail, extensions),
     code,
@@ -113,13 +118,16 @@ export function problemResponse(
  */
 export class ProblemError extends Error {
   override readonly name = 'ProblemError';
+  /** Overrides the code's usual `Retry-After`, e.g. the seconds left in a rate-limit window. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly extensions: ProblemExtensions = {},
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly retryAfterSeconds?: number },
   ) {
     super(`${code}: ${detail}`, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
@@ -153,7 +161,12 @@ function generic(code: ProblemCode): HttpResponse {
 export function problemFromError(error: unknown): ClassifiedError {
   if (error instanceof ProblemError) {
     return {
-      response: problemResponse(error.code, error.detail, error.extensions),
+      response: problemResponse(
+        error.code,
+        error.detail,
+        error.extensions,
+        error.retryAfterSeconds ?? RETRY_AFTER_SECONDS[error.code],
+      ),
       serverFault: PROBLEMS[error.code].status >= 500,
     };
   }

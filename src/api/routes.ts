@@ -21,6 +21,8 @@ export interface ApiRoute {
   /** API Gateway resource path, as in OpenAPI (`{name}` parameters). */
   readonly path: string;
   readonly auth: RouteAuth;
+  /** The request carries a JSON body (API Gateway validates it is an object). @default method !== 'GET' */
+  readonly jsonBody?: boolean;
   /** The handler module, relative to the repository root (the CDK function `entry`). */
   readonly entry: string;
   /** The module's export that is the Lambda handler. */
@@ -34,7 +36,11 @@ export interface ApiRoute {
   readonly gatewayResponses: Readonly<Record<number, readonly ProblemCode[]>>;
 }
 
-const THROTTLING = { 429: ['THROTTLED'] } as const;
+/**
+ * API Gateway throttling (stage, usage plan) and the firewall's rate rules (per IP, per bearer
+ * token) answer before any handler runs, on every route.
+ */
+const THROTTLING = { 429: ['THROTTLED', 'RATE_LIMITED'] } as const;
 const ADMIN_COMMON = {
   401: ['UNAUTHORIZED'],
   403: ['FORBIDDEN'],
@@ -59,6 +65,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       413: ['PAYLOAD_TOO_LARGE'],
       415: ['UNSUPPORTED_MEDIA_TYPE'],
       422: ['IDEMPOTENCY_KEY_REUSED', 'CURRENCY_MISMATCH', 'STORE_CREDIT_EXCEEDS_TOTAL'],
+      429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
       503: ['SERVICE_UNAVAILABLE', 'SAGA_START_FAILED'],
     },
@@ -75,6 +82,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       200: [],
       401: ['UNAUTHORIZED'],
       404: ['ORDER_NOT_FOUND'],
+      429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
       503: ['SERVICE_UNAVAILABLE'],
     },
@@ -163,7 +171,39 @@ export const API_ROUTES: readonly ApiRoute[] = [
     responses: { 200: [], 400: ['VALIDATION_FAILED'], ...ADMIN_COMMON },
     gatewayResponses: THROTTLING,
   },
+  {
+    operationId: 'retryCompensation',
+    method: 'POST',
+    path: '/v1/admin/compensations/{compensationId}/retry',
+    auth: 'admin',
+    // An action on the resource: everything it needs is in the path.
+    jsonBody: false,
+    entry: 'lambdas/api/operations.ts',
+    handler: 'retryCompensationHandler',
+    responses: {
+      202: [],
+      404: ['COMPENSATION_NOT_FOUND'],
+      409: ['COMPENSATION_ALREADY_RESOLVED'],
+      ...ADMIN_COMMON,
+    },
+    gatewayResponses: THROTTLING,
+  },
+  {
+    operationId: 'getAdminOrder',
+    method: 'GET',
+    path: '/v1/admin/orders/{orderId}',
+    auth: 'admin',
+    entry: 'lambdas/api/operations.ts',
+    handler: 'getAdminOrderHandler',
+    responses: { 200: [], 404: ['ORDER_NOT_FOUND'], ...ADMIN_COMMON },
+    gatewayResponses: THROTTLING,
+  },
 ];
+
+/** Whether a request of the route carries a JSON body. */
+export function takesJsonBody(route: ApiRoute): boolean {
+  return route.jsonBody ?? route.method !== 'GET';
+}
 
 /** The route of an operation id; throws for an unknown one (a typo in a caller is a bug). */
 export function routeById(operationId: string): ApiRoute {

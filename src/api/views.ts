@@ -1,7 +1,9 @@
 import type { Product } from '../db/catalog.js';
 import type { FailedCompensation } from '../db/compensations.js';
+import type { OrderEvent } from '../db/order-history.js';
 import type { Wallet } from '../db/wallets.js';
 import type { Order } from '../domain/order.js';
+import type { SagaExecutionState } from '../saga/saga-starter.js';
 
 /**
  * Response bodies of the HTTP API (docs/openapi.yaml). Built explicitly, member by member, so a new
@@ -73,6 +75,25 @@ export function compensationView(compensation: FailedCompensation) {
     createdAt: compensation.createdAt,
     updatedAt: compensation.updatedAt,
     resolvedAt: compensation.resolvedAt,
+  };
+}
+
+/**
+ * `GET /v1/admin/orders/{orderId}`: the customer's view plus what operators need. An order whose
+ * saga has no execution (yet, or ever) shows `NOT_STARTED`.
+ */
+export function adminOrderView(input: {
+  order: Order;
+  events: readonly OrderEvent[];
+  compensation: FailedCompensation | undefined;
+  sagaState: SagaExecutionState;
+}) {
+  return {
+    ...orderView(input.order),
+    customerId: input.order.customerId,
+    events: input.events.map((event) => ({ type: event.type, at: event.at, detail: event.detail })),
+    compensation: input.compensation ? compensationView(input.compensation) : null,
+    saga: { status: input.sagaState === 'NOT_FOUND' ? 'NOT_STARTED' : input.sagaState },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import postgres, { type Sql } from 'postgres';
 
 export interface SqlClientOptions {
@@ -11,8 +12,11 @@ export interface SqlClientOptions {
   readonly connectTimeoutSeconds?: number;
   /** Idle connections close after this long so a frozen container does not hold proxy slots. @default 30 */
   readonly idleTimeoutSeconds?: number;
-  /** TLS to the server (required by RDS Proxy). @default false */
-  readonly ssl?: boolean;
+  /**
+   * TLS to the server (required by RDS Proxy), with these options: use `verifiedTls()` from
+   * `./tls.js`, which checks the certificate chain and the host name. @default - no TLS
+   */
+  readonly tls?: ConnectionOptions;
   /**
    * Password source, called for every new connection: RDS IAM authentication hands out tokens
    * that expire after 15 minutes, so it cannot be a fixed string in the URL.
@@ -36,7 +40,7 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: options.idleTimeoutSeconds ?? 30,
     max_lifetime: 60 * 15,
-    ssl: options.ssl ? 'require' : false,
+    ssl: options.tls ?? false,
     // Cents are bigint columns; every amount this service handles fits a JS number exactly.
     types: {
       bigint: {

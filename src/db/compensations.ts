@@ -23,11 +23,27 @@ export interface FailedCompensation {
 }
 
 /**
+ * What the store tells an observer (the compensation worker's metrics) about the rows it changed:
+ * called only when a row really changed, so a duplicate delivery is never counted twice.
+ */
+export interface CompensationOutcomes {
+  attempted(compensation: FailedCompensation): void;
+  failed(compensation: { readonly compensationId: string; readonly final: boolean }): void;
+  /** `createdAt` is when the saga gave the compensation up, `resolvedAt` when it finally succeeded. */
+  resolved(compensation: FailedCompensation): void;
+}
+
+const UNOBSERVED: CompensationOutcomes = { attempted() {}, failed() {}, resolved() {} };
+
+/**
  * The `failed_compensations` audit table: pending -> retrying -> resolved | failed.
  * Every attempt of the compensation worker is recorded here, so nothing lives only in a log.
  */
 export class CompensationStore {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly outcomes: CompensationOutcomes = UNOBSERVED,
+  ) {}
 
   /** Counts an attempt; a resolved row stays resolved (a late duplicate delivery changes nothing). */
   async recordAttempt(compensationId: string): Promise<FailedCompensation | undefined> {
@@ -38,7 +54,10 @@ export class CompensationStore {
         and status <> 'RESOLVED'
       returning *
     `);
-    return row ? toCompensation(row) : this.get(compensationId);
+    if (!row) return this.get(compensationId);
+    const compensation = toCompensation(row);
+    this.outcomes.attempted(compensation);
+    return compensation;
   }
 
   /**
@@ -50,7 +69,7 @@ export class CompensationStore {
     failure: { error: string; final: boolean; providerState: ProviderPaymentState | null },
   ): Promise<void> {
     const providerState = failure.providerState ? this.sql.json(failure.providerState as never) : null;
-    await query(this.sql`
+    const { count } = await query(this.sql`
       update failed_compensations
       set status = ${failure.final ? 'FAILED' : 'RETRYING'},
           last_error = ${failure.error},
@@ -59,14 +78,46 @@ export class CompensationStore {
       where compensation_id = ${compensationId}
         and status <> 'RESOLVED'
     `);
+    if (count > 0) this.outcomes.failed({ compensationId, final: failure.final });
   }
 
   async markResolved(compensationId: string): Promise<void> {
-    await query(this.sql`
+    // Only the first resolution changes the row; a late duplicate leaves it (and the metrics) alone.
+    const [row] = await query(this.sql<Row[]>`
       update failed_compensations
-      set status = 'RESOLVED', resolved_at = coalesce(resolved_at, now()), updated_at = now()
+      set status = 'RESOLVED', resolved_at = now(), updated_at = now()
       where compensation_id = ${compensationId}
+        and status <> 'RESOLVED'
+      returning *
     `);
+    if (row) this.outcomes.resolved(toCompensation(row));
+  }
+
+  /**
+   * After an operator queued a failed compensation again: FAILED becomes PENDING (waiting for the
+   * worker). Any other status is left as it is. Returns the row, undefined when there is none.
+   */
+  async markRequeued(compensationId: string): Promise<FailedCompensation | undefined> {
+    const [row] = await query(this.sql<Row[]>`
+      update failed_compensations
+      set status = 'PENDING', updated_at = now()
+      where compensation_id = ${compensationId}
+        and status = 'FAILED'
+      returning *
+    `);
+    return row ? toCompensation(row) : this.get(compensationId);
+  }
+
+  /** The compensation of an order, if one of its compensations ever failed in the saga. */
+  async findByOrder(orderId: string): Promise<FailedCompensation | undefined> {
+    const [row] = await query(this.sql<Row[]>`
+      select *
+      from failed_compensations
+      where order_id = ${orderId}::uuid
+      order by created_at desc
+      limit 1
+    `);
+    return row ? toCompensation(row) : undefined;
   }
 
   async get(compensationId: string): Promise<FailedCompensation | undefined> {

@@ -24,6 +24,11 @@ export interface HttpPaymentGatewayOptions {
   breaker?: PaymentBreakerOptions;
   /** Injected for tests. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * The provider credential, sent as `Authorization: Bearer` on every call; asked for on each call
+   * so that it can come from a per-container cache (`src/runtime/secrets.ts`). @default - none
+   */
+  credential?: () => Promise<string>;
 }
 
 /** The HTTP adapter, plus the breaker state for readiness checks. */
@@ -80,15 +85,20 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
     let status: number;
     let text: string;
     try {
+      const key = options.credential ? await options.credential() : undefined;
       const response = await fetchImpl(`${baseUrl}${path}`, {
         signal,
         ...(request
           ? {
               method: 'POST',
-              headers: { 'content-type': 'application/json', 'idempotency-key': request.idempotencyKey },
+              headers: {
+                'content-type': 'application/json',
+                'idempotency-key': request.idempotencyKey,
+                ...(key ? { authorization: `Bearer ${key}` } : {}),
+              },
               body: JSON.stringify(request.body),
             }
-          : { method: 'GET' }),
+          : { method: 'GET', ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}) }),
       });
       status = response.status;
       text = await response.text(); // inside the try: a body that never ends is a timeout too
@@ -101,7 +111,9 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
       }
       throw new PaymentProviderTransientError(`${what}: provider unreachable`, { cause: error });
     }
-    if (status >= 500) {
+    // A refused credential says nothing about the payment: our configuration is wrong (or the key
+    // is being rotated). Retried and counted by the breaker like an outage, never a refusal.
+    if (status >= 500 || status === 401 || status === 403) {
       throw new PaymentProviderTransientError(`${what}: provider answered ${status}`, {
         status,
         cause: parseJson(text),

@@ -20,6 +20,8 @@ export interface SimulatedProviderOptions {
   random?: () => number;
   /** Where the provider keeps its state. @default a new in-memory store */
   store?: ProviderStore;
+  /** The credential its payment routes require (see `ProviderDependencies.credential`). @default - none */
+  credential?: ProviderDependencies['credential'];
 }
 
 export interface SimulatedProvider {
@@ -40,7 +42,12 @@ export async function startSimulatedProvider(options: SimulatedProviderOptions):
   const { port, host = '127.0.0.1', random } = options;
   const state = options.store ?? new InMemoryProviderStore();
   const logger = new Logger({ serviceName: 'simulated-payment-provider' });
-  const deps: ProviderDependencies = { store: state, logger, ...(random ? { random } : {}) };
+  const deps: ProviderDependencies = {
+    store: state,
+    logger,
+    ...(random ? { random } : {}),
+    ...(options.credential ? { credential: options.credential } : {}),
+  };
   // Aborted on close(), so held requests and injected latency end instead of keeping close() waiting.
   const inFlight = new Set<AbortController>();
 

@@ -1,6 +1,7 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import type { Sql } from 'postgres';
 import { createSql } from '../db/client.js';
+import { verifiedTls } from '../db/tls.js';
 import { integerEnv, requiredEnv } from './config.js';
 
 let pool: Sql | undefined;
@@ -9,7 +10,8 @@ let pool: Sql | undefined;
  * The process's one database pool, created on first use.
  *
  * In AWS the function reaches RDS Proxy with IAM authentication over TLS: `DB_PROXY_ENDPOINT`,
- * `DB_NAME`, `DB_USER` (and optionally `DB_PORT`); a fresh token is signed for each new connection.
+ * `DB_NAME`, `DB_USER` (and optionally `DB_PORT`); a fresh token is signed for each new connection,
+ * and the proxy's certificate is verified (chain and host name) before the token is sent.
  * Locally and in tests `DATABASE_URL` is used as is.
  */
 export function databasePool(environment: NodeJS.ProcessEnv = process.env): Sql {
@@ -29,7 +31,7 @@ function createPoolFromEnvironment(environment: NodeJS.ProcessEnv): Sql {
   const signer = new Signer({ hostname, port, username, region: requiredEnv('AWS_REGION', environment) });
   return createSql(`postgres://${encodeURIComponent(username)}@${hostname}:${port}/${database}`, {
     max,
-    ssl: true,
+    tls: verifiedTls(hostname),
     password: () => signer.getAuthToken(),
   });
 }

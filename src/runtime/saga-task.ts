@@ -8,6 +8,7 @@ import { PaymentSaga } from '../saga/steps.js';
 import { databasePool } from './database.js';
 import { logger, useCorrelationId } from './observability.js';
 import { paymentGateway } from './payments.js';
+import { annotate, clearAnnotations, tracedMethods } from './tracing.js';
 
 /** The fields every saga task receives; steps that need more extend it. */
 export const stepInput = z.looseObject({
@@ -26,7 +27,7 @@ let injectedFaults: SideEffectFaults = NO_FAULTS;
 /** The saga steps over this container's database pool and payment gateway, built on first use. */
 export function paymentSaga(): PaymentSaga {
   saga ??= new PaymentSaga({
-    orders: new OrderStore(databasePool()),
+    orders: tracedMethods(new OrderStore(databasePool()), 'OrderStore'),
     payments: paymentGateway(),
     faults: { afterSideEffect: (effect, orderId) => injectedFaults.afterSideEffect(effect, orderId) },
   });
@@ -60,6 +61,8 @@ export function sagaTaskHandler<TSchema extends z.ZodType<z.infer<typeof stepInp
     const input = parsed.data;
     useCorrelationId(input.correlationId);
     logger.appendKeys({ orderId: input.orderId, step });
+    clearAnnotations();
+    annotate({ orderId: input.orderId, correlationId: input.correlationId, step });
     try {
       const result = await run(paymentSaga(), input);
       logger.info('saga step succeeded');

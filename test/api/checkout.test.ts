@@ -5,10 +5,12 @@ import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
 import {
   createIdempotencyTable,
   createLocalDynamoDbClient,
+  createStringKeyTable,
   type LocalDynamoDb,
   startLocalDynamoDb,
 } from '../../local/aws/dynamodb.js';
 import type { CheckoutDependencies } from '../../src/api/checkout.js';
+import { CustomerLimiter, LIMITS_KEY_ATTRIBUTE } from '../../src/api/customer-limits.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import { CHECKOUT_IDEMPOTENCY_KEY_PREFIX, createCheckoutIdempotency } from '../../src/api/idempotency.js';
 import { powertoolsCheckoutMetrics } from '../../src/api/metrics.js';
@@ -23,6 +25,7 @@ import { apiEvent, invoke } from './support/events.js';
 import { FailingSagaStarter, RecordingCheckoutMetrics, RecordingSagaStarter } from './support/fakes.js';
 
 const TABLE = 'checkout-idempotency';
+const LIMITS_TABLE = 'checkout-customer-limits';
 const coverage = createRouteCoverage(['placeOrder']);
 
 interface CheckoutCall {
@@ -111,6 +114,7 @@ describe('POST /v1/checkout', () => {
     dynamo = await startLocalDynamoDb();
     client = createLocalDynamoDbClient(dynamo.endpoint);
     await createIdempotencyTable(client, TABLE);
+    await createStringKeyTable(client, LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
     orders = new OrderStore(db.sql);
     saga = new RecordingSagaStarter();
     metrics = new RecordingCheckoutMetrics();
@@ -451,6 +455,26 @@ describe('POST /v1/checkout', () => {
   });
 
   describe('refused requests', () => {
+    test("over the customer's checkouts per minute: 429 RATE_LIMITED with Retry-After, before the key is even read", async () => {
+      const customerId = customer();
+      const limited = handlerWith({
+        limiter: new CustomerLimiter({ client, tableName: LIMITS_TABLE, limits: { checkoutsPerMinute: 2 } }),
+      });
+      for (const key of ['limit-1', 'limit-2']) {
+        expect((await checkout({ customerId, key }, limited)).statusCode).toBe(202);
+      }
+
+      const result = await checkout({ customerId, key: 'limit-3' }, limited);
+
+      expect(result.statusCode).toBe(429);
+      expect(result.headers['Content-Type']).toBe('application/problem+json');
+      expect(result.json).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(Number(result.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+      expect(await ordersOf(customerId)).toBe(2);
+      expect(await recordOf(customerId, 'limit-3')).toBeUndefined();
+      expect(metrics.events.at(-1)).toBe('rejected:RATE_LIMITED');
+    });
+
     test('without customer claims: 401 UNAUTHORIZED', async () => {
       const result = await checkout({ key: randomUUID() });
       expect(result.statusCode).toBe(401);

@@ -1,4 +1,4 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createLiveHandler, createReadyHandler } from '../../lambdas/api/health.js';
 import {
@@ -101,6 +101,21 @@ describe('health', () => {
       status: 'not_ready',
       checks: { database: { status: 'up' }, idempotencyTable: { status: 'down', error: 'unavailable' } },
     });
+  });
+
+  test('ready answers from its last report for a few seconds: a flood of probes costs one check', async () => {
+    const table = 'health-cached';
+    await createIdempotencyTable(client, table);
+    const handler = createReadyHandler({ sql: db.sql, dynamoDb: client, idempotencyTableName: table });
+    const probe = () => invoke(handler, apiEvent({ method: 'GET', resource: '/health/ready' }));
+    expect((await probe()).statusCode).toBe(200);
+    await client.send(new DeleteTableCommand({ TableName: table }));
+
+    const cached = await probe();
+    const uncached = await ready({ idempotencyTableName: table, cacheMs: 0 });
+
+    expect(cached.statusCode).toBe(200);
+    expect(uncached.statusCode).toBe(503);
   });
 
   test('a database that never answers is reported as a timeout within the time limit', async () => {

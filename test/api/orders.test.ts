@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createGetOrderHandler } from '../../lambdas/api/orders.js';
+import {
+  createLocalDynamoDbClient,
+  createStringKeyTable,
+  startLocalDynamoDb,
+} from '../../local/aws/dynamodb.js';
+import { CustomerLimiter, LIMITS_KEY_ATTRIBUTE } from '../../src/api/customer-limits.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -142,6 +148,36 @@ describe('GET /v1/orders/{orderId}', () => {
       expect(result.body).not.toMatch(/order_snapshot|does not exist/);
     } finally {
       await bare.drop();
+    }
+  });
+
+  test("over the customer's requests per minute: 429 RATE_LIMITED with Retry-After, the order not read", async () => {
+    const dynamo = await startLocalDynamoDb();
+    const client = createLocalDynamoDbClient(dynamo.endpoint);
+    try {
+      await createStringKeyTable(client, 'limits', LIMITS_KEY_ATTRIBUTE);
+      const orderId = await placedOrder('reader-limited');
+      const reads: string[] = [];
+      const limited = createGetOrderHandler({
+        orders: {
+          getOrder: (id) => {
+            reads.push(id);
+            return orders.getOrder(id);
+          },
+        },
+        limiter: new CustomerLimiter({ client, tableName: 'limits', limits: { requestsPerMinute: 1 } }),
+      });
+      expect((await getOrder(orderId, 'reader-limited', limited)).statusCode).toBe(200);
+
+      const result = await getOrder(orderId, 'reader-limited', limited);
+
+      expect(result.statusCode).toBe(429);
+      expect(result.json).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(Number(result.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+      expect(reads).toEqual([orderId]);
+    } finally {
+      client.destroy();
+      await dynamo.close();
     }
   });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createSql } from '../../src/db/client.js';
 import { loadMigrations, MigrationChecksumMismatchError, migrate } from '../../src/db/migrations.js';
+import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from '../support/database.js';
 
 describe('migration runner', () => {
@@ -95,21 +96,20 @@ describe('migration runner', () => {
     expect(row?.exists).toBe(false);
   });
 
-  test('sets statement and lock timeouts on the role, not the session', async () => {
+  test('sets statement and lock timeouts on the application role, not the session', async () => {
     await migrate(db.sql, { directory: workDir });
 
     const rows = await db.sql<{ setconfig: string[] }[]>`
       select s.setconfig
       from pg_db_role_setting s
       join pg_database d on d.oid = s.setdatabase
-      where d.datname = current_database() and s.setrole = (select oid from pg_roles where rolname = current_user)
+      where d.datname = current_database() and s.setrole = (select oid from pg_roles where rolname = ${APPLICATION_ROLE})
     `;
     const settings = rows.flatMap((row) => row.setconfig);
     expect(settings).toEqual(expect.arrayContaining(['statement_timeout=5s', 'lock_timeout=2s']));
-    // A new connection picks the role settings up.
-    const fresh = createSql(db.url, { max: 1 });
+    // A new connection of the role picks the role settings up.
+    const fresh = await db.applicationSql({ max: 1 });
     const [timeout] = await fresh<{ statement_timeout: string }[]>`show statement_timeout`;
-    await fresh.end();
     expect(timeout?.statement_timeout).toBe('5s');
   });
 });

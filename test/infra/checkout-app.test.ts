@@ -11,7 +11,7 @@ import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
 import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
-import { API_ROUTES } from '../../src/api/routes.js';
+import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
   actionsOf,
@@ -141,7 +141,11 @@ describe('database', () => {
     stateful.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'POSTGRESQL',
       RequireTLS: true,
-      Auth: [Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' })],
+      // The owner (migrations) and the application role (every other function).
+      Auth: [
+        Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' }),
+        Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED' }),
+      ],
       VpcSubnetIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('^NetworkVpcDatabaseSubnet') }]),
     });
   });
@@ -281,7 +285,9 @@ describe('functions', () => {
 
       expect(groups, name).toEqual([clientGroup]);
       expect(vpcConfig.SubnetIds.length, name).toBe(2);
-      expect(variables, name).toMatchObject({ DB_PORT: '5432', DB_NAME: 'checkout', DB_USER: 'checkout' });
+      // Only the migration runner connects as the owner; every other function as the application role.
+      const user = name === 'SchemaMigrations' ? 'checkout' : 'checkout_app';
+      expect(variables, name).toMatchObject({ DB_PORT: '5432', DB_NAME: 'checkout', DB_USER: user });
     }
   });
 });
@@ -330,18 +336,25 @@ describe('IAM', () => {
 
   test('each function is granted exactly the actions its handler uses', () => {
     const database = ['rds-db:connect'];
+    // Lambda sends a failed scheduled run to the job's failed-runs queue with the function's role.
+    const failureDestination = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    // The payment provider's API key (Secrets Manager), for every function that builds the gateway.
+    const providerCredential = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const expected: Record<string, string[]> = {
-      placeOrder: [...database, ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
-      getOrder: database,
+      placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
+      getOrder: [...database, 'dynamodb:UpdateItem'],
       getLiveness: [],
-      getReadiness: [...database, 'dynamodb:GetItem'],
+      getReadiness: [...database, 'dynamodb:DescribeTable'],
       putProduct: database,
       getProduct: database,
       putWallet: database,
       getWallet: database,
       listCompensations: database,
+      retryCompensation: [...database, 'sqs:SendMessage'],
+      getAdminOrder: [...database, 'states:DescribeExecution'],
       CompensationWorker: [
         ...database,
+        ...providerCredential,
         ...IDEMPOTENCY_ACTIONS,
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -349,12 +362,21 @@ describe('IAM', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
       ],
-      OrderSweeper: [...database, 'states:StartExecution', 'states:DescribeExecution', 'sqs:SendMessage'],
-      OutboxRelay: [...database, 'events:PutEvents'],
-      SimulatedPaymentProvider: [],
-      SchemaMigrations: database,
+      OrderSweeper: [
+        ...database,
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'sqs:SendMessage',
+        ...failureDestination,
+        ...providerCredential,
+      ],
+      OutboxRelay: [...database, 'events:PutEvents', ...failureDestination],
+      SimulatedPaymentProvider: providerCredential,
+      SchemaMigrations: [...database, 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
     };
-    for (const state of checkout.stateless.saga.functions.keys()) expected[state] = database;
+    for (const state of checkout.stateless.saga.functions.keys()) {
+      expected[state] = [...database, ...providerCredential];
+    }
 
     for (const { name, fn, template, stack } of appFunctions()) {
       const lambda = resource(template, logicalIdOf(stack, fn));
@@ -385,6 +407,35 @@ describe('IAM', () => {
 
     expect(tableOf('placeOrder')).toBe(tableId(checkout.stateful.apiIdempotency));
     expect(tableOf('CompensationWorker')).toBe(tableId(checkout.stateful.compensationIdempotency));
+  });
+
+  test('the operator routes send only to the compensation queue and describe only saga executions', () => {
+    const statementsOf = (name: string) => {
+      const { fn, template, stack } = appFunctions().find((f) => f.name === name) as ReturnType<
+        typeof appFunctions
+      >[number];
+      const lambda = resource(template, logicalIdOf(stack, fn));
+      return {
+        statements: roleStatements(template, referencedLogicalId(lambda.Properties.Role) ?? ''),
+        environment: (lambda.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+      };
+    };
+    const retry = statementsOf('retryCompensation');
+    const order = statementsOf('getAdminOrder');
+    const send = retry.statements.find((s) => actionsOf(s).includes('sqs:SendMessage')) as PolicyStatement;
+    const describe = order.statements.find((s) =>
+      actionsOf(s).includes('states:DescribeExecution'),
+    ) as PolicyStatement;
+    const queueId = checkout.stateful.getLogicalId(
+      checkout.stateful.compensationQueue.queue.node.defaultChild as never,
+    );
+
+    expect(referencedLogicalId(followCrossStack(resourcesOf(send)[0], stateful))).toBe(queueId);
+    expect(referencedLogicalId(followCrossStack(retry.environment.COMPENSATION_QUEUE_URL, stateful))).toBe(
+      queueId,
+    );
+    expect(JSON.stringify(resourcesOf(describe))).toContain(':execution:');
+    expect(order.environment.STATE_MACHINE_ARN).toBeDefined();
   });
 
   test('the state machine may invoke exactly its task functions and send to the compensation queue', () => {
@@ -476,7 +527,9 @@ describe('compensation queues', () => {
 
 describe('idempotency tables', () => {
   test('both: partition key `id`, TTL on `expiration`, point-in-time recovery, on demand', () => {
-    const tables = resourcesOfType(stateful, 'AWS::DynamoDB::Table');
+    const tables = resourcesOfType(stateful, 'AWS::DynamoDB::Table').filter((table) =>
+      cdkPath(table).includes('Idempotency/'),
+    );
     expect(tables.length).toBe(2);
     for (const table of tables) {
       expect(table.Properties).toMatchObject({
@@ -593,8 +646,10 @@ describe('REST API', () => {
     for (const route of API_ROUTES) {
       const method = methodOf(route).Properties;
       expect(method.RequestValidatorId, route.operationId).toEqual({ Ref: validator?.logicalId });
-      if (route.method !== 'GET') {
+      if (takesJsonBody(route)) {
         expect(method.RequestModels, route.operationId).toEqual({ 'application/json': expect.anything() });
+      } else {
+        expect(method.RequestModels, route.operationId).toBeUndefined();
       }
       for (const name of route.path.match(/\{(\w+)\}/g) ?? []) {
         expect(method.RequestParameters, route.operationId).toMatchObject({
@@ -770,7 +825,42 @@ describe('alarms', () => {
     expect(throttleAlarms.length).toBe(expected.length);
   });
 
-  test('one dashboard', () => {
+  test('compensation failure rate above 50 % of at least 3 attempts, two 5-minute periods running', () => {
+    stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-CompensationFailureRate$'),
+      Threshold: ALARM_THRESHOLDS.compensationFailureRatePercent,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 2,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(attempts >= 3, 100 * failures / attempts, 0)' }),
+        Match.objectLike({
+          Id: 'failures',
+          MetricStat: Match.objectLike({
+            Metric: {
+              Namespace: 'Checkout',
+              MetricName: 'CompensationAttemptFailures',
+              Dimensions: [{ Name: 'service', Value: 'checkout' }],
+            },
+            Stat: 'Sum',
+            Period: 300,
+          }),
+        }),
+      ]),
+    });
+    expect(ALARM_THRESHOLDS.compensationFailureRatePercent).toBe(50);
+  });
+
+  test('one dashboard, with the KPIs: saga success rate, compensation failure rate and time to resolution, alert volume', () => {
     stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const [dashboard] = resourcesOfType(stateless, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+
+    expect(body).toContain('KPIs over the dashboard period');
+    expect(body).toContain(
+      'IF(succeeded + failed + timedOut + aborted > 0, 100 * succeeded / (succeeded + failed + timedOut + aborted), 100)',
+    );
+    expect(body).toContain('CompensationAttemptFailures');
+    expect(body).toMatch(/CompensationTimeToResolve.*p90/);
+    expect(body).toContain('NumberOfMessagesPublished');
   });
 });

@@ -13,7 +13,13 @@ import {
 import { migrationsFingerprint } from '../../lambdas/ops/migrations-fingerprint.js';
 import { createSql } from '../../src/db/client.js';
 import { loadMigrations, MigrationChecksumMismatchError } from '../../src/db/migrations.js';
-import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from '../support/database.js';
+import { APPLICATION_ROLE, urlForRole } from '../../src/db/roles.js';
+import {
+  APPLICATION_ROLE_TEST_PASSWORD,
+  createTestDatabase,
+  MIGRATIONS_DIR,
+  type TestDatabase,
+} from '../support/database.js';
 
 type MigrationEvent = CdkCustomResourceEvent<SchemaMigrationsProperties>;
 
@@ -94,6 +100,31 @@ describe('schema migrations custom resource handler (real PostgreSQL)', () => {
     expect(response.PhysicalResourceId).toBe(SCHEMA_MIGRATIONS_RESOURCE_ID);
     expect(response.Data?.Applied).toBe(files.join(','));
     expect(await appliedVersions()).toEqual(files.map((file) => Number(file.slice(0, 4))));
+  });
+
+  test("after migrating, sets the application role's password from its secret, so the proxy can log in as it", async () => {
+    const verifier = async () =>
+      (
+        await db.sql<{ rolpassword: string | null }[]>`
+        select rolpassword from pg_authid where rolname = ${APPLICATION_ROLE}
+      `
+      )[0]?.rolpassword;
+    const before = await verifier();
+    const handler = createMigrationHandler({
+      sql: () => db.sql,
+      directory,
+      log: silent,
+      applicationPassword: async () => APPLICATION_ROLE_TEST_PASSWORD,
+    });
+
+    await handler(events.create(migrationsFingerprint(directory)));
+
+    expect(await verifier()).toMatch(/^SCRAM-SHA-256\$4096:/);
+    expect(await verifier()).not.toBe(before);
+    const app = createSql(urlForRole(db.url, APPLICATION_ROLE, APPLICATION_ROLE_TEST_PASSWORD), { max: 1 });
+    const [row] = await app<{ user: string }[]>`select current_user as user`;
+    await app.end();
+    expect(row?.user).toBe(APPLICATION_ROLE);
   });
 
   test('running again with the same migrations changes nothing', async () => {

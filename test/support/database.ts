@@ -4,15 +4,27 @@ import type { Sql } from 'postgres';
 import { inject } from 'vitest';
 import { createSql, type SqlClientOptions } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrations.js';
+import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../../src/db/roles.js';
 
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
+
+/**
+ * The application role's password on the test server. One fixed value: the role belongs to the
+ * whole server, and test files setting different passwords in parallel would lock each other out.
+ */
+export const APPLICATION_ROLE_TEST_PASSWORD = 'checkout-app-test-password';
 
 export interface TestDatabase {
   readonly name: string;
   readonly url: string;
   /** A pool on the new database, built like the application builds its own. */
   readonly sql: Sql;
-  /** Closes the pool and drops the database. */
+  /**
+   * A pool on the database as the application role (migration 0008), the role the functions
+   * connect as; its password is set on first use. Closed by `drop()`.
+   */
+  applicationSql(options?: SqlClientOptions): Promise<Sql>;
+  /** Closes the pools and drops the database. */
   drop(): Promise<void>;
 }
 
@@ -34,11 +46,22 @@ export async function createTestDatabase(
   if (options.migrate ?? true) {
     await migrate(sql, { directory: MIGRATIONS_DIR });
   }
+  const applicationPools: Sql[] = [];
   return {
     name,
     url,
     sql,
+    async applicationSql(poolOptions = {}) {
+      await setRolePassword(sql, APPLICATION_ROLE, APPLICATION_ROLE_TEST_PASSWORD);
+      const pool = createSql(urlForRole(url, APPLICATION_ROLE, APPLICATION_ROLE_TEST_PASSWORD), {
+        max: 4,
+        ...poolOptions,
+      });
+      applicationPools.push(pool);
+      return pool;
+    },
     async drop() {
+      await Promise.all(applicationPools.map((pool) => pool.end({ timeout: 5 })));
       await sql.end({ timeout: 5 });
       const cleanup = createSql(adminUrl, { max: 1 });
       await cleanup.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { CatalogStore } from '../../src/db/catalog.js';
-import type { PlaceOrderInput } from '../../src/db/orders.js';
+import { OrderStore, type PlaceOrderInput } from '../../src/db/orders.js';
 import { WalletStore } from '../../src/db/wallets.js';
 
 /** Creates products with the given stock, all priced in USD. */
@@ -36,4 +36,27 @@ export function orderInput(overrides: Partial<PlaceOrderInput> = {}): PlaceOrder
     correlationId: randomUUID(),
     ...overrides,
   };
+}
+
+/**
+ * An order whose compensation failed in the saga: placed, then REQUIRES_ATTENTION with its
+ * `failed_compensations` row (PENDING, steps void and release), as MarkRequiresAttention leaves it.
+ */
+export async function orderWithFailedCompensation(
+  sql: Sql,
+  overrides: Partial<PlaceOrderInput> = {},
+): Promise<{ input: PlaceOrderInput; compensationId: string }> {
+  const input = orderInput(overrides);
+  const orders = new OrderStore(sql);
+  await orders.placeOrder(input);
+  const compensationId = `${input.orderId}:compensation`;
+  await orders.markRequiresAttention({
+    orderId: input.orderId,
+    compensationId,
+    steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS'],
+    error: 'PaymentProviderTransientError',
+    cancellationReason: 'PAYMENT_FAILED',
+    correlationId: input.correlationId,
+  });
+  return { input, compensationId };
 }

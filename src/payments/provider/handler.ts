@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import {
@@ -48,6 +49,20 @@ export interface ProviderDependencies {
   /** @default () => new Date() */
   now?: () => Date;
   logger?: ProviderLogger;
+  /**
+   * The credential callers must send (`Authorization: Bearer <key>`), and on which routes: `all`
+   * (the deployed function URL: payments, ledger, faults and health alike) or `payments` (locally,
+   * where the ledger and fault controls on 127.0.0.1 stay open for tests and the walkthrough).
+   * @default - no credential required
+   */
+  credential?: { readonly key: string; readonly scope: 'all' | 'payments' };
+}
+
+/** Whether the request carries the credential; compared in constant time. */
+function authorized(request: ProviderRequest, key: string): boolean {
+  const sent = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const [a, b] = [createHash('sha256').update(sent).digest(), createHash('sha256').update(key).digest()];
+  return sent !== '' && timingSafeEqual(a, b);
 }
 
 /** One payment API route: how to read the body and which ledger operation it is. */
@@ -101,6 +116,14 @@ async function route(
   const { pathname } = url;
   const method = request.method.toUpperCase();
   const { store } = deps;
+  const credential = deps.credential;
+  if (
+    credential &&
+    (credential.scope === 'all' || pathname.startsWith('/v1/')) &&
+    !authorized(request, credential.key)
+  ) {
+    return problem(401, 'UNAUTHORIZED', 'send the provider credential as Authorization: Bearer <key>');
+  }
 
   if (pathname === '/health') {
     return method === 'GET' ? json(200, { status: 'ok' }) : methodNotAllowed(method, pathname);

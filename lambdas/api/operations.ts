@@ -1,0 +1,43 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { adminOrderDependencies, compensationRetryDependencies } from '../../src/api/dependencies.js';
+import {
+  type ApiGatewayHandler,
+  apiHandler,
+  lazy,
+  lazyRoute,
+  type Provider,
+  type Route,
+} from '../../src/api/http.js';
+import {
+  type AdminOrderDependencies,
+  type CompensationRetryDependencies,
+  createGetAdminOrderRoute,
+  createRetryCompensationRoute,
+} from '../../src/api/operations.js';
+import { logger } from '../../src/runtime/observability.js';
+
+/** An API handler around a route built from lazily resolved dependencies. */
+function handlerOf<T extends object>(dependencies: Provider<T>, build: (dependencies: T) => Route) {
+  const resolve = lazy(dependencies);
+  return middy(apiHandler(lazyRoute(() => build(resolve())))).use(
+    injectLambdaContext(logger, { resetKeys: true }),
+  ) as ApiGatewayHandler;
+}
+
+export function createGetAdminOrderHandler(
+  dependencies: Provider<AdminOrderDependencies>,
+): ApiGatewayHandler {
+  return handlerOf(dependencies, createGetAdminOrderRoute);
+}
+
+export function createRetryCompensationHandler(
+  dependencies: Provider<CompensationRetryDependencies>,
+): ApiGatewayHandler {
+  return handlerOf(dependencies, createRetryCompensationRoute);
+}
+
+/** `GET /v1/admin/orders/{orderId}`. */
+export const getAdminOrderHandler = createGetAdminOrderHandler(adminOrderDependencies);
+/** `POST /v1/admin/compensations/{compensationId}/retry`. */
+export const retryCompensationHandler = createRetryCompensationHandler(compensationRetryDependencies);

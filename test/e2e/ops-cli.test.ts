@@ -1,0 +1,343 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LOCAL_CREDENTIALS } from '../../local/aws/local-account.js';
+import { type LocalStackState, STATE_FILE } from '../../local/stack-state.js';
+import { type StandIn, startCloudFormationStandIn, startIamGateway } from '../support/aws-control-plane.js';
+import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const execFileAsync = promisify(execFile);
+
+interface OpsRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('npm run ops against the local stack and, with --stage, against AWS stand-ins', () => {
+  let dataDir: string;
+  let stack: StackProcess;
+  let state: LocalStackState;
+
+  beforeAll(async () => {
+    dataDir = await newDataDir();
+    stack = await spawnStack({ ports: await freeStackPorts(), dataDir });
+    state = JSON.parse(await readFile(path.join(dataDir, STATE_FILE), 'utf8')) as LocalStackState;
+  });
+  afterAll(async () => {
+    stack?.kill('SIGINT');
+    await stack?.exited;
+  });
+
+  /** The CLI as operators run it (`npm run ops -- ...`), in its own process. */
+  async function ops(args: readonly string[], env: Record<string, string> = {}): Promise<OpsRun> {
+    try {
+      const { stdout, stderr } = await execFileAsync(
+        process.execPath,
+        ['--import', 'tsx', 'bin/ops.ts', ...args],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            LOCAL_DATA_DIR: dataDir,
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            ...env,
+          },
+        },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  async function json<T>(args: readonly string[], env?: Record<string, string>): Promise<T> {
+    const run = await ops([...args, '--json'], env);
+    if (run.code !== 0) throw new Error(`ops ${args.join(' ')} failed: ${run.stderr}`);
+    return JSON.parse(run.stdout) as T;
+  }
+
+  /** One clear line on stderr, no stack trace. */
+  function expectOneErrorLine(run: OpsRun, pattern: RegExp) {
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(pattern);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  }
+
+  async function checkout(paymentMethod: string, sku: string): Promise<string> {
+    const response = await fetch(`${stack.apiUrl}/v1/checkout`, {
+      method: 'POST',
+      headers: {
+        Authorization: 'Bearer dev-olga',
+        'Idempotency-Key': `${paymentMethod}-${sku}-${Date.now()}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify({
+        items: [{ sku, quantity: 1 }],
+        currency: 'USD',
+        paymentMethod,
+        storeCreditCents: 0,
+      }),
+    });
+    return ((await response.json()) as { orderId: string }).orderId;
+  }
+
+  async function waitFor<T>(
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+    what: string,
+    timeoutMs = 40_000,
+  ) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  type AdminOrder = { status: string; saga: { status: string }; compensation: { status: string } | null };
+  const adminOrder = (orderId: string) => json<AdminOrder>(['order', orderId]);
+
+  describe('a void that keeps failing, fixed by the operator', () => {
+    let retried: string;
+    let redriven: string;
+
+    beforeAll(async () => {
+      [retried, redriven] = await Promise.all([
+        checkout('pm_void_fails', 'SKU-3'),
+        checkout('pm_void_fails', 'SKU-3'),
+      ]);
+      for (const orderId of [retried, redriven]) {
+        await waitFor(
+          () => adminOrder(orderId),
+          (order) => order.compensation?.status === 'FAILED',
+          `the compensation of ${orderId} reaching the DLQ`,
+        );
+      }
+    });
+
+    test('order shows REQUIRES_ATTENTION, the failed saga, the compensation and the timeline', async () => {
+      const human = await ops(['order', retried]);
+
+      expect(human.code).toBe(0);
+      expect(human.stdout).toContain(`order ${retried}  REQUIRES_ATTENTION`);
+      expect(human.stdout).toMatch(/saga\s+FAILED/);
+      expect(human.stdout).toMatch(
+        new RegExp(`compensation\\s+${retried}:compensation FAILED after 5 attempt`),
+      );
+      expect(human.stdout).toMatch(/ORDER_PLACED[\s\S]*PAYMENT_AUTHORIZED[\s\S]*ORDER_REQUIRES_ATTENTION/);
+    });
+
+    test('compensations --status lists both failed compensations', async () => {
+      const { items } = await json<{ items: { orderId: string }[] }>(['compensations', '--status', 'failed']);
+      const human = await ops(['compensations', '--status', 'FAILED']);
+
+      expect(items.map((item) => item.orderId).sort()).toEqual([retried, redriven].sort());
+      expect(human.stdout).toMatch(/^COMPENSATION\s+STATUS\s+ATTEMPTS/);
+      expect(human.stdout).toContain(`${redriven}:compensation  FAILED`);
+    });
+
+    test('dlq peek reads the messages and leaves them in the DLQ', async () => {
+      const first = await json<{ approximateCount: number; messages: { body: { orderId: string } }[] }>([
+        'dlq',
+        'peek',
+      ]);
+      const second = await json<{ approximateCount: number }>(['dlq', 'peek']);
+
+      expect(first.approximateCount).toBe(2);
+      expect(first.messages.map((message) => message.body.orderId).sort()).toEqual(
+        [retried, redriven].sort(),
+      );
+      expect(second.approximateCount).toBe(2);
+    });
+
+    test('retry, once the cause is fixed, resolves the order: CANCELLED; a second retry is refused', async () => {
+      await fetch(`${stack.providerUrl}/control/faults`, { method: 'DELETE' });
+
+      const retry = await ops(['retry', `${retried}:compensation`]);
+
+      expect(retry.code).toBe(0);
+      expect(retry.stdout).toContain(`queued compensation ${retried}:compensation again (now PENDING)`);
+      const order = await waitFor(
+        () => adminOrder(retried),
+        (o) => o.status === 'CANCELLED',
+        'the retried order',
+      );
+      expect(order.compensation?.status).toBe('RESOLVED');
+      const again = await ops(['retry', `${retried}:compensation`]);
+      expect(again.code).toBe(1);
+      expectOneErrorLine(again, /^ops: COMPENSATION_ALREADY_RESOLVED: /);
+    });
+
+    test('redrive reports the move task until it completes and leaves the DLQ empty; the order is CANCELLED', async () => {
+      const redrive = await ops(['redrive']);
+
+      expect(redrive.code).toBe(0);
+      expect(redrive.stdout).toMatch(/redriving about 2 message\(s\)/);
+      expect(redrive.stdout).toMatch(/^ {2}COMPLETED: 2 of 2 moved$/m);
+      expect(redrive.stdout).toMatch(/moved 2 message\(s\) .* the DLQ now holds 0/);
+      await waitFor(
+        () => adminOrder(redriven),
+        (o) => o.status === 'CANCELLED',
+        'the redriven order',
+      );
+      expect((await json<{ approximateCount: number }>(['dlq', 'peek'])).approximateCount).toBe(0);
+      // npm run redrive is the short form of the same command.
+      const short = await execFileAsync('npm', ['run', '--silent', 'redrive'], {
+        cwd: ROOT,
+        env: { ...process.env, LOCAL_DATA_DIR: dataDir },
+      });
+      expect(short.stdout).toMatch(/the compensation DLQ is empty: nothing to redrive/);
+    });
+  });
+
+  describe('mistakes get one clear line and a non-zero exit', () => {
+    test.each([
+      [['order', '00000000-0000-4000-8000-000000000000'], 1, /^ops: ORDER_NOT_FOUND: /],
+      [['order', 'not-an-order'], 1, /^ops: ORDER_NOT_FOUND: /],
+      [['retry', 'no-such-compensation'], 1, /^ops: COMPENSATION_NOT_FOUND: /],
+      [
+        ['redrive-execution', '00000000-0000-4000-8000-000000000000'],
+        1,
+        /^ops: redrive-execution needs AWS \(--stage <name>\)/,
+      ],
+      [['refund', 'everything'], 2, /^ops: unknown command refund$/],
+      [['retry'], 2, /^ops: retry takes one compensation id$/],
+      [['compensations', '--colour'], 2, /^ops: Unknown option '--colour'/],
+    ] as const)('ops %j exits %i', async (args, code, message) => {
+      const run = await ops(args);
+
+      expect(run.code).toBe(code);
+      expectOneErrorLine(run, message);
+    });
+
+    test('without a running stack it says how to start one', async () => {
+      const run = await ops(['compensations'], { LOCAL_DATA_DIR: path.join(dataDir, 'nowhere') });
+
+      expect(run.code).toBe(1);
+      expectOneErrorLine(run, /^ops: no local stack found in .*nowhere: start it with npm start/);
+    });
+
+    test('--json errors are one JSON line on stderr', async () => {
+      const run = await ops(['retry', 'no-such-compensation', '--json']);
+
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stderr.trim())).toEqual({
+        error: expect.stringMatching(/^COMPENSATION_NOT_FOUND/),
+      });
+    });
+
+    test('the new admin routes refuse a customer token over HTTP', async () => {
+      const orderId = await checkout('pm_card_visa', 'SKU-1');
+
+      const order = await fetch(`${stack.apiUrl}/v1/admin/orders/${orderId}`, {
+        headers: { Authorization: 'Bearer dev-olga' },
+      });
+      const retry = await fetch(`${stack.apiUrl}/v1/admin/compensations/${orderId}:compensation/retry`, {
+        method: 'POST',
+        headers: { Authorization: 'Bearer dev-olga' },
+      });
+
+      expect([order.status, retry.status]).toEqual([403, 403]);
+      expect(((await order.json()) as { code: string }).code).toBe('FORBIDDEN');
+    });
+  });
+
+  describe('--stage: stack outputs from CloudFormation, SigV4-signed admin calls', () => {
+    let cloudFormation: StandIn;
+    let gateway: Awaited<ReturnType<typeof startIamGateway>>;
+    let stageEnv: Record<string, string>;
+
+    beforeAll(async () => {
+      gateway = await startIamGateway({
+        apiUrl: stack.apiUrl,
+        stageName: 'e2e',
+        credentials: LOCAL_CREDENTIALS,
+      });
+      cloudFormation = await startCloudFormationStandIn({
+        'checkout-e2e-stateful': {
+          CompensationQueueArn: state.compensationQueueArn,
+          CompensationDlqArn: state.compensationDlqArn,
+        },
+        'checkout-e2e-stateless': { ApiUrl: gateway.url, PaymentSagaArn: state.stateMachineArn },
+      });
+      stageEnv = {
+        LOCAL_DATA_DIR: path.join(dataDir, 'not-used-with-a-stage'),
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_PROFILE: '',
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.url,
+        AWS_ENDPOINT_URL_SQS: state.sqsEndpoint,
+        AWS_ENDPOINT_URL_SFN: state.stepFunctionsEndpoint,
+      };
+    });
+    afterAll(async () => {
+      await cloudFormation?.close();
+      await gateway?.close();
+    });
+
+    test('order, compensations, dlq peek and redrive work through the stage outputs', async () => {
+      const orderId = await checkout('pm_card_visa', 'SKU-1');
+      await waitFor(
+        () => adminOrder(orderId),
+        (o) => o.status === 'CONFIRMED',
+        'the visa order',
+      );
+      const signedBefore = gateway.signedRequests();
+
+      const order = await json<AdminOrder>(['order', orderId, '--stage', 'e2e'], stageEnv);
+      const compensations = await ops(['compensations', '--stage', 'e2e'], stageEnv);
+      const peek = await ops(['dlq', 'peek', '--stage', 'e2e'], stageEnv);
+      const redrive = await ops(['redrive', '--stage', 'e2e'], stageEnv);
+
+      expect(order).toMatchObject({ status: 'CONFIRMED', saga: { status: 'SUCCEEDED' } });
+      expect(compensations.stdout).toMatch(/RESOLVED/);
+      expect(peek.stdout).toMatch(/the compensation DLQ holds about 0 message/);
+      expect(redrive.stdout).toMatch(/nothing to redrive/);
+      expect(gateway.signedRequests() - signedBefore).toBe(2);
+    });
+
+    test('redrive-execution refuses an execution that did not fail, and an order without one', async () => {
+      const orderId = await checkout('pm_card_visa', 'SKU-1');
+      await waitFor(
+        () => adminOrder(orderId),
+        (o) => o.saga.status === 'SUCCEEDED',
+        'the visa saga',
+      );
+
+      const succeeded = await ops(['redrive-execution', orderId, '--stage', 'e2e'], stageEnv);
+      const missing = await ops(
+        ['redrive-execution', '00000000-0000-4000-8000-000000000000', '--stage', 'e2e'],
+        stageEnv,
+      );
+
+      expect(succeeded.code).toBe(1);
+      expectOneErrorLine(
+        succeeded,
+        /^ops: the saga execution of order .* is SUCCEEDED: only FAILED, TIMED_OUT, ABORTED/,
+      );
+      expect(missing.code).toBe(1);
+      expectOneErrorLine(missing, /^ops: order 0{8}-.* has no saga execution in stage e2e$/);
+    });
+
+    test('a stage that is not deployed, and credentials the gateway does not accept, are clear errors', async () => {
+      const unknown = await ops(['compensations', '--stage', 'nope'], stageEnv);
+      const forged = await ops(['compensations', '--stage', 'e2e'], {
+        ...stageEnv,
+        AWS_SECRET_ACCESS_KEY: 'wrong',
+      });
+
+      expect(unknown.code).toBe(1);
+      expectOneErrorLine(unknown, /^ops: stack checkout-nope-state(ful|less) does not exist in us-east-1/);
+      expect(forged.code).toBe(1);
+      expectOneErrorLine(forged, /^ops: HTTP 403: The request signature we calculated does not match/);
+    });
+  });
+});

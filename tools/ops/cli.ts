@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type CommandResult,
+  listCompensations,
+  peekDeadLetters,
+  redriveDeadLetters,
+  redriveExecution,
+  retryCompensation,
+  showOrder,
+} from './commands.js';
+import { OpsError } from './errors.js';
+import { asOpsError, localTarget, type OpsTarget, stageTarget } from './target.js';
+
+export const USAGE = `usage: npm run ops -- <command> [--stage <name>] [--json]
+
+  compensations [--status S] [--limit N]  failed compensations, newest first
+  retry <compensationId>                  queue one compensation again
+  redrive                                 move the compensation DLQ back to its queue, with progress
+  dlq peek [--max N]                      read the DLQ's messages without deleting them
+  order <orderId>                         an order's status, saga, compensation and timeline
+  redrive-execution <orderId>             Step Functions RedriveExecution of a failed saga (AWS only)
+
+Against the local stack (npm start; LOCAL_DATA_DIR finds it) unless --stage names a deployed
+stage, whose stacks are found with CloudFormation using the default AWS credentials and region.`;
+
+/** Where the CLI writes: stdout for results, stderr for errors (and progress with --json). */
+export interface OpsIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const consoleIo: OpsIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * Runs one `ops` command and returns the process exit code: 0 done, 1 failed, 2 usage. Errors are
+ * one line on stderr, never a stack trace.
+ */
+export async function runOps(argv: readonly string[], io: OpsIo = consoleIo): Promise<number> {
+  let target: OpsTarget | undefined;
+  let json = false;
+  try {
+    const { values, positionals } = parseOptions(argv);
+    json = values.json === true;
+    if (values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    const [command, ...rest] = positionals;
+    const run = commandOf(command, rest, values);
+    target = values.stage
+      ? await stageTarget(values.stage)
+      : await localTarget(path.resolve(process.env.LOCAL_DATA_DIR ?? '.local-data'));
+    const progress = json ? () => {} : io.out;
+    const result = await run(target, progress).catch((error: unknown) => {
+      throw asOpsError(error, (target as OpsTarget).name);
+    });
+    if (json) io.out(JSON.stringify(result.json, null, 2));
+    else for (const line of result.lines) io.out(line);
+    return 0;
+  } catch (error) {
+    const failure = error instanceof OpsError ? error : asOpsError(error, 'ops');
+    if (json) io.err(JSON.stringify({ error: failure.message }));
+    else io.err(`ops: ${failure.message}`);
+    return failure.exitCode;
+  } finally {
+    target?.close();
+  }
+}
+
+type Options = ReturnType<typeof parseOptions>['values'];
+type Run = (target: OpsTarget, progress: (line: string) => void) => Promise<CommandResult>;
+
+function parseOptions(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        stage: { type: 'string' },
+        json: { type: 'boolean' },
+        status: { type: 'string' },
+        limit: { type: 'string' },
+        max: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new OpsError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, 2);
+  }
+}
+
+function commandOf(command: string | undefined, args: readonly string[], options: Options): Run {
+  const expect = (count: number, what: string) => {
+    if (args.length !== count) throw new OpsError(`${command} takes ${what}\n${USAGE}`, 2);
+  };
+  switch (command) {
+    case 'compensations':
+      expect(0, 'no arguments (filter with --status S)');
+      return (target) =>
+        listCompensations(target, {
+          ...(options.status ? { status: options.status } : {}),
+          ...(options.limit ? { limit: options.limit } : {}),
+        });
+    case 'retry':
+      expect(1, 'one compensation id');
+      return (target) => retryCompensation(target, args[0] as string);
+    case 'redrive':
+      expect(0, 'no arguments');
+      return (target, progress) => redriveDeadLetters(target, progress);
+    case 'dlq': {
+      if (args.length !== 1 || args[0] !== 'peek')
+        throw new OpsError(`dlq has one subcommand: peek\n${USAGE}`, 2);
+      const max = Number(options.max ?? '10');
+      if (!Number.isInteger(max) || max < 1 || max > 100) {
+        throw new OpsError(`--max must be an integer from 1 to 100, not ${options.max}`, 2);
+      }
+      return (target) => peekDeadLetters(target, { max });
+    }
+    case 'order':
+      expect(1, 'one order id');
+      return (target) => showOrder(target, args[0] as string);
+    case 'redrive-execution':
+      expect(1, 'one order id');
+      return (target) => redriveExecution(target, args[0] as string);
+    case undefined:
+      throw new OpsError(`a command is needed\n${USAGE}`, 2);
+    default:
+      throw new OpsError(`unknown command ${command}\n${USAGE}`, 2);
+  }
+}
