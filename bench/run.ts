@@ -22,8 +22,9 @@ import { createProgress } from './lib/progress.js';
 import { type BenchResults, evaluateTargets, limitRatios, type MachineInfo } from './lib/results.js';
 import { type BenchTarget, openTarget } from './lib/stack.js';
 import { measureBundles } from './scenarios/bundles.js';
-import { chaos } from './scenarios/chaos.js';
+import { BENCH_APPLICATION_NAME, chaos } from './scenarios/chaos.js';
 import { hotSku, spreadLoad, warmUp } from './scenarios/checkout-load.js';
+import { chaosCost, databaseNow, measureHappyCost, outboxEventsSince } from './scenarios/cost.js';
 import { measurePhysicalLimit } from './scenarios/physical-limit.js';
 import { measureRoundTrips } from './scenarios/round-trips.js';
 
@@ -67,7 +68,7 @@ const bundles = await measureBundles({
 
 const target = running ?? (await open());
 const client = new BenchClient(target.apiUrl, target.providerUrl);
-const sql: Sql = createSql(target.databaseUrl, { max: 6 });
+const sql: Sql = createSql(target.databaseUrl, { max: 6, applicationName: BENCH_APPLICATION_NAME });
 let exitCode = 1;
 try {
   const ctx: BenchContext = {
@@ -83,6 +84,10 @@ try {
   progress.step(`stack ready at ${target.apiUrl}; warming up`);
   await warmUp(ctx);
 
+  // Right after the warm-up, while the relay has no backlog from the other scenarios.
+  progress.step('7. Cost per checkout: happy card checkouts');
+  const happyCost = await measureHappyCost(ctx, options.sizes.cost.checkouts);
+
   progress.step('1. Hot SKU');
   const hot = await hotSku(ctx);
   progress.step('2. Spread load');
@@ -92,11 +97,21 @@ try {
   progress.step('3. Physical limit');
   const physicalLimit = await measurePhysicalLimit(ctx);
   progress.step('6. Chaos mix');
+  const usageBeforeChaos = await client.usage();
+  const chaosStartedAt = await databaseNow(sql);
   const chaosResult = await chaos(ctx);
+  const cost = {
+    ...happyCost,
+    chaos: chaosCost(usageBeforeChaos, await client.usage(), {
+      checkouts: options.sizes.chaos.checkouts,
+      events: await outboxEventsSince(sql, chaosStartedAt),
+    }),
+  };
 
   progress.step('Invariant audit');
   const checks: InvariantReport[] = [
     chaosResult.dlqAudit,
+    chaosResult.healthyCardOrders,
     chaosResult.duplicateOrders,
     report(
       'hot SKU: accepted checkouts equal the stock',
@@ -121,7 +136,7 @@ try {
     if (r.violations > 0) console.log(`             e.g. ${JSON.stringify(r.examples)}`);
   }
 
-  const scenarios = { hotSku: hot, spread, physicalLimit, roundTrips, bundles, chaos: chaosResult };
+  const scenarios = { hotSku: hot, spread, physicalLimit, roundTrips, bundles, chaos: chaosResult, cost };
   const ratios = limitRatios(scenarios);
   const finishedAt = new Date();
   const results: BenchResults = {

@@ -21,6 +21,16 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+function share(name: string): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? 0 : Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    console.error(`[local] ${name} must be a number from 0 to 1, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
 const config: LocalStackConfig = {
   dataDir: path.resolve(process.env.LOCAL_DATA_DIR ?? '.local-data'),
   apiPort: port('PORT', 3000),
@@ -36,6 +46,7 @@ const config: LocalStackConfig = {
   maxReceiveCount: 5,
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
+  recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),
 };
 
 const log = (message: string) => console.log(`[local] ${message}`);

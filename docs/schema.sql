@@ -466,11 +466,14 @@ AS $function$
 declare
   v_skus text[];
   v_quantities integer[];
+  v_prices bigint[];
   v_unknown text[];
   v_wrong_currency text[];
   v_short jsonb;
   v_total bigint;
   v_charge bigint;
+  v_snapshot jsonb;
+  v_line integer;
 begin
   if coalesce(cardinality(p_skus), 0) = 0 or cardinality(p_skus) <> cardinality(p_quantities) then
     raise exception 'place_order needs non-empty sku and quantity arrays of equal length'
@@ -495,7 +498,7 @@ begin
   -- 1. Read, no locks.
   select
     coalesce(array_agg(line.sku order by line.sku) filter (where i.sku is null), '{}'),
-    coalesce(array_agg(line.sku order by line.sku) filter (where pr.currency <> p_currency), '{}'),
+    coalesce(array_agg(line.sku order by line.sku) filter (where i.currency <> p_currency), '{}'),
     coalesce(
       jsonb_agg(
         jsonb_build_object('sku', line.sku, 'requested', line.quantity, 'available', i.on_hand - i.reserved)
@@ -503,11 +506,17 @@ begin
       ) filter (where i.on_hand - i.reserved < line.quantity),
       '[]'::jsonb
     ),
-    sum(line.quantity * pr.price_cents)
-  into v_unknown, v_wrong_currency, v_short, v_total
+    sum(line.quantity * i.price_cents),
+    array_agg(i.price_cents order by line.sku)
+  into v_unknown, v_wrong_currency, v_short, v_total, v_prices
   from unnest(v_skus, v_quantities) as line (sku, quantity)
-  left join inventory i on i.sku = line.sku
-  left join products pr on pr.sku = line.sku;
+  left join (
+    -- Every inventory row has its product (foreign key): no row here is an unknown SKU.
+    select inv.sku, inv.on_hand, inv.reserved, pr.currency, pr.price_cents
+    from inventory inv
+    join products pr on pr.sku = inv.sku
+    where inv.sku = any (v_skus)
+  ) i on i.sku = line.sku;
 
   if cardinality(v_unknown) > 0 then
     return jsonb_build_object('outcome', 'UNKNOWN_SKU', 'skus', to_jsonb(v_unknown));
@@ -546,9 +555,8 @@ begin
   values (p_order_id, p_customer_id, p_currency, v_total, p_store_credit_cents, p_payment_method, p_correlation_id);
 
   insert into order_items (order_id, sku, quantity, unit_price_cents)
-  select p_order_id, line.sku, line.quantity, pr.price_cents
-  from unnest(v_skus, v_quantities) as line (sku, quantity)
-  join products pr on pr.sku = line.sku;
+  select p_order_id, line.sku, line.quantity, line.price_cents
+  from unnest(v_skus, v_quantities, v_prices) as line (sku, quantity, price_cents);
 
   insert into payments (order_id, status, amount_cents, payment_method)
   values (
@@ -569,35 +577,27 @@ begin
     jsonb_build_object('totalCents', v_total, 'storeCreditCents', p_store_credit_cents, 'chargeCents', v_charge),
     p_correlation_id
   );
-  perform enqueue_outbox_event(p_order_id, 'order.placed', p_correlation_id);
+  -- enqueue_outbox_event's insert, with the snapshot built once for the outbox and the result.
+  v_snapshot := order_snapshot(p_order_id);
+  insert into outbox_events (aggregate_id, type, payload, correlation_id)
+  values (p_order_id, 'order.placed', v_snapshot, p_correlation_id);
 
-  -- 4. The stock, last: locked in SKU order, reserved only where it is still available.
-  perform 1
-  from inventory
-  where sku = any (v_skus)
-  order by sku
-  for update;
-
-  -- Under the locks the numbers are exact: another checkout may have taken the stock since step 1.
-  select coalesce(
-    jsonb_agg(
-      jsonb_build_object('sku', line.sku, 'requested', line.quantity, 'available', i.on_hand - i.reserved)
-      order by line.sku
-    ) filter (where i.on_hand - i.reserved < line.quantity),
-    '[]'::jsonb
-  )
-  into v_short
-  from unnest(v_skus, v_quantities) as line (sku, quantity)
-  join inventory i on i.sku = line.sku;
-  if jsonb_array_length(v_short) > 0 then
-    raise exception 'OUT_OF_STOCK' using errcode = 'CK409', detail = v_short::text;
-  end if;
-
-  update inventory i
-  set reserved = i.reserved + line.quantity,
-      updated_at = now()
-  from unnest(v_skus, v_quantities) as line (sku, quantity)
-  where i.sku = line.sku;
+  -- 4. The stock, last: each line locked, checked and reserved by one update, in SKU order.
+  for v_line in 1 .. cardinality(v_skus) loop
+    update inventory
+    set reserved = reserved + v_quantities[v_line],
+        updated_at = now()
+    where sku = v_skus[v_line]
+      and on_hand - reserved >= v_quantities[v_line];
+    if not found then
+      -- Another checkout took the stock since step 1; the row is not locked by us, so this is a read.
+      raise exception 'OUT_OF_STOCK' using errcode = 'CK409', detail = jsonb_build_array(jsonb_build_object(
+        'sku', v_skus[v_line],
+        'requested', v_quantities[v_line],
+        'available', (select on_hand - reserved from inventory where sku = v_skus[v_line])
+      ))::text;
+    end if;
+  end loop;
 
   -- After the update, not in step 3: the foreign key to inventory takes a KEY SHARE lock on each
   -- row, which taken before our FOR UPDATE would let two checkouts deadlock upgrading it.
@@ -605,7 +605,7 @@ begin
   select p_order_id, line.sku, line.quantity, now() + p_reservation_ttl
   from unnest(v_skus, v_quantities) as line (sku, quantity);
 
-  return jsonb_build_object('outcome', 'PLACED', 'order', order_snapshot(p_order_id));
+  return jsonb_build_object('outcome', 'PLACED', 'order', v_snapshot);
 end
 $function$;
 
@@ -810,6 +810,7 @@ $function$;
 
 grant select on failed_compensations to checkout_app;
 grant select on inventory to checkout_app;
+grant select on order_events to checkout_app;
 grant select on orders to checkout_app;
 grant select on outbox_events to checkout_app;
 grant insert, select on products to checkout_app;

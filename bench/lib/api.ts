@@ -1,4 +1,6 @@
 import { Agent, request } from 'node:http';
+import { LOCAL_USAGE_PATH } from '../../local/api-server.js';
+import type { UsageSnapshot } from '../../local/usage.js';
 import type { PaymentLedgerEntry } from '../../src/ops/invariants.js';
 
 /** One HTTP exchange as the bench saw it. `status` 0: no response (connection error or timeout). */
@@ -139,6 +141,13 @@ export class BenchClient {
     const exchange = await this.send('GET', `${this.providerUrl}/ledger`);
     await this.expectOk(exchange, 'GET /ledger');
     return (JSON.parse(exchange.body) as { entries: PaymentLedgerEntry[] }).entries;
+  }
+
+  /** What the local stack counted so far for the bill (local/usage.ts). */
+  async usage(): Promise<UsageSnapshot> {
+    const exchange = await this.send('GET', `${this.apiUrl}${LOCAL_USAGE_PATH}`);
+    await this.expectOk(exchange, `GET ${LOCAL_USAGE_PATH}`);
+    return JSON.parse(exchange.body) as UsageSnapshot;
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 export interface CpuUse {
   /** The stack's Node process (every in-process component of `npm start`). */
   readonly stackNode: number;
-  /** PostgreSQL: the postmaster and its backends (children of the stack process). */
+  /** PostgreSQL: the postmaster and its backends (children of the stack process, or of their own). */
   readonly postgres: number;
   /** Other descendants of the stack process (e.g. PgBouncer). */
   readonly otherChildren: number;
@@ -36,17 +36,24 @@ interface Snapshot {
 /** Kernel clock ticks per second for /proc times; 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
+/** The processes a measurement follows: the stack's Node process, and PostgreSQL when it runs apart. */
+export interface MeteredProcesses {
+  readonly pid?: number;
+  /** The postmaster, when PostgreSQL is not a child of the stack (the bench's own restartable server). */
+  readonly postgresPid?: number;
+}
+
 /**
  * Starts measuring CPU time of the stack's process tree (Linux /proc); `stop()` returns the use
  * since the start. Without a stack pid or /proc, it measures nothing and returns undefined.
  */
 export async function startCpuMeter(
-  stackPid: number | undefined,
+  processes: MeteredProcesses,
 ): Promise<{ stop(): Promise<CpuUse | undefined> }> {
-  const first = await snapshot(stackPid).catch(() => undefined);
+  const first = await snapshot(processes).catch(() => undefined);
   return {
     async stop() {
-      const last = await snapshot(stackPid).catch(() => undefined);
+      const last = await snapshot(processes).catch(() => undefined);
       if (!first || !last) return undefined;
       const seconds = (last.at - first.at) / 1000;
       const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
@@ -72,7 +79,7 @@ export async function startCpuMeter(
   };
 }
 
-async function snapshot(stackPid: number | undefined): Promise<Snapshot | undefined> {
+async function snapshot({ pid: stackPid, postgresPid }: MeteredProcesses): Promise<Snapshot | undefined> {
   if (stackPid === undefined || process.platform !== 'linux') return undefined;
   const processes = new Map<number, { ppid: number; name: string; seconds: number }>();
   for (const entry of await readdir('/proc')) {
@@ -92,7 +99,8 @@ async function snapshot(stackPid: number | undefined): Promise<Snapshot | undefi
   while (grew) {
     grew = false;
     for (const [pid, info] of processes) {
-      if (!descendants.has(pid) && (info.ppid === stackPid || descendants.has(info.ppid))) {
+      const child = info.ppid === stackPid || pid === postgresPid || descendants.has(info.ppid);
+      if (!descendants.has(pid) && child) {
         descendants.add(pid);
         grew = true;
       }

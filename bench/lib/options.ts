@@ -10,6 +10,8 @@ export interface BenchSizes {
   readonly physicalLimit: { readonly durationSeconds: number; readonly connections: number };
   readonly roundTrips: { readonly cartSizes: number[]; readonly repeats: number };
   readonly bundles: { readonly importRuns: number };
+  /** Happy card checkouts whose billed usage is counted (the chaos mix is counted too). */
+  readonly cost: { readonly checkouts: number };
   readonly chaos: {
     readonly checkouts: number;
     readonly concurrency: number;
@@ -32,6 +34,7 @@ export const FULL: BenchSizes = {
   physicalLimit: { durationSeconds: 5, connections: 8 },
   roundTrips: { cartSizes: [1, 10, 50], repeats: 7 },
   bundles: { importRuns: 7 },
+  cost: { checkouts: 300 },
   chaos: { checkouts: 3000, concurrency: 32, outageMs: 4000, settleTimeoutMs: 180_000 },
 };
 
@@ -48,6 +51,7 @@ export const QUICK: BenchSizes = {
   physicalLimit: { durationSeconds: 1, connections: 8 },
   roundTrips: { cartSizes: [1, 10, 50], repeats: 2 },
   bundles: { importRuns: 1 },
+  cost: { checkouts: 30 },
   chaos: { checkouts: 300, concurrency: 16, outageMs: 2000, settleTimeoutMs: 60_000 },
 };
 

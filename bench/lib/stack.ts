@@ -1,9 +1,16 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { findFreePort } from '../../local/ports.js';
+import { type RestartMode, startRestartablePostgres } from '../../local/postgres.js';
 import { isProcessAlive } from '../../local/processes.js';
 import type { LocalStackState } from '../../local/stack.js';
 import { STATE_FILE } from '../../local/stack.js';
-import { freeStackPorts, newDataDir, spawnStack } from '../../test/support/local-stack-process.js';
+import {
+  freeStackPorts,
+  newDataDir,
+  type StackProcess,
+  spawnStack,
+} from '../../test/support/local-stack-process.js';
 
 /** The system under test: a local stack the bench started, or one it was pointed at. */
 export interface BenchTarget {
@@ -17,6 +24,16 @@ export interface BenchTarget {
   readonly owned: boolean;
   /** Process id of the stack's Node process when it runs on this machine, for CPU accounting. */
   readonly pid?: number;
+  /** The postmaster of the bench's own PostgreSQL (it runs apart from the stack), for CPU accounting. */
+  readonly postgresPid?: number;
+  /** Restarts the stack's PostgreSQL under load: only when the bench owns the server. */
+  readonly restartDatabase?: (mode: RestartMode) => Promise<void>;
+  /**
+   * Stops the stack and starts it again on the same data, ports and database with more
+   * environment (the chaos mix turns on `LOCAL_FAULT_RECORD_FAILURE_RATE` this way, so the load
+   * scenarios before it run without injected faults). Only when the bench started the stack.
+   */
+  readonly restartStack?: (env: Record<string, string>) => Promise<void>;
   /** How long a failed compensation waits before the worker retries it. */
   readonly compensationRetrySeconds: number;
   readonly state: LocalStackState;
@@ -36,42 +53,82 @@ const OWN_STACK_COMPENSATION_RETRY_SECONDS = 2;
 
 /**
  * Starts `npm start` (bin/local.ts) as a child process on free ports with a fresh data folder,
- * exactly as the end-to-end tests do, or describes the running stack the flags point at.
+ * exactly as the end-to-end tests do, or describes the running stack the flags point at. The
+ * bench's own stack runs on a PostgreSQL the bench starts itself (`DATABASE_URL`), with the same
+ * settings as the embedded one, so the chaos mix can restart it.
  */
 export async function openTarget(flags: TargetFlags, log: (line: string) => void): Promise<BenchTarget> {
   if (flags.target) return runningStack(flags);
 
   const ports = await freeStackPorts();
   const dataDir = await newDataDir();
-  log(`starting a local stack (data in ${dataDir}, API on 127.0.0.1:${ports.PORT})`);
-  const stack = await spawnStack({
-    ports,
-    dataDir,
-    readyTimeoutMs: 120_000,
-    env: {
-      LOCAL_COMPENSATION_RETRY_SECONDS: String(OWN_STACK_COMPENSATION_RETRY_SECONDS),
-      // The handlers log every request at INFO; WARN keeps failures visible without the bench
-      // measuring how fast the stack writes logs to a pipe nobody reads.
-      POWERTOOLS_LOG_LEVEL: 'WARN',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    },
+  const postgres = await startRestartablePostgres({
+    dataDir: path.join(path.dirname(dataDir), 'postgres'),
+    port: await findFreePort(),
   });
-  const state = await readState(dataDir);
+  log(
+    `starting a local stack (data in ${dataDir}, API on 127.0.0.1:${ports.PORT}, PostgreSQL on :${postgres.port})`,
+  );
+  const baseEnv = {
+    DATABASE_URL: postgres.adminUrl,
+    LOCAL_COMPENSATION_RETRY_SECONDS: String(OWN_STACK_COMPENSATION_RETRY_SECONDS),
+    // The handlers log every request at INFO; WARN keeps failures visible without the bench
+    // measuring how fast the stack writes logs to a pipe nobody reads.
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  let stopping = false;
+  const start = async (env: Record<string, string>) => {
+    const started = await spawnStack({ ports, dataDir, readyTimeoutMs: 120_000, env });
+    // A stack that dies under the bench says why, instead of leaving only connection errors.
+    void started.exited.then((code) => {
+      if (!stopping) log(`the local stack died (exit code ${code}):\n${started.output().slice(-4000)}`);
+    });
+    return started;
+  };
+  const stopStack = async (stack: StackProcess) => {
+    stopping = true;
+    stack.kill('SIGINT');
+    const timer = setTimeout(() => stack.kill('SIGKILL'), 20_000);
+    const code = await stack.exited;
+    clearTimeout(timer);
+    if (code !== 0) log(`the local stack exited with code ${code}:\n${stack.output().slice(-2000)}`);
+  };
+  let stack = await start(baseEnv).catch(async (error: unknown) => {
+    await postgres.stop();
+    throw error;
+  });
+  let state = await readState(dataDir);
+  let postgresPid = await postgres.postmasterPid();
   return {
     apiUrl: stack.apiUrl,
     providerUrl: stack.providerUrl,
-    databaseUrl: `postgres://postgres:postgres@127.0.0.1:${ports.LOCAL_POSTGRES_PORT}/postgres`,
+    databaseUrl: postgres.adminUrl,
     dataDir,
     owned: true,
-    pid: state.pid,
+    get pid() {
+      return state.pid;
+    },
+    get postgresPid() {
+      return postgresPid;
+    },
     compensationRetrySeconds: OWN_STACK_COMPENSATION_RETRY_SECONDS,
-    state,
+    get state() {
+      return state;
+    },
+    async restartDatabase(mode) {
+      await postgres.restart(mode);
+      postgresPid = await postgres.postmasterPid();
+    },
+    async restartStack(env) {
+      await stopStack(stack);
+      stopping = false;
+      stack = await start({ ...baseEnv, ...env });
+      state = await readState(dataDir);
+    },
     async stop() {
-      stack.kill('SIGINT');
-      const timer = setTimeout(() => stack.kill('SIGKILL'), 20_000);
-      const code = await stack.exited;
-      clearTimeout(timer);
-      if (code !== 0) log(`the local stack exited with code ${code}:\n${stack.output().slice(-2000)}`);
+      await stopStack(stack);
+      await postgres.stop().catch((error: unknown) => log(`stopping PostgreSQL failed: ${String(error)}`));
       // newDataDir made `<tmp>/checkout-local-XXXX/data`: remove the whole temporary folder.
       await rm(path.dirname(dataDir), { recursive: true, force: true });
     },

@@ -1,5 +1,7 @@
 import type { CheckoutRun } from '../scenarios/checkout-load.js';
+import type { CostResult } from '../scenarios/cost.js';
 import type { LoopResult, PhysicalLimitResult } from '../scenarios/physical-limit.js';
+import type { CheckoutUsage, CostBreakdown } from './cost.js';
 import type { BenchResults } from './results.js';
 import { kib } from './results.js';
 import type { LatencySummary } from './stats.js';
@@ -102,11 +104,11 @@ export function summaryMarkdown(results: BenchResults): string {
     `esbuild, ESM, minified, platform node, target node22, \`@aws-sdk/*\` external; cold import = median of ${bundles.importRuns} fresh processes (process start-up excluded). ` +
       `"as deployed" is the same entry bundled the way lib/constructs/checkout-function.ts does it (SDK bundled).`,
     '',
-    '| entry | minified | over 400 KB | as deployed | cold import (ms) | largest parts |',
-    '|---|---:|---|---:|---:|---|',
+    `| entry | minified | over ${kib(bundles.limitBytes)} | as deployed | cold import (ms) | as deployed (ms) | largest parts |`,
+    '|---|---:|---|---:|---:|---:|---|',
     ...bundles.bundles.map(
       (b) =>
-        `| ${b.entry} | ${kib(b.bytes)} | ${b.overLimit ? '**yes**' : 'no'} | ${kib(b.deployedBytes)} | ${b.coldImportMs} | ` +
+        `| ${b.entry} | ${kib(b.bytes)} | ${b.overLimit ? '**yes**' : 'no'} | ${kib(b.deployedBytes)} | ${b.coldImportMs} | ${b.deployedColdImportMs} | ` +
         `${b.largestInputs.map((i) => `${i.name} ${kib(i.bytes)}`).join(', ')} |`,
     ),
     '',
@@ -117,7 +119,12 @@ export function summaryMarkdown(results: BenchResults): string {
     '',
     `- payment methods: ${inline(chaos.paymentMethods)}`,
     `- answers: ${inline(chaos.statuses)}; the copies of the requests sent twice: ${inline(chaos.duplicateAnswers)}`,
-    `- provider faults: ${chaos.faults.map((f) => `${(f.atMs / 1000).toFixed(1)} s ${f.action}`).join('; ')}`,
+    `- faults: ${chaos.faults.map((f) => `${(f.atMs / 1000).toFixed(1)} s ${f.action}`).join('; ')}`,
+    `- database faults injected: PostgreSQL restarts ${chaos.databaseFaults.restarts.fast} fast and ` +
+      `${chaos.databaseFaults.restarts.immediate} immediate; ${chaos.databaseFaults.terminations.connections} ` +
+      `connections terminated in ${chaos.databaseFaults.terminations.rounds} rounds; ` +
+      `${chaos.databaseFaults.recordFailures.total} records failed after their side effect ` +
+      `(rate ${chaos.databaseFaults.recordFailures.rate}: ${inline(chaos.databaseFaults.recordFailures.byEffect)})`,
     `- orders: ${inline(chaos.orders)}; cancellation reasons: ${inline(chaos.cancellationReasons)}`,
     `- final status by payment method: ${Object.entries(chaos.byPaymentMethod)
       .map(([method, statuses]) => `${method} (${inline(statuses)})`)
@@ -135,8 +142,56 @@ export function summaryMarkdown(results: BenchResults): string {
       },
     ]).slice(0, 3),
     '',
+    ...costSection(scenarios.cost),
   );
   return lines.join('\n');
+}
+
+function costSection(cost: CostResult): string[] {
+  const { happy, chaos } = cost;
+  const usageRow = (label: string, u: CheckoutUsage) =>
+    `| ${label} | ${u.apiRequests} | ${u.stateTransitions} | ${u.lambdaInvocations} (${u.sagaTaskInvocations} saga tasks) | ` +
+    `${u.lambdaGbSeconds} | ${u.dynamodbWrites} / ${u.dynamodbReads} | ${u.sqsRequests} (+${u.sqsPolls} polls) | ${u.events} |`;
+  const costTable = (columns: { label: string; breakdown: CostBreakdown }[]) => {
+    const items = [...new Set(columns.flatMap((c) => c.breakdown.lines.map((line) => line.item)))];
+    return [
+      `| item | ${columns.map((c) => c.label).join(' | ')} |`,
+      `|---|${columns.map(() => '---:').join('|')}|`,
+      ...items.map(
+        (item) =>
+          `| ${item} | ${columns
+            .map((c) => {
+              const line = c.breakdown.lines.find((candidate) => candidate.item === item);
+              return line ? `${line.quantity} → $${line.dollarsPerMillionCheckouts}` : '–';
+            })
+            .join(' | ')} |`,
+      ),
+      `| **per million checkouts** | ${columns.map((c) => `**$${c.breakdown.totalPerMillionCheckouts}**`).join(' | ')} |`,
+    ];
+  };
+  return [
+    '## 7. Cost per checkout',
+    '',
+    `Counted by the local stand-ins (local/usage.ts), per checkout; Lambda at ${cost.memoryMb} MB (arm64), durations as measured here. ` +
+      `Prices of ${cost.prices.date} (${cost.prices.region}, bench/prices.json): ${cost.prices.source}`,
+    '',
+    '| phase | API requests | state transitions | Lambda invocations | Lambda GB-s | DynamoDB writes / reads | SQS requests | events |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    usageRow(`happy card checkout (${happy.usage.checkouts})`, happy.usage),
+    ...(chaos ? [usageRow(`chaos mix (per checkout sent, ${chaos.usage.checkouts})`, chaos.usage)] : []),
+    '',
+    'Quantity per checkout → dollars per million checkouts:',
+    '',
+    ...costTable([
+      { label: 'happy, Standard (as built)', breakdown: happy.standard },
+      { label: 'happy, Express (on paper)', breakdown: happy.express },
+      { label: 'happy, durable function (on paper)', breakdown: happy.durable },
+      ...(chaos ? [{ label: 'chaos mix, Standard', breakdown: chaos.standard }] : []),
+    ]),
+    '',
+    `Express bills the saga's time per checkout; ${happy.executionMs} ms (median POST → CONFIRMED here) is used.`,
+    '',
+  ];
 }
 
 function runTable(

@@ -32,8 +32,12 @@ const LAMBDA_ENVIRONMENT = {
 };
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** The size budget of one Lambda bundle (issue 8). */
-export const BUNDLE_LIMIT_BYTES = 400 * 1024;
+/** The size budget of one Lambda bundle, minified with the SDK external. */
+export const BUNDLE_LIMIT_BYTES = 150 * 1024;
+/** The size budget of one Lambda bundle as deployed (SDK inside). */
+export const DEPLOYED_LIMIT_BYTES = 450 * 1024;
+/** The budget of a handler's cold import. */
+export const COLD_IMPORT_LIMIT_MS = 50;
 
 export interface BundleResult {
   readonly entry: string;
@@ -45,12 +49,19 @@ export interface BundleResult {
   /** Median of `runs` fresh `node` processes timing `await import(bundle)` (process start excluded). */
   readonly coldImportMs: number;
   readonly coldImportRunsMs: number[];
+  /**
+   * The same for the deployed bundle, whose SDK clients are inside it: what a Lambda INIT loads.
+   * `coldImportMs` loads the SDK from node_modules instead, file by file.
+   */
+  readonly deployedColdImportMs: number;
   /** The largest contributors to `bytes`: npm packages by name, the project's own code by folder. */
   readonly largestInputs: { readonly name: string; readonly bytes: number }[];
 }
 
 export interface BundlesResult {
   readonly limitBytes: number;
+  readonly deployedLimitBytes: number;
+  readonly coldImportLimitMs: number;
   readonly importRuns: number;
   readonly bundles: BundleResult[];
   readonly overLimit: string[];
@@ -102,7 +113,11 @@ export async function measureBundles(options: {
     const bytes = (await stat(file)).size;
     const deployedBytes = (await stat(outputFile(deployed, entry))).size;
     const runs: number[] = [];
-    for (let i = 0; i < importRuns; i++) runs.push(await coldImport(file));
+    const deployedRuns: number[] = [];
+    for (let i = 0; i < importRuns; i++) {
+      runs.push(await coldImport(file));
+      deployedRuns.push(await coldImport(outputFile(deployed, entry)));
+    }
     bundles.push({
       entry,
       bytes,
@@ -110,16 +125,19 @@ export async function measureBundles(options: {
       deployedBytes,
       coldImportMs: round(median(runs)),
       coldImportRunsMs: runs.map((ms) => round(ms)),
+      deployedColdImportMs: round(median(deployedRuns)),
       largestInputs: largestInputs(metafile, file),
     });
     progress.tick('cold imports', bundles.length, entries.length);
   }
   return {
     limitBytes: BUNDLE_LIMIT_BYTES,
+    deployedLimitBytes: DEPLOYED_LIMIT_BYTES,
+    coldImportLimitMs: COLD_IMPORT_LIMIT_MS,
     importRuns,
     bundles,
     overLimit: bundles.filter((b) => b.overLimit).map((b) => b.entry),
-    deployedOverLimit: bundles.filter((b) => b.deployedBytes > BUNDLE_LIMIT_BYTES).map((b) => b.entry),
+    deployedOverLimit: bundles.filter((b) => b.deployedBytes > DEPLOYED_LIMIT_BYTES).map((b) => b.entry),
   };
 }
 

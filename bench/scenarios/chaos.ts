@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueUrlCommand,
@@ -5,6 +7,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
+import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/record-failures.js';
+import { auditHealthyCardOrders } from '../../src/ops/invariants.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
@@ -25,6 +29,13 @@ export const PAYMENT_MIX: readonly [method: string, weight: number][] = [
 const BASELINE_FAULTS = { latencyMs: 25, errorRate: 0.05 };
 /** Share of checkouts a client sends twice at once with the same key (a retry racing the first try). */
 const DUPLICATE_SHARE = 0.05;
+/** Share of successful provider side effects whose record the stack fails (LOCAL_FAULT_RECORD_FAILURE_RATE). */
+const RECORD_FAILURE_RATE = 0.05;
+/** How often, during the load, the bench kills a share of the stack's database connections. */
+const TERMINATE_EVERY_MS = 1500;
+const TERMINATE_SHARE = 0.5;
+/** The bench's own connections, which it never terminates (run.ts names its pool so). */
+export const BENCH_APPLICATION_NAME = 'checkout-bench';
 /** The mix is drawn from a fixed seed, so two runs send the same requests. */
 const SEED = 8;
 
@@ -44,8 +55,10 @@ export interface ChaosResult {
   readonly statuses: Record<string, number>;
   readonly post: LatencySummary;
   readonly postDistribution: [number, number][];
-  /** What was done to the provider, in milliseconds from the start of the load. */
+  /** What was done to the provider and the database, in milliseconds from the start of the load. */
   readonly faults: { readonly atMs: number; readonly action: string }[];
+  /** Database faults injected: restarts, connections terminated, records failed after a side effect. */
+  readonly databaseFaults: DatabaseFaults;
   /** Final status of this scenario's orders, and why the cancelled ones were cancelled. */
   readonly orders: Record<string, number>;
   readonly cancellationReasons: Record<string, number>;
@@ -65,6 +78,21 @@ export interface ChaosResult {
   readonly settleMs: number;
   readonly settled: boolean;
   readonly dlqAudit: InvariantReport;
+  /** This run's pm_card_visa orders the provider never failed, yet cancelled: by an infrastructure fault (goal 0). */
+  readonly healthyCardOrders: InvariantReport;
+}
+
+export interface DatabaseFaults {
+  /** PostgreSQL restarts by mode (`pg_ctl restart -m fast | immediate`); none when the bench does not own the server. */
+  readonly restarts: { readonly fast: number; readonly immediate: number };
+  /** Rounds of `pg_terminate_backend` on the stack's connections, and connections terminated. */
+  readonly terminations: { readonly rounds: number; readonly connections: number };
+  /** Records failed right after a provider side effect, by effect (from the stack's injected-faults.jsonl). */
+  readonly recordFailures: {
+    readonly rate: number;
+    readonly total: number;
+    readonly byEffect: Record<string, number>;
+  };
 }
 
 interface ChaosRequest {
@@ -99,19 +127,60 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
     faults.push({ atMs: Math.round(performance.now() - started), action });
   };
 
+  const restarts = { fast: 0, immediate: 0 };
+  const terminations = { rounds: 0, connections: 0 };
+  let recordFailureRate = 0;
+  let stopTerminating = () => {};
   try {
+    const { restartStack, restartDatabase } = ctx.target;
+    if (restartStack) {
+      ctx.progress.step(`  restarting the stack with LOCAL_FAULT_RECORD_FAILURE_RATE=${RECORD_FAILURE_RATE}`);
+      await fault(`record failures after ${RECORD_FAILURE_RATE * 100} % of provider side effects`, () =>
+        restartStack({ LOCAL_FAULT_RECORD_FAILURE_RATE: String(RECORD_FAILURE_RATE) }),
+      );
+      recordFailureRate = RECORD_FAILURE_RATE;
+    }
     await fault(`latency ${BASELINE_FAULTS.latencyMs} ms, error rate ${BASELINE_FAULTS.errorRate}`, () =>
       ctx.client.setFaults(BASELINE_FAULTS),
     );
     let outage: Promise<void> | undefined;
     const outageAt = Math.floor(checkouts * 0.4);
+    // The two restarts fall outside the provider outage, so each fault is seen on its own too.
+    const databaseRestarts = new Map<number, 'fast' | 'immediate'>(
+      restartDatabase
+        ? [
+            [Math.floor(checkouts * 0.25), 'fast'],
+            [Math.floor(checkouts * 0.7), 'immediate'],
+          ]
+        : [],
+    );
+    const restarting: Promise<void>[] = [];
+    let faultError: unknown;
+    stopTerminating = terminateConnectionsEvery(ctx, TERMINATE_EVERY_MS, (killed) => {
+      terminations.rounds += 1;
+      terminations.connections += killed;
+    });
     ctx.progress.step(
-      `  ${checkouts} checkouts at concurrency ${concurrency}, provider outage at ${outageAt}`,
+      `  ${checkouts} checkouts at concurrency ${concurrency}, provider outage at ${outageAt}` +
+        `, PostgreSQL restarts at ${[...databaseRestarts].map(([at, mode]) => `${at} (${mode})`).join(', ') || "none (not the bench's server)"}` +
+        `, connections terminated every ${TERMINATE_EVERY_MS} ms`,
     );
     const run = await closedLoop({
       count: checkouts,
       concurrency,
       task: (i) => {
+        const restartMode = databaseRestarts.get(i);
+        if (restartMode && restartDatabase) {
+          restarting.push(
+            fault(`PostgreSQL restart -m ${restartMode}`, async () => {
+              await restartDatabase(restartMode);
+              restarts[restartMode] += 1;
+            }).catch((error: unknown) => {
+              // Reported after the load, not as an unhandled rejection in the middle of it.
+              faultError ??= error;
+            }),
+          );
+        }
         if (i === outageAt) {
           outage = (async () => {
             await fault('outage: error rate 1', () => ctx.client.setFaults({ errorRate: 1 }));
@@ -119,13 +188,18 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
             await fault('outage over: back to the baseline faults', () =>
               ctx.client.setFaults(BASELINE_FAULTS),
             );
-          })();
+          })().catch((error: unknown) => {
+            faultError ??= error;
+          });
         }
         return send(ctx, requests[i] as ChaosRequest);
       },
       onProgress: (done, total) => ctx.progress.tick('answered', done, total),
     });
     await outage;
+    await Promise.all(restarting);
+    if (faultError) throw faultError;
+    stopTerminating();
     const loadEnd = performance.now();
     const exchanges = run.results.map((sent) => sent.first);
     const pairs = run.results.flatMap((sent) => (sent.second ? [[sent.first, sent.second] as const] : []));
@@ -209,12 +283,18 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
       post: summarize(exchanges.map((e) => e.ms)),
       postDistribution: distribution(exchanges.map((e) => e.ms)),
       faults,
+      databaseFaults: {
+        restarts,
+        terminations,
+        recordFailures: { rate: recordFailureRate, ...(await recordFailures(ctx.target.dataDir, orderIds)) },
+      },
       ...(await outcomes(ctx, orderIds)),
       dlq: { failedBeforeRedrive: failed, messagesBeforeRedrive: inDlq.length, redrives, moved },
       drainMs: round(drainMs),
       settleMs: round(settleMs),
       settled: drained && settled,
       dlqAudit,
+      healthyCardOrders: await auditHealthyCardOrders(ctx.sql, await ctx.client.ledger(), orderIds),
     };
     ctx.progress.step(
       `  orders ${JSON.stringify(result.orders)}, compensations ${JSON.stringify(result.compensations)}, ` +
@@ -222,9 +302,57 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
     );
     return result;
   } finally {
+    stopTerminating();
     await ctx.client.clearFaults().catch(() => {});
     sqs.destroy();
   }
+}
+
+/**
+ * Every `everyMs`, terminates a share of the stack's connections to its database from the bench's
+ * own (`pg_terminate_backend`), as a proxy or a network blip would cut them. Returns the stop.
+ */
+function terminateConnectionsEvery(
+  ctx: BenchContext,
+  everyMs: number,
+  onRound: (terminated: number) => void,
+): () => void {
+  let running = true;
+  let timer: NodeJS.Timeout | undefined;
+  const round = async () => {
+    try {
+      const [row] = await ctx.sql<{ terminated: number }[]>`
+        select count(*) filter (where pg_terminate_backend(pid))::int as terminated
+        from pg_stat_activity
+        where backend_type = 'client backend'
+          and pid <> pg_backend_pid()
+          and application_name <> ${BENCH_APPLICATION_NAME}
+          and datname = current_database()
+          and random() < ${TERMINATE_SHARE}
+      `;
+      onRound(row?.terminated ?? 0);
+    } catch {
+      // The server is restarting: this round has nothing to terminate.
+    }
+    if (running) timer = setTimeout(() => void round(), everyMs);
+  };
+  timer = setTimeout(() => void round(), everyMs);
+  return () => {
+    running = false;
+    clearTimeout(timer);
+  };
+}
+
+/** The stack's log of injected record failures, for this run's orders. */
+async function recordFailures(dataDir: string, orderIds: readonly string[]) {
+  const ours = new Set(orderIds);
+  const text = await readFile(path.join(dataDir, INJECTED_FAULTS_FILE), 'utf8').catch(() => '');
+  const injected = text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as InjectedRecordFailure)
+    .filter((entry) => ours.has(entry.orderId));
+  return { total: injected.length, byEffect: tally(injected.map((entry) => entry.effect)) };
 }
 
 interface Sent {

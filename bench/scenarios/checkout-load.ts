@@ -137,7 +137,7 @@ async function measureCheckouts(
   },
 ): Promise<CheckoutRun & { outOfStock: number }> {
   ctx.progress.step(`  ${options.label}: ${options.requests} checkouts`);
-  const cpu = await startCpuMeter(ctx.target.pid);
+  const cpu = await startCpuMeter(ctx.target);
   const run = await closedLoop({
     count: options.requests,
     concurrency: options.concurrency,

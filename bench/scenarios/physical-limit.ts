@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import type { BenchContext } from '../lib/context.js';
-import { type CpuUse, startCpuMeter } from '../lib/cpu.js';
+import { type CpuUse, type MeteredProcesses, startCpuMeter } from '../lib/cpu.js';
 import { cancelDirectOrders, createProducts } from '../lib/database.js';
 import { timedLoop } from '../lib/load.js';
 import { type LatencySummary, round, summarize } from '../lib/stats.js';
@@ -76,9 +76,9 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
     const statement = (sku: string) =>
       pool`update inventory set reserved = reserved + 1 where sku = ${sku} and on_hand - reserved >= 1`;
     ctx.progress.step(`  single statement, hot row (${connections} connections, ${durationSeconds}s)`);
-    const singleHot = await loop(ctx.target.pid, durationMs, connections, () => statement(hot));
+    const singleHot = await loop(ctx.target, durationMs, connections, () => statement(hot));
     ctx.progress.step('  single statement, spread rows');
-    const singleSpread = await loop(ctx.target.pid, durationMs, connections, () => statement(pick()));
+    const singleSpread = await loop(ctx.target, durationMs, connections, () => statement(pick()));
     await ctx.sql`update inventory set reserved = 0 where sku = any (${[hot, ...spread]}::text[])`;
 
     let pgbench: PhysicalLimitResult['pgbench'];
@@ -86,7 +86,7 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
     if (pgbenchBinary) {
       ctx.progress.step('  pgbench, hot row and spread rows');
       const bench = async (script: string): Promise<LoopResult> => {
-        const meter = await startCpuMeter(ctx.target.pid);
+        const meter = await startCpuMeter(ctx.target);
         const result = await runPgbench(
           pgbenchBinary.path,
           ctx.target.databaseUrl,
@@ -131,14 +131,14 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
     ctx.progress.step('  one connection, hot row: single statement and checkout transaction');
     const serviceMs = Math.max(500, durationMs / 5);
     const uncontended = {
-      singleStatement: await loop(ctx.target.pid, serviceMs, 1, () => statement(hot)),
-      checkoutTransaction: await loop(ctx.target.pid, serviceMs, 1, () => placeOrder(hot)),
+      singleStatement: await loop(ctx.target, serviceMs, 1, () => statement(hot)),
+      checkoutTransaction: await loop(ctx.target, serviceMs, 1, () => placeOrder(hot)),
     };
     await ctx.sql`update inventory set reserved = reserved - ${uncontended.singleStatement.transactions} where sku = ${hot}`;
     ctx.progress.step('  checkout transaction (place_order), hot row');
-    const checkoutHot = await loop(ctx.target.pid, durationMs, connections, () => placeOrder(hot));
+    const checkoutHot = await loop(ctx.target, durationMs, connections, () => placeOrder(hot));
     ctx.progress.step('  checkout transaction (place_order), spread rows');
-    const checkoutSpread = await loop(ctx.target.pid, durationMs, connections, () => placeOrder(pick()));
+    const checkoutSpread = await loop(ctx.target, durationMs, connections, () => placeOrder(pick()));
     ctx.progress.step(`  cancelling the ${placed.length} orders placed directly`);
     await cancelDirectOrders(ctx.sql, placed, 'BENCH_PHYSICAL_LIMIT');
 
@@ -157,12 +157,12 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
 }
 
 async function loop(
-  stackPid: number | undefined,
+  processes: MeteredProcesses,
   durationMs: number,
   connections: number,
   task: () => Promise<unknown>,
 ): Promise<LoopResult> {
-  const meter = await startCpuMeter(stackPid);
+  const meter = await startCpuMeter(processes);
   const result = await timedLoop({ durationMs, concurrency: connections, task });
   const cpu = await meter.stop();
   const seconds = result.elapsedMs / 1000;

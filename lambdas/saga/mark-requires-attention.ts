@@ -1,12 +1,12 @@
-import { z } from 'zod';
 import { sagaTaskHandler, stepInput } from '../../src/runtime/saga-task.js';
+import * as z from '../../src/runtime/schema.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
 
-const input = stepInput.extend({
-  compensationId: z.string().min(1).max(200),
-  steps: z.array(z.enum(COMPENSATION_STEPS)).min(1),
-  error: z.string().max(1000),
-  cancellationReason: z.string().regex(/^[A-Z_]{1,64}$/),
+const input = z.extend(stepInput, {
+  compensationId: z.string().check(z.minLength(1), z.maxLength(200)),
+  steps: z.array(z.enum(COMPENSATION_STEPS)).check(z.minLength(1)),
+  error: z.string().check(z.maxLength(1000)),
+  cancellationReason: z.string().check(z.regex(/^[A-Z_]{1,64}$/)),
 });
 
 /** Task state `MarkRequiresAttention` of statemachines/payment-saga.asl.json. */

@@ -12,6 +12,7 @@ import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
+import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
 /** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
 type RouteDependency =
@@ -25,7 +26,7 @@ type RouteDependency =
   | 'requestLimit'
   /** The customer's requests and checkouts per minute: one UpdateItem on the limits table. */
   | 'checkoutLimit'
-  /** `STATE_MACHINE_ARN`: states:StartExecution. */
+  /** `STATE_MACHINE_ARN`, the saga's `live` alias: states:StartExecution through it. */
   | 'startSaga'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
   | 'payments'
@@ -61,7 +62,10 @@ export interface ApiHandlersProps {
   readonly customerLimitsTable: CustomerLimitsTable;
   /** The limits per customer and minute (stage config). */
   readonly customerLimits: Required<CustomerLimits>;
+  /** The saga's own ARN, for the routes that only describe its executions. */
   readonly stateMachine: IStateMachine;
+  /** The alias saga executions start through. */
+  readonly sagaAlias: StateMachineLiveAlias;
   /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
   readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
@@ -122,8 +126,7 @@ export class ApiHandlers extends Construct {
             props.idempotencyTable.grantReadinessProbe(fn.function);
             break;
           case 'startSaga':
-            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
-            props.stateMachine.grantStartExecution(fn.function);
+            props.sagaAlias.bindStarter(fn.function);
             break;
           case 'payments':
             props.payments.bindWithoutCredential(fn.function);

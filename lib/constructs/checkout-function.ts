@@ -14,6 +14,8 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 /** Every function of the app runs on this runtime and architecture. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
 export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
+/** Memory of every function that sets none; the bench prices Lambda time with it. */
+export const DEFAULT_FUNCTION_MEMORY_MB = 512;
 
 /** Powertools settings shared by the functions of one stage. */
 export interface PowertoolsSettings {
@@ -36,7 +38,7 @@ export interface CheckoutFunctionProps {
   readonly powertools: PowertoolsSettings;
   /**
    * Memory; CPU scales with it, and TLS handshakes plus IAM token signing on cold start need some.
-   * @default 512
+   * @default DEFAULT_FUNCTION_MEMORY_MB
    */
   readonly memorySize?: number;
   /** What happens to the log group when the function leaves the stack. @default RemovalPolicy.DESTROY */
@@ -114,7 +116,7 @@ export class CheckoutFunction extends Construct {
       description: props.description,
       runtime: FUNCTION_RUNTIME,
       architecture: FUNCTION_ARCHITECTURE,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_FUNCTION_MEMORY_MB,
       timeout: props.timeout,
       role,
       logGroup: this.logGroup,

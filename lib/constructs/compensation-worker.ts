@@ -7,6 +7,7 @@ import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.j
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import type { IdempotencyTable } from './idempotency-table.js';
+import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 
 /**
@@ -53,7 +54,8 @@ export class CompensationWorker extends Construct {
     props.database.grantConnect(fn);
     props.idempotencyTable.grantIdempotency(fn);
     props.payments.bind(fn);
-    fn.addEventSource(
+    // The event source mapping invokes the `live` alias, so a deploy shifts the batches gradually.
+    liveAlias(this.handler).addEventSource(
       new SqsEventSource(props.queue.queue, {
         batchSize: props.batchSize ?? 5,
         reportBatchItemFailures: true,

@@ -2,7 +2,6 @@ import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
-import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
@@ -10,10 +9,12 @@ import type { CheckoutDatabase } from './database.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
 import { ScheduledFunction } from './scheduled-function.js';
+import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
 export interface OrderSweeperProps {
   readonly database: CheckoutDatabase;
-  readonly stateMachine: StateMachine;
+  /** The alias the sweeper starts executions through. */
+  readonly sagaAlias: StateMachineLiveAlias;
   /** The state machine's name (a literal), for the execution ARNs the sweeper describes. */
   readonly stateMachineName: string;
   readonly compensationQueue: CompensationQueue;
@@ -48,8 +49,8 @@ export class OrderSweeper extends Construct {
     const fn = this.job.handler.function;
     props.database.grantConnect(fn);
     props.payments.bind(fn);
-    fn.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
-    props.stateMachine.grantStartExecution(fn);
+    props.sagaAlias.bindStarter(fn);
+    // Executions started through the alias are executions of the state machine: same ARNs.
     grantDescribeSagaExecutions(this.job.handler, props.stateMachineName);
     fn.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
     props.compensationQueue.grantSend(fn);

@@ -12,7 +12,9 @@ import {
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
+import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
+import { StateMachineLiveAlias } from './state-machine-alias.js';
 
 /**
  * Each Lambda function outlives its Task's `TimeoutSeconds` by this much, so the state's own timeout
@@ -56,12 +58,15 @@ export interface PaymentSagaProps {
 
 /**
  * The payment saga (docs/adr/0001): the Standard state machine defined by the ASL file, one function
- * per Lambda Task state, wired through `DefinitionSubstitutions`; logging ALL and X-Ray tracing.
+ * per Lambda Task state, wired through `DefinitionSubstitutions` to the function's `live` alias;
+ * logging ALL and X-Ray tracing; a version per change and a `live` alias executions start through.
  * The function list comes from the definition itself, so a new Task state gets its function (or
  * the synth fails naming the missing handler) and a removed one loses it.
  */
 export class PaymentSaga extends Construct {
   readonly stateMachine: StateMachine;
+  /** Its published versions and the `live` alias executions start through. */
+  readonly live: StateMachineLiveAlias;
   /** The literal name of {@link stateMachine}. */
   readonly stateMachineName: string;
   /** The function of each Lambda Task state, by state name. */
@@ -98,10 +103,10 @@ export class PaymentSaga extends Construct {
     const substitutions: Record<string, string> = {
       [COMPENSATION_QUEUE_URL_SUBSTITUTION]: props.compensationQueue.queue.queueUrl,
     };
-    for (const task of tasks) {
-      substitutions[task.substitution] = (
-        functions.get(task.stateName) as CheckoutFunction
-      ).function.functionArn;
+    // Each task calls its function's `live` alias, so a deploy shifts the saga's calls by canary too.
+    const aliases = tasks.map((task) => liveAlias(functions.get(task.stateName) as CheckoutFunction));
+    for (const [index, task] of tasks.entries()) {
+      substitutions[task.substitution] = (aliases[index] as (typeof aliases)[number]).functionArn;
     }
 
     this.stateMachineName = props.stateMachineName;
@@ -113,14 +118,15 @@ export class PaymentSaga extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
     });
-    // The tasks name the unqualified function ARNs: grant exactly those, not `<arn>:*` as grantInvoke does.
+    // The tasks name the aliases: grant exactly those, not every version (`<arn>:*`) as grantInvoke does.
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: [...functions.values()].map((step) => step.function.functionArn),
+        resources: aliases.map((alias) => alias.functionArn),
       }),
     );
     props.compensationQueue.grantSend(this.stateMachine);
+    this.live = new StateMachineLiveAlias(this, 'Live', { stateMachine: this.stateMachine });
 
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -1,12 +1,12 @@
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Schedule, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CheckoutFunction, type CheckoutFunctionProps } from './checkout-function.js';
+import { liveAlias } from './live-alias.js';
 
 export interface ScheduledFunctionProps extends CheckoutFunctionProps {
   /** When EventBridge Scheduler invokes the function. */
@@ -38,7 +38,10 @@ export class ScheduledFunction extends Construct {
       retentionPeriod: Duration.days(4),
       ...(failedRunsRemovalPolicy ? { removalPolicy: failedRunsRemovalPolicy } : {}),
     });
-    this.handler.function.configureAsyncInvoke({
+    // Scheduler invokes the `live` alias, and Lambda applies the asynchronous-invoke settings of the
+    // qualifier invoked: they belong on the alias, not on $LATEST.
+    const live = liveAlias(this.handler);
+    live.configureAsyncInvoke({
       retryAttempts: 0,
       onFailure: new SqsDestination(this.failedRuns),
     });
@@ -58,19 +61,12 @@ export class ScheduledFunction extends Construct {
     this.schedule = new Schedule(this, 'Schedule', {
       schedule,
       description: scheduleDescription,
-      target: new LambdaInvoke(this.handler.function, {
+      // The `live` alias, so a deploy shifts the ticks between the old and the new version.
+      target: new LambdaInvoke(live, {
         role: invokeRole,
         retryAttempts: 0,
         maxEventAge: Duration.minutes(1),
       }),
-    });
-
-    const logicalId = Stack.of(this).getLogicalId(this.handler.function.node.defaultChild as CfnFunction);
-    Validations.of(invokeRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
-      reason:
-        'Added by the Scheduler LambdaInvoke target (grantInvoke covers versions and aliases); the function is ' +
-        'unversioned, so this is exactly the one function the schedule invokes.',
     });
   }
 }

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { findFreePort } from '../ports.js';
+import { countAwsRequests, type UsageMeter } from '../usage.js';
 import { closeServer, listen } from './http-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 
@@ -19,6 +20,8 @@ export interface StartLocalDynamoDbOptions {
   readonly port?: number;
   /** Folder for a persistent LevelDB store; created when missing. @default - in memory */
   readonly dataDir?: string;
+  /** Counts every request by operation (`dynamodb.PutItem`, ...). @default - not counted */
+  readonly usage?: UsageMeter;
 }
 
 /**
@@ -33,6 +36,7 @@ export async function startLocalDynamoDb(options: StartLocalDynamoDbOptions = {}
 
   // AWS keeps a new table CREATING for seconds; nothing local should depend on that delay.
   const server = dynalite({ path: options.dataDir, createTableMs: 20, deleteTableMs: 20, updateTableMs: 20 });
+  if (options.usage) countAwsRequests(server, 'dynamodb', options.usage);
   await listen(server, port, '127.0.0.1');
 
   return {

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { findFreePort } from '../ports.js';
+import { countAwsRequests, type UsageMeter } from '../usage.js';
 import { closeServer } from './http-server.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 
@@ -22,6 +23,8 @@ export interface LocalSqs {
 export interface StartLocalSqsOptions {
   /** @default - a free port on 127.0.0.1 */
   readonly port?: number;
+  /** Counts every request by operation (`sqs.SendMessage`, ...). @default - not counted */
+  readonly usage?: UsageMeter;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise
     // AWS forbids re-creating a deleted queue's name for 60 s; tests and `--fresh` need not wait.
     emulateQueueCreationLifecycle: false,
   });
+  if (options.usage) countAwsRequests(server, 'sqs', options.usage);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     close: () => closeServer(server),

@@ -10,6 +10,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import type { UsageMeter } from '../usage.js';
 import {
   type AslDefinition,
   AslDefinitionError,
@@ -67,6 +68,12 @@ export interface LocalStateMachineOptions {
   readonly waitTimeScale?: number;
   /** The state machine's name in ARNs and the Context Object. @default 'LocalStateMachine' */
   readonly stateMachineName?: string;
+  /**
+   * Counts executions (`stepFunctions.executions`) and billed state transitions
+   * (`stepFunctions.transitions`: every state entered, and every retry of one, as a Standard
+   * workflow bills them). @default - not counted
+   */
+  readonly usage?: UsageMeter;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -197,6 +204,7 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
       return result;
     });
     executions.set(name, record);
+    if (options.usage) countTransitions(run.eventLogs, options.usage);
     return { executionArn, result: record.result };
   }
 
@@ -233,6 +241,14 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
       await record.result;
     },
   };
+}
+
+async function countTransitions(events: AsyncGenerator<{ type: string }>, usage: UsageMeter): Promise<void> {
+  usage.count('stepFunctions.executions');
+  for await (const event of events) {
+    if (event.type === 'StateEntered' || event.type === 'StateRetried')
+      usage.count('stepFunctions.transitions');
+  }
 }
 
 interface ExecutionRecord {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { z } from 'zod';
 import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
+import type * as z from '../runtime/schema.js';
 import { annotate, clearAnnotations } from '../runtime/tracing.js';
 import { type FieldError, type HttpResponse, ProblemError, problemFromError } from './problems.js';
 
@@ -127,8 +127,8 @@ function pointer(base: string, path: readonly PropertyKey[]): string {
   return path.reduce<string>((result, segment) => `${result}/${pointerSegment(segment)}`, base);
 }
 
-/** Zod issues as field errors; an unknown member becomes one error at its own path. */
-export function fieldErrors(error: z.ZodError, base = ''): FieldError[] {
+/** Schema issues as field errors; an unknown member becomes one error at its own path. */
+export function fieldErrors(error: z.core.$ZodError, base = ''): FieldError[] {
   const errors: FieldError[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -146,7 +146,7 @@ export function fieldErrors(error: z.ZodError, base = ''): FieldError[] {
  * Parses a value with a schema, or throws a 400 `VALIDATION_FAILED` problem listing every field
  * error. `base` prefixes the paths, e.g. `/pathParameters` for route parameters.
  */
-export function parseWith<T extends z.ZodType>(schema: T, value: unknown, base = ''): z.output<T> {
+export function parseWith<T extends z.ZodMiniType>(schema: T, value: unknown, base = ''): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) throw validationProblem(fieldErrors(result.error, base));
   return result.data;

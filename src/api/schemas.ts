@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { COMPENSATION_STATUSES } from '../db/compensations.js';
+import * as z from '../runtime/schema.js';
 
 /**
  * Request schemas of the HTTP API (docs/openapi.yaml). Objects are strict: an unknown member is a
@@ -27,61 +27,77 @@ export const MAX_PRICE_CENTS = 1_000_000_000;
 export const MAX_ON_HAND = 10_000_000;
 export const MAX_BALANCE_CENTS = 1_000_000_000;
 
-export const skuSchema = z.string().regex(SKU_PATTERN, 'must be 1-64 letters, digits, "_", "." or "-"');
+export const skuSchema = z
+  .string()
+  .check(z.regex(SKU_PATTERN, 'must be 1-64 letters, digits, "_", "." or "-"'));
 const currencySchema = z.enum(SUPPORTED_CURRENCIES, {
   error: `must be one of ${SUPPORTED_CURRENCIES.join(', ')}`,
 });
 
+/** A whole number of at least `min` and at most `max`. */
+const boundedInt = (min: number, max?: number) =>
+  max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
+
 export const cartLineSchema = z.strictObject({
   sku: skuSchema,
-  quantity: z.int().min(1).max(MAX_LINE_QUANTITY),
+  quantity: boundedInt(1, MAX_LINE_QUANTITY),
 });
 
 /** `POST /v1/checkout` body. Prices are never taken from the client. */
 export const checkoutRequestSchema = z.strictObject({
-  items: z.array(cartLineSchema).min(1).max(MAX_CART_LINES),
+  items: z.array(cartLineSchema).check(z.minLength(1), z.maxLength(MAX_CART_LINES)),
   currency: currencySchema,
   paymentMethod: z
     .string()
-    .min(1)
-    .max(64)
-    .regex(PAYMENT_METHOD_PATTERN, 'must look like pm_<lowercase letters, digits, _>'),
-  storeCreditCents: z.int().min(0).default(0),
+    .check(
+      z.minLength(1),
+      z.maxLength(64),
+      z.regex(PAYMENT_METHOD_PATTERN, 'must look like pm_<lowercase letters, digits, _>'),
+    ),
+  storeCreditCents: z._default(boundedInt(0), 0),
 });
 export type CheckoutRequest = z.output<typeof checkoutRequestSchema>;
 
 /** `PUT /v1/admin/products/{sku}` body. */
 export const productInputSchema = z.strictObject({
-  name: z.string().min(1).max(200).regex(PRINTABLE_TEXT, 'must not contain control characters'),
-  priceCents: z.int().min(0).max(MAX_PRICE_CENTS),
+  name: z
+    .string()
+    .check(z.minLength(1), z.maxLength(200), z.regex(PRINTABLE_TEXT, 'must not contain control characters')),
+  priceCents: boundedInt(0, MAX_PRICE_CENTS),
   currency: currencySchema,
-  onHand: z.int().min(0).max(MAX_ON_HAND),
+  onHand: boundedInt(0, MAX_ON_HAND),
 });
 
 /** `PUT /v1/admin/wallets/{customerId}` body. */
 export const walletInputSchema = z.strictObject({
-  balanceCents: z.int().min(0).max(MAX_BALANCE_CENTS),
+  balanceCents: boundedInt(0, MAX_BALANCE_CENTS),
 });
 
 /** The `{customerId}` path parameter of the wallet routes (the wallets table allows 1-128 chars). */
 export const customerIdSchema = z
   .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^\p{Cc}\p{Cs}\s]+$/u, 'must not contain whitespace or control characters');
+  .check(
+    z.minLength(1),
+    z.maxLength(128),
+    z.regex(/^[^\p{Cc}\p{Cs}\s]+$/u, 'must not contain whitespace or control characters'),
+  );
 
 /** `GET /v1/admin/compensations` query: `status` is case-insensitive, `limit` 1-100. */
 // Unknown query parameters are ignored (cache busters and tracing tags are common), unlike body members.
 export const compensationQuerySchema = z.object({
-  status: z
-    .string()
-    .transform((value) => value.toUpperCase())
-    .pipe(z.enum(COMPENSATION_STATUSES, { error: `must be one of ${COMPENSATION_STATUSES.join(', ')}` }))
-    .optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
-    .transform(Number)
-    .pipe(z.int().min(1).max(100))
-    .optional(),
+  status: z.optional(
+    z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((value) => value.toUpperCase()),
+      ),
+      z.enum(COMPENSATION_STATUSES, { error: `must be one of ${COMPENSATION_STATUSES.join(', ')}` }),
+    ),
+  ),
+  limit: z.optional(
+    z.pipe(
+      z.pipe(z.string().check(z.regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')), z.transform(Number)),
+      boundedInt(1, 100),
+    ),
+  ),
 });

@@ -22,6 +22,8 @@ export interface SqlClientOptions {
    * that expire after 15 minutes, so it cannot be a fixed string in the URL.
    */
   readonly password?: () => Promise<string>;
+  /** `application_name` of the connections, as `pg_stat_activity` shows it. @default 'postgres.js' */
+  readonly applicationName?: string;
   /** Called for every query sent; used to count round trips. */
   readonly debug?: (connection: number, query: string, parameters: unknown[]) => void;
 }
@@ -53,5 +55,6 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
     onnotice: () => {},
     ...(options.password ? { password: options.password } : {}),
     ...(options.debug ? { debug: options.debug } : {}),
+    ...(options.applicationName ? { connection: { application_name: options.applicationName } } : {}),
   });
 }

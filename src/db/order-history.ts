@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { query } from './errors.js';
 
 /** One entry of an order's timeline (the append-only `order_events` table). */
 export interface OrderEvent {
@@ -14,12 +15,12 @@ export class OrderHistoryStore {
 
   /** The order's events, oldest first; empty for an unknown order. */
   async events(orderId: string): Promise<OrderEvent[]> {
-    const rows = await this.sql<{ type: string; created_at: Date; detail: Record<string, unknown> }[]>`
+    const rows = await query(this.sql<{ type: string; created_at: Date; detail: Record<string, unknown> }[]>`
       select type, created_at, detail
       from order_events
       where order_id = ${orderId}::uuid
       order by created_at, id
-    `;
+    `);
     return rows.map((row) => ({ type: row.type, at: row.created_at.toISOString(), detail: row.detail }));
   }
 }

@@ -75,7 +75,7 @@ interface RawTransition {
 }
 
 const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
-/** Raised by place_order when the stock went between its check and its lock (migration 0006). */
+/** Raised by place_order when the stock went between its check and its reservation (migrations 0006, 0009). */
 const OUT_OF_STOCK_SQLSTATE = 'CK409';
 const UNIQUE_VIOLATION_SQLSTATE = '23505';
 

@@ -141,29 +141,48 @@ export interface PaymentLedgerEntry {
   readonly outcome: 'succeeded' | 'declined' | 'failed';
 }
 
+export interface PaymentAuditOptions {
+  /**
+   * The system has settled (faults cleared, DLQ redriven, nothing in flight): an order parked in
+   * REQUIRES_ATTENTION is then no excuse for money the provider still holds.
+   * @default false
+   */
+  readonly settled?: boolean;
+}
+
 /**
- * Audits the provider's ledger against the orders: no double capture, captured <= authorized,
- * every authorization captured or voided once the system has settled (orders parked in
- * REQUIRES_ATTENTION excepted: their compensation is still on its way), confirmed card orders
- * captured exactly once and cancelled orders never left charged.
+ * Audits the provider's ledger (the truth for money) against the orders: no double capture,
+ * captured <= authorized, no refund without a capture, every authorization captured or voided, and
+ * per order, captures minus refunds equal to what a CONFIRMED order charged and zero for every
+ * other order. Orders still in the saga (PENDING, AUTHORIZED) are left out; so are orders parked
+ * in REQUIRES_ATTENTION (their compensation is on its way) unless the system has `settled`.
  */
 export async function auditPayments(
   sql: Sql,
   ledger: readonly PaymentLedgerEntry[],
+  options: PaymentAuditOptions = {},
 ): Promise<InvariantReport[]> {
   const succeeded = ledger.filter((entry) => entry.outcome === 'succeeded');
   const authorizations = new Map<string, PaymentLedgerEntry>();
   const captures = new Map<string, PaymentLedgerEntry[]>();
+  const capturedCents = new Map<string, number>();
+  const refundedCents = new Map<string, number>();
   const voided = new Set<string>();
-  const refunded = new Set<string>();
+  const add = (totals: Map<string, number>, key: string, cents: number) =>
+    totals.set(key, (totals.get(key) ?? 0) + cents);
+  // Per order: what the provider took from the customer and gave back.
+  const netCharged = new Map<string, number>();
   for (const entry of succeeded) {
+    if (entry.operation === 'capture') add(netCharged, entry.orderId, entry.amountCents);
+    if (entry.operation === 'refund') add(netCharged, entry.orderId, -entry.amountCents);
     if (!entry.authorizationId) continue;
     if (entry.operation === 'authorize') authorizations.set(entry.authorizationId, entry);
     if (entry.operation === 'capture') {
       captures.set(entry.authorizationId, [...(captures.get(entry.authorizationId) ?? []), entry]);
+      add(capturedCents, entry.authorizationId, entry.amountCents);
     }
     if (entry.operation === 'void') voided.add(entry.authorizationId);
-    if (entry.operation === 'refund') refunded.add(entry.authorizationId);
+    if (entry.operation === 'refund') add(refundedCents, entry.authorizationId, entry.amountCents);
   }
 
   const doubleCaptures = [...captures.entries()].filter(([, list]) => list.length > 1).map(([id]) => id);
@@ -173,37 +192,90 @@ export async function auditPayments(
         list.reduce((sum, c) => sum + c.amountCents, 0) > (authorizations.get(id)?.amountCents ?? 0),
     )
     .map(([id]) => id);
+  const refundsWithoutCapture = [...refundedCents.entries()]
+    .filter(([id, refunded]) => refunded > (capturedCents.get(id) ?? 0))
+    .map(([authorizationId, refundedTotal]) => ({
+      authorizationId,
+      refundedCents: refundedTotal,
+      capturedCents: capturedCents.get(authorizationId) ?? 0,
+    }));
+
   const orders = await sql<{ id: string; status: string; charge_cents: number }[]>`
-    select id, status, charge_cents from orders where status in ('CONFIRMED', 'CANCELLED', 'REQUIRES_ATTENTION')
+    select id, status, charge_cents from orders
   `;
+  const statusOf = new Map(orders.map((o) => [o.id, o]));
+  const open = new Set(['PENDING', 'AUTHORIZED', ...(options.settled ? [] : ['REQUIRES_ATTENTION'])]);
   // An order parked in REQUIRES_ATTENTION holds its authorization until the compensation worker or
   // an operator finishes; that it is on record is audited by auditDatabase.
-  const parked = new Set(orders.filter((o) => o.status === 'REQUIRES_ATTENTION').map((o) => o.id));
+  const parked = new Set(orders.filter((o) => open.has(o.status)).map((o) => o.id));
   const unsettled = [...authorizations.entries()]
     .filter(([id, entry]) => !captures.has(id) && !voided.has(id) && !parked.has(entry.orderId))
     .map(([id]) => id);
 
   const capturedOrders = new Map<string, number>();
-  const chargedOrders = new Set<string>();
-  for (const [id, list] of captures) {
+  for (const list of captures.values()) {
     const orderId = list[0]?.orderId as string;
     capturedOrders.set(orderId, (capturedOrders.get(orderId) ?? 0) + list.length);
-    if (!refunded.has(id)) chargedOrders.add(orderId);
   }
   const confirmedNotCapturedOnce = orders
     .filter((o) => o.status === 'CONFIRMED' && o.charge_cents > 0 && capturedOrders.get(o.id) !== 1)
     .map((o) => o.id);
-  const cancelledButCharged = orders
-    .filter((o) => o.status === 'CANCELLED' && chargedOrders.has(o.id))
-    .map((o) => o.id);
+  // Every order the database or the provider knows, except those still on their way.
+  const chargedWrongly = [...new Set([...orders.map((o) => o.id), ...netCharged.keys()])]
+    .filter((id) => !parked.has(id))
+    .map((id) => {
+      const order = statusOf.get(id);
+      const expected = order?.status === 'CONFIRMED' ? Number(order.charge_cents) : 0;
+      return {
+        orderId: id,
+        status: order?.status ?? 'unknown to the database',
+        expected,
+        net: netCharged.get(id) ?? 0,
+      };
+    })
+    .filter((o) => o.net !== o.expected);
 
   return [
     report('no authorization is captured twice', doubleCaptures),
     report('captured amount never exceeds the authorized amount', overCaptured),
+    report('no refund without a capture: refunds never exceed what was captured', refundsWithoutCapture),
     report('every authorization ends captured or voided', unsettled),
     report('every confirmed card order is captured exactly once', confirmedNotCapturedOnce),
-    report('no cancelled order is left charged', cancelledButCharged),
+    report(
+      'captures minus refunds equal the charge of a confirmed order, and zero for any other order',
+      chargedWrongly,
+    ),
   ];
+}
+
+/** The one test payment method with no provider behaviour of its own: authorize and capture succeed. */
+export const HEALTHY_CARD = 'pm_card_visa';
+
+/**
+ * Healthy card orders cancelled anyway: `pm_card_visa` orders for which the provider never
+ * failed or declined a call (no provider fault targeted them), yet CANCELLED. Such an order was
+ * cancelled by an infrastructure fault (a database restart, a lost connection, a record that
+ * failed after its side effect), which must never happen (the goal is 0). Read with the ledger of
+ * the whole run, on a settled system; `orderIds` limits it to the orders of a fault run (orders a
+ * benchmark cancelled itself have no saga to blame).
+ */
+export async function auditHealthyCardOrders(
+  sql: Sql,
+  ledger: readonly PaymentLedgerEntry[],
+  orderIds?: readonly string[],
+): Promise<InvariantReport> {
+  const hitByProvider = new Set(ledger.filter((e) => e.outcome !== 'succeeded').map((e) => e.orderId));
+  const cancelled = await sql<{ id: string; reason: string | null }[]>`
+    select id, cancellation_reason as reason
+    from orders
+    where status = 'CANCELLED'
+      and payment_method = ${HEALTHY_CARD}
+      and (${orderIds === undefined} or id = any (${orderIds ?? []}::uuid[]))
+  `;
+  return report(
+    'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault',
+    cancelled.filter((o) => !hitByProvider.has(o.id)).map((o) => ({ orderId: o.id, reason: o.reason })),
+  );
 }
 
 function report(name: string, offenders: readonly unknown[]): InvariantReport {

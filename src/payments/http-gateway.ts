@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../runtime/schema.js';
 import {
   type BreakerState,
   createPaymentCircuitBreaker,
@@ -42,25 +42,27 @@ interface ProviderReply {
   body: unknown;
 }
 
-const authorizedBody = z.object({ outcome: z.literal('authorized'), authorizationId: z.string().min(1) });
+const nonEmpty = z.string().check(z.minLength(1));
+const authorizedBody = z.object({ outcome: z.literal('authorized'), authorizationId: nonEmpty });
 const declinedBody = z.object({ outcome: z.literal('declined'), reason: z.string() });
-const captureBody = z.object({ captureId: z.string().min(1) });
+const captureBody = z.object({ captureId: nonEmpty });
 const voidBody = z.object({ voided: z.boolean() });
-const refundBody = z.object({ refundId: z.string().min(1) });
+const refundBody = z.object({ refundId: nonEmpty });
+const cents = z.int().check(z.minimum(0));
 const paymentStateBody = z.object({
   orderId: z.string(),
   authorizations: z.array(
     z.object({
-      authorizationId: z.string().min(1),
+      authorizationId: nonEmpty,
       status: z.enum(['authorized', 'captured', 'voided']),
-      amountCents: z.number().int().nonnegative(),
-      capturedCents: z.number().int().nonnegative(),
-      refundedCents: z.number().int().nonnegative(),
-      captureId: z.string().nullable(),
+      amountCents: cents,
+      capturedCents: cents,
+      refundedCents: cents,
+      captureId: z.nullable(z.string()),
     }),
   ),
 });
-const problemBody = z.object({ code: z.string().optional(), detail: z.string().optional() });
+const problemBody = z.object({ code: z.optional(z.string()), detail: z.optional(z.string()) });
 
 /**
  * Creates the {@link PaymentGateway} adapter for the (simulated) provider's HTTP API.
@@ -175,7 +177,7 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
  * Reads a 2xx body, or turns any other reply into a {@link PaymentRejectedError}. Runs outside the
  * breaker on purpose: a refusal means the provider is up, so it must not count as a failure.
  */
-function read<T>(path: string, reply: ProviderReply, schema: z.ZodType<T>): T {
+function read<T>(path: string, reply: ProviderReply, schema: z.ZodMiniType<T>): T {
   if (reply.status < 200 || reply.status >= 300) {
     const refusal = rejection(path, reply);
     // The same key is still running (e.g. a retry overtook a slow first attempt): try again later.

@@ -1,19 +1,19 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
 import { OrderStore } from '../db/orders.js';
 import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import { PaymentSaga } from '../saga/steps.js';
 import { databasePool } from './database.js';
 import { logger, useCorrelationId } from './observability.js';
 import { paymentGateway } from './payments.js';
+import * as z from './schema.js';
 import { annotate, clearAnnotations, tracedMethods } from './tracing.js';
 
 /** The fields every saga task receives; steps that need more extend it. */
 export const stepInput = z.looseObject({
   orderId: z.uuid(),
-  correlationId: z.string().min(1).max(200),
+  correlationId: z.string().check(z.minLength(1), z.maxLength(200)),
 });
 
 /** Malformed task input: a bug in the state machine, not something a retry can fix. */
@@ -48,7 +48,7 @@ export function injectSideEffectFaults(faults: SideEffectFaults): void {
  * puts the order's correlation id on every log line and lets errors through with their `name`,
  * which is what the state's Retry and Catch match on.
  */
-export function sagaTaskHandler<TSchema extends z.ZodType<z.infer<typeof stepInput>>, TResult>(
+export function sagaTaskHandler<TSchema extends z.ZodMiniType<z.infer<typeof stepInput>>, TResult>(
   step: string,
   schema: TSchema,
   run: (saga: PaymentSaga, input: z.infer<TSchema>) => Promise<TResult>,

@@ -2,20 +2,20 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
 import type { CompensationStore } from '../db/compensations.js';
 import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
+import * as z from '../runtime/schema.js';
 import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
 
 /** The message the saga's QueueCompensation state sends (see statemachines/payment-saga.asl.json). */
 export const compensationMessage = z.object({
-  compensationId: z.string().min(1).max(200),
+  compensationId: z.string().check(z.minLength(1), z.maxLength(200)),
   orderId: z.uuid(),
-  steps: z.array(z.enum(COMPENSATION_STEPS)).min(1),
-  cancellationReason: z.string().regex(/^[A-Z_]{1,64}$/),
-  error: z.string().max(1000),
-  correlationId: z.string().min(1).max(200),
+  steps: z.array(z.enum(COMPENSATION_STEPS)).check(z.minLength(1)),
+  cancellationReason: z.string().check(z.regex(/^[A-Z_]{1,64}$/)),
+  error: z.string().check(z.maxLength(1000)),
+  correlationId: z.string().check(z.minLength(1), z.maxLength(200)),
 });
 export type CompensationMessage = z.infer<typeof compensationMessage>;
 

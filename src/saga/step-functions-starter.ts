@@ -13,7 +13,11 @@ import {
   type SagaStarter,
 } from './saga-starter.js';
 
-/** Starts and inspects executions of the deployed Standard state machine, named by order id. */
+/**
+ * Starts and inspects executions of the deployed Standard state machine, named by order id. In AWS
+ * the ARN it is given (`STATE_MACHINE_ARN`) is the state machine's `live` alias, so new executions
+ * follow the alias's rollout; locally it is the local state machine's own ARN.
+ */
 export class StepFunctionsSagaStarter implements SagaStarter, SagaInspector {
   constructor(
     private readonly client: SFNClient,
@@ -52,8 +56,22 @@ export class StepFunctionsSagaStarter implements SagaStarter, SagaInspector {
     }
   }
 
-  /** arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> arn:aws:states:REGION:ACCOUNT:execution:NAME:ORDER */
   private executionArn(orderId: string): string {
-    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${orderId}`;
+    return executionArn(this.stateMachineArn, orderId);
   }
+}
+
+/**
+ * The ARN of the execution named `name` of a state machine, given the state machine's ARN or a
+ * qualified one (`...:stateMachine:NAME:live`, an alias or a version): an execution started
+ * through an alias or a version is still an execution of the state machine,
+ * `arn:PARTITION:states:REGION:ACCOUNT:execution:NAME:<name>`.
+ */
+export function executionArn(stateMachineArn: string, name: string): string {
+  const parts = stateMachineArn.split(':');
+  if (parts.length < 7 || parts[5] !== 'stateMachine') {
+    throw new Error(`not a state machine ARN: ${stateMachineArn}`);
+  }
+  const [arn, partition, service, region, account, , machineName] = parts;
+  return [arn, partition, service, region, account, 'execution', machineName, name].join(':');
 }

@@ -535,6 +535,29 @@ describe('POST /v1/checkout', () => {
       expect(metrics.events.at(-1)).toBe('rejected:VALIDATION_FAILED');
     });
 
+    test('field errors say in English what was expected and what was received', async () => {
+      const result = await checkout({
+        customerId: customer(),
+        key: randomUUID(),
+        body: {
+          items: [
+            { sku: 'API-1', quantity: 1.5 },
+            { sku: 'API-1', quantity: 101 },
+          ],
+          paymentMethod: '',
+        },
+      });
+
+      expect(result.statusCode).toBe(400);
+      expect(result.json.errors).toEqual([
+        { path: '/items/0/quantity', message: 'Invalid input: expected int, received number' },
+        { path: '/items/1/quantity', message: 'Too big: expected number to be <=100' },
+        { path: '/currency', message: 'must be one of USD, EUR, GBP, CAD, AUD' },
+        { path: '/paymentMethod', message: 'Too small: expected string to have >=1 characters' },
+        { path: '/paymentMethod', message: 'must look like pm_<lowercase letters, digits, _>' },
+      ]);
+    });
+
     test('a body above 64 KB: 413 PAYLOAD_TOO_LARGE', async () => {
       const result = await checkout({
         customerId: customer(),

@@ -12,7 +12,7 @@ import {
 } from '../../bench/lib/audit.js';
 import type { BenchResults } from '../../bench/lib/results.js';
 import { OrderStore } from '../../src/db/orders.js';
-import type { PaymentLedgerEntry } from '../../src/ops/invariants.js';
+import { auditHealthyCardOrders, type PaymentLedgerEntry } from '../../src/ops/invariants.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 
@@ -81,6 +81,20 @@ async function settledWorld(db: TestDatabase): Promise<World> {
   return { db, orders, ledger, initialStock, confirmedOrderId: confirmed.orderId, authorizationId };
 }
 
+const HEALTHY =
+  'no healthy card order (pm_card_visa, never failed by the provider) is cancelled by an infrastructure fault';
+
+const NET_CHARGE =
+  'captures minus refunds equal the charge of a confirmed order, and zero for any other order';
+
+/** Ledger entries of one authorization: `at('capture')` is its succeeded capture. */
+const ledgerOf =
+  (orderId: string, authorizationId: string, amountCents: number) =>
+  (
+    operation: PaymentLedgerEntry['operation'],
+    outcome: PaymentLedgerEntry['outcome'] = 'succeeded',
+  ): PaymentLedgerEntry => ({ operation, orderId, authorizationId, amountCents, outcome });
+
 const violationsByName = (reports: readonly InvariantReport[]) =>
   Object.fromEntries(reports.map((report) => [report.name, report.violations]));
 
@@ -119,9 +133,24 @@ describe('the bench invariant audit', () => {
         'every failed compensation is resolved after the DLQ redrive',
         'every order that required attention has its failed compensation on record',
         'every failed compensation is in the DLQ and in the audit table (before the redrive)',
+        'no refund without a capture: refunds never exceed what was captured',
+        NET_CHARGE,
       ]),
     );
   });
+
+  /** A card order taken through authorization and cancelled as the saga would, with its ledger. */
+  async function cancelledCardOrder(w: World, reason: string) {
+    const order = orderInput({ items: [{ sku: 'SKU-A', quantity: 1 }] });
+    await w.orders.placeOrder(order);
+    const authorizationId = `auth_${randomUUID()}`;
+    await w.orders.markAuthorized(order.orderId, authorizationId, 'c');
+    await w.orders.releaseReservations(order.orderId, 'c');
+    await w.db.sql`update payments set status = 'VOIDED' where order_id = ${order.orderId}`;
+    await w.orders.cancel(order.orderId, reason, 'c');
+    const at = ledgerOf(order.orderId, authorizationId, 1500);
+    return { orderId: order.orderId, authorizationId, at };
+  }
 
   const cases: {
     violation: string;
@@ -216,7 +245,111 @@ describe('the bench invariant audit', () => {
       invariant: 'every failed compensation is in the DLQ and in the audit table (before the redrive)',
       seed: async (w) => ({ earlier: [await auditDlqAgainstTable(w.db.sql, ['comp-only-in-the-dlq'])] }),
     },
+    {
+      violation: 'a confirmed order partly refunded at the provider (charged less than its charge)',
+      invariant: NET_CHARGE,
+      seed: async (w) => ({
+        ledger: [
+          ...w.ledger,
+          {
+            operation: 'refund',
+            orderId: w.confirmedOrderId,
+            authorizationId: w.authorizationId,
+            amountCents: 100,
+            outcome: 'succeeded',
+          },
+        ],
+      }),
+    },
+    {
+      violation: 'a cancelled order captured and never refunded',
+      invariant: NET_CHARGE,
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        return {
+          ledger: [
+            ...w.ledger,
+            cancelled.at('authorize'),
+            cancelled.at('capture', 'failed'),
+            cancelled.at('capture'),
+          ],
+        };
+      },
+    },
+    {
+      violation: 'an order parked in REQUIRES_ATTENTION with its capture never refunded (once settled)',
+      invariant: NET_CHARGE,
+      seed: async (w) => {
+        const order = orderInput({ items: [{ sku: 'SKU-A', quantity: 1 }] });
+        await w.orders.placeOrder(order);
+        const authorizationId = `auth_${randomUUID()}`;
+        await w.orders.markAuthorized(order.orderId, authorizationId, 'c');
+        await w.db.sql`update orders set status = 'REQUIRES_ATTENTION' where id = ${order.orderId}`;
+        const entry = ledgerOf(order.orderId, authorizationId, 1500);
+        return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
+      },
+    },
+    {
+      violation: 'a capture at the provider for an order the database does not know',
+      invariant: NET_CHARGE,
+      seed: async (w) => {
+        const entry = ledgerOf(randomUUID(), `auth_${randomUUID()}`, 700);
+        return { ledger: [...w.ledger, entry('authorize'), entry('capture')] };
+      },
+    },
+    {
+      violation: 'a refund of an authorization that was never captured',
+      invariant: 'no refund without a capture: refunds never exceed what was captured',
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        return {
+          ledger: [
+            ...w.ledger,
+            cancelled.at('authorize'),
+            cancelled.at('capture', 'failed'),
+            cancelled.at('void'),
+            cancelled.at('refund'),
+          ],
+        };
+      },
+    },
+    {
+      violation: 'a healthy pm_card_visa order the provider never failed, cancelled anyway',
+      invariant: HEALTHY,
+      seed: async (w) => {
+        const cancelled = await cancelledCardOrder(w, 'PAYMENT_CAPTURE_FAILED');
+        // The provider authorized it and voided it when asked: nothing there explains the cancel.
+        const ledger = [...w.ledger, cancelled.at('authorize'), cancelled.at('void')];
+        return { ledger, earlier: [await auditHealthyCardOrders(w.db.sql, ledger)] };
+      },
+    },
   ];
+
+  test('a pm_card_visa order cancelled after the provider failed it is not counted as healthy', async () => {
+    const cancelled = await cancelledCardOrder(world, 'PAYMENT_CAPTURE_FAILED');
+
+    const ledger = [
+      ...world.ledger,
+      cancelled.at('authorize'),
+      cancelled.at('capture', 'failed'),
+      cancelled.at('void'),
+    ];
+    const reports = await audit({ ledger, earlier: [await auditHealthyCardOrders(world.db.sql, ledger)] });
+
+    expect(reports.filter((r) => r.violations > 0)).toEqual([]);
+    expect(violationsByName(reports)[HEALTHY]).toBe(0);
+  });
+
+  test('healthy card orders are counted only among the orders of the fault run when given', async () => {
+    const cancelled = await cancelledCardOrder(world, 'PAYMENT_CAPTURE_FAILED');
+    const ledger = [...world.ledger, cancelled.at('authorize'), cancelled.at('void')];
+
+    const all = await auditHealthyCardOrders(world.db.sql, ledger);
+    const others = await auditHealthyCardOrders(world.db.sql, ledger, [world.confirmedOrderId]);
+
+    expect(all.violations).toBe(1);
+    expect(others.violations).toBe(0);
+  });
 
   test.each(cases)('catches $violation', async ({ seed, invariant }) => {
     const input = await seed(world);
@@ -230,7 +363,7 @@ describe('the bench invariant audit', () => {
 describe('npm run bench -- --quick', () => {
   test(
     'runs every scenario end to end against its own stack and passes the audit',
-    { timeout: 180_000 },
+    { timeout: 320_000 },
     async () => {
       const out = await mkdtemp(path.join(tmpdir(), 'bench-quick-'));
       try {
@@ -242,7 +375,7 @@ describe('npm run bench -- --quick', () => {
           execFile(
             process.execPath,
             ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out],
-            { cwd: ROOT, timeout: 170_000, maxBuffer: 64 * 1024 * 1024 },
+            { cwd: ROOT, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
             (error, stdout, stderr) =>
               resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
           );
@@ -251,8 +384,14 @@ describe('npm run bench -- --quick', () => {
         expect(code, `${stdout}\n${stderr.slice(-4000)}`).toBe(0);
         const results = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as BenchResults;
         expect(Object.keys(results.scenarios).sort()).toEqual(
-          ['bundles', 'chaos', 'hotSku', 'physicalLimit', 'roundTrips', 'spread'].sort(),
+          ['bundles', 'chaos', 'cost', 'hotSku', 'physicalLimit', 'roundTrips', 'spread'].sort(),
         );
+        // The stand-ins counted a happy checkout: one API request, its transitions, tasks and events.
+        const happy = results.scenarios.cost.happy;
+        expect(happy.usage).toMatchObject({ apiRequests: 1, dynamodbWrites: 2, events: 2 });
+        expect(happy.usage.stateTransitions).toBeGreaterThan(0);
+        expect(happy.usage.sagaTaskInvocations).toBeGreaterThan(0);
+        expect(happy.standard.totalPerMillionCheckouts).toBeGreaterThan(0);
         expect(results.scenarios.hotSku.accepted).toBe(results.scenarios.hotSku.stock);
         expect(results.scenarios.roundTrips.carts.map((c) => c.cartLines)).toEqual([1, 10, 50]);
         expect(results.scenarios.bundles.bundles.length).toBeGreaterThan(10);
@@ -260,7 +399,7 @@ describe('npm run bench -- --quick', () => {
         expect(results.audit).toMatchObject({ violations: 0, passed: true });
         // Every invariant is printed with its count.
         for (const report of results.audit.reports) expect(stdout).toContain(report.name);
-        expect(await readFile(path.join(out, 'summary.md'), 'utf8')).toContain('## 6. Chaos mix');
+        expect(await readFile(path.join(out, 'summary.md'), 'utf8')).toContain('## 7. Cost per checkout');
         expect(await readFile(path.join(out, 'latency.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
       } finally {
         await rm(out, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
+import { OrderHistoryStore } from '../../src/db/order-history.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import { WalletStore } from '../../src/db/wallets.js';
@@ -183,6 +184,12 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
     expect((await compensations.list({ status: 'RESOLVED' })).map((c) => c.compensationId)).toContain(
       compensationId,
     );
+
+    // The operators' views: an order's timeline and compensation, and a compensation queued again.
+    expect((await new OrderHistoryStore(app).events(parked.orderId)).length).toBeGreaterThan(0);
+    expect(await compensations.findByOrder(parked.orderId)).toMatchObject({ compensationId });
+    await compensations.recordFailure(compensationId, { error: 'x', final: true, providerState: null });
+    expect(await compensations.markRequeued(compensationId)).toBeDefined();
 
     // The sweeper claims a stuck order (its execution still running: left alone).
     const stuck = orderInput({ customerId: 'role-customer', items: [{ sku: 'ROLE-1', quantity: 1 }] });

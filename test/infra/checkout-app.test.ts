@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { type Stack, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { CfnAlias, CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { migrationsFingerprint } from '../../lambdas/ops/migrations-fingerprint.js';
 import type { CheckoutFunction } from '../../lib/constructs/checkout-function.js';
 import { CompensationQueue } from '../../lib/constructs/compensation-queue.js';
 import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
+import { liveAlias } from '../../lib/constructs/live-alias.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
 import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
@@ -42,6 +43,10 @@ beforeAll(() => {
 
 function logicalIdOf(stack: Stack, fn: CheckoutFunction): string {
   return stack.getLogicalId(fn.function.node.defaultChild as CfnFunction);
+}
+
+function aliasLogicalIdOf(stack: Stack, fn: CheckoutFunction): string {
+  return stack.getLogicalId(liveAlias(fn).node.defaultChild as CfnAlias);
 }
 
 /** Every function the app builds from its own handlers, with the stack it lives in and its expected timeout. */
@@ -438,13 +443,13 @@ describe('IAM', () => {
     expect(order.environment.STATE_MACHINE_ARN).toBeDefined();
   });
 
-  test('the state machine may invoke exactly its task functions and send to the compensation queue', () => {
+  test("the state machine may invoke exactly its task functions' live aliases and send to the compensation queue", () => {
     const [machine] = resourcesOfType(stateless, 'AWS::StepFunctions::StateMachine');
     const statements = roleStatements(stateless, referencedLogicalId(machine?.Properties.RoleArn) ?? '');
     const invoke = statements.find((s) => actionsOf(s).includes('lambda:InvokeFunction')) as PolicyStatement;
     const send = statements.find((s) => actionsOf(s).includes('sqs:SendMessage')) as PolicyStatement;
     const taskFunctions = [...checkout.stateless.saga.functions.values()].map((fn) =>
-      logicalIdOf(checkout.stateless, fn),
+      aliasLogicalIdOf(checkout.stateless, fn),
     );
 
     expect(resourcesOf(invoke).map(referencedLogicalId).sort()).toEqual(taskFunctions.sort());
@@ -519,8 +524,9 @@ describe('compensation queues', () => {
     expect(referencedLogicalId(followCrossStack(mapping.Properties.EventSourceArn, stateful))).toBe(
       checkout.stateful.getLogicalId(checkout.stateful.compensationQueue.queue.node.defaultChild as never),
     );
-    expect(referencedLogicalId(mapping.Properties.FunctionName)).toBe(
-      logicalIdOf(checkout.stateless, checkout.stateless.compensationWorker.handler),
+    // The live alias (`<function name>:live`, taken from the alias ARN).
+    expect(JSON.stringify(mapping.Properties.FunctionName)).toContain(
+      `"Ref":"${aliasLogicalIdOf(checkout.stateless, checkout.stateless.compensationWorker.handler)}"`,
     );
   });
 });
@@ -592,14 +598,14 @@ describe('REST API', () => {
     return matches[0] as TemplateResource;
   }
 
-  test('exactly the routes of the route table, each invoking its own function', () => {
+  test('exactly the routes of the route table, each invoking the live alias of its own function', () => {
     const methods = resourcesOfType(stateless, 'AWS::ApiGateway::Method');
     expect(methods.length).toBe(API_ROUTES.length);
     for (const route of API_ROUTES) {
       const integration = methodOf(route).Properties.Integration as { Type: string; Uri: unknown };
       const fn = checkout.stateless.apiHandlers.functions.get(route.operationId) as CheckoutFunction;
       expect(integration.Type).toBe('AWS_PROXY');
-      expect(JSON.stringify(integration.Uri)).toContain(logicalIdOf(checkout.stateless, fn));
+      expect(JSON.stringify(integration.Uri)).toContain(aliasLogicalIdOf(checkout.stateless, fn));
     }
   });
 

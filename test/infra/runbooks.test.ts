@@ -31,8 +31,9 @@ describe('runbooks', () => {
     const ids = alarms.map((alarm) => {
       const name = String(alarm.Properties.AlarmName);
       expect(name.startsWith(`${stackName}-`), name).toBe(true);
-      // <stack>-<Id>, or <stack>-<function>-<ErrorRate|Throttles> written <function>/<kind> in the index.
-      return name.slice(stackName.length + 1).replace(/-(ErrorRate|Throttles)$/, '/$1');
+      // <stack>-<Id>, or <stack>-<function>-<ErrorRate|Throttles|NewVersionErrors> written
+      // <function>/<kind> in the index.
+      return name.slice(stackName.length + 1).replace(/-(ErrorRate|Throttles|NewVersionErrors)$/, '/$1');
     });
     const missing = ids.filter((id) => !index.includes(`\`${id}\``));
     expect(missing).toEqual([]);
@@ -42,6 +43,24 @@ describe('runbooks', () => {
     const linked = [...index.matchAll(/\]\(([\w-]+\.md)\)/g)].map((match) => match[1]);
     expect(linked.length).toBeGreaterThan(0);
     for (const file of linked) expect(runbooks.map((r) => r.file)).toContain(file);
+  });
+
+  test('the runbook of every alarm that stops a rollout links the rollback runbook', () => {
+    const { monitoring } = checkout.stateless;
+    const rollbackAlarmRunbooks = [
+      'api-errors-and-latency.md',
+      'stuck-orders.md',
+      'lambda-errors-and-throttles.md',
+    ];
+    expect(
+      monitoring.api5xxRateAlarm && monitoring.apiLatencyAlarm && monitoring.sagaFailuresAlarm,
+    ).toBeTruthy();
+
+    for (const file of rollbackAlarmRunbooks) {
+      const runbook = runbooks.find((r) => r.file === file);
+      expect(runbook?.text, file).toContain('(deploy-rollback.md)');
+    }
+    expect(index).toContain('[deploy-rollback.md](deploy-rollback.md)');
   });
 
   test('the npm scripts the runbooks tell you to run exist', () => {

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
+import { executionArn as sagaExecutionArn } from '../../src/saga/step-functions-starter.js';
 import { OpsError } from './errors.js';
 import type { OpsTarget } from './target.js';
 
@@ -192,7 +193,7 @@ export async function redriveExecution(target: OpsTarget, orderId: string): Prom
   }
   if (!UUID.test(orderId)) throw new OpsError(`${orderId} is not an order id (a uuid)`, 2);
   const { client, stateMachineArn } = target.saga;
-  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${orderId}`;
+  const executionArn = sagaExecutionArn(stateMachineArn, orderId);
   let status: string | undefined;
   try {
     ({ status } = await client.send(new DescribeExecutionCommand({ executionArn })));

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { z } from 'zod';
+import type * as z from '../../runtime/schema.js';
 import {
   authorize,
   capture,
@@ -68,7 +68,7 @@ function authorized(request: ProviderRequest, key: string): boolean {
 /** One payment API route: how to read the body and which ledger operation it is. */
 interface PaymentRoute<T> {
   operation: LedgerOperation;
-  schema: z.ZodType<T>;
+  schema: z.ZodMiniType<T>;
   run(ctx: OperationContext, input: T): Promise<OperationResult>;
   /** Ledger identity of an attempt that fails before `run` (injected faults). */
   subject(ctx: OperationContext, input: T): Promise<{ orderId: string; amountCents: number } | undefined>;
@@ -280,7 +280,7 @@ async function replay(response: StoredResponse, signal: AbortSignal | undefined)
 
 function parseBody<T>(
   raw: string,
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
   what: string,
 ): { value: T } | { response: ApiResponse } {
   let data: unknown;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../../runtime/schema.js';
 
 /** A framework-free HTTP answer of the simulated provider. */
 export interface ApiResponse {
@@ -52,7 +52,7 @@ export function problem(
 }
 
 /** 400 with one entry per invalid field; never echoes internals. */
-export function validationProblem(error: z.ZodError, what: string): ApiResponse {
+export function validationProblem(error: z.core.$ZodError, what: string): ApiResponse {
   const errors = error.issues.map((issue) => ({
     field: issue.path.map(String).join('.') || '(body)',
     message: issue.message,

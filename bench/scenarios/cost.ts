@@ -1,0 +1,138 @@
+import type { Sql } from 'postgres';
+import { DEFAULT_FUNCTION_MEMORY_MB } from '../../lib/constructs/checkout-function.js';
+import { PAYMENT_SAGA_DEFINITION_FILE } from '../../lib/saga-tasks.js';
+import { forEachState, loadAslDefinition } from '../../local/aws/asl.js';
+import type { UsageSnapshot } from '../../local/usage.js';
+import type { BenchContext } from '../lib/context.js';
+import {
+  type CheckoutUsage,
+  type CostBreakdown,
+  durableCost,
+  expressCost,
+  loadPrices,
+  type Prices,
+  perCheckout,
+  standardCost,
+  usageBetween,
+} from '../lib/cost.js';
+import { confirmationLatencies, countInStatus, createProducts } from '../lib/database.js';
+import { closedLoop, waitUntil } from '../lib/load.js';
+import { median, round } from '../lib/stats.js';
+
+export interface PhaseCost {
+  readonly usage: CheckoutUsage;
+  /** As built: Step Functions Standard. */
+  readonly standard: CostBreakdown;
+}
+
+export interface CostResult {
+  readonly prices: Pick<Prices, 'date' | 'region' | 'source'>;
+  /** Every function's memory (lib/constructs/checkout-function.ts); Lambda GB-seconds use it. */
+  readonly memoryMb: number;
+  readonly happy: PhaseCost & {
+    /** Median POST → CONFIRMED, the saga's time per checkout as the Express estimate bills it. */
+    readonly executionMs: number;
+    readonly express: CostBreakdown;
+    readonly durable: CostBreakdown;
+  };
+  readonly chaos?: PhaseCost;
+}
+
+/** The Lambda functions behind the saga's Task states, as local/saga.ts names them. */
+function sagaTaskFunctions(): string[] {
+  const names: string[] = [];
+  forEachState(loadAslDefinition(PAYMENT_SAGA_DEFINITION_FILE), (stateName, state) => {
+    // A function's Resource is its ARN, `${<State>FunctionArn}` before substitution.
+    if (state.Type === 'Task' && String(state.Resource).endsWith('FunctionArn}'))
+      names.push(`checkout-${stateName}`);
+  });
+  return names;
+}
+
+function usageOptions(events: number) {
+  return { memoryMb: DEFAULT_FUNCTION_MEMORY_MB, sagaTaskFunctions: sagaTaskFunctions(), events };
+}
+
+/**
+ * The events a phase's orders put in the outbox, counted in the database: the relay publishes
+ * each once, but on its own schedule, so counting what it sent in the phase would also count
+ * earlier phases' backlog.
+ */
+export async function outboxEventsSince(sql: Sql, since: Date): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`
+    select count(*)::int as count from outbox_events where created_at >= ${since}
+  `;
+  return row?.count ?? 0;
+}
+
+/** The database's clock, which stamps the outbox rows. */
+export async function databaseNow(sql: Sql): Promise<Date> {
+  const [row] = await sql<{ now: Date }[]>`select clock_timestamp() as now`;
+  return (row as { now: Date }).now;
+}
+
+/**
+ * Scenario 7a: what a happy card checkout costs. `checkouts` 1-line `pm_card_visa` checkouts at
+ * concurrency 4 on spread SKUs; once every order is CONFIRMED and its event published, the stack's
+ * counts (local/usage.ts) are differenced and priced with bench/prices.json.
+ */
+export async function measureHappyCost(ctx: BenchContext, checkouts: number): Promise<CostResult> {
+  const skus = Array.from({ length: 100 }, (_, i) => `${ctx.prefix}-COST-${i}`);
+  const onHand = checkouts;
+  await createProducts(
+    ctx.sql,
+    skus.map((sku) => ({ sku, onHand, priceCents: 100 })),
+  );
+  for (const sku of skus) ctx.initialStock[sku] = onHand;
+
+  const before = await ctx.client.usage();
+  const startedAt = await databaseNow(ctx.sql);
+  const run = await closedLoop({
+    count: checkouts,
+    concurrency: 4,
+    task: (i) =>
+      ctx.client.checkout(`${ctx.prefix}-cost`, `${ctx.prefix}-cost-${i}`, {
+        items: [{ sku: skus[i % skus.length] as string, quantity: 1 }],
+        currency: 'USD',
+        paymentMethod: 'pm_card_visa',
+        storeCreditCents: 0,
+      }),
+  });
+  const accepted = run.results.filter((exchange) => exchange.orderId);
+  const ids = accepted.map((exchange) => exchange.orderId as string);
+  if (ids.length !== checkouts)
+    throw new Error(`cost scenario: ${checkouts - ids.length} checkouts were refused`);
+  await waitUntil(async () => (await countInStatus(ctx.sql, ids, ['CONFIRMED'])) === ids.length, {
+    timeoutMs: 60_000,
+  });
+  const after = await ctx.client.usage();
+  const events = await outboxEventsSince(ctx.sql, startedAt);
+  const usage = perCheckout(usageBetween(before, after), checkouts, usageOptions(events));
+  const prices = loadPrices();
+  const executionMs = round(median(await confirmationLatencies(ctx.sql, accepted)));
+  ctx.progress.step(
+    `  happy checkout: ${usage.stateTransitions} transitions, ${usage.lambdaInvocations} Lambda invocations, ` +
+      `$${standardCost(usage, prices).totalPerMillionCheckouts} per million`,
+  );
+  return {
+    prices: { date: prices.date, region: prices.region, source: prices.source },
+    memoryMb: DEFAULT_FUNCTION_MEMORY_MB,
+    happy: {
+      usage,
+      standard: standardCost(usage, prices),
+      executionMs,
+      express: expressCost(usage, prices, executionMs),
+      durable: durableCost(usage, prices),
+    },
+  };
+}
+
+/** Scenario 7b: the chaos mix's usage per checkout sent, from snapshots taken around it. */
+export function chaosCost(
+  before: UsageSnapshot,
+  after: UsageSnapshot,
+  options: { readonly checkouts: number; readonly events: number },
+): PhaseCost {
+  const usage = perCheckout(usageBetween(before, after), options.checkouts, usageOptions(options.events));
+  return { usage, standard: standardCost(usage, loadPrices()) };
+}
