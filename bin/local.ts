@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole checkout service on this machine, no AWS account and no Docker needed
- * (DESIGN §8). `npm start -- --fresh` deletes the local data first.
+ * (docs/adr/0005). `npm start -- --fresh` deletes the local data first.
  */
 import '../local/polyfills.js';
 import { rm } from 'node:fs/promises';

@@ -12,7 +12,7 @@ export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 /** Where the payment functions send their provider calls. */
 export type PaymentProviderConfig =
   | {
-      /** Deploy the simulated provider (DESIGN §4) behind a function URL. Never in production. */
+      /** Deploy the simulated provider (docs/architecture.md, "The parts") behind a function URL. Never in production. */
       readonly kind: 'simulated';
     }
   | {
@@ -74,7 +74,7 @@ export interface StageConfig {
    */
   readonly adminPrincipals: readonly string[];
   readonly paymentProvider: PaymentProviderConfig;
-  /** Client-side hard timeout of every payment call (DESIGN §4). */
+  /** Client-side hard timeout of every payment call (docs/architecture.md, "The parts"). */
   readonly paymentTimeout: Duration;
   /** E-mail subscribed to the ops topic. @default - no subscription */
   readonly opsEmail?: string;

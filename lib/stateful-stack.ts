@@ -39,7 +39,7 @@ export class StatefulStack extends Stack {
   readonly opsTopic: OpsTopic;
   /** The payment provider's API key. */
   readonly paymentProviderCredential: PaymentProviderCredential;
-  /** Where the outbox relay publishes the order events (DESIGN §6 outbox_events). */
+  /** Where the outbox relay publishes the order events (outbox_events, docs/adr/0010). */
   readonly eventBus: EventBus;
   /** The DLQ in the SQS console, where operators start a redrive. */
   readonly deadLetterQueueConsoleUrl: string;

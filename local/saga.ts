@@ -1,37 +1,35 @@
-import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { handler as authorizePayment } from '../lambdas/saga/authorize-payment.js';
-import { handler as cancelOrder } from '../lambdas/saga/cancel-order.js';
-import { handler as capturePayment } from '../lambdas/saga/capture-payment.js';
-import { handler as confirmOrder } from '../lambdas/saga/confirm-order.js';
-import { handler as markRequiresAttention } from '../lambdas/saga/mark-requires-attention.js';
-import { handler as refundStoreCredit } from '../lambdas/saga/refund-store-credit.js';
-import { handler as releaseReservations } from '../lambdas/saga/release-reservations.js';
-import { handler as reversePayment } from '../lambdas/saga/reverse-payment.js';
+import {
+  COMPENSATION_QUEUE_URL_SUBSTITUTION,
+  PAYMENT_SAGA_DEFINITION_FILE,
+  paymentSagaTasks,
+  sagaTaskEntryFile,
+} from '../lib/saga-tasks.js';
 import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalStateMachine, type LocalStateMachine, type TaskHandler } from './aws/step-functions.js';
 import type { UsageMeter } from './usage.js';
 
-export const PAYMENT_SAGA_DEFINITION = path.resolve(
-  import.meta.dirname,
-  '../statemachines/payment-saga.asl.json',
-);
-
 type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
 
-/** The Lambda handler of each Task state, by state name: the same modules AWS runs. */
-export const SAGA_TASK_HANDLERS: Readonly<Record<string, LambdaHandler>> = {
-  AuthorizePayment: authorizePayment,
-  CapturePayment: capturePayment,
-  ConfirmOrder: confirmOrder,
-  ReversePayment: reversePayment,
-  ReleaseReservations: releaseReservations,
-  RefundStoreCredit: refundStoreCredit,
-  CancelOrder: cancelOrder,
-  MarkRequiresAttention: markRequiresAttention,
-};
+/**
+ * The Lambda handler of each Task state, by state name: the tasks the ASL file defines (as CDK reads
+ * them), each served by the module AWS runs, `lambdas/saga/<kebab-case state name>.ts`.
+ */
+export async function loadSagaTaskHandlers(): Promise<ReadonlyMap<string, LambdaHandler>> {
+  const handlers = new Map<string, LambdaHandler>();
+  for (const task of paymentSagaTasks()) {
+    const file = sagaTaskEntryFile(task);
+    const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
+    if (typeof module.handler !== 'function') {
+      throw new Error(`${task.entry} (Task state ${task.stateName}) exports no handler function`);
+    }
+    handlers.set(task.stateName, module.handler as LambdaHandler);
+  }
+  return handlers;
+}
 
 export interface LocalPaymentSagaOptions {
   readonly sqsClient: SQSClient;
@@ -61,10 +59,12 @@ export const INFRASTRUCTURE_RETRY_SCALE = 0.1;
  * Lambda handlers read their configuration (DATABASE_URL, PAYMENT_PROVIDER_URL, ...) from the
  * environment, as they do in AWS.
  */
-export function createLocalPaymentSaga(options: LocalPaymentSagaOptions): LocalStateMachine {
-  const substitutions: Record<string, string> = { CompensationQueueUrl: options.compensationQueueUrl };
+export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): Promise<LocalStateMachine> {
+  const substitutions: Record<string, string> = {
+    [COMPENSATION_QUEUE_URL_SUBSTITUTION]: options.compensationQueueUrl,
+  };
   const taskHandlers: Record<string, TaskHandler> = {};
-  for (const [state, handler] of Object.entries(SAGA_TASK_HANDLERS)) {
+  for (const [state, handler] of await loadSagaTaskHandlers()) {
     const functionName = `checkout-${state}`;
     substitutions[`${state}FunctionArn`] =
       `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
@@ -73,7 +73,7 @@ export function createLocalPaymentSaga(options: LocalPaymentSagaOptions): LocalS
     taskHandlers[state] = usage ? (input) => usage.invoke(functionName, () => invoke(input)) : invoke;
   }
   return createLocalStateMachine({
-    definition: PAYMENT_SAGA_DEFINITION,
+    definition: PAYMENT_SAGA_DEFINITION_FILE,
     stateMachineName: 'checkout-payment-saga',
     substitutions,
     taskHandlers,

@@ -89,7 +89,7 @@ export class LocalStackConfigError extends Error {
 }
 
 /**
- * Starts the whole system on this machine (DESIGN §8): PostgreSQL, DynamoDB and SQS stand-ins,
+ * Starts the whole system on this machine (docs/adr/0005): PostgreSQL, DynamoDB and SQS stand-ins,
  * the simulated payment provider, the saga (the ASL file, the real task handlers), the compensation
  * worker behind an SQS poller, the sweeper on a timer and the API behind a local API Gateway.
  * `progress` is told each step as it begins.
@@ -223,7 +223,7 @@ export async function startLocalStack(
     }
 
     progress('starting the payment saga (statemachines/payment-saga.asl.json)');
-    const machine = createLocalPaymentSaga({
+    const machine = await createLocalPaymentSaga({
       sqsClient: sqs,
       compensationQueueUrl: queue.queueUrl,
       retryIntervalScale: config.timeScale,

@@ -21,7 +21,7 @@ export interface BenchAuditInput {
 }
 
 /**
- * The bench's invariant audit (DESIGN §9), run once the system has settled: the database and
+ * The bench's invariant audit (README "Tests"), run once the system has settled: the database and
  * payment invariants of src/ops/invariants.ts (money per order from the provider's ledger, parked
  * orders included), plus what only
  * holds once everything is settled (nothing left in flight, every failed compensation resolved

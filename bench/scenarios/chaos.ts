@@ -15,7 +15,7 @@ import type { BenchContext } from '../lib/context.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
 import { distribution, type LatencySummary, round, summarize } from '../lib/stats.js';
 
-/** The test payment methods of DESIGN §4 and how often the chaos mix uses each. */
+/** The test payment methods (README "Local mode") and how often the chaos mix uses each. */
 export const PAYMENT_MIX: readonly [method: string, weight: number][] = [
   ['pm_card_visa', 45],
   ['pm_card_declined', 10],

@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres';
 import { DEFAULT_FUNCTION_MEMORY_MB } from '../../lib/constructs/checkout-function.js';
+import { PAYMENT_SAGA_DEFINITION_FILE } from '../../lib/saga-tasks.js';
 import { forEachState, loadAslDefinition } from '../../local/aws/asl.js';
-import { PAYMENT_SAGA_DEFINITION } from '../../local/saga.js';
 import type { UsageSnapshot } from '../../local/usage.js';
 import type { BenchContext } from '../lib/context.js';
 import {
@@ -41,7 +41,7 @@ export interface CostResult {
 /** The Lambda functions behind the saga's Task states, as local/saga.ts names them. */
 function sagaTaskFunctions(): string[] {
   const names: string[] = [];
-  forEachState(loadAslDefinition(PAYMENT_SAGA_DEFINITION), (stateName, state) => {
+  forEachState(loadAslDefinition(PAYMENT_SAGA_DEFINITION_FILE), (stateName, state) => {
     // A function's Resource is its ARN, `${<State>FunctionArn}` before substitution.
     if (state.Type === 'Task' && String(state.Resource).endsWith('FunctionArn}'))
       names.push(`checkout-${stateName}`);

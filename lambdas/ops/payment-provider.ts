@@ -35,7 +35,7 @@ function providerDependencies(): Promise<ProviderDependencies> {
   return dependencies;
 }
 
-/** Function URL adapter of the simulated payment provider (DESIGN §4); the logic is `handleProviderRequest`. */
+/** Function URL adapter of the simulated payment provider (docs/architecture.md, "The parts"); the logic is `handleProviderRequest`. */
 async function serve(
   event: APIGatewayProxyEventV2,
   context: Context,

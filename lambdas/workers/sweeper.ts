@@ -38,7 +38,7 @@ function sweeperDependencies(): SweeperDependencies {
   return dependencies;
 }
 
-/** EventBridge schedule: recovers orders whose saga never started or died (DESIGN §5). */
+/** EventBridge schedule: recovers orders whose saga never started or died (docs/architecture.md). */
 export const handler = middy(async () => {
   const report = await sweepStuckOrders(sweeperDependencies(), {
     stuckAfterSeconds: integerEnv('SWEEPER_STUCK_AFTER_SECONDS', 300),

@@ -85,7 +85,7 @@ export class CheckoutApi extends Construct {
     });
 
     this.api = new RestApi(this, 'Api', {
-      description: 'Checkout API (DESIGN §3)',
+      description: 'Checkout API (docs/openapi.yaml)',
       endpointTypes: [EndpointType.REGIONAL],
       ...(props.policy ? { policy: props.policy } : {}),
       // Execution logs (errors only) need the account-level CloudWatch role; kept when the stack goes.
@@ -190,7 +190,7 @@ export class CheckoutApi extends Construct {
         Validations.of(method).acknowledge({
           id: 'AwsSolutions-COG4',
           reason:
-            'Admin routes are for operators and their tooling: IAM (SigV4) authorised, by design (DESIGN §3).',
+            'Admin routes are for operators and their tooling: IAM (SigV4) authorised, by design (docs/openapi.yaml).',
         });
       } else if (route.auth === 'none') {
         Validations.of(method).acknowledge({

@@ -162,7 +162,7 @@ export class CheckoutFunction extends Construct {
       id: 'AwsSolutions-L1',
       reason:
         'Deliberately pinned to nodejs22.x, the runtime the project builds (esbuild target node22) and tests ' +
-        'for (DESIGN §7); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
+        'for (README "Deploy to AWS"); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -22,7 +22,7 @@ export interface CompensationQueueProps {
 }
 
 /**
- * The queue of failed compensations (DESIGN §5) and its dead-letter queue, both encrypted and
+ * The queue of failed compensations (docs/adr/0002) and its dead-letter queue, both encrypted and
  * TLS-only. Operators redrive the dead-letter queue back to the source queue from the console.
  */
 export class CompensationQueue extends Construct {

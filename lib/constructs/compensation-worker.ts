@@ -31,7 +31,7 @@ export interface CompensationWorkerProps {
 }
 
 /**
- * The compensation worker (DESIGN §5): consumes the compensation queue with partial batch
+ * The compensation worker (docs/adr/0002): consumes the compensation queue with partial batch
  * failures, so one failing compensation is retried alone; after `maxReceiveCount` receives SQS
  * moves it to the dead-letter queue.
  */

@@ -22,7 +22,7 @@ export interface CustomerIdentityProps {
 
 /**
  * The Cognito user pool customers sign in to; its ID tokens are what the API's authorizer accepts,
- * and the token's `sub` is the customer id (DESIGN §3).
+ * and the token's `sub` is the customer id (docs/openapi.yaml).
  */
 export class CustomerIdentity extends Construct {
   readonly userPool: UserPool;

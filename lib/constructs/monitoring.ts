@@ -22,7 +22,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { COMPENSATION_METRIC_NAMES } from '../../src/saga/compensation-metrics.js';
 
-/** The thresholds of DESIGN §7, in one place so the tests and the runbooks can name them. */
+/** The alarm thresholds (docs/runbooks/README.md), in one place so the tests and the runbooks can name them. */
 export const ALARM_THRESHOLDS = {
   /** API p99 latency, milliseconds. */
   apiLatencyP99Ms: 2_000,
@@ -66,7 +66,7 @@ export interface MonitoringProps {
 }
 
 /**
- * The alarms of DESIGN §7 wired to the ops topic, and one dashboard with the same signals:
+ * The alarms (docs/runbooks/README.md) wired to the ops topic, and one dashboard with the same signals:
  * API p99 and 5xx rate, saga failures, compensation DLQ depth and queue age, per-function error
  * rate and throttles, RDS Proxy connection saturation.
  */

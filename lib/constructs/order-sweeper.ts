@@ -27,7 +27,7 @@ export interface OrderSweeperProps {
 }
 
 /**
- * Crash recovery (DESIGN §5, `lambdas/workers/sweeper.ts`): finds orders stuck in PENDING or
+ * Crash recovery (docs/architecture.md, `lambdas/workers/sweeper.ts`): finds orders stuck in PENDING or
  * AUTHORIZED whose execution is not running, starts or compensates them, releases stale reservations.
  */
 export class OrderSweeper extends Construct {

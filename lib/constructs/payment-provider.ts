@@ -12,7 +12,7 @@ import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.j
 export class PaymentProviderEndpoint {
   /**
    * @param url base URL of the provider's HTTP API (a token is fine)
-   * @param timeout hard client-side timeout of every call (DESIGN §4)
+   * @param timeout hard client-side timeout of every call (docs/architecture.md, "The parts")
    * @param credential the secret holding the provider's API key, sent on every call
    */
   constructor(
@@ -83,7 +83,7 @@ export interface SimulatedPaymentProviderProps {
 }
 
 /**
- * The simulated payment provider (DESIGN §4) behind a Lambda function URL, for non-production
+ * The simulated payment provider (docs/architecture.md, "The parts") behind a Lambda function URL, for non-production
  * stages only. Its state (authorizations, ledger, injected faults) lives in the memory of one
  * execution environment, hence reserved concurrency 1: a second concurrent environment would
  * answer from an empty store. The price is that a held `pm_auth_timeout` request occupies the

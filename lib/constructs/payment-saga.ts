@@ -1,23 +1,20 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CheckoutFunction, type PowertoolsSettings, PROJECT_ROOT } from './checkout-function.js';
+import {
+  COMPENSATION_QUEUE_URL_SUBSTITUTION,
+  PAYMENT_SAGA_DEFINITION_FILE,
+  paymentSagaTasks,
+} from '../saga-tasks.js';
+import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
 import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { StateMachineLiveAlias } from './state-machine-alias.js';
-
-/** The saga definition, relative to the repository root. */
-export const PAYMENT_SAGA_DEFINITION = 'statemachines/payment-saga.asl.json';
-
-/** The substitution the QueueCompensation state's `sqs:sendMessage` integration uses. */
-export const COMPENSATION_QUEUE_URL_SUBSTITUTION = 'CompensationQueueUrl';
 
 /**
  * Each Lambda function outlives its Task's `TimeoutSeconds` by this much, so the state's own timeout
@@ -43,57 +40,6 @@ export function grantDescribeSagaExecutions(fn: CheckoutFunction, stateMachineNa
   });
 }
 
-/** A Lambda Task state of the definition: `"Resource": "${<State>FunctionArn}"`. */
-export interface SagaTask {
-  readonly stateName: string;
-  /** The substitution variable, `<State>FunctionArn`. */
-  readonly substitution: string;
-  /** Handler file: `lambdas/saga/<kebab-case state name>.ts`. */
-  readonly entry: string;
-  readonly timeoutSeconds: number;
-}
-
-/**
- * Lists the Lambda Task states of an ASL definition, refusing a definition the app could not wire:
- * a Task without `TimeoutSeconds`, or a `${...}` placeholder that is neither a Task's function nor
- * the compensation queue.
- */
-export function sagaTasks(definition: string): SagaTask[] {
-  const parsed = JSON.parse(definition) as {
-    States?: Record<string, { Type?: string; Resource?: unknown; TimeoutSeconds?: unknown }>;
-  };
-  const tasks: SagaTask[] = [];
-  for (const [stateName, state] of Object.entries(parsed.States ?? {})) {
-    if (state.Type !== 'Task' || typeof state.Resource !== 'string') continue;
-    const match = /^\$\{(\w+FunctionArn)\}$/.exec(state.Resource);
-    if (!match) continue;
-    const substitution = match[1] as string;
-    if (substitution !== `${stateName}FunctionArn`) {
-      throw new Error(`state ${stateName} must use \${${stateName}FunctionArn}, not \${${substitution}}`);
-    }
-    if (typeof state.TimeoutSeconds !== 'number') {
-      throw new Error(`Task state ${stateName} has no TimeoutSeconds; every saga step needs one`);
-    }
-    tasks.push({
-      stateName,
-      substitution,
-      entry: `lambdas/saga/${kebabCase(stateName)}.ts`,
-      timeoutSeconds: state.TimeoutSeconds,
-    });
-  }
-  const known = new Set([...tasks.map((task) => task.substitution), COMPENSATION_QUEUE_URL_SUBSTITUTION]);
-  for (const [, name] of definition.matchAll(/\$\{(\w+)\}/g)) {
-    if (!known.has(name as string))
-      throw new Error(`the saga definition uses an unknown substitution \${${name}}`);
-  }
-  return tasks;
-}
-
-/** `AuthorizePayment` → `authorize-payment`. */
-export function kebabCase(pascalCase: string): string {
-  return pascalCase.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}
-
 export interface PaymentSagaProps {
   /**
    * The state machine's name. Given, not generated, so that execution ARNs (named by order id) can
@@ -111,7 +57,7 @@ export interface PaymentSagaProps {
 }
 
 /**
- * The payment saga (DESIGN §5): the Standard state machine defined by the ASL file, one function
+ * The payment saga (docs/adr/0001): the Standard state machine defined by the ASL file, one function
  * per Lambda Task state, wired through `DefinitionSubstitutions` to the function's `live` alias;
  * logging ALL and X-Ray tracing; a version per change and a `live` alias executions start through.
  * The function list comes from the definition itself, so a new Task state gets its function (or
@@ -129,8 +75,7 @@ export class PaymentSaga extends Construct {
 
   constructor(scope: Construct, id: string, props: PaymentSagaProps) {
     super(scope, id);
-    const definitionFile = path.join(PROJECT_ROOT, PAYMENT_SAGA_DEFINITION);
-    const tasks = sagaTasks(readFileSync(definitionFile, 'utf8'));
+    const tasks = paymentSagaTasks();
 
     const functions = new Map<string, CheckoutFunction>();
     for (const task of tasks) {
@@ -168,7 +113,7 @@ export class PaymentSaga extends Construct {
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromFile(definitionFile),
+      definitionBody: DefinitionBody.fromFile(PAYMENT_SAGA_DEFINITION_FILE),
       definitionSubstitutions: substitutions,
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },

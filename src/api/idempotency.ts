@@ -3,7 +3,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-/** DESIGN §3: idempotency records of `POST /v1/checkout` are kept 24 hours. */
+/** docs/openapi.yaml: idempotency records of `POST /v1/checkout` are kept 24 hours. */
 export const CHECKOUT_IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
 
 /**

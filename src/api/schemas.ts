@@ -2,7 +2,7 @@ import { COMPENSATION_STATUSES } from '../db/compensations.js';
 import * as z from '../runtime/schema.js';
 
 /**
- * Request schemas of the HTTP API (DESIGN §3). Objects are strict: an unknown member is a
+ * Request schemas of the HTTP API (docs/openapi.yaml). Objects are strict: an unknown member is a
  * validation error rather than silently dropped, so a client's typo never goes unnoticed.
  * The database re-checks what it owns (store credit ≤ total, stock, balances).
  */

@@ -6,7 +6,7 @@ import type { Order } from '../domain/order.js';
 import type { SagaExecutionState } from '../saga/saga-starter.js';
 
 /**
- * Response bodies of the HTTP API (DESIGN §3). Built explicitly, member by member, so a new
+ * Response bodies of the HTTP API (docs/openapi.yaml). Built explicitly, member by member, so a new
  * column in the database never leaks into the API by accident.
  */
 

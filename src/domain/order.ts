@@ -1,4 +1,4 @@
-/** Lifecycle of an order (DESIGN §3). */
+/** Lifecycle of an order (docs/openapi.yaml). */
 export const ORDER_STATUSES = [
   'PENDING',
   'AUTHORIZED',

@@ -18,7 +18,7 @@ export interface AuditOptions {
 const EXAMPLES = 5;
 
 /**
- * Audits the database invariants of DESIGN §9 (stock, wallets, order/payment consistency, failed
+ * Audits the database invariants of README "Tests" (stock, wallets, order/payment consistency, failed
  * compensations recorded). Used by the tests after every scenario and by the benchmark's chaos
  * audit; it reads only, so it can run against a live system.
  */

@@ -44,7 +44,7 @@ interface StuckOrder {
 }
 
 /**
- * Crash recovery (DESIGN §5): finds orders stuck in PENDING or AUTHORIZED whose saga is not
+ * Crash recovery (docs/architecture.md, "How a checkout flows"): finds orders stuck in PENDING or AUTHORIZED whose saga is not
  * running and brings them to a terminal state.
  *
  * - no execution at all (the API committed the order but could not start the saga, or the local

@@ -23,7 +23,7 @@ export interface PaymentBreakerOptions {
 
 /**
  * Cockatiel 3.2.1 closes a half-open circuit after ONE successful probe: `CircuitBreakerPolicy`
- * calls `close()` itself and an `IBreaker` only gets `success(state)` with no say in it. DESIGN §4
+ * calls `close()` itself and an `IBreaker` only gets `success(state)` with no say in it. docs/adr/0006
  * wants two successes, so this breaker keeps a "recovering" phase after cockatiel has closed:
  * until `successThreshold - 1` more calls have succeeded, the first failure re-opens the circuit
  * (as a failure in half-open would) instead of counting towards the consecutive threshold.
@@ -86,7 +86,7 @@ export interface PaymentCircuitBreaker {
 }
 
 /**
- * Builds the payment circuit breaker (DESIGN §4: opens after 5 consecutive failures, probes
+ * Builds the payment circuit breaker (docs/adr/0006: opens after 5 consecutive failures, probes
  * after 60 s, closes after 2 successes). Only {@link PaymentProviderTransientError} and
  * {@link PaymentTimeoutError} count as failures; the caller returns declines and rejections as
  * values so they count as successes: the provider answered, so it is up.

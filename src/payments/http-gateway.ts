@@ -20,7 +20,7 @@ export interface HttpPaymentGatewayOptions {
   baseUrl: string;
   /** Hard client-side timeout per call, body included. @default 15_000 */
   timeoutMs?: number;
-  /** Circuit breaker tuning. @default DESIGN §4: 5 failures, 60 s, 2 successes */
+  /** Circuit breaker tuning. @default docs/adr/0006: 5 failures, 60 s, 2 successes */
   breaker?: PaymentBreakerOptions;
   /** Injected for tests. @default globalThis.fetch */
   fetch?: typeof fetch;

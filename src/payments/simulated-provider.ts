@@ -35,7 +35,7 @@ export interface SimulatedProvider {
 }
 
 /**
- * Starts the simulated payment provider (DESIGN §4) as a plain node:http server over an
+ * Starts the simulated payment provider (docs/architecture.md, "The parts") as a plain node:http server over an
  * in-memory store. The request logic is {@link handleProviderRequest}; this is only the glue.
  */
 export async function startSimulatedProvider(options: SimulatedProviderOptions): Promise<SimulatedProvider> {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Stack, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -11,11 +10,8 @@ import { CompensationQueue } from '../../lib/constructs/compensation-queue.js';
 import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
 import { liveAlias } from '../../lib/constructs/live-alias.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
-import {
-  PAYMENT_SAGA_DEFINITION,
-  sagaTasks,
-  TASK_TIMEOUT_HEADROOM,
-} from '../../lib/constructs/payment-saga.js';
+import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
+import { paymentSagaTasks } from '../../lib/saga-tasks.js';
 import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
@@ -69,12 +65,7 @@ function appFunctions(): {
     stack: statelessStack as Stack,
     timeout,
   });
-  const tasks = new Map(
-    sagaTasks(readFileSync(path.join(ROOT, PAYMENT_SAGA_DEFINITION), 'utf8')).map((task) => [
-      task.stateName,
-      task,
-    ]),
-  );
+  const tasks = new Map(paymentSagaTasks().map((task) => [task.stateName, task]));
   return [
     ...[...statelessStack.apiHandlers.functions].map(([operationId, fn]) => inStateless(operationId, fn, 10)),
     ...[...statelessStack.saga.functions].map(([state, fn]) =>

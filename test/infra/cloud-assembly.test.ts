@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { kebabCase, PAYMENT_SAGA_DEFINITION } from '../../lib/constructs/payment-saga.js';
+import { kebabCase, PAYMENT_SAGA_DEFINITION } from '../../lib/saga-tasks.js';
 import { API_ROUTES } from '../../src/api/routes.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {

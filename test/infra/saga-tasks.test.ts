@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { kebabCase, sagaTasks } from '../../lib/constructs/payment-saga.js';
+import { kebabCase, sagaTasks } from '../../lib/saga-tasks.js';
 
 /** An ASL `${name}` placeholder (built, so it does not read as a mistaken template literal). */
 const placeholder = (name: string) => `\${${name}}`;

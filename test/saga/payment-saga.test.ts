@@ -2,7 +2,7 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { redriveDlq } from '../../local/aws/sqs.js';
-import { SAGA_TASK_HANDLERS } from '../../local/saga.js';
+import { loadSagaTaskHandlers } from '../../local/saga.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -248,7 +248,7 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     };
 
     for (const order of [confirmed, cancelled]) {
-      for (const [state, handler] of Object.entries(SAGA_TASK_HANDLERS)) {
+      for (const [state, handler] of await loadSagaTaskHandlers()) {
         const input = {
           orderId: order.orderId,
           correlationId: order.correlationId,

@@ -87,7 +87,7 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
 
-  const saga = createLocalPaymentSaga({
+  const saga = await createLocalPaymentSaga({
     sqsClient: sqs,
     compensationQueueUrl: queue.queueUrl,
     retryIntervalScale: 0.001,

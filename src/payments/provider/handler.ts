@@ -78,7 +78,7 @@ const CAPTURE_PATH = /^\/v1\/authorizations\/([^/]+)\/capture$/;
 const ORDER_PAYMENTS_PATH = /^\/v1\/orders\/([^/]+)\/payments$/;
 
 /**
- * The simulated provider's request → response logic (DESIGN §4), free of any HTTP framework so
+ * The simulated provider's request → response logic (docs/architecture.md, "The parts"), free of any HTTP framework so
  * it runs behind node:http locally and behind a Lambda function URL when deployed.
  *
  * Routes: `POST /v1/authorizations`, `POST /v1/authorizations/{id}/capture`, `POST /v1/voids`,

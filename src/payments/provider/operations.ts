@@ -12,7 +12,7 @@ import type {
 } from './store.js';
 
 /**
- * The provider's business rules (DESIGN §4), one function per operation. Idempotency, fault
+ * The provider's business rules (docs/architecture.md, "The parts"), one function per operation. Idempotency, fault
  * injection and HTTP plumbing live in `handler.ts`; these functions only decide an outcome.
  *
  * The ledger records every state change (`succeeded`), every decline and every failed attempt;

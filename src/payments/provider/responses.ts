@@ -7,7 +7,7 @@ export interface ApiResponse {
   body: unknown;
 }
 
-/** RFC 9457 problem body, as the rest of the service answers (DESIGN §3). */
+/** RFC 9457 problem body, as the rest of the service answers (docs/openapi.yaml). */
 export interface Problem {
   type: string;
   title: string;

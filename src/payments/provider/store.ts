@@ -4,7 +4,7 @@
  * provider is deployed as a Lambda function URL.
  */
 
-/** The test payment methods of DESIGN §4, like a card network's test cards. */
+/** The test payment methods (README "Local mode"), like a card network's test cards. */
 export const PAYMENT_METHODS = [
   'pm_card_visa',
   'pm_card_declined',
