@@ -111,10 +111,20 @@ describe('local stack end to end, over HTTP only', () => {
     }
 
     await fetch(`${stack.providerUrl}/control/faults`, { method: 'DELETE' });
-    const redrive = await run('npm', ['run', '--silent', 'redrive'], {
-      cwd: ROOT,
-      env: { ...process.env, LOCAL_DATA_DIR: dataDir },
-    });
+    // The row says FAILED at the worker's last attempt; SQS moves the message to the DLQ on its
+    // next receive, once the visibility timeout is over. Redrive when it is there, as the DLQ
+    // alarm tells an operator to.
+    let redrive = { stdout: '' };
+    const movedBy = Date.now() + 20_000;
+    do {
+      redrive = await run('npm', ['run', '--silent', 'redrive'], {
+        cwd: ROOT,
+        env: { ...process.env, LOCAL_DATA_DIR: dataDir },
+        encoding: 'utf8',
+      });
+      if (!/DLQ is empty/.test(redrive.stdout)) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    } while (Date.now() < movedBy);
 
     expect(redrive.stdout).toMatch(/moved [1-9]\d* message/);
     await waitForOrder('alice', orderId, 'CANCELLED');
