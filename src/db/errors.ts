@@ -78,9 +78,3 @@ export async function query<T>(statement: PromiseLike<T>): Promise<T> {
     throw toDatabaseError(error);
   }
 }
-
-/** The SQLSTATE and constraint of a driver error, for the data layer's own typed outcomes only. */
-export function violatedConstraint(error: unknown, code: string): string | undefined {
-  if (!(error instanceof postgres.PostgresError) || error.code !== code) return undefined;
-  return error.constraint_name ?? '';
-}

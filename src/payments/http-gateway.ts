@@ -38,6 +38,8 @@ export interface HttpPaymentGateway extends PaymentGateway {
 
 /** A provider answer below 500: a result or a refusal, either way the provider is up. */
 interface ProviderReply {
+  /** The request it answers, `METHOD path`, for error messages. */
+  what: string;
   status: number;
   body: unknown;
 }
@@ -121,7 +123,7 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
         cause: parseJson(text),
       });
     }
-    return { status, body: parseJson(text) };
+    return { what, status, body: parseJson(text) };
   }
 
   /** Sends a request through the breaker (one per gateway), so an open circuit never reaches fetch. */
@@ -138,35 +140,35 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
         const declined = declinedBody.safeParse(reply.body);
         return { outcome: 'DECLINED', reason: declined.success ? declined.data.reason : 'declined' };
       }
-      const { authorizationId } = read(path, reply, authorizedBody);
+      const { authorizationId } = read(reply, authorizedBody);
       return { outcome: 'AUTHORIZED', authorizationId };
     },
 
     async capture(input: CaptureInput): Promise<{ captureId: string }> {
       const path = `/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`;
       const reply = await send(path, { amountCents: input.amountCents }, input.idempotencyKey);
-      const { captureId } = read(path, reply, captureBody);
+      const { captureId } = read(reply, captureBody);
       return { captureId };
     },
 
     async void(input: VoidInput): Promise<{ voided: boolean }> {
       const body = { orderId: input.orderId, authorizationId: input.authorizationId };
       const reply = await send('/v1/voids', body, input.idempotencyKey);
-      const { voided } = read('/v1/voids', reply, voidBody);
+      const { voided } = read(reply, voidBody);
       return { voided };
     },
 
     async refund(input: RefundInput): Promise<{ refundId: string }> {
       const { idempotencyKey, ...body } = input;
       const reply = await send('/v1/refunds', body, idempotencyKey);
-      const { refundId } = read('/v1/refunds', reply, refundBody);
+      const { refundId } = read(reply, refundBody);
       return { refundId };
     },
 
     async retrieve({ orderId }: { orderId: string }): Promise<ProviderPaymentState> {
       const path = `/v1/orders/${encodeURIComponent(orderId)}/payments`;
       const reply = await breaker.execute(() => exchange(path));
-      return read(path, reply, paymentStateBody);
+      return read(reply, paymentStateBody);
     },
 
     breakerState: () => breaker.state(),
@@ -177,9 +179,9 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
  * Reads a 2xx body, or turns any other reply into a {@link PaymentRejectedError}. Runs outside the
  * breaker on purpose: a refusal means the provider is up, so it must not count as a failure.
  */
-function read<T>(path: string, reply: ProviderReply, schema: z.ZodMiniType<T>): T {
+function read<T>(reply: ProviderReply, schema: z.ZodMiniType<T>): T {
   if (reply.status < 200 || reply.status >= 300) {
-    const refusal = rejection(path, reply);
+    const refusal = rejection(reply);
     // The same key is still running (e.g. a retry overtook a slow first attempt): try again later.
     if (refusal.code === 'IDEMPOTENCY_KEY_IN_USE') {
       throw new PaymentProviderTransientError(refusal.message, { status: reply.status, cause: refusal });
@@ -189,7 +191,7 @@ function read<T>(path: string, reply: ProviderReply, schema: z.ZodMiniType<T>): 
   const parsed = schema.safeParse(reply.body);
   if (!parsed.success) {
     // A 2xx we cannot read is the provider misbehaving, not our request being wrong.
-    throw new PaymentProviderTransientError(`POST ${path}: unexpected response body`, {
+    throw new PaymentProviderTransientError(`${reply.what}: unexpected response body`, {
       status: reply.status,
       cause: parsed.error,
     });
@@ -197,12 +199,12 @@ function read<T>(path: string, reply: ProviderReply, schema: z.ZodMiniType<T>): 
   return parsed.data;
 }
 
-function rejection(path: string, reply: ProviderReply): PaymentRejectedError {
+function rejection(reply: ProviderReply): PaymentRejectedError {
   const problem = problemBody.safeParse(reply.body);
   const code = problem.success ? problem.data.code : undefined;
   const detail = problem.success && problem.data.detail ? `: ${problem.data.detail}` : '';
   return new PaymentRejectedError(
-    `POST ${path}: provider refused with ${reply.status} ${code ?? ''}${detail}`,
+    `${reply.what}: provider refused with ${reply.status} ${code ?? ''}${detail}`,
     {
       status: reply.status,
       code,
