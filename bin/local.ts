@@ -21,6 +21,16 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+function count(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`[local] ${name} must be a positive integer, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
 function share(name: string): number {
   const raw = process.env[name];
   const value = raw === undefined || raw === '' ? 0 : Number(raw);
@@ -43,7 +53,8 @@ const config: LocalStackConfig = {
   timeScale: Number(process.env.LOCAL_TIME_SCALE ?? 0.001),
   sweeperStuckAfterSeconds: Number(process.env.LOCAL_SWEEPER_STUCK_AFTER_SECONDS ?? 60),
   sweeperIntervalMs: Number(process.env.LOCAL_SWEEPER_INTERVAL_MS ?? 10_000),
-  maxReceiveCount: 5,
+  ...(process.env.LOCAL_CDK_OUT ? { cdkOutDir: path.resolve(process.env.LOCAL_CDK_OUT) } : {}),
+  maxContainersPerFunction: count('LOCAL_LAMBDA_MAX_CONTAINERS', 3),
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
   recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),

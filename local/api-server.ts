@@ -1,16 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { GATEWAY_PROBLEMS, type GatewayProblem, problemResponse } from '../src/api/problems.js';
-import { API_ROUTES, type ApiRoute } from '../src/api/routes.js';
+import type { RouteAuth } from '../src/api/routes.js';
 import { apiGatewayEvent } from './aws/api-gateway-event.js';
-import { createLambdaContext } from './aws/lambda-context.js';
 import { LOCAL_ACCOUNT_ID } from './aws/local-account.js';
 import type { UsageMeter } from './usage.js';
 
-type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+/** One method of the API, as the template defines it, served by its function's containers. */
+export interface LocalApiRoute {
+  readonly method: string;
+  /** e.g. `/v1/orders/{orderId}` */
+  readonly path: string;
+  /** The method's authoriser: Cognito (`customer`), IAM (`admin`) or none. */
+  readonly auth: RouteAuth;
+  /** Names the route in the usage counts (`apiGateway.<operationId>`). */
+  readonly operationId: string;
+  /** Invokes the method's function; rejects when the function fails (an error, a timeout). */
+  readonly invoke: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+}
 
 /** The local twin of API Gateway: turns HTTP requests into REST (payload v1) events. */
 export interface LocalApiServer {
@@ -21,6 +30,7 @@ export interface LocalApiServer {
 
 export interface LocalApiServerOptions {
   readonly port: number;
+  readonly routes: readonly LocalApiRoute[];
   readonly host?: string;
   readonly log?: (entry: Record<string, unknown>) => void;
   /**
@@ -33,30 +43,23 @@ export interface LocalApiServerOptions {
 /** Where the local API serves the stack's {@link UsageMeter} snapshot. */
 export const LOCAL_USAGE_PATH = '/_local/usage';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 // API Gateway's own limit; the handlers enforce the API's much smaller one.
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 const ADMIN_ARN = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local-admin`;
 
 /**
- * Serves the route table of src/api/routes.ts with the same handler modules the CDK app deploys.
+ * Serves the API's methods, each by invoking its function (its containers, local/lambda).
  * Authorisation stands in for the Cognito authoriser and IAM: `Authorization: Bearer dev-<id>`
  * authenticates customer `<id>` (put into the claims as `sub`), `Bearer admin` is an IAM caller.
  * Like API Gateway, a route whose authoriser refuses the request never reaches its handler.
  */
 export async function startLocalApiServer(options: LocalApiServerOptions): Promise<LocalApiServer> {
-  const handlers = new Map<ApiRoute, ApiHandler>();
-  for (const route of API_ROUTES) {
-    const module = (await import(path.join(ROOT, route.entry))) as Record<string, ApiHandler>;
-    const handler = module[route.handler];
-    if (typeof handler !== 'function') throw new Error(`${route.entry} does not export ${route.handler}`);
-    handlers.set(route, handler);
-  }
+  const matchers = options.routes.map((route) => ({ route, ...pathPattern(route.path) }));
   const log = options.log ?? (() => {});
 
   const server: Server = createServer((request, response) => {
     const started = performance.now();
-    serve(handlers, request, response, options.usage)
+    serve(matchers, request, response, options.usage)
       .catch((error: unknown) => {
         log({ level: 'ERROR', message: 'local API server failed a request', error: String(error) });
         if (!response.headersSent) {
@@ -98,8 +101,10 @@ export async function startLocalApiServer(options: LocalApiServerOptions): Promi
   };
 }
 
+type RouteMatcher = { readonly route: LocalApiRoute; readonly pattern: RegExp; readonly names: string[] };
+
 async function serve(
-  handlers: Map<ApiRoute, ApiHandler>,
+  matchers: readonly RouteMatcher[],
   request: IncomingMessage,
   response: ServerResponse,
   usage: UsageMeter | undefined,
@@ -111,7 +116,7 @@ async function serve(
     response.end(JSON.stringify(usage.snapshot()));
     return;
   }
-  const match = matchRoute(method, url.pathname);
+  const match = matchRoute(matchers, method, url.pathname);
   if (!match) {
     gatewayResponse(request, response, 'MISSING_AUTHENTICATION_TOKEN');
     return;
@@ -136,24 +141,32 @@ async function serve(
   }
 
   const event = toEvent(request, url, match, body, { customerId, isAdmin });
-  const handler = handlers.get(match.route) as ApiHandler;
-  const functionName = `checkout-${match.route.operationId}`;
-  const invoke = () => handler(event, createLambdaContext({ functionName }));
   usage?.count(`apiGateway.${match.route.operationId}`);
-  const result = usage ? await usage.invoke(functionName, invoke) : await invoke();
+  let result: APIGatewayProxyResult;
+  try {
+    result = await match.route.invoke(event);
+  } catch {
+    // A function that failed (threw, timed out, crashed) returned no response: API Gateway answers.
+    gatewayResponse(request, response, 'DEFAULT_5XX');
+    return;
+  }
   writeResult(response, result);
 }
 
-function matchRoute(method: string, pathname: string) {
-  for (const route of API_ROUTES) {
+function pathPattern(routePath: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${routePath.replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { pattern, names };
+}
+
+function matchRoute(matchers: readonly RouteMatcher[], method: string, pathname: string) {
+  for (const { route, pattern, names } of matchers) {
     if (route.method !== method) continue;
-    const names: string[] = [];
-    const pattern = new RegExp(
-      `^${route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
-        names.push(name);
-        return '([^/]+)';
-      })}$`,
-    );
     const found = pattern.exec(pathname);
     if (found) {
       const pathParameters = Object.fromEntries(
@@ -179,7 +192,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
 function toEvent(
   request: IncomingMessage,
   url: URL,
-  match: { route: ApiRoute; pathParameters: Record<string, string> },
+  match: { route: LocalApiRoute; pathParameters: Record<string, string> },
   body: Buffer,
   identity: { customerId: string | undefined; isAdmin: boolean },
 ): APIGatewayProxyEvent {

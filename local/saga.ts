@@ -78,10 +78,19 @@ export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): 
     substitutions,
     taskHandlers,
     sqsClient: options.sqsClient,
-    retryIntervalScale: (errorEquals) =>
-      errorEquals.includes(INFRASTRUCTURE_ERROR)
-        ? (options.infrastructureRetryScale ?? INFRASTRUCTURE_RETRY_SCALE)
-        : options.retryIntervalScale,
+    retryIntervalScale: sagaRetryIntervalScale(options.retryIntervalScale, options.infrastructureRetryScale),
     ...(options.usage ? { usage: options.usage } : {}),
   });
+}
+
+/**
+ * Compressed time for the saga's Retry rules: `retryIntervalScale` for every retrier but the
+ * infrastructure one, which gets `infrastructureRetryScale` (see {@link LocalPaymentSagaOptions}).
+ */
+export function sagaRetryIntervalScale(
+  retryIntervalScale: number,
+  infrastructureRetryScale = INFRASTRUCTURE_RETRY_SCALE,
+): (errorEquals: readonly string[]) => number {
+  return (errorEquals) =>
+    errorEquals.includes(INFRASTRUCTURE_ERROR) ? infrastructureRetryScale : retryIntervalScale;
 }

@@ -1,40 +1,52 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { Sql } from 'postgres';
-import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
+import type { RouteAuth } from '../src/api/routes.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
-import { OrderStore } from '../src/db/orders.js';
 import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
-import { sweepStuckOrders } from '../src/ops/sweeper.js';
 import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
 import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
-import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js';
-import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
-import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
+import { describeError } from '../src/runtime/errors.js';
+import { compensationMessageOf } from '../src/saga/compensation-queue.js';
 import { startLocalApiServer } from './api-server.js';
-import {
-  createIdempotencyTable,
-  createLocalDynamoDbClient,
-  createStringKeyTable,
-  startLocalDynamoDb,
-} from './aws/dynamodb.js';
-import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
-import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
+import { createLocalDynamoDbClient, createTable, startLocalDynamoDb } from './aws/dynamodb.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
+import { createLocalSqsClient, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
 import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
 import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
+import { prepareLocalBuild } from './lambda/build.js';
+import { accessKeyOf, LocalFunctions } from './lambda/functions.js';
+import { startIamProxy } from './lambda/iam.js';
+import {
+  localConcurrency,
+  localVisibilityTimeoutSeconds,
+  SWEEPER_ENTRY,
+  sweeperEnvironment,
+} from './lambda/local-differences.js';
+import { createTemplateStateMachine } from './lambda/state-machine.js';
+import {
+  type AuthorizationType,
+  CloudAssembly,
+  IntrinsicResolver,
+  idOf,
+  type ResourceId,
+  readLocalApplication,
+  readQueues,
+  type TemplateFunction,
+  type TemplateTable,
+} from './lambda/template.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
-import { INJECTED_FAULTS_FILE, recordFailureFaults } from './record-failures.js';
-import { createLocalPaymentSaga } from './saga.js';
+import { INJECTED_FAULTS_FILE } from './record-failures.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
 import { UsageMeter } from './usage.js';
@@ -55,8 +67,13 @@ export interface LocalStackConfig {
   /** How long an order may sit in PENDING/AUTHORIZED before the sweeper looks at it. */
   readonly sweeperStuckAfterSeconds: number;
   readonly sweeperIntervalMs: number;
-  /** Compensation queue receives before a message moves to the DLQ (AWS: 5). */
-  readonly maxReceiveCount: number;
+  /**
+   * A cloud assembly to run instead of synthesizing the CDK app (`LOCAL_CDK_OUT`), e.g. a copy of
+   * the synthesized one edited to see how the stack behaves without a grant. @default - synthesized
+   */
+  readonly cdkOutDir?: string;
+  /** Containers per function at most (`LOCAL_LAMBDA_MAX_CONTAINERS`), below its reserved concurrency. */
+  readonly maxContainersPerFunction: number;
   /** Seconds a failed compensation waits before the worker sees it again (the queue's visibility timeout). */
   readonly compensationRetrySeconds: number;
   /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
@@ -79,24 +96,23 @@ export interface LocalStack {
 
 export { type LocalStackState, STATE_FILE } from './stack-state.js';
 
-const QUEUE_NAME = 'checkout-compensations';
-const IDEMPOTENCY_TABLE = 'checkout-idempotency';
-const CUSTOMER_LIMITS_TABLE = 'checkout-customer-limits';
-
 /** A configuration problem the user can fix; printed without a stack trace. */
 export class LocalStackConfigError extends Error {
   override readonly name = 'LocalStackConfigError';
 }
 
 /**
- * Starts the whole system on this machine (docs/adr/0005): PostgreSQL, DynamoDB and SQS stand-ins,
- * the simulated payment provider, the saga (the ASL file, the real task handlers), the compensation
- * worker behind an SQS poller, the sweeper on a timer and the API behind a local API Gateway.
- * `progress` is told each step as it begins.
+ * Starts the whole system on this machine (docs/adr/0005, docs/adr/0012) from the synthesized CDK
+ * app: PostgreSQL, DynamoDB and SQS stand-ins with the template's tables and queues behind IAM
+ * checks, the simulated payment provider, every function in Lambda-like containers, the template's
+ * state machine, the compensation worker behind its event source mapping, the sweeper on its
+ * schedule and the API's methods behind a local API Gateway. `progress` is told each step as it
+ * begins; `log` gets the functions' log lines (cold starts, timeouts, denied calls).
  */
 export async function startLocalStack(
   config: LocalStackConfig,
   progress: (step: string) => void,
+  log: (line: string) => void = (line) => console.log(line),
 ): Promise<LocalStack> {
   const stops: [string, () => Promise<void>][] = [];
   const stopAll = async () => {
@@ -119,6 +135,11 @@ export async function startLocalStack(
       ...(config.databaseUrl ? {} : { LOCAL_POSTGRES_PORT: config.postgresPort }),
     });
     await mkdir(config.dataDir, { recursive: true });
+    const build = await prepareLocalBuild({
+      progress,
+      ...(config.cdkOutDir ? { assemblyDir: config.cdkOutDir } : {}),
+    });
+    const assembly = new CloudAssembly(build.assemblyDir);
 
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
@@ -151,26 +172,20 @@ export async function startLocalStack(
 
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
-      port: config.dynamoDbPort,
+      port: await findFreePort(),
       usage,
       dataDir: path.join(config.dataDir, 'dynamodb'),
     });
     stops.push(['DynamoDB', () => dynamo.close()]);
-    const dynamoClient = createLocalDynamoDbClient(dynamo.endpoint);
-    await createIdempotencyTable(dynamoClient, IDEMPOTENCY_TABLE);
-    await createStringKeyTable(dynamoClient, CUSTOMER_LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
-    dynamoClient.destroy();
 
-    progress(`starting SQS (compensation queue and DLQ) on 127.0.0.1:${config.sqsPort}`);
-    const sqsServer = await startLocalSqs({ port: config.sqsPort, usage });
+    progress(`starting SQS on 127.0.0.1:${config.sqsPort}`);
+    const sqsPort = await findFreePort();
+    const sqsServer = await startLocalSqs({ port: sqsPort, advertisedPort: config.sqsPort, usage });
     stops.push(['SQS', () => sqsServer.close()]);
-    const sqs = createLocalSqsClient(sqsServer.endpoint);
+    // The stack's own client talks to the stand-in directly, unchecked, as an administrator would.
+    const sqs = createLocalSqsClient(`http://127.0.0.1:${sqsPort}`);
     stops.push(['the SQS client', async () => sqs.destroy()]);
-    const queue = await createQueueWithDlq(sqs, {
-      name: QUEUE_NAME,
-      maxReceiveCount: config.maxReceiveCount,
-      visibilityTimeoutSeconds: config.compensationRetrySeconds,
-    });
+    const queueUrls = await createTemplateQueues(sqs, assembly, config.compensationRetrySeconds);
 
     let handlerDatabaseUrl = applicationUrl;
     if (config.pgBouncer) {
@@ -194,88 +209,140 @@ export async function startLocalStack(
     });
     stops.push(['the payment provider', () => provider.close()]);
 
-    // The Lambda handler modules configure themselves from the environment, as in AWS.
-    Object.assign(process.env, {
-      DATABASE_URL: handlerDatabaseUrl,
-      DB_POOL_MAX: '8',
-      PAYMENT_PROVIDER_URL: provider.url,
-      PAYMENT_PROVIDER_API_KEY: providerKey,
-      PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
-      // The breaker's 60 s half-open delay is compressed like every other wait.
-      PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
-      IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
-      // The limits themselves (CUSTOMER_*_PER_MINUTE) come from the environment `npm start` got.
-      CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
-      COMPENSATION_QUEUE_URL: queue.queueUrl,
-      COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
-      ...LOCAL_AWS_ENVIRONMENT,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
-    });
+    // The template, resolved against what runs here (local/lambda/local-differences.ts).
+    const app = readLocalApplication(
+      assembly,
+      new IntrinsicResolver(assembly, (resource, attribute) => {
+        if (resource.type === 'AWS::SQS::Queue' && (attribute === undefined || attribute === 'QueueUrl')) {
+          return queueUrls.get(idOf(resource));
+        }
+        if (resource.type === 'AWS::RDS::DBProxy' && attribute === 'Endpoint') return LOCAL_DATABASE_HOST;
+        if (resource.type === 'AWS::Lambda::Url' && attribute === 'FunctionUrl') return provider.url;
+        return undefined;
+      }),
+    );
+    for (const table of app.tables) await createTemplateTable(dynamo.endpoint, table);
 
     const recordFailureRate = config.recordFailureRate ?? 0;
+    const faultsFile = path.join(config.dataDir, INJECTED_FAULTS_FILE);
     if (recordFailureRate > 0) {
-      const file = path.join(config.dataDir, INJECTED_FAULTS_FILE);
       progress(
-        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${file})`,
+        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${faultsFile})`,
       );
-      injectSideEffectFaults(recordFailureFaults({ rate: recordFailureRate, file }));
+    }
+    const endpoints = {
+      dynamodb: `http://127.0.0.1:${config.dynamoDbPort}`,
+      sqs: `http://127.0.0.1:${config.sqsPort}`,
+      sfn: `http://127.0.0.1:${config.stepFunctionsPort}`,
+    };
+    const functions = new LocalFunctions({
+      app,
+      build,
+      settings: {
+        databaseUrlFor: (user) => (user === APPLICATION_ROLE ? handlerDatabaseUrl : (databaseUrl as string)),
+        paymentProviderApiKey: providerKey,
+        timeScale: config.timeScale,
+        awsEndpoints: {
+          AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+          AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+          AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+        },
+        startEnvironment: process.env,
+        overrides: (fn) =>
+          fn.entry === SWEEPER_ENTRY ? sweeperEnvironment(config.sweeperStuckAfterSeconds) : {},
+      },
+      maxContainersPerFunction: config.maxContainersPerFunction,
+      ...(recordFailureRate > 0 ? { recordFailures: { rate: recordFailureRate, file: faultsFile } } : {}),
+      usage,
+      log,
+    });
+    stops.push(["the functions' containers", () => functions.close()]);
+
+    progress("enforcing IAM: the DynamoDB, SQS and Step Functions endpoints check each role's policy");
+    const denied = (line: string) => log(`[iam] AccessDenied: ${line}`);
+    for (const [service, port, target] of [
+      ['dynamodb', config.dynamoDbPort, dynamo.endpoint],
+      ['sqs', config.sqsPort, `http://127.0.0.1:${sqsPort}`],
+    ] as const) {
+      const proxy = await startIamProxy({
+        service,
+        port,
+        target,
+        principals: functions.principals,
+        log: denied,
+      });
+      stops.push([`the ${service} IAM check`, () => proxy.close()]);
     }
 
-    progress('starting the payment saga (statemachines/payment-saga.asl.json)');
-    const machine = await createLocalPaymentSaga({
-      sqsClient: sqs,
-      compensationQueueUrl: queue.queueUrl,
+    const stateMachine = app.stateMachines[0];
+    if (!stateMachine) throw new LocalStackConfigError('the CDK app defines no state machine');
+    progress(`starting the payment saga (${stateMachine.name}, from the synthesized template)`);
+    const machineSqs = roleClient(SQSClient, endpoints.sqs, stateMachine.role);
+    stops.push(["the state machine's SQS client", async () => machineSqs.destroy()]);
+    const machine = createTemplateStateMachine({
+      stateMachine,
+      functions,
+      sqsClient: machineSqs,
       retryIntervalScale: config.timeScale,
       usage,
     });
-    const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
+    const stepFunctions = await startStepFunctionsEndpoint({ machine, port: await findFreePort() });
     stops.push(['Step Functions', () => stepFunctions.close()]);
-    Object.assign(process.env, {
-      STATE_MACHINE_ARN: machine.stateMachineArn,
-      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+    const sfnProxy = await startIamProxy({
+      service: 'states',
+      port: config.stepFunctionsPort,
+      target: stepFunctions.endpoint,
+      principals: functions.principals,
+      log: denied,
     });
-    stops.push([
-      "the handlers' database pool",
-      async () => {
-        const { databasePool } = await import('../src/runtime/database.js');
-        await databasePool().end({ timeout: 5 });
+    stops.push(['the Step Functions IAM check', () => sfnProxy.close()]);
+
+    const mapping = app.eventSourceMappings[0];
+    if (!mapping) throw new LocalStackConfigError('the CDK app defines no event source mapping');
+    const worker = functions.find(mapping.function);
+    const compensationQueue = {
+      queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
+      dlqUrl: queueUrls.get(idOf(mapping.queue.redrive?.deadLetterQueue ?? mapping.queue)) as string,
+    };
+    progress(`starting the compensation worker (${worker.name}, batches of ${mapping.batchSize})`);
+    await restoreCompensationQueue(sql, sqs, compensationQueue);
+    const pollerClient = roleClient(SQSClient, endpoints.sqs, worker.role);
+    stops.push(["the event source mapping's SQS client", async () => pollerClient.destroy()]);
+    const pollers = Array.from(
+      {
+        length: Math.min(
+          mapping.maximumConcurrency ?? 1000,
+          localConcurrency(worker, config.maxContainersPerFunction),
+        ),
       },
+      () =>
+        startSqsPoller({
+          // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
+          client: pollerClient,
+          queueUrl: compensationQueue.queueUrl,
+          batchSize: mapping.batchSize,
+          reportBatchItemFailures: mapping.reportBatchItemFailures,
+          waitTimeSeconds: 1,
+          visibilityTimeoutSeconds: config.compensationRetrySeconds,
+          functionName: worker.name,
+          handler: (event) => functions.invoke(worker, event),
+          onError: (error) => log(`[lambda ${worker.name}] batch failed: ${describeError(error)}`),
+        }),
+    );
+    stops.push([
+      'the compensation worker',
+      async () => void (await Promise.all(pollers.map((p) => p.stop()))),
     ]);
 
-    progress('starting the compensation worker');
-    await restoreCompensationQueue(sql, sqs, queue);
-    const poller = startSqsPoller({
-      client: sqs,
-      queueUrl: queue.queueUrl,
-      waitTimeSeconds: 1,
-      visibilityTimeoutSeconds: config.compensationRetrySeconds,
-      functionName: 'checkout-compensation-worker',
-      handler: async (event, context) => {
-        const { handler } = await import('../lambdas/workers/compensation-worker.js');
-        return usage.invoke('checkout-compensation-worker', () => handler(event, context));
-      },
-    });
-    stops.push(['the compensation worker', () => poller.stop()]);
-
-    progress('starting the crash-recovery sweeper');
-    const sfnClient = new SFNClient({});
-    stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
-    const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
-    const sweeperDeps = {
-      sql: appSql,
-      orders: new OrderStore(appSql),
-      saga: paymentSaga(),
-      starter: runner,
-      inspector: runner,
-      compensationQueue: new SqsCompensationQueue(sqs, queue.queueUrl),
-    };
+    const sweeper = app.functions.find((fn) => fn.entry === SWEEPER_ENTRY);
+    if (!sweeper) throw new LocalStackConfigError(`the CDK app has no function for ${SWEEPER_ENTRY}`);
+    progress(`starting the crash-recovery sweeper (${sweeper.name})`);
     // Sagas in flight when the stack last stopped died with it: pick them up straight away.
-    await sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: 0, batchSize: 500 });
-    const sweeper = repeatEvery(config.sweeperIntervalMs, () =>
-      sweepStuckOrders(sweeperDeps, { stuckAfterSeconds: config.sweeperStuckAfterSeconds }),
-    );
-    stops.push(['the sweeper', () => sweeper.stop()]);
+    await recoverAtStart(functions, sweeper);
+    const sweeps = repeatEvery(config.sweeperIntervalMs, async () => {
+      await functions.invoke(sweeper, scheduledEvent(sweeper));
+    });
+    stops.push(['the sweeper', () => sweeps.stop()]);
 
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
     const relay = startLocalOutboxRelay({
@@ -285,18 +352,33 @@ export async function startLocalStack(
     });
     stops.push(['the outbox relay', () => relay.stop()]);
 
-    progress(`starting the API on 127.0.0.1:${config.apiPort}`);
-    const api = await startLocalApiServer({ port: config.apiPort, usage });
+    progress(`starting the API on 127.0.0.1:${config.apiPort} (${app.apiMethods.length} methods)`);
+    const api = await startLocalApiServer({
+      port: config.apiPort,
+      usage,
+      routes: app.apiMethods.map((method) => {
+        const fn = functions.find(method.function);
+        return {
+          method: method.httpMethod,
+          path: method.path,
+          auth: ROUTE_AUTH[method.authorizationType],
+          operationId: fn.name.replace(/^checkout-/, ''),
+          invoke: (event) => functions.invoke(fn, event) as Promise<APIGatewayProxyResult>,
+        };
+      }),
+    });
     stops.push(['the API (requests in flight finish first)', () => api.close()]);
 
+    const queueArn = (url: string) =>
+      `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${url.slice(url.lastIndexOf('/') + 1)}`;
     const state: LocalStackState = {
       pid: process.pid,
       apiUrl: api.url,
       providerUrl: provider.url,
       sqsEndpoint: sqsServer.endpoint,
-      compensationQueueArn: queue.queueArn,
-      compensationDlqArn: queue.dlqArn,
-      stepFunctionsEndpoint: stepFunctions.endpoint,
+      compensationQueueArn: queueArn(compensationQueue.queueUrl),
+      compensationDlqArn: queueArn(compensationQueue.dlqUrl),
+      stepFunctionsEndpoint: sfnProxy.endpoint,
       stateMachineArn: machine.stateMachineArn,
     };
     await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
@@ -305,6 +387,106 @@ export async function startLocalStack(
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/** The host name functions see for the database before local/lambda/local-differences.ts replaces it. */
+const LOCAL_DATABASE_HOST = 'rds-proxy.local';
+
+const ROUTE_AUTH: Record<AuthorizationType, RouteAuth> = {
+  COGNITO_USER_POOLS: 'customer',
+  AWS_IAM: 'admin',
+  NONE: 'none',
+  CUSTOM: 'customer',
+};
+
+/** An SDK client signed with the access key that names `role` to the IAM checks. */
+function roleClient<T>(Client: new (config: object) => T, endpoint: string, role: ResourceId): T {
+  return new Client({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { accessKeyId: accessKeyOf(role), secretAccessKey: 'local' },
+  });
+}
+
+/**
+ * Creates every queue of the template (dead-letter queues first, so redrive policies can name
+ * them) with its retention and redrive policy; the visibility timeout of the queue an event source
+ * mapping drains is the compressed retry delay. Returns the queue URLs by resource id.
+ */
+async function createTemplateQueues(
+  sqs: SQSClient,
+  assembly: CloudAssembly,
+  retrySeconds: number,
+): Promise<Map<string, string>> {
+  // ARNs need no local values: they are derived from the names.
+  const resolver = new IntrinsicResolver(assembly);
+  const drained = new Set(
+    assembly
+      .resourcesOfType('AWS::Lambda::EventSourceMapping')
+      .map(({ stack, resource }) =>
+        resolver.resolveString(resource.Properties?.EventSourceArn, stack, 'event source mapping'),
+      ),
+  );
+  const urls = new Map<string, string>();
+  const queues = readQueues(assembly);
+  const ordered = queues.sort((a, b) => Number(a.redrive !== undefined) - Number(b.redrive !== undefined));
+  for (const queue of ordered) {
+    const arn = resolver.resolveString({ 'Fn::GetAtt': [queue.logicalId, 'Arn'] }, queue.stack, queue.name);
+    const isDrained = drained.has(arn);
+    const attributes: Record<string, string> = {
+      MessageRetentionPeriod: String(queue.retentionSeconds),
+      VisibilityTimeout: String(localVisibilityTimeoutSeconds(queue, isDrained, retrySeconds)),
+    };
+    if (queue.redrive) {
+      const dlq = assembly.nameOf(queue.redrive.deadLetterQueue);
+      attributes.RedrivePolicy = JSON.stringify({
+        deadLetterTargetArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${dlq}`,
+        maxReceiveCount: queue.redrive.maxReceiveCount,
+      });
+    }
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: queue.name, Attributes: attributes }),
+    );
+    urls.set(idOf(queue), QueueUrl as string);
+  }
+  return urls;
+}
+
+async function createTemplateTable(endpoint: string, table: TemplateTable): Promise<void> {
+  const client = createLocalDynamoDbClient(endpoint);
+  try {
+    await createTable(client, table.name, table.keySchema, table.attributeDefinitions);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** EventBridge Scheduler's event for a scheduled function. */
+function scheduledEvent(fn: TemplateFunction): object {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.scheduler',
+    account: LOCAL_ACCOUNT_ID,
+    time: new Date().toISOString(),
+    region: LOCAL_REGION,
+    resources: [fn.arn],
+    detail: {},
+  };
+}
+
+/**
+ * The recovery sweep at start: the sweeper function with "stuck after" 0, in a container of its
+ * own, until it finds nothing more to claim.
+ */
+async function recoverAtStart(functions: LocalFunctions, sweeper: TemplateFunction): Promise<void> {
+  for (let round = 0; round < 100; round += 1) {
+    const report = (await functions.invokeOnce(sweeper, scheduledEvent(sweeper), sweeperEnvironment(0))) as {
+      claimed?: number;
+    };
+    if (!report?.claimed) return;
   }
 }
 

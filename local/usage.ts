@@ -10,23 +10,33 @@ import type { IncomingMessage, Server } from 'node:http';
 export interface UsageSnapshot {
   /** Counters by name, e.g. `apiGateway.placeOrder`, `dynamodb.PutItem`, `sqs.SendMessage`. */
   readonly counts: Readonly<Record<string, number>>;
-  /** Lambda invocations by function name, with the summed duration each would be billed for. */
-  readonly lambda: Readonly<Record<string, { readonly invocations: number; readonly billedMs: number }>>;
+  /**
+   * Lambda invocations by function name, with the summed duration each would be billed for
+   * (the INIT phase of a cold start included) and how many were cold starts.
+   */
+  readonly lambda: Readonly<Record<string, LambdaUsage>>;
+}
+
+export interface LambdaUsage {
+  readonly invocations: number;
+  readonly billedMs: number;
+  readonly coldStarts: number;
 }
 
 export class UsageMeter {
   private readonly counts = new Map<string, number>();
-  private readonly lambda = new Map<string, { invocations: number; billedMs: number }>();
+  private readonly lambda = new Map<string, { invocations: number; billedMs: number; coldStarts: number }>();
 
   count(name: string, amount = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + amount);
   }
 
   /** One invocation; Lambda rounds each invocation's duration up to the next millisecond. */
-  invocation(functionName: string, durationMs: number): void {
-    const entry = this.lambda.get(functionName) ?? { invocations: 0, billedMs: 0 };
+  invocation(functionName: string, durationMs: number, coldStart = false): void {
+    const entry = this.lambda.get(functionName) ?? { invocations: 0, billedMs: 0, coldStarts: 0 };
     entry.invocations += 1;
     entry.billedMs += Math.max(1, Math.ceil(durationMs));
+    if (coldStart) entry.coldStarts += 1;
     this.lambda.set(functionName, entry);
   }
 

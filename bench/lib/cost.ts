@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { UsageSnapshot } from '../../local/usage.js';
+import type { LambdaUsage, UsageSnapshot } from '../../local/usage.js';
 import { API_ROUTES } from '../../src/api/routes.js';
 import { round } from './stats.js';
 
@@ -49,12 +49,18 @@ export function usageBetween(before: UsageSnapshot, after: UsageSnapshot): Usage
     const delta = value - (before.counts[name] ?? 0);
     if (delta !== 0) counts[name] = delta;
   }
-  const lambda: Record<string, { invocations: number; billedMs: number }> = {};
+  const lambda: Record<string, LambdaUsage> = {};
   for (const [name, entry] of Object.entries(after.lambda)) {
     if (ADMIN_FUNCTIONS.has(name)) continue;
-    const earlier = before.lambda[name] ?? { invocations: 0, billedMs: 0 };
+    const earlier = before.lambda[name] ?? { invocations: 0, billedMs: 0, coldStarts: 0 };
     const invocations = entry.invocations - earlier.invocations;
-    if (invocations > 0) lambda[name] = { invocations, billedMs: entry.billedMs - earlier.billedMs };
+    if (invocations > 0) {
+      lambda[name] = {
+        invocations,
+        billedMs: entry.billedMs - earlier.billedMs,
+        coldStarts: (entry.coldStarts ?? 0) - (earlier.coldStarts ?? 0),
+      };
+    }
   }
   return { counts, lambda };
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type ISecurityGroup, type IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -157,6 +157,9 @@ export class CheckoutFunction extends Construct {
         ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
       },
     });
+
+    // Local mode (local/lambda) runs each function from its entry, read from the template.
+    (this.function.node.defaultChild as CfnFunction).addMetadata('checkout:entry', props.entry);
 
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',

@@ -1,6 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { findFreePort } from '../ports.js';
 import { countAwsRequests, type UsageMeter } from '../usage.js';
@@ -68,17 +74,35 @@ export function createIdempotencyTable(client: DynamoDBClient, tableName: string
  * Creates an on-demand table with a string partition key and resolves once it is ACTIVE; an
  * existing table is accepted as is.
  */
-export async function createStringKeyTable(
+export function createStringKeyTable(
   client: DynamoDBClient,
   tableName: string,
   keyAttribute: string,
+): Promise<void> {
+  return createTable(
+    client,
+    tableName,
+    [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
+    [{ AttributeName: keyAttribute, AttributeType: 'S' }],
+  );
+}
+
+/**
+ * Creates an on-demand table with that key schema (as a template defines it) and resolves once it
+ * is ACTIVE; an existing table is accepted as is.
+ */
+export async function createTable(
+  client: DynamoDBClient,
+  tableName: string,
+  keySchema: readonly KeySchemaElement[],
+  attributeDefinitions: readonly AttributeDefinition[],
 ): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
+        AttributeDefinitions: [...attributeDefinitions],
+        KeySchema: [...keySchema],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateQueueCommand,
@@ -6,10 +7,10 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { createSqsServer } from 'local-aws-sqs';
+import { createRequestHandler, createSqsServer } from 'local-aws-sqs';
 import { findFreePort } from '../ports.js';
 import { countAwsRequests, type UsageMeter } from '../usage.js';
-import { closeServer } from './http-server.js';
+import { closeServer, listen } from './http-server.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 
 /** An SQS-compatible server (local-aws-sqs) running inside this process. */
@@ -25,6 +26,11 @@ export interface StartLocalSqsOptions {
   readonly port?: number;
   /** Counts every request by operation (`sqs.SendMessage`, ...). @default - not counted */
   readonly usage?: UsageMeter;
+  /**
+   * The port queue URLs and `endpoint` name, when clients reach this server through a proxy
+   * listening there (local/lambda/iam.ts). @default - the server's own port
+   */
+  readonly advertisedPort?: number;
 }
 
 /**
@@ -37,17 +43,24 @@ export interface StartLocalSqsOptions {
 export async function startLocalSqs(options: StartLocalSqsOptions = {}): Promise<LocalSqs> {
   const port = options.port ?? (await findFreePort());
   // `hostname` is both the listening address and the host of every queue URL.
-  const server = await createSqsServer({
-    port,
+  const settings = {
     hostname: '127.0.0.1',
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT_ID,
     // AWS forbids re-creating a deleted queue's name for 60 s; tests and `--fresh` need not wait.
     emulateQueueCreationLifecycle: false,
-  });
+  };
+  let server: Server;
+  if (options.advertisedPort === undefined) {
+    server = await createSqsServer({ ...settings, port });
+  } else {
+    // Queue URLs name the port clients use (a proxy's), not the one this server listens on.
+    server = createServer(createRequestHandler({ ...settings, port: options.advertisedPort }).requestHandler);
+    await listen(server, port, '127.0.0.1');
+  }
   if (options.usage) countAwsRequests(server, 'sqs', options.usage);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${options.advertisedPort ?? port}`,
     close: () => closeServer(server),
   };
 }

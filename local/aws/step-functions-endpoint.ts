@@ -50,7 +50,9 @@ async function handle(machine: LocalStateMachine, request: IncomingMessage, resp
 function operate(machine: LocalStateMachine, operation: string, body: Record<string, unknown>): object {
   switch (operation) {
     case 'StartExecution': {
-      if (body.stateMachineArn !== machine.stateMachineArn) {
+      // The state machine itself, or one of its aliases or versions (`<arn>:live`, `<arn>:1`).
+      const target = String(body.stateMachineArn);
+      if (target !== machine.stateMachineArn && !target.startsWith(`${machine.stateMachineArn}:`)) {
         throw named(
           'StateMachineDoesNotExist',
           `state machine ${String(body.stateMachineArn)} does not exist`,

@@ -35,7 +35,7 @@ describe('local API server: requests the HTTP parser rejects', () => {
 
   beforeAll(async () => {
     port = await findFreePort();
-    server = await startLocalApiServer({ port });
+    server = await startLocalApiServer({ port, routes: [] });
   });
   afterAll(async () => {
     await server?.close();

@@ -1,0 +1,225 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { ContainerMessage, FunctionError, InitMessage } from './protocol.js';
+
+/** A failed invocation, as Lambda reports it: `name` is the `errorType` Step Functions matches. */
+export class FunctionInvocationError extends Error {
+  readonly errorType: string;
+  readonly trace: readonly string[];
+
+  constructor(error: FunctionError) {
+    super(error.errorMessage);
+    this.name = error.errorType;
+    this.errorType = error.errorType;
+    this.trace = error.trace ?? [];
+  }
+}
+
+export interface InvocationRecord {
+  readonly functionName: string;
+  /** What Lambda bills: the handler's run time (and, on a cold start, the INIT phase). */
+  readonly durationMs: number;
+  readonly initMs?: number;
+  readonly coldStart: boolean;
+}
+
+export interface ContainerPoolOptions {
+  readonly functionName: string;
+  readonly bundle: string;
+  readonly handlerExport: string;
+  /** The container's whole environment (nothing is inherited from this process). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Node flags, from the function's NODE_OPTIONS. */
+  readonly execArgv: readonly string[];
+  readonly timeoutSeconds: number;
+  /** Containers at most: the reserved concurrency, or a local cap. */
+  readonly maxContainers: number;
+  readonly workerBundle: string;
+  readonly recordFailures?: InitMessage['recordFailures'];
+  /** Told about cold starts, init failures and timeouts, as Lambda's log lines. */
+  readonly log: (line: string) => void;
+  /** Told about every invocation, for the usage meter. */
+  readonly onInvocation?: (record: InvocationRecord) => void;
+}
+
+interface Container {
+  readonly process: ChildProcess;
+  readonly id: number;
+  /** Resolves once INIT is over; rejects with the init error. */
+  readonly ready: Promise<number>;
+  pending?: {
+    readonly requestId: string;
+    readonly resolve: (message: ContainerMessage | 'exit') => void;
+  };
+  exited: boolean;
+}
+
+/**
+ * The containers of one function (docs/adr/0012). Each is a child process running one invocation
+ * at a time; a new one starts (cold, its INIT timed and logged) only when every existing one is
+ * busy and fewer than `maxContainers` exist, otherwise the invocation waits for the next free one,
+ * in order. A container that times out (`Sandbox.Timedout`), fails its INIT or exits is discarded.
+ */
+export class ContainerPool {
+  private readonly idle: Container[] = [];
+  private readonly all = new Set<Container>();
+  private readonly waiting: ((container: Container) => void)[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: ContainerPoolOptions) {}
+
+  /** Invokes the function once with `event`; rejects with a {@link FunctionInvocationError}. */
+  async invoke(event: unknown): Promise<unknown> {
+    if (this.closed)
+      throw new FunctionInvocationError({ errorType: 'ServiceException', errorMessage: 'stopped' });
+    const { container, cold } = await this.acquire();
+    let initMs: number | undefined;
+    try {
+      initMs = await container.ready;
+    } catch (error) {
+      this.discard(container);
+      this.options.onInvocation?.({
+        functionName: this.options.functionName,
+        durationMs: 0,
+        coldStart: true,
+      });
+      throw error;
+    }
+    const requestId = randomUUID();
+    const timeoutMs = this.options.timeoutSeconds * 1000;
+    const started = performance.now();
+    const reply = await new Promise<ContainerMessage | 'timeout' | 'exit'>((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      container.pending = {
+        requestId,
+        resolve: (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        },
+      };
+      container.process.send({ type: 'invoke', requestId, event, deadline: Date.now() + timeoutMs });
+    });
+    container.pending = undefined;
+    const record = (durationMs: number) =>
+      this.options.onInvocation?.({
+        functionName: this.options.functionName,
+        durationMs: durationMs + (cold ? (initMs ?? 0) : 0),
+        ...(cold ? { initMs } : {}),
+        coldStart: cold,
+      });
+
+    if (reply === 'timeout' || reply === 'exit') {
+      record(performance.now() - started);
+      this.discard(container);
+      if (reply === 'timeout') {
+        const message = `Task timed out after ${this.options.timeoutSeconds.toFixed(2)} seconds`;
+        this.options.log(`${requestId} ${message}`);
+        throw new FunctionInvocationError({ errorType: 'Sandbox.Timedout', errorMessage: message });
+      }
+      throw new FunctionInvocationError({
+        errorType: 'Runtime.ExitError',
+        errorMessage: `RequestId: ${requestId} Error: Runtime exited without providing a reason`,
+      });
+    }
+    this.release(container);
+    if (reply.type === 'result') {
+      record(reply.durationMs);
+      return reply.value;
+    }
+    if (reply.type === 'failed') {
+      record(reply.durationMs);
+      throw new FunctionInvocationError(reply.error);
+    }
+    throw new Error(`unexpected reply ${reply.type} from a container of ${this.options.functionName}`);
+  }
+
+  /** Stops every container; invocations in flight fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.all].map(
+        (container) =>
+          new Promise<void>((resolve) => {
+            if (container.exited) return resolve();
+            container.process.once('exit', () => resolve());
+            container.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private async acquire(): Promise<{ container: Container; cold: boolean }> {
+    const idle = this.idle.pop();
+    if (idle) return { container: idle, cold: false };
+    if (this.all.size < this.options.maxContainers) return { container: this.start(), cold: true };
+    return { container: await new Promise<Container>((resolve) => this.waiting.push(resolve)), cold: false };
+  }
+
+  private release(container: Container): void {
+    const next = this.waiting.shift();
+    if (next) next(container);
+    else this.idle.push(container);
+  }
+
+  /** Removes a container for good; a waiting invocation gets a fresh one in its place. */
+  private discard(container: Container): void {
+    if (!this.all.has(container)) return;
+    this.all.delete(container);
+    const index = this.idle.indexOf(container);
+    if (index >= 0) this.idle.splice(index, 1);
+    if (!container.exited) container.process.kill('SIGKILL');
+    const next = this.waiting.shift();
+    if (next && !this.closed) next(this.start());
+  }
+
+  private start(): Container {
+    const { options } = this;
+    const child = fork(options.workerBundle, [], {
+      env: { ...options.environment },
+      execArgv: [...options.execArgv],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    const id = this.nextId++;
+    let settle: { resolve: (initMs: number) => void; reject: (error: Error) => void } | undefined;
+    const ready = new Promise<number>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // Awaited in invoke(); a container discarded before anyone awaits it must not warn.
+    ready.catch(() => {});
+    const container: Container = { process: child, id, ready, exited: false };
+    child.on('message', (message: ContainerMessage) => {
+      if (message.type === 'ready') {
+        options.log(`INIT_REPORT Init Duration: ${message.initMs.toFixed(2)} ms (container ${id})`);
+        settle?.resolve(message.initMs);
+      } else if (message.type === 'initFailed') {
+        options.log(
+          `INIT_REPORT Init Duration: ${message.initMs.toFixed(2)} ms Phase: init Status: error Error Type: ${message.error.errorType} (${message.error.errorMessage})`,
+        );
+        settle?.reject(new FunctionInvocationError(message.error));
+      } else if (container.pending?.requestId === message.requestId) {
+        container.pending.resolve(message);
+      }
+    });
+    child.once('exit', () => {
+      container.exited = true;
+      container.pending?.resolve('exit');
+      settle?.reject(
+        new FunctionInvocationError({
+          errorType: 'Runtime.ExitError',
+          errorMessage: 'Runtime exited before its INIT completed',
+        }),
+      );
+      this.discard(container);
+    });
+    this.all.add(container);
+    child.send({
+      type: 'init',
+      bundle: options.bundle,
+      handlerExport: options.handlerExport,
+      ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
+    } satisfies InitMessage);
+    return container;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The messages between a function's container (local/lambda/worker.ts, a child process) and the
+ * pool that runs it (local/lambda/containers.ts), over the fork IPC channel. One invocation at a
+ * time per container, as in Lambda.
+ */
+
+export interface InitMessage {
+  readonly type: 'init';
+  /** The function's bundle, an absolute path. */
+  readonly bundle: string;
+  readonly handlerExport: string;
+  /** Local fault injection (`LOCAL_FAULT_RECORD_FAILURE_RATE`), installed before the handler loads. */
+  readonly recordFailures?: { readonly rate: number; readonly file: string };
+}
+
+export interface InvokeMessage {
+  readonly type: 'invoke';
+  readonly requestId: string;
+  readonly event: unknown;
+  /** Epoch milliseconds when the function times out: `context.getRemainingTimeInMillis()`. */
+  readonly deadline: number;
+}
+
+export type ParentMessage = InitMessage | InvokeMessage;
+
+/** What Lambda reports for a failed invocation: `errorType` is the error's name. */
+export interface FunctionError {
+  readonly errorType: string;
+  readonly errorMessage: string;
+  readonly trace?: readonly string[];
+}
+
+export type ContainerMessage =
+  | { readonly type: 'ready'; readonly initMs: number }
+  | { readonly type: 'initFailed'; readonly error: FunctionError; readonly initMs: number }
+  | {
+      readonly type: 'result';
+      readonly requestId: string;
+      readonly value: unknown;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: 'failed';
+      readonly requestId: string;
+      readonly error: FunctionError;
+      readonly durationMs: number;
+    };
+
+export function toFunctionError(thrown: unknown): FunctionError {
+  const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+  return { errorType: error.name, errorMessage: error.message, trace: error.stack?.split('\n') ?? [] };
+}
