@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { prepareLocalBuild } from '../../local/lambda/build.js';
 import { findPgBouncer, type LocalPgBouncer, startPgBouncer } from '../../local/pgbouncer.js';
 import { findFreePort } from '../../local/ports.js';
 import { startLocalPostgres } from '../../local/postgres.js';
@@ -21,6 +22,8 @@ declare module 'vitest' {
  * isolated while running in parallel.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Every end-to-end test starts `npm start`, which runs this build: make it once, up front.
+  await prepareLocalBuild({ progress: (step) => console.log(`[local build] ${step}`) });
   const workDir = await mkdtemp(path.join(tmpdir(), 'checkout-test-pg-'));
   // mkdtemp makes the folder private to us; as root, the servers run as `postgres` and must reach it.
   await chmod(workDir, 0o755);
