@@ -18,7 +18,13 @@ const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 export const LOCAL_BUILD_DIR = path.join(PROJECT_ROOT, '.local-build');
 /** The files a build depends on: the CDK app, the handlers and everything they import. */
 const SOURCE_FOLDERS = ['bin', 'lib', 'lambdas', 'src', 'statemachines', 'migrations', 'local/lambda'];
-const SOURCE_FILES = ['cdk.json', 'cdk.context.json', 'package-lock.json', 'tsconfig.json'];
+const SOURCE_FILES = [
+  'cdk.json',
+  'cdk.context.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'local/record-failures.ts',
+];
 
 /** The worker bootstrap each container runs; bundled next to the functions. */
 export const WORKER_BUNDLE = '_container/worker.mjs';
