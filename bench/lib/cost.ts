@@ -76,9 +76,16 @@ export interface CheckoutUsage {
   readonly apiRequests: number;
   readonly stateTransitions: number;
   readonly executions: number;
-  /** Per function: invocations and billed milliseconds, each per checkout. */
-  readonly lambda: Readonly<Record<string, { readonly invocations: number; readonly billedMs: number }>>;
+  /** Per function: invocations, billed milliseconds and cold starts, each per checkout. */
+  readonly lambda: Readonly<Record<string, LambdaUsage>>;
   readonly lambdaInvocations: number;
+  /**
+   * Lambda-billed duration summed over every function the checkout invoked (cold starts' INIT
+   * included), in milliseconds, as the containers measured it (docs/adr/0012).
+   */
+  readonly lambdaBilledMs: number;
+  /** Containers started for the checkouts, per checkout: each is a cold start AWS would have too. */
+  readonly coldStarts: number;
   readonly lambdaGbSeconds: number;
   /** Sagas' task functions only (`checkout-<State>`), for the other orchestrators on paper. */
   readonly sagaTaskInvocations: number;
@@ -124,10 +131,12 @@ export function perCheckout(
     lambda: Object.fromEntries(
       functions.map(([name, entry]) => [
         name,
-        { invocations: per(entry.invocations), billedMs: per(entry.billedMs) },
+        { invocations: per(entry.invocations), billedMs: per(entry.billedMs), coldStarts: per(entry.coldStarts) },
       ]),
     ),
     lambdaInvocations: per(functions.reduce((total, [, entry]) => total + entry.invocations, 0)),
+    lambdaBilledMs: per(functions.reduce((total, [, entry]) => total + entry.billedMs, 0)),
+    coldStarts: per(functions.reduce((total, [, entry]) => total + entry.coldStarts, 0)),
     lambdaGbSeconds: per(gbSeconds(functions.reduce((total, [, entry]) => total + entry.billedMs, 0))),
     sagaTaskInvocations: per(tasks.reduce((total, [, entry]) => total + entry.invocations, 0)),
     sagaTaskGbSeconds: per(gbSeconds(tasks.reduce((total, [, entry]) => total + entry.billedMs, 0))),

@@ -151,7 +151,7 @@ function costSection(cost: CostResult): string[] {
   const { happy, chaos } = cost;
   const usageRow = (label: string, u: CheckoutUsage) =>
     `| ${label} | ${u.apiRequests} | ${u.stateTransitions} | ${u.lambdaInvocations} (${u.sagaTaskInvocations} saga tasks) | ` +
-    `${u.lambdaGbSeconds} | ${u.dynamodbWrites} / ${u.dynamodbReads} | ${u.sqsRequests} (+${u.sqsPolls} polls) | ${u.events} |`;
+    `${u.lambdaBilledMs} ms, ${u.coldStarts} cold starts | ${u.lambdaGbSeconds} | ${u.dynamodbWrites} / ${u.dynamodbReads} | ${u.sqsRequests} (+${u.sqsPolls} polls) | ${u.events} |`;
   const costTable = (columns: { label: string; breakdown: CostBreakdown }[]) => {
     const items = [...new Set(columns.flatMap((c) => c.breakdown.lines.map((line) => line.item)))];
     return [
@@ -175,8 +175,8 @@ function costSection(cost: CostResult): string[] {
     `Counted by the local stand-ins (local/usage.ts), per checkout; Lambda at ${cost.memoryMb} MB (arm64), durations as measured here. ` +
       `Prices of ${cost.prices.date} (${cost.prices.region}, bench/prices.json): ${cost.prices.source}`,
     '',
-    '| phase | API requests | state transitions | Lambda invocations | Lambda GB-s | DynamoDB writes / reads | SQS requests | events |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| phase | API requests | state transitions | Lambda invocations | Lambda billed duration | Lambda GB-s | DynamoDB writes / reads | SQS requests | events |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     usageRow(`happy card checkout (${happy.usage.checkouts})`, happy.usage),
     ...(chaos ? [usageRow(`chaos mix (per checkout sent, ${chaos.usage.checkouts})`, chaos.usage)] : []),
     '',

@@ -38,7 +38,7 @@ export interface CostResult {
   readonly chaos?: PhaseCost;
 }
 
-/** The Lambda functions behind the saga's Task states, as local/saga.ts names them. */
+/** The Lambda functions behind the saga's Task states, as local mode names them (local/lambda/template.ts). */
 function sagaTaskFunctions(): string[] {
   const names: string[] = [];
   forEachState(loadAslDefinition(PAYMENT_SAGA_DEFINITION_FILE), (stateName, state) => {
@@ -111,7 +111,8 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   const prices = loadPrices();
   const executionMs = round(median(await confirmationLatencies(ctx.sql, accepted)));
   ctx.progress.step(
-    `  happy checkout: ${usage.stateTransitions} transitions, ${usage.lambdaInvocations} Lambda invocations, ` +
+    `  happy checkout: ${usage.stateTransitions} transitions, ${usage.lambdaInvocations} Lambda invocations ` +
+      `(${usage.lambdaBilledMs} ms billed, ${usage.coldStarts} cold starts), ` +
       `$${standardCost(usage, prices).totalPerMillionCheckouts} per million`,
   );
   return {
