@@ -110,7 +110,7 @@ export function nodeFlags(fn: TemplateFunction): string[] {
 
 /**
  * Containers a function may run at once: its reserved concurrency, capped locally by
- * `LOCAL_LAMBDA_MAX_CONTAINERS` (default 3) so that one busy function cannot take every core.
+ * `LOCAL_LAMBDA_MAX_CONTAINERS` (default 8) so that one busy function cannot take every core.
  */
 export function localConcurrency(fn: TemplateFunction, cap: number): number {
   return Math.max(1, Math.min(fn.reservedConcurrency ?? cap, cap));
