@@ -26,7 +26,6 @@ import { prepareLocalBuild } from './lambda/build.js';
 import { accessKeyOf, LocalFunctions } from './lambda/functions.js';
 import { startIamProxy } from './lambda/iam.js';
 import {
-  localConcurrency,
   localVisibilityTimeoutSeconds,
   SWEEPER_ENTRY,
   sweeperEnvironment,
@@ -308,31 +307,21 @@ export async function startLocalStack(
     await restoreCompensationQueue(sql, sqs, compensationQueue);
     const pollerClient = roleClient(SQSClient, endpoints.sqs, worker.role);
     stops.push(["the event source mapping's SQS client", async () => pollerClient.destroy()]);
-    const pollers = Array.from(
-      {
-        length: Math.min(
-          mapping.maximumConcurrency ?? 1000,
-          localConcurrency(worker, config.maxContainersPerFunction),
-        ),
-      },
-      () =>
-        startSqsPoller({
-          // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
-          client: pollerClient,
-          queueUrl: compensationQueue.queueUrl,
-          batchSize: mapping.batchSize,
-          reportBatchItemFailures: mapping.reportBatchItemFailures,
-          waitTimeSeconds: 1,
-          visibilityTimeoutSeconds: config.compensationRetrySeconds,
-          functionName: worker.name,
-          handler: (event) => functions.invoke(worker, event),
-          onError: (error) => log(`[lambda ${worker.name}] batch failed: ${describeError(error)}`),
-        }),
-    );
-    stops.push([
-      'the compensation worker',
-      async () => void (await Promise.all(pollers.map((p) => p.stop()))),
-    ]);
+    // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
+    // to seconds, a second poller would be handed a message still being worked on.
+    const poller = startSqsPoller({
+      // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
+      client: pollerClient,
+      queueUrl: compensationQueue.queueUrl,
+      batchSize: mapping.batchSize,
+      reportBatchItemFailures: mapping.reportBatchItemFailures,
+      waitTimeSeconds: 1,
+      visibilityTimeoutSeconds: config.compensationRetrySeconds,
+      functionName: worker.name,
+      handler: (event) => functions.invoke(worker, event),
+      onError: (error) => log(`[lambda ${worker.name}] batch failed: ${describeError(error)}`),
+    });
+    stops.push(['the compensation worker', () => poller.stop()]);
 
     const sweeper = app.functions.find((fn) => fn.entry === SWEEPER_ENTRY);
     if (!sweeper) throw new LocalStackConfigError(`the CDK app has no function for ${SWEEPER_ENTRY}`);

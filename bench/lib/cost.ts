@@ -131,7 +131,11 @@ export function perCheckout(
     lambda: Object.fromEntries(
       functions.map(([name, entry]) => [
         name,
-        { invocations: per(entry.invocations), billedMs: per(entry.billedMs), coldStarts: per(entry.coldStarts) },
+        {
+          invocations: per(entry.invocations),
+          billedMs: per(entry.billedMs),
+          coldStarts: per(entry.coldStarts),
+        },
       ]),
     ),
     lambdaInvocations: per(functions.reduce((total, [, entry]) => total + entry.invocations, 0)),

@@ -14,7 +14,8 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
  * - Compressed time: the breaker's half-open delay is multiplied by `LOCAL_TIME_SCALE`, the provider
  *   client timeout is `PAYMENT_TIMEOUT_MS` of `npm start`'s environment (default 2000 ms, so that a
  *   never-answering provider fails in seconds), and the compensation queue's visibility timeout is
- *   `LOCAL_COMPENSATION_RETRY_SECONDS` (see {@link localVisibilityTimeoutSeconds}).
+ *   `LOCAL_COMPENSATION_RETRY_SECONDS`, so the event source mapping runs one batch at a time (see
+ *   {@link localVisibilityTimeoutSeconds}).
  * - Per-customer limits: `CUSTOMER_REQUESTS_PER_MINUTE` and `CUSTOMER_CHECKOUTS_PER_MINUTE` come
  *   from `npm start`'s environment, unset meaning off, so load tests are not throttled by a stage's
  *   limits.
@@ -119,7 +120,10 @@ export function localConcurrency(fn: TemplateFunction, cap: number): number {
 /**
  * A queue's visibility timeout locally: the compensation retry delay (`LOCAL_COMPENSATION_RETRY_SECONDS`)
  * for queues an event source mapping drains, compressed time instead of the template's minutes.
- * Retention and the redrive policy (`maxReceiveCount`) are the template's.
+ * Retention and the redrive policy (`maxReceiveCount`) are the template's. Because seconds no
+ * longer outlast the function's timeout as the template's visibility does (6 × 60 s), the mapping
+ * runs one batch at a time (its `MaximumConcurrency` is not used): a second poller would be handed
+ * a message still being worked on, counting a receive no attempt made.
  */
 export function localVisibilityTimeoutSeconds(
   queue: TemplateQueue,
