@@ -22,7 +22,7 @@ import { startSqsPoller } from './aws/sqs-poller.js';
 import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
 import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
-import { prepareLocalBuild } from './lambda/build.js';
+import { type LocalBuild, prepareLocalBuild } from './lambda/build.js';
 import { accessKeyOf, LocalFunctions } from './lambda/functions.js';
 import { startIamProxy } from './lambda/iam.js';
 import {
@@ -120,6 +120,8 @@ export async function startLocalStack(
       await stop().catch((error: unknown) => progress(`stopping ${name} failed: ${String(error)}`));
     }
   };
+  const stopBuilding = new AbortController();
+  let building: Promise<LocalBuild> | undefined;
   try {
     if (!config.databaseUrl && (await stopOrphanedPostgres(path.join(config.dataDir, 'postgres')))) {
       progress('stopped the PostgreSQL a crashed earlier run left behind');
@@ -134,11 +136,13 @@ export async function startLocalStack(
       ...(config.databaseUrl ? {} : { LOCAL_POSTGRES_PORT: config.postgresPort }),
     });
     await mkdir(config.dataDir, { recursive: true });
-    const build = await prepareLocalBuild({
+    // The synth takes most of a cold start: it runs while PostgreSQL starts and migrates.
+    building = prepareLocalBuild({
       progress,
+      signal: stopBuilding.signal,
       ...(config.cdkOutDir ? { assemblyDir: config.cdkOutDir } : {}),
     });
-    const assembly = new CloudAssembly(build.assemblyDir);
+    building.catch(() => {});
 
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
@@ -168,6 +172,9 @@ export async function startLocalStack(
     const applicationUrl = urlForRole(databaseUrl, APPLICATION_ROLE, applicationPassword);
     const appSql = createSql(applicationUrl, { max: 4, connectTimeoutSeconds: 5 });
     stops.push(["the application role's pool", () => appSql.end({ timeout: 5 })]);
+
+    const build = await building;
+    const assembly = new CloudAssembly(build.assemblyDir);
 
     progress(`starting DynamoDB (dynalite) on 127.0.0.1:${config.dynamoDbPort}`);
     const dynamo = await startLocalDynamoDb({
@@ -374,6 +381,9 @@ export async function startLocalStack(
 
     return { apiUrl: api.url, providerUrl: provider.url, close: stopAll };
   } catch (error) {
+    // A synth still running would outlive this process.
+    stopBuilding.abort();
+    await building?.catch(() => {});
     await stopAll();
     throw error;
   }

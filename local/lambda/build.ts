@@ -44,6 +44,8 @@ export interface PrepareBuildOptions {
    * app edited on purpose, to see how the local stack behaves with another template.
    */
   readonly assemblyDir?: string;
+  /** Stops a synth under way (its child process is killed). */
+  readonly signal?: AbortSignal;
 }
 
 /** The cached build of the current sources, built first when there is none. */
@@ -61,11 +63,16 @@ export async function prepareLocalBuild(options: PrepareBuildOptions): Promise<L
     await rm(staging, { recursive: true, force: true });
     await mkdir(staging, { recursive: true });
     const stagedAssembly = path.join(staging, 'cdk.out');
-    // Independent of each other: esbuild works on its own threads while the CDK app runs.
-    await Promise.all([
-      synthesize(stagedAssembly, options.progress),
-      bundleFunctions(path.join(staging, 'bundles')),
-    ]);
+    try {
+      // Independent of each other: esbuild works on its own threads while the CDK app runs.
+      await Promise.all([
+        synthesize(stagedAssembly, options.progress, options.signal),
+        bundleFunctions(path.join(staging, 'bundles')),
+      ]);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
     await rm(path.join(staging, 'cdk.out', 'tree.json'), { force: true });
     await mkdir(path.join(staging, 'complete'));
     try {
@@ -111,7 +118,11 @@ async function listFiles(folder: string): Promise<string[]> {
  * Runs the CDK app (bin/app.ts) as the CLI would, with the project's context, construct paths in
  * the template metadata and asset bundling skipped; prints a line every 5 s while it runs.
  */
-async function synthesize(outDir: string, progress: (step: string) => void): Promise<void> {
+async function synthesize(
+  outDir: string,
+  progress: (step: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };
@@ -139,6 +150,7 @@ async function synthesize(outDir: string, progress: (step: string) => void): Pro
           AWS_REGION: 'us-east-1',
         },
         stdio: ['ignore', 'ignore', 'pipe'],
+        ...(signal ? { signal } : {}),
       });
       let errors = '';
       child.stderr?.on('data', (chunk: Buffer) => {
