@@ -62,7 +62,9 @@ export interface SagaEnvironment {
  * @param environment Variables to set on top of the defaults below, for the handlers of this
  * test file (each test file runs in a process of its own).
  */
-export async function startSagaEnvironment(environment: Record<string, string> = {}): Promise<SagaEnvironment> {
+export async function startSagaEnvironment(
+  environment: Record<string, string> = {},
+): Promise<SagaEnvironment> {
   const db = await createTestDatabase();
   const provider = await startSimulatedProvider({ port: 0 });
   const sqsServer = await startLocalSqs();
