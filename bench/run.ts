@@ -26,6 +26,7 @@ import { measureBundles } from './scenarios/bundles.js';
 import { BENCH_APPLICATION_NAME, chaos } from './scenarios/chaos.js';
 import { hotSku, spreadLoad, warmUp } from './scenarios/checkout-load.js';
 import { chaosCost, databaseNow, measureHappyCost, outboxEventsSince } from './scenarios/cost.js';
+import { loadProfile } from './scenarios/load-profile.js';
 import { measurePhysicalLimit } from './scenarios/physical-limit.js';
 import { measureRoundTrips } from './scenarios/round-trips.js';
 
@@ -93,6 +94,8 @@ try {
   const hot = await hotSku(ctx);
   progress.step('2. Spread load');
   const spread = await spreadLoad(ctx);
+  progress.step('8. Load profile: staged ramp, then a constant arrival rate');
+  const load = await loadProfile(ctx);
   progress.step('4. Round trips and rows per checkout');
   const roundTrips = await measureRoundTrips(ctx);
   progress.step('3. Physical limit');
@@ -128,6 +131,10 @@ try {
         .filter((run) => run.unconfirmed > 0)
         .map((run) => ({ concurrency: run.concurrency, unconfirmed: run.unconfirmed })),
     ),
+    report(
+      'every accepted order of the load profile reached CONFIRMED',
+      load.unconfirmed > 0 ? [{ unconfirmed: load.unconfirmed }] : [],
+    ),
   ];
   const reports = await auditSettledSystem({
     sql,
@@ -141,7 +148,16 @@ try {
     if (r.violations > 0) console.log(`             e.g. ${JSON.stringify(r.examples)}`);
   }
 
-  const scenarios = { hotSku: hot, spread, physicalLimit, roundTrips, bundles, chaos: chaosResult, cost };
+  const scenarios = {
+    hotSku: hot,
+    spread,
+    loadProfile: load,
+    physicalLimit,
+    roundTrips,
+    bundles,
+    chaos: chaosResult,
+    cost,
+  };
   const ratios = limitRatios(scenarios);
   const finishedAt = new Date();
   const results: BenchResults = {
