@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 
 /**
  * X-Ray tracing through Powertools Tracer, kept out of the way: the Tracer is built only inside
@@ -12,18 +12,23 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
  * the correlation id and, where there is one, the order id, so X-Ray can find every trace of an order.
  */
 
-let tracer: Tracer | null | undefined;
+const tracing =
+  process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined && process.env.POWERTOOLS_TRACE_ENABLED !== 'false';
+
+/**
+ * Imported only when tracing: importing the X-Ray SDK that Tracer is built on installs an async
+ * hook (cls-hooked) on the whole process, which makes every promise several times dearer whether
+ * or not anything is traced (aws/aws-xray-sdk-node#420). docs/PERFORMANCE.md measures it.
+ */
+const tracer: Tracer | undefined = tracing
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({
+      serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'checkout',
+    })
+  : undefined;
 const annotations = new Map<string, string>();
 
 function activeTracer(): Tracer | undefined {
-  if (tracer === undefined) {
-    const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
-    tracer =
-      inLambda && process.env.POWERTOOLS_TRACE_ENABLED !== 'false'
-        ? new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'checkout' })
-        : null;
-  }
-  return tracer ?? undefined;
+  return tracer;
 }
 
 /** Annotates every subsegment of this invocation from now on (the last value of a key wins). */

@@ -58,7 +58,13 @@ export interface SagaEnvironment {
   close(): Promise<void>;
 }
 
-export async function startSagaEnvironment(): Promise<SagaEnvironment> {
+/**
+ * @param environment Variables to set on top of the defaults below, for the handlers of this
+ * test file (each test file runs in a process of its own).
+ */
+export async function startSagaEnvironment(
+  environment: Record<string, string> = {},
+): Promise<SagaEnvironment> {
   const db = await createTestDatabase();
   const provider = await startSimulatedProvider({ port: 0 });
   const sqsServer = await startLocalSqs();
@@ -85,6 +91,7 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...environment,
   });
 
   const saga = await createLocalPaymentSaga({
