@@ -3,13 +3,15 @@ import { cpus } from 'node:os';
 
 /**
  * Where the CPU went during a measurement, in cores (1.0 = one core busy for the whole interval).
- * That is what bounds throughput on a 2-core machine: the stack's single Node process (API,
- * saga interpreter, DynamoDB and SQS stand-ins, payment provider) against PostgreSQL against the
- * load generator itself.
+ * That is what bounds throughput on a 2-core machine: the stack's Node process (API gateway,
+ * saga interpreter, DynamoDB and SQS stand-ins, IAM checks, payment provider) and the functions'
+ * containers (its Node children, docs/adr/0012) against PostgreSQL against the load generator.
  */
 export interface CpuUse {
   /** The stack's Node process (every in-process component of `npm start`). */
   readonly stackNode: number;
+  /** The functions' containers: the stack's Node child processes. */
+  readonly functions: number;
   /** PostgreSQL: the postmaster and its backends (children of the stack process, or of their own). */
   readonly postgres: number;
   /** Other descendants of the stack process (e.g. PgBouncer). */
@@ -23,7 +25,7 @@ export interface CpuUse {
   readonly cores: number;
 }
 
-type Role = 'stackNode' | 'postgres' | 'otherChildren';
+type Role = 'stackNode' | 'functions' | 'postgres' | 'otherChildren';
 
 interface Snapshot {
   readonly at: number;
@@ -59,17 +61,18 @@ export async function startCpuMeter(
       const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
       // Per process: connections open and close meanwhile. A process that started counts whole;
       // one that ended is lost (its last times are gone with it), so the tree is a lower bound.
-      const spent: Record<Role, number> = { stackNode: 0, postgres: 0, otherChildren: 0 };
+      const spent: Record<Role, number> = { stackNode: 0, functions: 0, postgres: 0, otherChildren: 0 };
       for (const [pid, now] of last.tree)
         spent[now.role] += now.seconds - (first.tree.get(pid)?.seconds ?? 0);
       const use = {
         stackNode: cores(spent.stackNode),
+        functions: cores(spent.functions),
         postgres: cores(spent.postgres),
         otherChildren: cores(spent.otherChildren),
         bench: cores(last.bench - first.bench),
         machine: cores(last.machineBusy - first.machineBusy),
       };
-      const ours = use.stackNode + use.postgres + use.otherChildren + use.bench;
+      const ours = use.stackNode + use.functions + use.postgres + use.otherChildren + use.bench;
       return {
         ...use,
         others: Math.max(0, Math.round((use.machine - ours) * 100) / 100),
@@ -113,7 +116,11 @@ async function snapshot({ pid: stackPid, postgresPid }: MeteredProcesses): Promi
     const info = processes.get(pid);
     if (!info) continue;
     tree.set(pid, {
-      role: info.name.startsWith('postgres') ? 'postgres' : 'otherChildren',
+      role: info.name.startsWith('postgres')
+        ? 'postgres'
+        : info.name === 'node' && info.ppid === stackPid
+          ? 'functions'
+          : 'otherChildren',
       seconds: info.seconds,
     });
   }

@@ -235,11 +235,11 @@ function cpuTable(rows: { label: string; cpu: CpuUse | undefined }[]) {
   return [
     `CPU while the POSTs ran, in cores (of ${measured[0]?.cpu?.cores}):`,
     '',
-    '| run | stack Node process | its other processes | PostgreSQL | bench client | other work on the machine | whole machine |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| run | stack Node process | function containers | its other processes | PostgreSQL | bench client | other work on the machine | whole machine |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...measured.map(
       ({ label, cpu }) =>
-        `| ${label} | ${cpu?.stackNode} | ${cpu?.otherChildren} | ${cpu?.postgres} | ${cpu?.bench} | ${cpu?.others} | ${cpu?.machine} |`,
+        `| ${label} | ${cpu?.stackNode} | ${cpu?.functions} | ${cpu?.otherChildren} | ${cpu?.postgres} | ${cpu?.bench} | ${cpu?.others} | ${cpu?.machine} |`,
     ),
   ];
 }
