@@ -52,6 +52,8 @@ interface Container {
     readonly resolve: (message: ContainerMessage | 'exit') => void;
   };
   exited: boolean;
+  /** Killed by the pool (a timeout), not exited on its own. */
+  killed?: boolean;
 }
 
 /**
@@ -98,7 +100,11 @@ export class ContainerPool {
           resolve(message);
         },
       };
-      container.process.send({ type: 'invoke', requestId, event, deadline: Date.now() + timeoutMs });
+      // A container that died meanwhile fails the send; its 'exit' settles this invocation.
+      container.process.send(
+        { type: 'invoke', requestId, event, deadline: Date.now() + timeoutMs },
+        () => {},
+      );
     });
     container.pending = undefined;
     const record = (durationMs: number) =>
@@ -122,7 +128,9 @@ export class ContainerPool {
         errorMessage: `RequestId: ${requestId} Error: Runtime exited without providing a reason`,
       });
     }
-    this.release(container);
+    // A container that crashed (an unhandled rejection) reported its invocation and is going away.
+    if (reply.type === 'failed' && reply.error.errorType.startsWith('Runtime.')) this.discard(container);
+    else this.release(container);
     if (reply.type === 'result') {
       record(reply.durationMs);
       return reply.value;
@@ -168,7 +176,10 @@ export class ContainerPool {
     this.all.delete(container);
     const index = this.idle.indexOf(container);
     if (index >= 0) this.idle.splice(index, 1);
-    if (!container.exited) container.process.kill('SIGKILL');
+    if (!container.exited) {
+      container.killed = true;
+      container.process.kill('SIGKILL');
+    }
     const next = this.waiting.shift();
     if (next && !this.closed) next(this.start());
   }
@@ -202,7 +213,15 @@ export class ContainerPool {
         container.pending.resolve(message);
       }
     });
-    child.once('exit', () => {
+    child.on('error', () => {
+      // A failed spawn or IPC write; the 'exit' that follows settles what was waiting.
+    });
+    child.once('exit', (code, signal) => {
+      if (!this.closed && !container.killed) {
+        options.log(
+          `container ${id} exited (${signal ?? `code ${code}`}); the next invocation starts a new one`,
+        );
+      }
       container.exited = true;
       container.pending?.resolve('exit');
       settle?.reject(
@@ -214,12 +233,15 @@ export class ContainerPool {
       this.discard(container);
     });
     this.all.add(container);
-    child.send({
-      type: 'init',
-      bundle: options.bundle,
-      handlerExport: options.handlerExport,
-      ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
-    } satisfies InitMessage);
+    child.send(
+      {
+        type: 'init',
+        bundle: options.bundle,
+        handlerExport: options.handlerExport,
+        ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
+      } satisfies InitMessage,
+      () => {},
+    );
     return container;
   }
 }

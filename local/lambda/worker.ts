@@ -14,11 +14,28 @@ import { type ContainerMessage, type ParentMessage, toFunctionError } from './pr
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 let handler: Handler | undefined;
+/** The invocation running, if any: a crash fails it. */
+let running: string | undefined;
 
-const send = (message: ContainerMessage) => process.send?.(message);
+// A failed send means the parent is gone; the 'disconnect' below ends this process.
+const send = (message: ContainerMessage) => process.send?.(message, undefined, undefined, () => {});
 
 // The parent went away (stopped, or killed): a container never outlives it.
 process.on('disconnect', () => process.exit(0));
+
+/**
+ * As the Lambda Node runtime does: an unhandled rejection or exception fails the invocation
+ * running (`Runtime.UnhandledPromiseRejection`, `Runtime.UncaughtException`) and ends the
+ * container, which the pool replaces with a cold one.
+ */
+function crash(errorType: string, thrown: unknown): void {
+  const error = { ...toFunctionError(thrown), errorType };
+  console.error(`ERROR\t${errorType}\t${JSON.stringify(error)}`);
+  if (running) send({ type: 'failed', requestId: running, error, durationMs: 0 });
+  setImmediate(() => process.exit(129));
+}
+process.on('unhandledRejection', (reason) => crash('Runtime.UnhandledPromiseRejection', reason));
+process.on('uncaughtException', (error) => crash('Runtime.UncaughtException', error));
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'init') void init(message);
@@ -48,6 +65,7 @@ async function init(message: Extract<ParentMessage, { type: 'init' }>): Promise<
 async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Promise<void> {
   const started = performance.now();
   const { requestId } = message;
+  running = requestId;
   try {
     const value = await (handler as Handler)(message.event, lambdaContext(message));
     send({ type: 'result', requestId, value, durationMs: performance.now() - started });

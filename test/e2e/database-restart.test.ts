@@ -13,6 +13,7 @@ import {
   type PaymentLedgerEntry,
   violationsOf,
 } from '../../src/ops/invariants.js';
+import { editedAssembly, environmentOf } from '../support/edited-assembly.js';
 import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
 
 /** Placed before the first restart; the restart happens once this many sagas are in flight. */
@@ -47,9 +48,15 @@ beforeAll(async () => {
     env: {
       DATABASE_URL: postgres.adminUrl,
       // This test is about the database. A third of its orders are pm_capture_fails, whose captures
-      // fail on purpose; in one local process they share one breaker, which they would keep open
-      // for the healthy orders (the breaker has tests of its own, test/payments).
-      PAYMENT_BREAKER_FAILURE_THRESHOLD: '1000000',
+      // fail on purpose; they would keep each container's breaker open for the healthy orders (the
+      // breaker has tests of its own, test/payments): the functions run with a breaker that never opens.
+      LOCAL_CDK_OUT: await editedAssembly((_, resources) => {
+        for (const resource of resources) {
+          if (resource.Type !== 'AWS::Lambda::Function') continue;
+          const environment = environmentOf(resource);
+          if (environment?.PAYMENT_PROVIDER_URL) environment.PAYMENT_BREAKER_FAILURE_THRESHOLD = '1000000';
+        }
+      }),
     },
     readyTimeoutMs: 90_000,
   });
@@ -145,11 +152,13 @@ test(
         body: JSON.stringify({ balanceCents: 1_000_000 }),
       });
     }
-    // A slow (not failing) provider keeps the sagas in flight across the restarts.
+    // A slow (not failing) provider keeps the sagas in flight across the restarts: slow enough that
+    // 100 of them are still running once the first wave is placed, under the provider client's
+    // local 2 s timeout.
     await fetch(`${stack?.providerUrl}/control/faults`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ latencyMs: 700 }),
+      body: JSON.stringify({ latencyMs: 1200 }),
     });
     const answers: Answer[] = [];
     const outageAnswers: Answer[] = [];

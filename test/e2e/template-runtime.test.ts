@@ -1,6 +1,3 @@
-import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -10,8 +7,8 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LOCAL_USAGE_PATH } from '../../local/api-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
-import { prepareLocalBuild } from '../../local/lambda/build.js';
 import type { UsageSnapshot } from '../../local/usage.js';
+import { editedAssembly, environmentOf, revoke } from '../support/edited-assembly.js';
 import {
   freeStackPorts,
   newDataDir,
@@ -26,47 +23,6 @@ import {
  * left out, a grant removed, a timeout or a concurrency set. `LOCAL_CDK_OUT` points the stack at
  * the copy.
  */
-
-type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
-type Templates = Record<string, { Resources: Record<string, Resource> }>;
-
-/** Copies the synthesized assembly and applies `edit` to its templates. */
-async function editedAssembly(
-  edit: (resource: (constructPath: string) => Resource) => void,
-): Promise<string> {
-  const { assemblyDir } = await prepareLocalBuild({ progress: () => {} });
-  const copy = path.join(await mkdtemp(path.join(tmpdir(), 'checkout-cdk-out-')), 'cdk.out');
-  await cp(assemblyDir, copy, { recursive: true });
-  const templates: Templates = {};
-  for (const file of (await readdir(copy)).filter((name) => name.endsWith('.template.json'))) {
-    templates[file] = JSON.parse(await readFile(path.join(copy, file), 'utf8'));
-  }
-  edit((constructPath) => {
-    for (const template of Object.values(templates)) {
-      for (const resource of Object.values(template.Resources)) {
-        if (resource.Metadata?.['aws:cdk:path'] === constructPath) return resource;
-      }
-    }
-    throw new Error(`no resource at ${constructPath}`);
-  });
-  for (const [file, template] of Object.entries(templates)) {
-    await writeFile(path.join(copy, file), JSON.stringify(template));
-  }
-  return copy;
-}
-
-type Statement = { Action: string | string[]; Resource: unknown };
-
-/** Removes the statements granting `action` from a role's default policy. */
-function revoke(policy: Resource, action: string): void {
-  const document = policy.Properties.PolicyDocument as { Statement: Statement[] };
-  const before = document.Statement.length;
-  document.Statement = document.Statement.filter((statement) => ![statement.Action].flat().includes(action));
-  if (document.Statement.length === before) throw new Error(`no statement grants ${action}`);
-}
-
-const environmentOf = (fn: Resource) =>
-  (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 
 const customer = (id: string) => ({ Authorization: `Bearer dev-${id}` });
 const admin = { Authorization: 'Bearer admin' };
