@@ -108,9 +108,7 @@ describe('a template with mistakes in it: the local stack fails as AWS would', (
       const lines = linesOf(stack, /checkout-CompensationWorker\] batch failed/);
       return lines.length > 0 ? lines : undefined;
     });
-    expect(failure).toContain(
-      'ConfigurationError: environment variable IDEMPOTENCY_TABLE_NAME is required but not set',
-    );
+    expect(failure).toMatch(/ConfigurationError: .*IDEMPOTENCY_TABLE_NAME/);
     sqs.destroy();
   });
 
