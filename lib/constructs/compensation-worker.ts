@@ -48,9 +48,14 @@ export class CompensationWorker extends Construct {
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
-      environment: { COMPENSATION_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount) },
+      environment: {
+        COMPENSATION_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount),
+        COMPENSATION_QUEUE_URL: props.queue.queue.queueUrl,
+      },
     });
     const fn = this.handler.function;
+    // A last attempt that cannot record its failure queues the compensation again (never the DLQ unrecorded).
+    props.queue.queue.grantSendMessages(fn);
     props.database.grantConnect(fn);
     props.idempotencyTable.grantIdempotency(fn);
     props.payments.bind(fn);

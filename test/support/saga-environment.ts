@@ -89,6 +89,8 @@ export async function startSagaEnvironment(
     COMPENSATION_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
     ...LOCAL_AWS_ENVIRONMENT,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    COMPENSATION_QUEUE_URL: queue.queueUrl,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...environment,
