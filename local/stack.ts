@@ -314,11 +314,9 @@ export async function startLocalStack(
     await restoreCompensationQueue(sql, sqs, compensationQueue);
     const pollerClient = roleClient(SQSClient, endpoints.sqs, worker.role);
     stops.push(["the event source mapping's SQS client", async () => pollerClient.destroy()]);
-    // One batch at a time, held hidden while the worker runs (local/lambda/local-differences.ts):
-    // with the visibility timeout compressed to seconds, a message still being worked on would
-    // otherwise be received again.
+    // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
+    // to seconds, a second poller would be handed a message still being worked on.
     const poller = startSqsPoller({
-      holdWhileHandling: true,
       // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
       client: pollerClient,
       queueUrl: compensationQueue.queueUrl,

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
@@ -32,14 +31,6 @@ export interface SqsPollerOptions {
    * @default - the queue's own VisibilityTimeout
    */
   readonly visibilityTimeoutSeconds?: number;
-  /**
-   * Keeps a batch hidden while its handler runs, by extending the messages' visibility every half
-   * `visibilityTimeoutSeconds`: for a visibility timeout compressed below the handler's running
-   * time, so that a message is not received again (and its receive counted) while it is being
-   * worked on, as the template's visibility timeout (6 × the function timeout) guarantees on AWS.
-   * @default false
-   */
-  readonly holdWhileHandling?: boolean;
   /** Honour `batchItemFailures` in the handler's response, as the mapping's `FunctionResponseTypes`. @default true */
   readonly reportBatchItemFailures?: boolean;
   /** Name seen in `context.functionName`. @default - `<queue name>-consumer` */
@@ -113,10 +104,6 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
 
     const records = Messages.map((message) => toSqsRecord(message, queueArn));
     const context = createLambdaContext({ functionName, timeoutMs: functionTimeoutMs });
-    const hold =
-      options.holdWhileHandling && visibilityTimeoutSeconds
-        ? holdBatch(records, visibilityTimeoutSeconds)
-        : undefined;
     let succeeded: SQSRecord[];
     try {
       const response = await handler({ Records: records }, context);
@@ -124,31 +111,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     } catch (error) {
       onError(error);
       return;
-    } finally {
-      clearInterval(hold);
     }
     await deleteRecords(succeeded);
-  }
-
-  /** Extends the batch's visibility every half timeout until cleared. */
-  function holdBatch(records: SQSRecord[], seconds: number): NodeJS.Timeout {
-    return setInterval(
-      () => {
-        client
-          .send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: records.map((record, index) => ({
-                Id: String(index),
-                ReceiptHandle: record.receiptHandle,
-                VisibilityTimeout: seconds,
-              })),
-            }),
-          )
-          .catch(onError);
-      },
-      (seconds * 1000) / 2,
-    );
   }
 
   async function deleteRecords(records: SQSRecord[]): Promise<void> {

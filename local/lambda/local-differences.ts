@@ -122,9 +122,8 @@ export function localConcurrency(fn: TemplateFunction, cap: number): number {
  * for queues an event source mapping drains, compressed time instead of the template's minutes.
  * Retention and the redrive policy (`maxReceiveCount`) are the template's. Because seconds no
  * longer outlast the function's timeout as the template's visibility does (6 × 60 s), the mapping
- * runs one batch at a time (its `MaximumConcurrency` is not used) and keeps the batch hidden while
- * the function runs (extending its visibility): otherwise a message still being worked on would be
- * received again, counting a receive no attempt made, or reach the DLQ after it was resolved.
+ * runs one batch at a time (its `MaximumConcurrency` is not used): a second poller would be handed
+ * a message still being worked on, counting a receive no attempt made.
  */
 export function localVisibilityTimeoutSeconds(
   queue: TemplateQueue,
