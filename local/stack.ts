@@ -101,7 +101,7 @@ export class LocalStackConfigError extends Error {
 }
 
 /**
- * Starts the whole system on this machine (docs/adr/0005, docs/adr/0012) from the synthesized CDK
+ * Starts the whole system on this machine (docs/adr/0005, docs/adr/0013) from the synthesized CDK
  * app: PostgreSQL, DynamoDB and SQS stand-ins with the template's tables and queues behind IAM
  * checks, the simulated payment provider, every function in Lambda-like containers, the template's
  * state machine, the compensation worker behind its event source mapping, the sweeper on its

@@ -91,7 +91,7 @@ export interface CheckoutUsage {
   readonly lambdaInvocations: number;
   /**
    * Lambda-billed duration summed over every function the checkout invoked (cold starts' INIT
-   * included), in milliseconds, as the containers measured it (docs/adr/0012).
+   * included), in milliseconds, as the containers measured it (docs/adr/0013).
    */
   readonly lambdaBilledMs: number;
   /** Containers started for the checkouts, per checkout: each is a cold start AWS would have too. */

@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
  * Where the CPU went during a measurement, in cores (1.0 = one core busy for the whole interval).
  * That is what bounds throughput on a 2-core machine: the stack's Node process (API gateway,
  * saga interpreter, DynamoDB and SQS stand-ins, IAM checks, payment provider) and the functions'
- * containers (its Node children, docs/adr/0012) against PostgreSQL against the load generator.
+ * containers (its Node children, docs/adr/0013) against PostgreSQL against the load generator.
  */
 export interface CpuUse {
   /** The stack's Node process (every in-process component of `npm start`). */

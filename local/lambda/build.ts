@@ -6,7 +6,7 @@ import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
 /**
- * What local mode runs, built from the repository as `cdk deploy` would build it (docs/adr/0012):
+ * What local mode runs, built from the repository as `cdk deploy` would build it (docs/adr/0013):
  * the CDK app synthesized (bundling skipped: CDK's own bundling would take most of the start) and
  * every function's entry bundled by esbuild with the settings CDK uses. Both are cached under
  * `.local-build/<fingerprint>/`, the fingerprint being a hash of every file they are built from,

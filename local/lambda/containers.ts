@@ -57,7 +57,7 @@ interface Container {
 }
 
 /**
- * The containers of one function (docs/adr/0012). Each is a child process running one invocation
+ * The containers of one function (docs/adr/0013). Each is a child process running one invocation
  * at a time; a new one starts (cold, its INIT timed and logged) only when every existing one is
  * busy and fewer than `maxContainers` exist, otherwise the invocation waits for the next free one,
  * in order. A container that times out (`Sandbox.Timedout`), fails its INIT or exits is discarded.

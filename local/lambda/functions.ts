@@ -26,7 +26,7 @@ export function accessKeyOf(role: ResourceId): string {
 }
 
 /**
- * Every function of the template, each with its own pool of containers (docs/adr/0012), and the
+ * Every function of the template, each with its own pool of containers (docs/adr/0013), and the
  * principals the IAM proxies check their calls against.
  */
 export class LocalFunctions {

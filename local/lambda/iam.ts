@@ -4,7 +4,7 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/local-account.js';
 import type { PolicyStatement } from './template.js';
 
 /**
- * IAM for the local functions (docs/adr/0012): each function's containers sign their AWS calls
+ * IAM for the local functions (docs/adr/0013): each function's containers sign their AWS calls
  * with an access key that names its role; a small proxy in front of each stand-in reads the key
  * from the SigV4 `Authorization` header, the action from `X-Amz-Target` (or the query `Action`)
  * and the resource from the request (table, queue, state machine or execution ARN), and answers

@@ -3,7 +3,7 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
 
 /**
  * Every way a local function's settings differ from what the template gives it — the one place
- * that says so (docs/adr/0012, README "Local mode"). Everything not named here is the template's:
+ * that says so (docs/adr/0013, README "Local mode"). Everything not named here is the template's:
  * handler, memory, timeout, reserved concurrency, every other environment variable, the role.
  *
  * - Database: no RDS Proxy and no IAM token. `DB_PROXY_ENDPOINT`, `DB_PORT`, `DB_NAME` and `DB_USER`
@@ -123,7 +123,8 @@ export function localConcurrency(fn: TemplateFunction, cap: number): number {
  * Retention and the redrive policy (`maxReceiveCount`) are the template's. Because seconds no
  * longer outlast the function's timeout as the template's visibility does (6 × 60 s), the mapping
  * runs one batch at a time (its `MaximumConcurrency` is not used): a second poller would be handed
- * a message still being worked on, counting a receive no attempt made.
+ * a message still being worked on, counting a receive no attempt made. (Extending the batch's
+ * visibility while it runs is no remedy: local-aws-sqs counts a visibility change as a receive.)
  */
 export function localVisibilityTimeoutSeconds(
   queue: TemplateQueue,

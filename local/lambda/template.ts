@@ -4,7 +4,7 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/local-account.js';
 import { ENTRY_METADATA } from './build.js';
 
 /**
- * The synthesized CDK app read as local mode needs it (docs/adr/0012): functions, queues, tables,
+ * The synthesized CDK app read as local mode needs it (docs/adr/0013): functions, queues, tables,
  * the event source mapping, the state machine, schedules, API methods and the roles' policies,
  * with CloudFormation intrinsics resolved against the local resources. Values only CloudFormation
  * could produce (a proxy endpoint, a function URL) are resolved by {@link LocalResourceValues},

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { prepareLocalBuild } from '../../local/lambda/build.js';
 
 /*
- * The local stack runs the synthesized CDK app (docs/adr/0012). A test that needs the app to say
+ * The local stack runs the synthesized CDK app (docs/adr/0013). A test that needs the app to say
  * something else (a grant removed, a timeout, a setting) runs an edited copy of the assembly,
  * passed to `npm start` as `LOCAL_CDK_OUT`.
  */
