@@ -1,12 +1,7 @@
 import type { Sql } from 'postgres';
-import {
-  auditDatabase,
-  auditPayments,
-  type InvariantReport,
-  type PaymentLedgerEntry,
-} from '../../src/ops/invariants.js';
+import { auditDatabase, auditPayments, type InvariantReport, type PaymentLedgerEntry } from './invariants.js';
 
-export type { InvariantReport } from '../../src/ops/invariants.js';
+export type { InvariantReport } from './invariants.js';
 
 const EXAMPLES = 5;
 

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
-import type { Sql } from 'postgres';
+import type { Sql } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword } from '../../src/db/roles.js';
-import { databasePool } from '../../src/runtime/database.js';
+import { containerMigrations } from '../../src/roots/jobs.js';
 import { describeError } from '../../src/runtime/errors.js';
 import { logger } from '../../src/runtime/observability.js';
-import { secretField } from '../../src/runtime/secrets.js';
+import { perContainer } from '../../src/runtime/per-container.js';
 import { migrationsFingerprint } from './migrations-fingerprint.js';
 
 /** The custom resource's properties, as the CDK app sets them (`lib/constructs/schema-migrations.ts`). */
@@ -150,11 +150,13 @@ function isConnectionError(error: unknown): boolean {
   return CONNECTION_ERROR_CODES.has(code) || code.startsWith('08') || code.startsWith('28');
 }
 
-/** Deployed handler: the pool from the environment (RDS Proxy, IAM auth, TLS), migrations bundled alongside. */
-export const handler = createMigrationHandler({
-  sql: () => databasePool(),
-  directory: path.join(import.meta.dirname, 'migrations'),
-  ...(process.env.APP_DB_SECRET_ARN
-    ? { applicationPassword: () => secretField(process.env.APP_DB_SECRET_ARN as string, 'password') }
-    : {}),
-});
+const deployedHandler = perContainer(() =>
+  createMigrationHandler({
+    ...containerMigrations(),
+    directory: path.join(import.meta.dirname, 'migrations'),
+  }),
+);
+
+/** Deployed handler: the pool from the configuration (RDS Proxy, IAM auth, TLS), migrations bundled alongside. */
+export const handler = (event: CdkCustomResourceEvent<SchemaMigrationsProperties>) =>
+  deployedHandler()(event);

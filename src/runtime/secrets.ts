@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigurationError } from './config.js';
+import { ConfigurationError } from '../config/declarations.js';
 import { tracedClient } from './tracing.js';
 
 let client: SecretsManagerClient | undefined;

@@ -10,9 +10,9 @@ import {
   type BenchAuditInput,
   type InvariantReport,
 } from '../../bench/lib/audit.js';
+import { auditHealthyCardOrders, type PaymentLedgerEntry } from '../../bench/lib/invariants.js';
 import type { BenchResults } from '../../bench/lib/results.js';
 import { OrderStore } from '../../src/db/orders.js';
-import { auditHealthyCardOrders, type PaymentLedgerEntry } from '../../src/ops/invariants.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 

@@ -6,7 +6,7 @@ import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import { injectSideEffectFaults } from '../../src/runtime/saga-task.js';
+import { injectSideEffectFaults } from '../../src/roots/saga.js';
 import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
 import {

@@ -1,0 +1,35 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { ConfigOf } from '../config/declarations.js';
+import { COMPENSATION_WORKER_FUNCTION } from '../config/functions.js';
+import { CompensationStore } from '../db/compensations.js';
+import { metrics } from '../runtime/observability.js';
+import { perContainer } from '../runtime/per-container.js';
+import { tracedMethods } from '../runtime/tracing.js';
+import { powertoolsCompensationMetrics } from '../saga/compensation-metrics.js';
+import { createCompensationWorker } from '../saga/compensation-worker.js';
+import { type AwsClientSettings, configurationFor } from './configuration.js';
+import { createPaymentSaga } from './saga.js';
+import { awsClients, containerPool } from './shared.js';
+
+/** The composition root of the compensation worker: the saga steps, the audit store, idempotency. */
+export function createCompensationWorkerRoot(
+  config: ConfigOf<typeof COMPENSATION_WORKER_FUNCTION> & { readonly aws: AwsClientSettings },
+) {
+  return createCompensationWorker({
+    saga: createPaymentSaga(config),
+    compensations: tracedMethods(
+      new CompensationStore(containerPool(config.database), powertoolsCompensationMetrics(metrics)),
+      'CompensationStore',
+    ),
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: config.idempotency.tableName,
+      awsSdkV3Client: awsClients.dynamoDb(config.aws),
+    }),
+    maxReceiveCount: config.compensationWorker.maxReceiveCount,
+  });
+}
+
+/** The container's worker, from the configuration its handler declares, built on first use. */
+export const containerCompensationWorker = perContainer(() =>
+  createCompensationWorkerRoot(configurationFor(COMPENSATION_WORKER_FUNCTION)),
+);
