@@ -15,7 +15,9 @@ import {
 } from 'aws-cdk-lib/aws-rds';
 import { HostedRotation, type ISecret, type RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
+import { setEnvironment } from './function-environment.js';
 
 /** The port clients use: the proxy listens on the engine's default port. */
 export const PROXY_PORT = 5432;
@@ -235,7 +237,7 @@ export class CheckoutDatabase extends Construct {
 
   /**
    * Lets a function connect through the proxy as the application role: sets `DB_PROXY_ENDPOINT`,
-   * `DB_PORT`, `DB_NAME` and `DB_USER` (read by `src/runtime/database.ts`) and grants
+   * `DB_PORT`, `DB_NAME` and `DB_USER` (the `database` group of `src/config/variables.ts`) and grants
    * `rds-db:connect` for that user only. The function must run in {@link clientSecurityGroup},
    * which the proxy admits.
    */
@@ -248,19 +250,23 @@ export class CheckoutDatabase extends Construct {
    * set that role's password after migrating (`APP_DB_SECRET_ARN`). No other function may.
    */
   grantMigrations(fn: LambdaFunction): void {
-    this.connectAs(fn, this.username);
-    fn.addEnvironment('APP_DB_SECRET_ARN', this.applicationSecret.secretArn);
+    // One connection: the runner works in one transaction under an advisory lock.
+    this.connectAs(fn, this.username, 1);
+    setEnvironment(fn, config.migrations, { applicationSecretArn: this.applicationSecret.secretArn });
     this.applicationSecret.grantRead(fn);
   }
 
-  private connectAs(fn: LambdaFunction, user: string): void {
+  private connectAs(fn: LambdaFunction, user: string, poolMax?: number): void {
     if (!fn.isBoundToVpc || !fn.connections.securityGroups.includes(this.clientSecurityGroup)) {
       throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
     }
-    fn.addEnvironment('DB_PROXY_ENDPOINT', this.proxy.endpoint);
-    fn.addEnvironment('DB_PORT', String(PROXY_PORT));
-    fn.addEnvironment('DB_NAME', this.databaseName);
-    fn.addEnvironment('DB_USER', user);
+    setEnvironment(fn, config.database, {
+      proxyEndpoint: this.proxy.endpoint,
+      port: PROXY_PORT,
+      name: this.databaseName,
+      user,
+      poolMax,
+    });
     this.proxy.grantConnect(fn, user);
   }
 }

@@ -1,4 +1,6 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { readGroup } from '../config/declarations.js';
+import { lambda, powertools } from '../config/variables.js';
 
 /**
  * X-Ray tracing through Powertools Tracer, kept out of the way: the Tracer is built only inside
@@ -17,11 +19,9 @@ const annotations = new Map<string, string>();
 
 function activeTracer(): Tracer | undefined {
   if (tracer === undefined) {
-    const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
-    tracer =
-      inLambda && process.env.POWERTOOLS_TRACE_ENABLED !== 'false'
-        ? new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'checkout' })
-        : null;
+    const { functionName } = readGroup(lambda, process.env);
+    const { traceEnabled, serviceName } = readGroup(powertools, process.env);
+    tracer = functionName !== undefined && traceEnabled ? new Tracer({ serviceName }) : null;
   }
   return tracer ?? undefined;
 }
