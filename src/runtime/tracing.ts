@@ -1,6 +1,7 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { readGroup } from '../config/declarations.js';
 import { lambda, powertools } from '../config/variables.js';
+import { perContainer } from './per-container.js';
 
 /**
  * X-Ray tracing through Powertools Tracer, kept out of the way: the Tracer is built only inside
@@ -14,16 +15,16 @@ import { lambda, powertools } from '../config/variables.js';
  * the correlation id and, where there is one, the order id, so X-Ray can find every trace of an order.
  */
 
-let tracer: Tracer | null | undefined;
 const annotations = new Map<string, string>();
 
+const tracer = perContainer((): Tracer | undefined => {
+  const { functionName } = readGroup(lambda, process.env);
+  const { traceEnabled, serviceName } = readGroup(powertools, process.env);
+  return functionName !== undefined && traceEnabled ? new Tracer({ serviceName }) : undefined;
+});
+
 function activeTracer(): Tracer | undefined {
-  if (tracer === undefined) {
-    const { functionName } = readGroup(lambda, process.env);
-    const { traceEnabled, serviceName } = readGroup(powertools, process.env);
-    tracer = functionName !== undefined && traceEnabled ? new Tracer({ serviceName }) : null;
-  }
-  return tracer ?? undefined;
+  return tracer();
 }
 
 /** Annotates every subsegment of this invocation from now on (the last value of a key wins). */
