@@ -6,7 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Sql } from 'postgres';
 import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
-import { type ConfigGroup, readGroup } from '../src/config/declarations.js';
+import { type ConfigGroup, type GroupValues, readGroup } from '../src/config/declarations.js';
 import * as variables from '../src/config/variables.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
@@ -201,30 +201,33 @@ export async function startLocalStack(
 
     // The handler modules' configuration, as objects (src/roots/configuration.ts): what CDK sets
     // in AWS, over whatever the environment `npm start` got (CUSTOMER_*_PER_MINUTE, tunings).
-    const configured = <G extends ConfigGroup>(declared: G, values: Record<string, string>) =>
-      readGroup(declared, { ...process.env, ...values });
+    const configured = <G extends ConfigGroup>(declared: G, given: Partial<GroupValues<G>>) =>
+      readGroup(declared, process.env, given);
     const aws = {
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint },
     };
+    // Local calls answer in milliseconds: a 2 s provider timeout unless `npm start` was given one.
+    const localDefaults = { [variables.paymentProvider.variables.timeoutMs.name]: '2000' };
     const handlerConfiguration = {
       aws,
-      database: configured(variables.database, { DATABASE_URL: handlerDatabaseUrl, DB_POOL_MAX: '8' }),
-      paymentProvider: configured(variables.paymentProvider, {
-        PAYMENT_PROVIDER_URL: provider.url,
-        PAYMENT_PROVIDER_API_KEY: providerKey,
-        PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
-        // The breaker's 60 s half-open delay is compressed like every other wait.
-        PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
-      }),
-      idempotency: configured(variables.idempotency, { IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE }),
-      customerLimits: configured(variables.customerLimits, {
-        CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
-      }),
-      compensationQueue: configured(variables.compensationQueue, { COMPENSATION_QUEUE_URL: queue.queueUrl }),
+      database: configured(variables.database, { url: handlerDatabaseUrl, poolMax: 8 }),
+      paymentProvider: readGroup(
+        variables.paymentProvider,
+        { ...localDefaults, ...process.env },
+        {
+          url: provider.url,
+          apiKey: providerKey,
+          // The breaker's 60 s half-open delay is compressed like every other wait.
+          breakerHalfOpenAfterMs: Math.max(50, Math.round(60_000 * config.timeScale)),
+        },
+      ),
+      idempotency: configured(variables.idempotency, { tableName: IDEMPOTENCY_TABLE }),
+      customerLimits: configured(variables.customerLimits, { tableName: CUSTOMER_LIMITS_TABLE }),
+      compensationQueue: configured(variables.compensationQueue, { url: queue.queueUrl }),
       compensationWorker: configured(variables.compensationWorker, {
-        COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
+        maxReceiveCount: config.maxReceiveCount,
       }),
     };
     hostConfiguration(handlerConfiguration);
@@ -250,7 +253,7 @@ export async function startLocalStack(
     hostConfiguration({
       ...handlerConfiguration,
       aws: { ...aws, endpoints: { ...aws.endpoints, sfn: stepFunctions.endpoint } },
-      stateMachine: configured(variables.stateMachine, { STATE_MACHINE_ARN: machine.stateMachineArn }),
+      stateMachine: configured(variables.stateMachine, { arn: machine.stateMachineArn }),
     });
     stops.push(["the handlers' database pool", () => endContainerPool()]);
 

@@ -144,14 +144,22 @@ export function flag<S extends SetBy>(
   };
 }
 
-/** Reads one group; throws one {@link ConfigurationError} naming every variable that is wrong. */
+/**
+ * Reads one group; throws one {@link ConfigurationError} naming every variable that is wrong.
+ * Values in `given` (by property name) are taken as they are, instead of the environment's.
+ */
 export function readGroup<G extends ConfigGroup>(
   declared: G,
   environment: NodeJS.ProcessEnv,
+  given: Partial<GroupValues<G>> = {},
 ): GroupValues<G> {
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [property, variable] of Object.entries(declared.variables)) {
+    if (property in given) {
+      values[property] = (given as Record<string, unknown>)[property];
+      continue;
+    }
     const parsed = variable.parse(environment[variable.name]);
     if ('problem' in parsed) problems.push(`environment variable ${variable.name} ${parsed.problem}`);
     else values[property] = parsed.value;
@@ -161,14 +169,23 @@ export function readGroup<G extends ConfigGroup>(
   return values as GroupValues<G>;
 }
 
-/** Reads every group of a function's declaration from the environment. */
+/** Reads every group of a function's declaration; one error names every variable that is wrong. */
 export function readConfig<const Groups extends readonly ConfigGroup[]>(
   groups: Groups,
   environment: NodeJS.ProcessEnv = process.env,
 ): ConfigOf<Groups> {
-  return Object.fromEntries(
-    groups.map((declared) => [declared.key, readGroup(declared, environment)]),
-  ) as ConfigOf<Groups>;
+  const config: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const declared of groups) {
+    try {
+      config[declared.key] = readGroup(declared, environment);
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems.join('; '));
+  return config as ConfigOf<Groups>;
 }
 
 /** A value a group declares optional at read time but a builder needs: fails naming the variable. */

@@ -1,4 +1,4 @@
-import { type ConfigGroup, type ConfigOf, type GroupValues, readGroup } from '../config/declarations.js';
+import { type ConfigGroup, type ConfigOf, type GroupValues, readConfig } from '../config/declarations.js';
 import type { CONFIG_GROUPS } from '../config/variables.js';
 
 /** Region, credentials and endpoints of the SDK clients the roots build; empty in AWS (the SDK's defaults). */
@@ -31,10 +31,10 @@ export function hostConfiguration(config: Partial<RuntimeConfig>): void {
 export function configurationFor<const Groups extends readonly ConfigGroup[]>(
   groups: Groups,
 ): ConfigOf<Groups> & { readonly aws: AwsClientSettings } {
+  const given = (hosted ?? {}) as Record<string, unknown>;
+  const unhosted = groups.filter((declared) => given[declared.key] === undefined);
+  const read: Record<string, unknown> = readConfig(unhosted, process.env);
   const values: Record<string, unknown> = { aws: hosted?.aws ?? {} };
-  for (const declared of groups) {
-    values[declared.key] =
-      (hosted as Record<string, unknown> | undefined)?.[declared.key] ?? readGroup(declared, process.env);
-  }
+  for (const declared of groups) values[declared.key] = given[declared.key] ?? read[declared.key];
   return values as ConfigOf<Groups> & { readonly aws: AwsClientSettings };
 }
