@@ -9,7 +9,7 @@ import {
   createPutWalletRoute,
 } from '../../src/api/admin.js';
 import { type ApiGatewayHandler, apiHandler, type Route, routeOnFirstRequest } from '../../src/api/http.js';
-import { containerApi } from '../../src/roots/api.js';
+import { containerAdminDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
 import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
@@ -37,7 +37,7 @@ export function createAdminHandlers(dependencies: Provider<AdminDependencies>): 
   };
 }
 
-const handlers = createAdminHandlers(containerApi.admin);
+const handlers = createAdminHandlers(containerAdminDependencies);
 
 export const putProductHandler = handlers.putProduct;
 export const getProductHandler = handlers.getProduct;

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { createLiveRoute, createReadyRoute, type ReadinessDependencies } from '../../src/api/health.js';
 import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
-import { containerApi } from '../../src/roots/api.js';
+import { containerReadinessDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
 import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
@@ -20,4 +20,4 @@ export function createReadyHandler(dependencies: Provider<ReadinessDependencies>
 }
 
 export const liveHandler = createLiveHandler();
-export const readyHandler = createReadyHandler(containerApi.readiness);
+export const readyHandler = createReadyHandler(containerReadinessDependencies);

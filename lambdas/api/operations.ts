@@ -7,7 +7,10 @@ import {
   createGetAdminOrderRoute,
   createRetryCompensationRoute,
 } from '../../src/api/operations.js';
-import { containerApi } from '../../src/roots/api.js';
+import {
+  containerAdminOrderDependencies,
+  containerCompensationRetryDependencies,
+} from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
 import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
@@ -32,6 +35,8 @@ export function createRetryCompensationHandler(
 }
 
 /** `GET /v1/admin/orders/{orderId}`. */
-export const getAdminOrderHandler = createGetAdminOrderHandler(containerApi.adminOrder);
+export const getAdminOrderHandler = createGetAdminOrderHandler(containerAdminOrderDependencies);
 /** `POST /v1/admin/compensations/{compensationId}/retry`. */
-export const retryCompensationHandler = createRetryCompensationHandler(containerApi.compensationRetry);
+export const retryCompensationHandler = createRetryCompensationHandler(
+  containerCompensationRetryDependencies,
+);

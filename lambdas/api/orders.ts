@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
 import { createGetOrderRoute, type OrderReadDependencies } from '../../src/api/orders.js';
-import { containerApi } from '../../src/roots/api.js';
+import { containerOrderReadDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
 import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
@@ -17,4 +17,4 @@ export function createGetOrderHandler(dependencies: Provider<OrderReadDependenci
   );
 }
 
-export const handler = createGetOrderHandler(containerApi.orderRead);
+export const handler = createGetOrderHandler(containerOrderReadDependencies);

@@ -5,7 +5,7 @@ import type { Sql } from '../../src/db/client.js';
 import { isDatabaseNotReachableYet } from '../../src/db/errors.js';
 import { migrate } from '../../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword } from '../../src/db/roles.js';
-import { containerMigrations } from '../../src/roots/jobs.js';
+import { containerMigrations } from '../../src/roots/migrations.js';
 import { describeError } from '../../src/runtime/errors.js';
 import { logger } from '../../src/runtime/observability.js';
 import { perContainer } from '../../src/runtime/per-container.js';

@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { OutboxStore } from '../../src/db/outbox.js';
 import { type DrainResult, drainOutbox } from '../../src/ops/outbox-relay.js';
-import { containerOutboxRelay } from '../../src/roots/jobs.js';
+import { containerOutboxRelay } from '../../src/roots/outbox-relay.js';
 import { logger, metrics } from '../../src/runtime/observability.js';
 
 /** Runs every minute from an EventBridge schedule: drains the outbox to the event bus. */

@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { sweepStuckOrders } from '../../src/ops/sweeper.js';
-import { containerSweeper } from '../../src/roots/jobs.js';
+import { containerSweeper } from '../../src/roots/sweeper.js';
 import { logger, metrics } from '../../src/runtime/observability.js';
 
 /** EventBridge schedule: recovers orders whose saga never started or died (docs/architecture.md). */

@@ -29,7 +29,7 @@ export class PaymentProviderEndpoint {
 
   /**
    * Sets `PAYMENT_PROVIDER_URL`, `PAYMENT_TIMEOUT_MS` and `PAYMENT_PROVIDER_SECRET_ARN` (read by
-   * `src/roots/shared.ts`) and lets the function read the credential.
+   * `src/roots/payments.ts`) and lets the function read the credential.
    */
   bind(fn: LambdaFunction): void {
     this.bindWithoutCredential(fn);

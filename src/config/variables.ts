@@ -63,7 +63,7 @@ export const powertools = group('powertools', 'Powertools logger, metrics and tr
   }),
 });
 
-/** The database pool (`src/roots/shared.ts`): RDS Proxy with IAM auth in AWS, a URL locally. */
+/** The database pool (`src/roots/database.ts`): RDS Proxy with IAM auth in AWS, a URL locally. */
 export const database = group('database', 'The PostgreSQL pool.', {
   url: optionalText({
     name: 'DATABASE_URL',

@@ -24,15 +24,17 @@ import { WalletStore } from '../db/wallets.js';
 import { tracedMethods } from '../runtime/tracing.js';
 import { SqsCompensationQueue } from '../saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
+import { dynamoDbClient, sqsClient, stepFunctionsClient } from './aws-clients.js';
 import { type AwsClientSettings, configurationFor } from './configuration.js';
-import { awsClients, containerPaymentGateway, containerPool } from './shared.js';
+import { containerPool } from './database.js';
+import { containerPaymentGateway } from './payments.js';
 
 /**
  * The composition root of the API functions: each route's dependencies from a configuration
  * object holding the groups its handler declares (`src/config/functions.ts`). The pool and the SDK
- * clients are the container's (`src/roots/shared.ts`), shared by the routes a container serves.
- * The `container*` functions read the configuration (host or environment) on first use: what the
- * handler modules pass their factories.
+ * clients are the container's (`src/roots/database.ts`, `aws-clients.ts`), shared by the routes a container serves.
+ * The `container*` functions read the configuration (host or environment): what the handler
+ * modules pass their factories, which call them once.
  */
 type WithAws<C> = C & { readonly aws: AwsClientSettings };
 
@@ -48,7 +50,7 @@ function limiterOf(config: WithAws<{ customerLimits: GroupValues<typeof customer
   if (!hasLimits(limits)) return {};
   return {
     limiter: new CustomerLimiter({
-      client: awsClients.dynamoDb(config.aws),
+      client: dynamoDbClient(config.aws),
       tableName: required(customerLimits.variables.tableName, tableName),
       limits,
     }),
@@ -61,9 +63,9 @@ export function checkoutDependencies(
   return {
     ...limiterOf(config),
     orders: tracedMethods(new OrderStore(containerPool(config.database)), 'OrderStore'),
-    sagaStarter: new StepFunctionsSagaStarter(awsClients.stepFunctions(config.aws), config.stateMachine.arn),
+    sagaStarter: new StepFunctionsSagaStarter(stepFunctionsClient(config.aws), config.stateMachine.arn),
     idempotency: createCheckoutIdempotency({
-      client: awsClients.dynamoDb(config.aws),
+      client: dynamoDbClient(config.aws),
       tableName: config.idempotency.tableName,
     }),
   };
@@ -95,7 +97,7 @@ export function adminOrderDependencies(
     orders: tracedMethods(new OrderStore(sql), 'OrderStore'),
     history: tracedMethods(new OrderHistoryStore(sql), 'OrderHistoryStore'),
     compensations: tracedMethods(new CompensationStore(sql), 'CompensationStore'),
-    sagas: new StepFunctionsSagaStarter(awsClients.stepFunctions(config.aws), config.stateMachine.arn),
+    sagas: new StepFunctionsSagaStarter(stepFunctionsClient(config.aws), config.stateMachine.arn),
   };
 }
 
@@ -104,7 +106,7 @@ export function compensationRetryDependencies(
 ): CompensationRetryDependencies {
   return {
     compensations: tracedMethods(new CompensationStore(containerPool(config.database)), 'CompensationStore'),
-    queue: new SqsCompensationQueue(awsClients.sqs(config.aws), config.compensationQueue.url),
+    queue: new SqsCompensationQueue(sqsClient(config.aws), config.compensationQueue.url),
   };
 }
 
@@ -121,18 +123,35 @@ export function readinessDependencies(
   const gateway = containerPaymentGateway({ paymentProvider: config.paymentProvider });
   return {
     database: databaseProbe(containerPool(config.database)),
-    dynamoDb: awsClients.dynamoDb(config.aws),
+    dynamoDb: dynamoDbClient(config.aws),
     idempotencyTableName: config.idempotency.tableName,
     paymentBreaker: () => gateway.breakerState(),
   };
 }
 
-/** Each route's dependencies from the configuration its handler declares, read on first use. */
-export const containerApi = {
-  checkout: () => checkoutDependencies(configurationFor(CHECKOUT_FUNCTION)),
-  orderRead: () => orderReadDependencies(configurationFor(ORDER_READ_FUNCTION)),
-  admin: () => adminDependencies(configurationFor(ADMIN_FUNCTION)),
-  adminOrder: () => adminOrderDependencies(configurationFor(ADMIN_ORDER_FUNCTION)),
-  compensationRetry: () => compensationRetryDependencies(configurationFor(COMPENSATION_RETRY_FUNCTION)),
-  readiness: () => readinessDependencies(configurationFor(READINESS_FUNCTION)),
-};
+// Each route's dependencies from the configuration its handler declares, read on first use: one
+// function each, so a function's bundle carries only its own route's dependencies.
+
+export function containerCheckoutDependencies(): CheckoutDependencies {
+  return checkoutDependencies(configurationFor(CHECKOUT_FUNCTION));
+}
+
+export function containerOrderReadDependencies(): OrderReadDependencies {
+  return orderReadDependencies(configurationFor(ORDER_READ_FUNCTION));
+}
+
+export function containerAdminDependencies(): AdminDependencies {
+  return adminDependencies(configurationFor(ADMIN_FUNCTION));
+}
+
+export function containerAdminOrderDependencies(): AdminOrderDependencies {
+  return adminOrderDependencies(configurationFor(ADMIN_ORDER_FUNCTION));
+}
+
+export function containerCompensationRetryDependencies(): CompensationRetryDependencies {
+  return compensationRetryDependencies(configurationFor(COMPENSATION_RETRY_FUNCTION));
+}
+
+export function containerReadinessDependencies(): ReadinessDependencies {
+  return readinessDependencies(configurationFor(READINESS_FUNCTION));
+}

@@ -7,9 +7,10 @@ import { perContainer } from '../runtime/per-container.js';
 import { tracedMethods } from '../runtime/tracing.js';
 import { powertoolsCompensationMetrics } from '../saga/compensation-metrics.js';
 import { createCompensationWorker } from '../saga/compensation-worker.js';
+import { dynamoDbClient } from './aws-clients.js';
 import { type AwsClientSettings, configurationFor } from './configuration.js';
+import { containerPool } from './database.js';
 import { createPaymentSaga } from './saga.js';
-import { awsClients, containerPool } from './shared.js';
 
 /** The composition root of the compensation worker: the saga steps, the audit store, idempotency. */
 export function createCompensationWorkerRoot(
@@ -23,13 +24,13 @@ export function createCompensationWorkerRoot(
     ),
     persistenceStore: new DynamoDBPersistenceLayer({
       tableName: config.idempotency.tableName,
-      awsSdkV3Client: awsClients.dynamoDb(config.aws),
+      awsSdkV3Client: dynamoDbClient(config.aws),
     }),
     maxReceiveCount: config.compensationWorker.maxReceiveCount,
   });
 }
 
 /** The container's worker, from the configuration its handler declares, built on first use. */
-export const containerCompensationWorker = perContainer(() =>
+export const containerCompensationWorker = /* @__PURE__ */ perContainer(() =>
   createCompensationWorkerRoot(configurationFor(COMPENSATION_WORKER_FUNCTION)),
 );

@@ -12,7 +12,8 @@ import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import { PaymentSaga } from '../saga/steps.js';
 import { InvalidTaskInputError, type stepInput } from '../saga/task-input.js';
 import { configurationFor } from './configuration.js';
-import { containerPaymentGateway, containerPool } from './shared.js';
+import { containerPool } from './database.js';
+import { containerPaymentGateway } from './payments.js';
 
 /**
  * The composition root of the saga steps: the task handlers, the compensation worker and the
@@ -31,7 +32,7 @@ export function createPaymentSaga(config: ConfigOf<typeof SAGA_TASK_FUNCTION>): 
 }
 
 /** The container's saga steps, from the configuration a saga task declares, built on first use. */
-export const containerPaymentSaga = perContainer(() =>
+export const containerPaymentSaga = /* @__PURE__ */ perContainer(() =>
   createPaymentSaga(configurationFor(SAGA_TASK_FUNCTION)),
 );
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ConfigurationError, readConfig, readGroup } from '../../src/config/declarations.js';
 import { CHECKOUT_FUNCTION, declarationOf } from '../../src/config/functions.js';
 import { CONFIG_GROUPS, database, outboxRelay, stateMachine } from '../../src/config/variables.js';
-import { createDatabasePool } from '../../src/roots/shared.js';
+import { createDatabasePool } from '../../src/roots/database.js';
 
 describe('configuration', () => {
   test('a handler that lacks variables fails at once, naming every one of them', () => {

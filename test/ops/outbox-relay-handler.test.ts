@@ -46,7 +46,7 @@ describe('outbox relay Lambda', () => {
   afterAll(async () => {
     vi.restoreAllMocks();
     process.env = savedEnv;
-    await (await import('../../src/roots/shared.js')).endContainerPool();
+    await (await import('../../src/roots/database.js')).endContainerPool();
     await bus?.stop();
     await db?.drop();
   });

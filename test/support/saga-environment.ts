@@ -24,7 +24,7 @@ import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpo
 import { startSimulatedProvider } from '../../local/payment-provider/server.js';
 import { createLocalPaymentSaga } from '../../local/saga.js';
 import { OrderStore } from '../../src/db/orders.js';
-import { endContainerPool } from '../../src/roots/shared.js';
+import { endContainerPool } from '../../src/roots/database.js';
 import type { SagaInput } from '../../src/saga/saga-starter.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
