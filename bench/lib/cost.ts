@@ -33,7 +33,6 @@ export function loadPrices(file = PRICES_FILE): Prices {
   return JSON.parse(readFileSync(file, 'utf8')) as Prices;
 }
 
-/** What the stack did between two snapshots. */
 /**
  * Admin calls (the bench seeding its catalog and wallets) are no part of a checkout's bill: their
  * API requests and function invocations are left out.
@@ -42,11 +41,21 @@ const ADMIN_FUNCTIONS = new Set(
   API_ROUTES.filter((route) => route.auth === 'admin').map((route) => `checkout-${route.operationId}`),
 );
 
+/** A count went down between two snapshots: the stack restarted (and its meter with it) in between. */
+export class MeterResetError extends Error {
+  override readonly name = 'MeterResetError';
+  constructor(counter: string) {
+    super(`the usage meter's ${counter} went down: the stack restarted between the two snapshots`);
+  }
+}
+
+/** What the stack did between two snapshots (admin calls left out). */
 export function usageBetween(before: UsageSnapshot, after: UsageSnapshot): UsageSnapshot {
   const counts: Record<string, number> = {};
   for (const [name, value] of Object.entries(after.counts)) {
     if (ADMIN_FUNCTIONS.has(name.replace(/^apiGateway\./, 'checkout-'))) continue;
     const delta = value - (before.counts[name] ?? 0);
+    if (delta < 0) throw new MeterResetError(name);
     if (delta !== 0) counts[name] = delta;
   }
   const lambda: Record<string, { invocations: number; billedMs: number }> = {};
@@ -54,6 +63,7 @@ export function usageBetween(before: UsageSnapshot, after: UsageSnapshot): Usage
     if (ADMIN_FUNCTIONS.has(name)) continue;
     const earlier = before.lambda[name] ?? { invocations: 0, billedMs: 0 };
     const invocations = entry.invocations - earlier.invocations;
+    if (invocations < 0) throw new MeterResetError(name);
     if (invocations > 0) lambda[name] = { invocations, billedMs: entry.billedMs - earlier.billedMs };
   }
   return { counts, lambda };

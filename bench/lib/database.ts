@@ -105,3 +105,14 @@ export async function serverVersion(sql: Sql): Promise<string> {
   const [row] = await sql<{ server_version: string }[]>`show server_version`;
   return row?.server_version ?? 'unknown';
 }
+
+/** When the last of these orders reached CONFIRMED (epoch ms, the database's clock), if any did. */
+export async function lastConfirmationAt(sql: Sql, orderIds: readonly string[]): Promise<number | undefined> {
+  const [row] = await sql<{ at: number | null }[]>`
+    select extract(epoch from max(created_at)) * 1000 as at
+    from order_events
+    where order_id = any (${orderIds as string[]}::uuid[])
+      and to_status = 'CONFIRMED'
+  `;
+  return row?.at == null ? undefined : Number(row.at);
+}

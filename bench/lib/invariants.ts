@@ -252,12 +252,20 @@ export async function auditPayments(
 export const HEALTHY_CARD = 'pm_card_visa';
 
 /**
- * Healthy card orders cancelled anyway: `pm_card_visa` orders for which the provider never
- * failed or declined a call (no provider fault targeted them), yet CANCELLED. Such an order was
- * cancelled by an infrastructure fault (a database restart, a lost connection, a record that
- * failed after its side effect), which must never happen (the goal is 0). Read with the ledger of
- * the whole run, on a settled system; `orderIds` limits it to the orders of a fault run (orders a
- * benchmark cancelled itself have no saga to blame).
+ * The cancellation reason of an order whose payment step outlasted its retries with the circuit
+ * breaker open: the provider was failing (the breaker counts only provider timeouts and transient
+ * errors), so no call of this order reached it and the provider's ledger has no entry for it.
+ */
+export const PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE';
+
+/**
+ * Healthy card orders cancelled anyway: `pm_card_visa` orders the provider never failed, yet
+ * CANCELLED. The provider failed an order when it failed or declined one of the order's calls
+ * (the ledger), or when the open breaker refused them for it (`PROVIDER_UNAVAILABLE`). Any other
+ * such order was cancelled by an infrastructure fault (a database restart, a lost connection, a
+ * record that failed after its side effect), which must never happen (the goal is 0). Read with
+ * the ledger of the whole run, on a settled system; `orderIds` limits it to the orders of a fault
+ * run (orders a benchmark cancelled itself have no saga to blame).
  */
 export async function auditHealthyCardOrders(
   sql: Sql,
@@ -270,6 +278,7 @@ export async function auditHealthyCardOrders(
     from orders
     where status = 'CANCELLED'
       and payment_method = ${HEALTHY_CARD}
+      and cancellation_reason is distinct from ${PROVIDER_UNAVAILABLE}
       and (${orderIds === undefined} or id = any (${orderIds ?? []}::uuid[]))
   `;
   return report(

@@ -66,3 +66,70 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
   }
 }
+
+/** One request of a timed run: what it answered and how long the client waited for it. */
+export interface TimedResult<T> {
+  readonly result: T;
+  /** From when the request was due (open loop) or sent (closed loop) to its answer. */
+  readonly ms: number;
+}
+
+/**
+ * A closed loop for a fixed time: `concurrency` clients, each sending its next request when the
+ * previous one answered, until `durationMs` has passed (requests in flight then are waited for).
+ */
+export async function closedLoopFor<T>(options: {
+  readonly durationMs: number;
+  readonly concurrency: number;
+  readonly task: (index: number) => Promise<T>;
+}): Promise<LoadRun<TimedResult<T>>> {
+  const { durationMs, concurrency, task } = options;
+  const results: TimedResult<T>[] = [];
+  const started = performance.now();
+  const deadline = started + durationMs;
+  let next = 0;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      const result = await task(next++);
+      results.push({ result, ms: performance.now() - sent });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  return { results, elapsedMs: performance.now() - started };
+}
+
+/**
+ * An open loop: requests arrive at `ratePerSecond` for `durationMs` whether or not the earlier ones
+ * have answered, as customers do. Each latency counts from when its request was due, not when the
+ * generator got round to sending it, so a stalled system cannot hide its queue (coordinated
+ * omission). `maxInFlight` bounds the requests outstanding at once; a request that finds the bound
+ * reached waits for a slot, and that wait counts in its latency too.
+ */
+export async function openLoop<T>(options: {
+  readonly ratePerSecond: number;
+  readonly durationMs: number;
+  readonly maxInFlight: number;
+  readonly task: (index: number) => Promise<T>;
+}): Promise<LoadRun<TimedResult<T>> & { readonly maxInFlightSeen: number }> {
+  const { ratePerSecond, durationMs, maxInFlight, task } = options;
+  const count = Math.floor((ratePerSecond * durationMs) / 1000);
+  const results = new Array<TimedResult<T>>(count);
+  const pending = new Set<Promise<void>>();
+  let maxInFlightSeen = 0;
+  const started = performance.now();
+  for (let index = 0; index < count; index++) {
+    const due = started + (index * 1000) / ratePerSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    while (pending.size >= maxInFlight) await Promise.race(pending);
+    const request = task(index).then((result) => {
+      results[index] = { result, ms: performance.now() - due };
+      pending.delete(request);
+    });
+    pending.add(request);
+    maxInFlightSeen = Math.max(maxInFlightSeen, pending.size);
+  }
+  await Promise.all(pending);
+  return { results, elapsedMs: performance.now() - started, maxInFlightSeen };
+}

@@ -10,6 +10,18 @@ export interface BenchSizes {
   readonly physicalLimit: { readonly durationSeconds: number; readonly connections: number };
   readonly roundTrips: { readonly cartSizes: number[]; readonly repeats: number };
   readonly bundles: { readonly importRuns: number };
+  /**
+   * The plans' load profile: a ramp of closed-loop clients (`stageSeconds` each), then an open loop
+   * at `ratePerSecond` for `rateSeconds`, over `skus` SKUs and `customers` customers.
+   */
+  readonly loadProfile: {
+    readonly skus: number;
+    readonly customers: number;
+    readonly rampClients: number[];
+    readonly stageSeconds: number;
+    readonly ratePerSecond: number;
+    readonly rateSeconds: number;
+  };
   /** Happy card checkouts whose billed usage is counted (the chaos mix is counted too). */
   readonly cost: { readonly checkouts: number };
   readonly chaos: {
@@ -34,6 +46,14 @@ export const FULL: BenchSizes = {
   physicalLimit: { durationSeconds: 5, connections: 8 },
   roundTrips: { cartSizes: [1, 10, 50], repeats: 7 },
   bundles: { importRuns: 7 },
+  loadProfile: {
+    skus: 1000,
+    customers: 1000,
+    rampClients: [10, 50, 100],
+    stageSeconds: 10,
+    ratePerSecond: 300,
+    rateSeconds: 30,
+  },
   cost: { checkouts: 300 },
   chaos: { checkouts: 3000, concurrency: 32, outageMs: 4000, settleTimeoutMs: 180_000 },
 };
@@ -51,6 +71,14 @@ export const QUICK: BenchSizes = {
   physicalLimit: { durationSeconds: 1, connections: 8 },
   roundTrips: { cartSizes: [1, 10, 50], repeats: 2 },
   bundles: { importRuns: 1 },
+  loadProfile: {
+    skus: 100,
+    customers: 100,
+    rampClients: [10, 50, 100],
+    stageSeconds: 1,
+    ratePerSecond: 50,
+    rateSeconds: 2,
+  },
   cost: { checkouts: 30 },
   chaos: { checkouts: 300, concurrency: 16, outageMs: 2000, settleTimeoutMs: 60_000 },
 };

@@ -2,6 +2,7 @@ import type { BundlesResult } from '../scenarios/bundles.js';
 import type { ChaosResult } from '../scenarios/chaos.js';
 import type { HotSkuResult, SpreadResult } from '../scenarios/checkout-load.js';
 import type { CostResult } from '../scenarios/cost.js';
+import type { LoadProfileResult } from '../scenarios/load-profile.js';
 import type { PhysicalLimitResult } from '../scenarios/physical-limit.js';
 import type { RoundTripsResult } from '../scenarios/round-trips.js';
 import type { InvariantReport } from './audit.js';
@@ -53,6 +54,7 @@ export interface BenchResults {
   readonly scenarios: {
     readonly hotSku: HotSkuResult;
     readonly spread: SpreadResult;
+    readonly loadProfile: LoadProfileResult;
     readonly physicalLimit: PhysicalLimitResult;
     readonly roundTrips: RoundTripsResult;
     readonly bundles: BundlesResult;
@@ -130,6 +132,7 @@ export function evaluateTargets(
       measured: c64 ? `${c64.post.p99} ms` : 'not measured',
       met: c64 !== undefined && c64.post.p99 < 150,
     },
+    ...loadProfileTargets(scenarios.loadProfile),
     {
       target: `every Lambda bundle <= ${kib(bundles.limitBytes)} minified (SDK external)`,
       measured:
@@ -165,6 +168,42 @@ export function evaluateTargets(
       met: true,
     },
     { target: 'zero invariant violations', measured: `${violations}`, met: violations === 0 },
+  ];
+}
+
+/** The plans' load targets: 300 checkouts/s at 100 clients; at 300/s offered, the latencies, errors and settling. */
+function loadProfileTargets(load: LoadProfileResult): TargetResult[] {
+  const at100 = load.ramp.find((phase) => phase.label === '100 clients');
+  const { constantRate: rate } = load;
+  const offered = `at ${rate.offeredPerSecond}/s offered`;
+  return [
+    {
+      target: '>= 300 accepted checkouts/s at 100 concurrent clients',
+      measured: at100 ? `${at100.acceptedPerSecond}/s (p99 ${at100.post.p99} ms)` : 'not measured',
+      met: at100 !== undefined && at100.acceptedPerSecond >= 300,
+    },
+    {
+      target: `${offered}: p50 < 100 ms, p95 < 300 ms, p99 < 500 ms`,
+      measured: `p50 ${rate.post.p50} ms, p95 ${rate.post.p95} ms, p99 ${rate.post.p99} ms (${rate.acceptedPerSecond} accepted/s)`,
+      met: rate.offeredPerSecond >= 300 && rate.post.p50 < 100 && rate.post.p95 < 300 && rate.post.p99 < 500,
+    },
+    {
+      target: `${offered}: errors < 0.1 %`,
+      measured: `${round(rate.errorRate * 100, 2)} % (${JSON.stringify(rate.statuses)})`,
+      met: rate.offeredPerSecond >= 300 && rate.errorRate < 0.001,
+    },
+    {
+      target: `${offered}: every order CONFIRMED within 5 s of the end of the run`,
+      measured:
+        load.lastConfirmedAfterMs === null
+          ? 'no order confirmed'
+          : `last after ${load.lastConfirmedAfterMs} ms, ${load.unconfirmed} unconfirmed`,
+      met:
+        rate.offeredPerSecond >= 300 &&
+        load.unconfirmed === 0 &&
+        load.lastConfirmedAfterMs !== null &&
+        load.lastConfirmedAfterMs <= 5000,
+    },
   ];
 }
 

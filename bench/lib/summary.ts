@@ -2,14 +2,15 @@ import type { CheckoutRun } from '../scenarios/checkout-load.js';
 import type { CostResult } from '../scenarios/cost.js';
 import type { LoopResult, PhysicalLimitResult } from '../scenarios/physical-limit.js';
 import type { CheckoutUsage, CostBreakdown } from './cost.js';
+import type { CpuUse } from './cpu.js';
 import type { BenchResults } from './results.js';
 import { kib } from './results.js';
-import type { LatencySummary } from './stats.js';
+import { type LatencySummary, round } from './stats.js';
 
 /** results.json as Markdown: what a person reads first, with the chart beside it. */
 export function summaryMarkdown(results: BenchResults): string {
   const { meta, scenarios, ratios, targets, audit } = results;
-  const { hotSku, spread, physicalLimit: limit, roundTrips, bundles, chaos } = scenarios;
+  const { hotSku, spread, loadProfile: load, physicalLimit: limit, roundTrips, bundles, chaos } = scenarios;
   const lines: string[] = [];
   const push = (...more: string[]) => lines.push(...more);
 
@@ -53,9 +54,29 @@ export function summaryMarkdown(results: BenchResults): string {
     ...runTable(spread.runs.map((run) => ({ label: `concurrency ${run.concurrency}`, run }))),
     '',
     ...cpuTable([
-      { label: 'hot SKU', run: hotSku },
-      ...spread.runs.map((run) => ({ label: `spread, concurrency ${run.concurrency}`, run })),
+      { label: 'hot SKU', cpu: hotSku.cpu },
+      ...spread.runs.map((run) => ({ label: `spread, concurrency ${run.concurrency}`, cpu: run.cpu })),
     ]),
+    '',
+    '## 8. Load profile',
+    '',
+    `1-line checkouts (pm_card_visa, a fresh key each) over ${load.skus} SKUs and ${load.customers} customers: ` +
+      'a staged ramp of closed-loop clients, then a constant arrival rate (open loop; each latency counts ' +
+      `from when its request was due). The most requests in flight at the constant rate: ${load.constantRate.maxInFlight}. ` +
+      (load.lastConfirmedAfterMs === null
+        ? 'No order of the constant rate was confirmed.'
+        : `Its last order was CONFIRMED ${load.lastConfirmedAfterMs} ms after the end of the run` +
+          `${load.unconfirmed > 0 ? `; **${load.unconfirmed} never were**` : ''}.`),
+    '',
+    '| phase | s | requests | accepted/s | POST p50 / p95 / p99 (ms) | errors | answers |',
+    '|---|---:|---:|---:|---|---:|---|',
+    ...[...load.ramp, load.constantRate].map(
+      (phase) =>
+        `| ${phase.label} | ${round(phase.durationMs / 1000, 1)} | ${phase.requests} | ${phase.acceptedPerSecond} | ` +
+        `${phase.post.p50} / ${phase.post.p95} / ${phase.post.p99} | ${pct(phase.errorRate)} | ${inline(phase.statuses)} |`,
+    ),
+    '',
+    ...cpuTable([...load.ramp, load.constantRate].map((phase) => ({ label: phase.label, cpu: phase.cpu }))),
     '',
     '## 3. Physical limit (same database, same run)',
     '',
@@ -208,17 +229,17 @@ function runTable(
   ];
 }
 
-function cpuTable(rows: { label: string; run: CheckoutRun }[]) {
-  const measured = rows.filter((r) => r.run.cpu);
+function cpuTable(rows: { label: string; cpu: CpuUse | undefined }[]) {
+  const measured = rows.filter((r) => r.cpu);
   if (measured.length === 0) return ['(CPU use not measured: the stack is not a child of this run)'];
   return [
-    `CPU while the POSTs ran, in cores (of ${measured[0]?.run.cpu?.cores}):`,
+    `CPU while the POSTs ran, in cores (of ${measured[0]?.cpu?.cores}):`,
     '',
-    '| run | stack Node process | PostgreSQL | bench client | other work on the machine | whole machine |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| run | stack Node process | its other processes | PostgreSQL | bench client | other work on the machine | whole machine |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...measured.map(
-      ({ label, run }) =>
-        `| ${label} | ${run.cpu?.stackNode} | ${run.cpu?.postgres} | ${run.cpu?.bench} | ${run.cpu?.others} | ${run.cpu?.machine} |`,
+      ({ label, cpu }) =>
+        `| ${label} | ${cpu?.stackNode} | ${cpu?.otherChildren} | ${cpu?.postgres} | ${cpu?.bench} | ${cpu?.others} | ${cpu?.machine} |`,
     ),
   ];
 }

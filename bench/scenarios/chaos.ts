@@ -110,7 +110,13 @@ interface ChaosRequest {
  * redrives the DLQ as an operator would (`npm run redrive`) and waits until the system settles.
  * The invariant audit runs after this, on the settled system.
  */
-export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
+export async function chaos(
+  ctx: BenchContext,
+  hooks: {
+    /** Runs once the stack is as the mix needs it (restarted, which resets its usage meter), before the load. */
+    readonly beforeLoad?: () => Promise<void>;
+  } = {},
+): Promise<ChaosResult> {
   const { checkouts, concurrency, outageMs, settleTimeoutMs } = ctx.sizes.chaos;
   const random = mulberry32(SEED);
   const { prices, customers } = await seedChaosFixtures(ctx, checkouts);
@@ -140,6 +146,7 @@ export async function chaos(ctx: BenchContext): Promise<ChaosResult> {
       );
       recordFailureRate = RECORD_FAILURE_RATE;
     }
+    await hooks.beforeLoad?.();
     await fault(`latency ${BASELINE_FAULTS.latencyMs} ms, error rate ${BASELINE_FAULTS.errorRate}`, () =>
       ctx.client.setFaults(BASELINE_FAULTS),
     );

@@ -53,6 +53,9 @@ export class CompensationWorker extends Construct {
     });
     const fn = this.handler.function;
     setEnvironment(fn, config.compensationWorker, { maxReceiveCount: props.queue.maxReceiveCount });
+    setEnvironment(fn, config.compensationQueue, { url: props.queue.queue.queueUrl });
+    // A last attempt that cannot record its failure queues the compensation again (never the DLQ unrecorded).
+    props.queue.queue.grantSendMessages(fn);
     props.database.grantConnect(fn);
     props.idempotencyTable.grantIdempotency(fn);
     props.payments.bind(fn);

@@ -33,7 +33,12 @@ export const ADMIN_FUNCTION = [database] as const;
 export const ADMIN_ORDER_FUNCTION = [database, stateMachine] as const;
 export const COMPENSATION_RETRY_FUNCTION = [database, compensationQueue] as const;
 export const SAGA_TASK_FUNCTION = paymentClient;
-export const COMPENSATION_WORKER_FUNCTION = [...paymentClient, idempotency, compensationWorker] as const;
+export const COMPENSATION_WORKER_FUNCTION = [
+  ...paymentClient,
+  idempotency,
+  compensationWorker,
+  compensationQueue,
+] as const;
 export const SWEEPER_FUNCTION = [...paymentClient, stateMachine, compensationQueue, sweeper] as const;
 export const OUTBOX_RELAY_FUNCTION = [database, outboxRelay] as const;
 export const MIGRATION_FUNCTION = [database, migrations] as const;

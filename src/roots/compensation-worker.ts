@@ -6,8 +6,9 @@ import { metrics } from '../runtime/observability.js';
 import { perContainer } from '../runtime/per-container.js';
 import { tracedMethods } from '../runtime/tracing.js';
 import { powertoolsCompensationMetrics } from '../saga/compensation-metrics.js';
+import { SqsCompensationQueue } from '../saga/compensation-queue.js';
 import { createCompensationWorker } from '../saga/compensation-worker.js';
-import { dynamoDbClient } from './aws-clients.js';
+import { dynamoDbClient, sqsClient } from './aws-clients.js';
 import { type AwsClientSettings, configurationFor } from './configuration.js';
 import { containerPool } from './database.js';
 import { createPaymentSaga } from './saga.js';
@@ -27,6 +28,7 @@ export function createCompensationWorkerRoot(
       awsSdkV3Client: dynamoDbClient(config.aws),
     }),
     maxReceiveCount: config.compensationWorker.maxReceiveCount,
+    queue: new SqsCompensationQueue(sqsClient(config.aws), config.compensationQueue.url),
   });
 }
 

@@ -1,7 +1,6 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { readGroup } from '../config/declarations.js';
 import { lambda, powertools } from '../config/variables.js';
-import { perContainer } from './per-container.js';
 
 /**
  * X-Ray tracing through Powertools Tracer, kept out of the way: the Tracer is built only inside
@@ -15,16 +14,22 @@ import { perContainer } from './per-container.js';
  * the correlation id and, where there is one, the order id, so X-Ray can find every trace of an order.
  */
 
+const { functionName } = readGroup(lambda, process.env);
+const { traceEnabled, serviceName } = readGroup(powertools, process.env);
+
+/**
+ * Imported only when tracing: importing the X-Ray SDK that Tracer is built on installs an async
+ * hook (cls-hooked) on the whole process, which makes every promise several times dearer whether
+ * or not anything is traced (aws/aws-xray-sdk-node#420). docs/PERFORMANCE.md measures it.
+ */
+const tracer: Tracer | undefined =
+  functionName !== undefined && traceEnabled
+    ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName })
+    : undefined;
 const annotations = new Map<string, string>();
 
-const tracer = perContainer((): Tracer | undefined => {
-  const { functionName } = readGroup(lambda, process.env);
-  const { traceEnabled, serviceName } = readGroup(powertools, process.env);
-  return functionName !== undefined && traceEnabled ? new Tracer({ serviceName }) : undefined;
-});
-
 function activeTracer(): Tracer | undefined {
-  return tracer();
+  return tracer;
 }
 
 /** Annotates every subsegment of this invocation from now on (the last value of a key wins). */

@@ -6,6 +6,7 @@ import type { CompensationStore } from '../db/compensations.js';
 import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import * as z from '../runtime/schema.js';
+import type { CompensationQueue } from './compensation-queue.js';
 import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
 
 /** The message the saga's QueueCompensation state sends (see statemachines/payment-saga.asl.json). */
@@ -34,6 +35,11 @@ export interface CompensationWorkerDependencies {
   readonly persistenceStore: BasePersistenceLayer;
   /** The queue's maxReceiveCount: the attempt that reaches it is the last before the DLQ. */
   readonly maxReceiveCount: number;
+  /**
+   * The compensation queue itself: a last attempt whose failure cannot be recorded (the database
+   * is away) sends its compensation here again instead of letting SQS park it in the DLQ unrecorded.
+   */
+  readonly queue: CompensationQueue;
 }
 
 // A redrive from the DLQ can come up to its 14-day retention later; remember results that long.
@@ -70,20 +76,42 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
     useCorrelationId(message.correlationId);
     logger.appendKeys({ orderId: message.orderId, compensationId: message.compensationId });
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+    const final = receiveCount >= deps.maxReceiveCount;
 
-    await deps.compensations.recordAttempt(message.compensationId);
+    let recorded = false;
     try {
-      await finishCompensation(message);
-      logger.info('compensation resolved', { receiveCount });
+      await deps.compensations.recordAttempt(message.compensationId);
+      try {
+        await finishCompensation(message);
+        logger.info('compensation resolved', { receiveCount });
+      } catch (error) {
+        // What the provider holds now, so the audit row (and the DLQ's operator) sees what is left.
+        const providerState = await deps.saga.paymentState(message.orderId).catch(() => null);
+        recorded = await deps.compensations
+          .recordFailure(message.compensationId, { error: describeError(error), final, providerState })
+          .then(
+            () => true,
+            (recordError: unknown) => {
+              logger.warn('could not record the failed compensation attempt', {
+                error: recordError as Error,
+              });
+              return false;
+            },
+          );
+        throw error;
+      }
     } catch (error) {
-      const final = receiveCount >= deps.maxReceiveCount;
-      // What the provider holds now, so the audit row (and the DLQ's operator) sees what is left.
-      const providerState = await deps.saga.paymentState(message.orderId).catch(() => null);
-      await deps.compensations
-        .recordFailure(message.compensationId, { error: describeError(error), final, providerState })
-        .catch((recordError: unknown) =>
-          logger.warn('could not record the failed compensation attempt', { error: recordError as Error }),
-        );
+      if (final && !recorded) {
+        // SQS would move this message to the DLQ while failed_compensations still says it is being
+        // retried: a compensation nobody knows is stuck. Queue it again (a fresh receive count)
+        // and let this copy go; the next attempts record their outcome once the database is back.
+        await deps.queue.send(message);
+        logger.warn('the last attempt could not be recorded; the compensation is queued again', {
+          receiveCount,
+          error: error as Error,
+        });
+        return;
+      }
       logger.error(
         final ? 'compensation failed for the last time, moving to the DLQ' : 'compensation failed',
         {

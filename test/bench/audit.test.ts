@@ -10,7 +10,11 @@ import {
   type BenchAuditInput,
   type InvariantReport,
 } from '../../bench/lib/audit.js';
-import { auditHealthyCardOrders, type PaymentLedgerEntry } from '../../bench/lib/invariants.js';
+import {
+  auditHealthyCardOrders,
+  type PaymentLedgerEntry,
+  PROVIDER_UNAVAILABLE,
+} from '../../bench/lib/invariants.js';
 import type { BenchResults } from '../../bench/lib/results.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -338,6 +342,16 @@ describe('the bench invariant audit', () => {
 
     expect(reports.filter((r) => r.violations > 0)).toEqual([]);
     expect(violationsByName(reports)[HEALTHY]).toBe(0);
+  });
+
+  test('a pm_card_visa order the open breaker kept from the provider is not counted as healthy', async () => {
+    const cancelled = await cancelledCardOrder(world, PROVIDER_UNAVAILABLE);
+    // Authorized and voided; its captures never reached the provider (the breaker refused them).
+    const ledger = [...world.ledger, cancelled.at('authorize'), cancelled.at('void')];
+
+    const report = await auditHealthyCardOrders(world.db.sql, ledger);
+
+    expect(report.violations).toBe(0);
   });
 
   test('healthy card orders are counted only among the orders of the fault run when given', async () => {

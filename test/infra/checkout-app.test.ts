@@ -366,6 +366,8 @@ describe('IAM', () => {
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
+        // A last attempt that cannot record its failure queues the compensation again.
+        'sqs:SendMessage',
       ],
       OrderSweeper: [
         ...database,

@@ -1,15 +1,21 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { redriveDlq } from '../../local/aws/sqs.js';
+import { createLambdaContext } from '../../local/aws/lambda-context.js';
+import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import { injectSideEffectFaults } from '../../src/roots/saga.js';
+import { containerPaymentSaga, injectSideEffectFaults } from '../../src/roots/saga.js';
+import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
+import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
 import {
+  MAX_RECEIVE_COUNT,
   placeSagaOrder,
   type SagaEnvironment,
   startSagaEnvironment,
@@ -273,5 +279,64 @@ describe('a database write that fails right after a provider side effect (real A
       return status === 'RESOLVED';
     }, 30_000);
     await env.stopWorker();
+  });
+
+  test('a last worker attempt that cannot record its failure queues the compensation again instead of parking it in the DLQ unrecorded', async () => {
+    const order = await placeSagaOrder(env, 'pm_void_fails');
+    const compensationId = `${order.orderId}:compensation`;
+    await run(order);
+    // Take the saga's message off the queue: the worker below gets it on its last receive.
+    const received = await env.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: env.queue.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+    );
+    const [saga] = received.Messages ?? [];
+    if (!saga?.Body || !saga.ReceiptHandle) throw new Error('the saga queued no compensation');
+    await env.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: env.queue.queueUrl, ReceiptHandle: saga.ReceiptHandle }),
+    );
+    // The database goes away just as the attempt fails: its failure cannot be written.
+    const worker = createCompensationWorker({
+      saga: containerPaymentSaga(),
+      compensations: Object.assign(Object.create(compensations) as CompensationStore, {
+        recordFailure: async () => {
+          throw new DatabaseUnavailableError('injected: the database went away');
+        },
+      }),
+      persistenceStore: new DynamoDBPersistenceLayer({ tableName: 'checkout-idempotency' }),
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+      queue: new SqsCompensationQueue(env.sqs, env.queue.queueUrl),
+    });
+    const event = {
+      Records: [
+        {
+          messageId: saga.MessageId,
+          receiptHandle: saga.ReceiptHandle,
+          body: saga.Body,
+          attributes: { ApproximateReceiveCount: String(MAX_RECEIVE_COUNT) },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: env.queue.queueArn,
+          awsRegion: 'us-east-1',
+        },
+      ],
+    } as unknown as SQSEvent;
+
+    const result = await worker(event, createLambdaContext({ functionName: 'checkout-compensation-worker' }));
+
+    // This copy is let go (SQS will not park it), and a fresh one waits on the queue.
+    expect(result.batchItemFailures).toEqual([]);
+    expect(await approximateQueueDepth(env.sqs, env.queue.queueUrl)).toBe(1);
+    expect(await approximateQueueDepth(env.sqs, env.queue.dlqUrl)).toBe(0);
+    expect((await compensations.get(compensationId))?.status).not.toBe('FAILED');
+    // Once the cause is fixed, the re-queued copy finishes the compensation.
+    await env.clearFaults();
+    env.startWorker();
+    await waitFor(async () => (await compensations.get(compensationId))?.status === 'RESOLVED', 20_000);
+    await env.stopWorker();
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'VOIDED' },
+    });
   });
 });

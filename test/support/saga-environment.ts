@@ -59,7 +59,13 @@ export interface SagaEnvironment {
   close(): Promise<void>;
 }
 
-export async function startSagaEnvironment(): Promise<SagaEnvironment> {
+/**
+ * @param environment Variables to set on top of the defaults below, for the handlers of this
+ * test file (each test file runs in a process of its own).
+ */
+export async function startSagaEnvironment(
+  environment: Record<string, string> = {},
+): Promise<SagaEnvironment> {
   const db = await createTestDatabase();
   const provider = await startSimulatedProvider({ port: 0 });
   const sqsServer = await startLocalSqs();
@@ -84,8 +90,11 @@ export async function startSagaEnvironment(): Promise<SagaEnvironment> {
     COMPENSATION_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
     ...LOCAL_AWS_ENVIRONMENT,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+    COMPENSATION_QUEUE_URL: queue.queueUrl,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...environment,
   });
 
   const saga = await createLocalPaymentSaga({

@@ -32,4 +32,14 @@ describe('tracing', () => {
     expect(tracedClient(client)).toBe(client);
     expect(tracedMethods(store, 'Store')).toBe(store);
   });
+
+  test('outside Lambda the X-Ray SDK is never loaded, so no async hook taxes the process', async () => {
+    delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+
+    await import('../../src/runtime/tracing.js');
+
+    // cls-hooked, which the X-Ray SDK builds on, registers its namespace here when it hooks in.
+    const namespaces = (process as { namespaces?: Record<string, unknown> }).namespaces ?? {};
+    expect(Object.keys(namespaces)).toEqual([]);
+  });
 });
