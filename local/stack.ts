@@ -6,15 +6,18 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Sql } from 'postgres';
 import { LIMITS_KEY_ATTRIBUTE } from '../src/api/customer-limits.js';
+import { type ConfigGroup, type GroupValues, readGroup } from '../src/config/declarations.js';
+import * as variables from '../src/config/variables.js';
 import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
+import { RecoveryStore } from '../src/db/recovery.js';
 import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
 import { sweepStuckOrders } from '../src/ops/sweeper.js';
-import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
-import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
-import { injectSideEffectFaults, paymentSaga } from '../src/runtime/saga-task.js';
+import { hostConfiguration } from '../src/roots/configuration.js';
+import { endContainerPool } from '../src/roots/database.js';
+import { containerPaymentSaga, injectSideEffectFaults } from '../src/roots/saga.js';
 import { compensationMessageOf, SqsCompensationQueue } from '../src/saga/compensation-queue.js';
 import { StepFunctionsSagaStarter } from '../src/saga/step-functions-starter.js';
 import { startLocalApiServer } from './api-server.js';
@@ -24,12 +27,14 @@ import {
   createStringKeyTable,
   startLocalDynamoDb,
 } from './aws/dynamodb.js';
-import { LOCAL_AWS_ENVIRONMENT } from './aws/local-account.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalSqsClient, createQueueWithDlq, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
 import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
 import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
+import { JournaledProviderStore } from './payment-provider/journaled-store.js';
+import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
@@ -194,24 +199,38 @@ export async function startLocalStack(
     });
     stops.push(['the payment provider', () => provider.close()]);
 
-    // The Lambda handler modules configure themselves from the environment, as in AWS.
-    Object.assign(process.env, {
-      DATABASE_URL: handlerDatabaseUrl,
-      DB_POOL_MAX: '8',
-      PAYMENT_PROVIDER_URL: provider.url,
-      PAYMENT_PROVIDER_API_KEY: providerKey,
-      PAYMENT_TIMEOUT_MS: process.env.PAYMENT_TIMEOUT_MS ?? '2000',
-      // The breaker's 60 s half-open delay is compressed like every other wait.
-      PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: String(Math.max(50, Math.round(60_000 * config.timeScale))),
-      IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
-      // The limits themselves (CUSTOMER_*_PER_MINUTE) come from the environment `npm start` got.
-      CUSTOMER_LIMITS_TABLE_NAME: CUSTOMER_LIMITS_TABLE,
-      COMPENSATION_QUEUE_URL: queue.queueUrl,
-      COMPENSATION_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
-      ...LOCAL_AWS_ENVIRONMENT,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
-    });
+    // The handler modules' configuration, as objects (src/roots/configuration.ts): what CDK sets
+    // in AWS, over whatever the environment `npm start` got (CUSTOMER_*_PER_MINUTE, tunings).
+    const configured = <G extends ConfigGroup>(declared: G, given: Partial<GroupValues<G>>) =>
+      readGroup(declared, process.env, given);
+    const aws = {
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint },
+    };
+    // Local calls answer in milliseconds: a 2 s provider timeout unless `npm start` was given one.
+    const localDefaults = { [variables.paymentProvider.variables.timeoutMs.name]: '2000' };
+    const handlerConfiguration = {
+      aws,
+      database: configured(variables.database, { url: handlerDatabaseUrl, poolMax: 8 }),
+      paymentProvider: readGroup(
+        variables.paymentProvider,
+        { ...localDefaults, ...process.env },
+        {
+          url: provider.url,
+          apiKey: providerKey,
+          // The breaker's 60 s half-open delay is compressed like every other wait.
+          breakerHalfOpenAfterMs: Math.max(50, Math.round(60_000 * config.timeScale)),
+        },
+      ),
+      idempotency: configured(variables.idempotency, { tableName: IDEMPOTENCY_TABLE }),
+      customerLimits: configured(variables.customerLimits, { tableName: CUSTOMER_LIMITS_TABLE }),
+      compensationQueue: configured(variables.compensationQueue, { url: queue.queueUrl }),
+      compensationWorker: configured(variables.compensationWorker, {
+        maxReceiveCount: config.maxReceiveCount,
+      }),
+    };
+    hostConfiguration(handlerConfiguration);
 
     const recordFailureRate = config.recordFailureRate ?? 0;
     if (recordFailureRate > 0) {
@@ -231,17 +250,12 @@ export async function startLocalStack(
     });
     const stepFunctions = await startStepFunctionsEndpoint({ machine, port: config.stepFunctionsPort });
     stops.push(['Step Functions', () => stepFunctions.close()]);
-    Object.assign(process.env, {
-      STATE_MACHINE_ARN: machine.stateMachineArn,
-      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+    hostConfiguration({
+      ...handlerConfiguration,
+      aws: { ...aws, endpoints: { ...aws.endpoints, sfn: stepFunctions.endpoint } },
+      stateMachine: configured(variables.stateMachine, { arn: machine.stateMachineArn }),
     });
-    stops.push([
-      "the handlers' database pool",
-      async () => {
-        const { databasePool } = await import('../src/runtime/database.js');
-        await databasePool().end({ timeout: 5 });
-      },
-    ]);
+    stops.push(["the handlers' database pool", () => endContainerPool()]);
 
     progress('starting the compensation worker');
     await restoreCompensationQueue(sql, sqs, queue);
@@ -259,13 +273,17 @@ export async function startLocalStack(
     stops.push(['the compensation worker', () => poller.stop()]);
 
     progress('starting the crash-recovery sweeper');
-    const sfnClient = new SFNClient({});
+    const sfnClient = new SFNClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stepFunctions.endpoint,
+    });
     stops.push(['the Step Functions client', async () => sfnClient.destroy()]);
     const runner = new StepFunctionsSagaStarter(sfnClient, machine.stateMachineArn);
     const sweeperDeps = {
-      sql: appSql,
+      recovery: new RecoveryStore(appSql),
       orders: new OrderStore(appSql),
-      saga: paymentSaga(),
+      saga: containerPaymentSaga(),
       starter: runner,
       inspector: runner,
       compensationQueue: new SqsCompensationQueue(sqs, queue.queueUrl),

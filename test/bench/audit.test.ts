@@ -10,13 +10,13 @@ import {
   type BenchAuditInput,
   type InvariantReport,
 } from '../../bench/lib/audit.js';
-import type { BenchResults } from '../../bench/lib/results.js';
-import { OrderStore } from '../../src/db/orders.js';
 import {
   auditHealthyCardOrders,
   type PaymentLedgerEntry,
   PROVIDER_UNAVAILABLE,
-} from '../../src/ops/invariants.js';
+} from '../../bench/lib/invariants.js';
+import type { BenchResults } from '../../bench/lib/results.js';
+import { OrderStore } from '../../src/db/orders.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 
