@@ -56,8 +56,8 @@ export const INFRASTRUCTURE_RETRY_SCALE = 0.1;
 /**
  * The payment saga as AWS runs it, on this machine: the ASL file executed by aws-local-stepfunctions,
  * each Task served by its real Lambda handler module, the compensation queue on the local SQS. The
- * Lambda handlers read their configuration (DATABASE_URL, PAYMENT_PROVIDER_URL, ...) from the
- * environment, as they do in AWS.
+ * handlers build from the configuration the host gives them (`hostConfiguration`, see
+ * `local/stack.ts`), or read it from the environment as in AWS when none is given (the tests).
  */
 export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): Promise<LocalStateMachine> {
   const substitutions: Record<string, string> = {

@@ -10,8 +10,6 @@ import { createSql } from '../src/db/client.js';
 import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
-import { JournaledProviderStore } from '../src/payments/provider/journaled-store.js';
-import { startSimulatedProvider } from '../src/payments/simulated-provider.js';
 import { describeError } from '../src/runtime/errors.js';
 import { compensationMessageOf } from '../src/saga/compensation-queue.js';
 import { startLocalApiServer } from './api-server.js';
@@ -42,6 +40,8 @@ import {
   type TemplateFunction,
   type TemplateTable,
 } from './lambda/template.js';
+import { JournaledProviderStore } from './payment-provider/journaled-store.js';
+import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';

@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { LOCAL_USAGE_PATH } from '../../local/api-server.js';
 import type { UsageSnapshot } from '../../local/usage.js';
-import type { PaymentLedgerEntry } from '../../src/ops/invariants.js';
+import type { PaymentLedgerEntry } from './invariants.js';
 
 /** One HTTP exchange as the bench saw it. `status` 0: no response (connection error or timeout). */
 export interface Exchange {

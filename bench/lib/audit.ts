@@ -1,12 +1,7 @@
 import type { Sql } from 'postgres';
-import {
-  auditDatabase,
-  auditPayments,
-  type InvariantReport,
-  type PaymentLedgerEntry,
-} from '../../src/ops/invariants.js';
+import { auditDatabase, auditPayments, type InvariantReport, type PaymentLedgerEntry } from './invariants.js';
 
-export type { InvariantReport } from '../../src/ops/invariants.js';
+export type { InvariantReport } from './invariants.js';
 
 const EXAMPLES = 5;
 
@@ -22,7 +17,7 @@ export interface BenchAuditInput {
 
 /**
  * The bench's invariant audit (README "Tests"), run once the system has settled: the database and
- * payment invariants of src/ops/invariants.ts (money per order from the provider's ledger, parked
+ * payment invariants of bench/lib/invariants.ts (money per order from the provider's ledger, parked
  * orders included), plus what only
  * holds once everything is settled (nothing left in flight, every failed compensation resolved
  * after the redrive, none of them only in a log). Every report counts its violations; the run fails when any count is not 0.

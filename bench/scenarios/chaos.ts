@@ -8,10 +8,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
 import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/record-failures.js';
-import { auditHealthyCardOrders } from '../../src/ops/invariants.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
+import { auditHealthyCardOrders } from '../lib/invariants.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
 import { distribution, type LatencySummary, round, summarize } from '../lib/stats.js';
 

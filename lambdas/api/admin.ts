@@ -8,16 +8,10 @@ import {
   createPutProductRoute,
   createPutWalletRoute,
 } from '../../src/api/admin.js';
-import { adminDependencies } from '../../src/api/dependencies.js';
-import {
-  type ApiGatewayHandler,
-  apiHandler,
-  lazy,
-  lazyRoute,
-  type Provider,
-  type Route,
-} from '../../src/api/http.js';
+import { type ApiGatewayHandler, apiHandler, type Route, routeOnFirstRequest } from '../../src/api/http.js';
+import { containerAdminDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
+import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
 export interface AdminHandlers {
   readonly putProduct: ApiGatewayHandler;
@@ -29,9 +23,9 @@ export interface AdminHandlers {
 
 /** The admin routes over one set of dependencies (one pool, shared by all five). */
 export function createAdminHandlers(dependencies: Provider<AdminDependencies>): AdminHandlers {
-  const resolve = lazy(dependencies);
+  const resolve = perContainerProvider(dependencies);
   const wrap = (build: (dependencies: AdminDependencies) => Route): ApiGatewayHandler =>
-    middy(apiHandler(lazyRoute(() => build(resolve())))).use(
+    middy(apiHandler(routeOnFirstRequest(() => build(resolve())))).use(
       injectLambdaContext(logger, { resetKeys: true }),
     );
   return {
@@ -43,7 +37,7 @@ export function createAdminHandlers(dependencies: Provider<AdminDependencies>): 
   };
 }
 
-const handlers = createAdminHandlers(adminDependencies);
+const handlers = createAdminHandlers(containerAdminDependencies);
 
 export const putProductHandler = handlers.putProduct;
 export const getProductHandler = handlers.getProduct;

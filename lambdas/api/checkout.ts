@@ -3,10 +3,11 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type CheckoutDependencies, createCheckoutRoute, observeCheckout } from '../../src/api/checkout.js';
-import { checkoutDependencies } from '../../src/api/dependencies.js';
-import { type ApiGatewayHandler, apiHandler, lazy, lazyRoute, type Provider } from '../../src/api/http.js';
+import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
 import { type CheckoutMetrics, powertoolsCheckoutMetrics } from '../../src/api/metrics.js';
+import { containerCheckoutDependencies } from '../../src/roots/api.js';
 import { logger, metrics as sharedMetrics } from '../../src/runtime/observability.js';
+import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
 export interface CheckoutHandlerOptions {
   /** The Powertools metrics the handler flushes after each request. @default the shared instance */
@@ -21,12 +22,12 @@ export function createCheckoutHandler(
   options: CheckoutHandlerOptions = {},
 ): ApiGatewayHandler {
   const metrics = options.metrics ?? sharedMetrics;
-  const resolve = lazy(dependencies);
-  const route = lazyRoute(() => createCheckoutRoute(resolve()));
+  const resolve = perContainerProvider(dependencies);
+  const route = routeOnFirstRequest(() => createCheckoutRoute(resolve()));
   const onResponse = observeCheckout(options.checkoutMetrics ?? powertoolsCheckoutMetrics(metrics));
   return middy(apiHandler(route, { onResponse }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));
 }
 
-export const handler = createCheckoutHandler(checkoutDependencies);
+export const handler = createCheckoutHandler(containerCheckoutDependencies);

@@ -1,9 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { readinessDependencies } from '../../src/api/dependencies.js';
 import { createLiveRoute, createReadyRoute, type ReadinessDependencies } from '../../src/api/health.js';
-import { type ApiGatewayHandler, apiHandler, lazy, lazyRoute, type Provider } from '../../src/api/http.js';
+import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
+import { containerReadinessDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
+import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
 /** `GET /health/live`: no dependencies, so nothing to inject. */
 export function createLiveHandler(): ApiGatewayHandler {
@@ -12,11 +13,11 @@ export function createLiveHandler(): ApiGatewayHandler {
 
 /** `GET /health/ready`. */
 export function createReadyHandler(dependencies: Provider<ReadinessDependencies>): ApiGatewayHandler {
-  const resolve = lazy(dependencies);
-  return middy(apiHandler(lazyRoute(() => createReadyRoute(resolve())))).use(
+  const resolve = perContainerProvider(dependencies);
+  return middy(apiHandler(routeOnFirstRequest(() => createReadyRoute(resolve())))).use(
     injectLambdaContext(logger, { resetKeys: true }),
   );
 }
 
 export const liveHandler = createLiveHandler();
-export const readyHandler = createReadyHandler(readinessDependencies);
+export const readyHandler = createReadyHandler(containerReadinessDependencies);

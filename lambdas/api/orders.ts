@@ -1,19 +1,20 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { orderReadDependencies } from '../../src/api/dependencies.js';
-import { type ApiGatewayHandler, apiHandler, lazy, lazyRoute, type Provider } from '../../src/api/http.js';
+import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
 import { createGetOrderRoute, type OrderReadDependencies } from '../../src/api/orders.js';
+import { containerOrderReadDependencies } from '../../src/roots/api.js';
 import { logger } from '../../src/runtime/observability.js';
+import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 
 // No logMetrics here: these routes emit no business metrics, and an empty flush logs a
 // warning on every request (API Gateway and Lambda already count requests and errors).
 
 /** `GET /v1/orders/{orderId}`. */
 export function createGetOrderHandler(dependencies: Provider<OrderReadDependencies>): ApiGatewayHandler {
-  const resolve = lazy(dependencies);
-  return middy(apiHandler(lazyRoute(() => createGetOrderRoute(resolve())))).use(
+  const resolve = perContainerProvider(dependencies);
+  return middy(apiHandler(routeOnFirstRequest(() => createGetOrderRoute(resolve())))).use(
     injectLambdaContext(logger, { resetKeys: true }),
   );
 }
 
-export const handler = createGetOrderHandler(orderReadDependencies);
+export const handler = createGetOrderHandler(containerOrderReadDependencies);

@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
-import type { Sql } from 'postgres';
+import type { Sql } from '../../src/db/client.js';
+import { isDatabaseNotReachableYet } from '../../src/db/errors.js';
 import { migrate } from '../../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword } from '../../src/db/roles.js';
-import { databasePool } from '../../src/runtime/database.js';
+import { containerMigrations } from '../../src/roots/migrations.js';
 import { describeError } from '../../src/runtime/errors.js';
 import { logger } from '../../src/runtime/observability.js';
-import { secretField } from '../../src/runtime/secrets.js';
+import { perContainer } from '../../src/runtime/per-container.js';
 import { migrationsFingerprint } from './migrations-fingerprint.js';
 
 /** The custom resource's properties, as the CDK app sets them (`lib/constructs/schema-migrations.ts`). */
@@ -114,7 +115,7 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
           Data: { Applied: result.applied.join(','), Fingerprint: bundled },
         };
       } catch (error) {
-        if (!isConnectionError(error)) throw error;
+        if (!isDatabaseNotReachableYet(error)) throw error;
         if (Date.now() + retryIntervalMs > deadline) {
           throw new DatabaseUnreachableError(`the database was not reachable after ${attempt} attempts`, {
             cause: error,
@@ -127,34 +128,13 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
   };
 }
 
-// postgres.js connection codes, socket errors, and PostgreSQL classes 08 (connection exception)
-// and 28 (invalid authorization: an IAM grant that has not propagated yet).
-const CONNECTION_ERROR_CODES = new Set([
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+const deployedHandler = perContainer(() =>
+  createMigrationHandler({
+    ...containerMigrations(),
+    directory: path.join(import.meta.dirname, 'migrations'),
+  }),
+);
 
-/** Errors that say "not reachable yet", never errors of a migration itself (SQL, checksum, file name). */
-function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return CONNECTION_ERROR_CODES.has(code) || code.startsWith('08') || code.startsWith('28');
-}
-
-/** Deployed handler: the pool from the environment (RDS Proxy, IAM auth, TLS), migrations bundled alongside. */
-export const handler = createMigrationHandler({
-  sql: () => databasePool(),
-  directory: path.join(import.meta.dirname, 'migrations'),
-  ...(process.env.APP_DB_SECRET_ARN
-    ? { applicationPassword: () => secretField(process.env.APP_DB_SECRET_ARN as string, 'password') }
-    : {}),
-});
+/** Deployed handler: the pool from the configuration (RDS Proxy, IAM auth, TLS), migrations bundled alongside. */
+export const handler = (event: CdkCustomResourceEvent<SchemaMigrationsProperties>) =>
+  deployedHandler()(event);

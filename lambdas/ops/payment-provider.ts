@@ -1,9 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { PAYMENT_PROVIDER_FUNCTION } from '../../src/config/functions.js';
 import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
 import { InMemoryProviderStore } from '../../src/payments/provider/store.js';
+import { configurationFor } from '../../src/roots/configuration.js';
 import { logger } from '../../src/runtime/observability.js';
+import { perContainer } from '../../src/runtime/per-container.js';
 import { secretString } from '../../src/runtime/secrets.js';
 
 /**
@@ -17,23 +20,20 @@ const ANSWER_MARGIN_MS = 1_000;
 // meets this one store; a new execution environment (after idle time or a deploy) starts empty,
 // which is acceptable for a non-production test double.
 const store = new InMemoryProviderStore();
-let dependencies: Promise<ProviderDependencies> | undefined;
-
 /**
- * The store and, when `PAYMENT_PROVIDER_SECRET_ARN` is set (always, as deployed), the credential
- * every route of the public function URL requires: read once per container.
+ * The store and, when the provider secret is configured (always, as deployed), the credential
+ * every route of the public function URL requires: read once per container, again after a failure.
  */
-function providerDependencies(): Promise<ProviderDependencies> {
-  dependencies ??= (async () => {
-    const secretArn = process.env.PAYMENT_PROVIDER_SECRET_ARN;
-    if (!secretArn) return { store, logger };
+const providerDependencies = perContainer(async (): Promise<ProviderDependencies> => {
+  const { secretArn } = configurationFor(PAYMENT_PROVIDER_FUNCTION).providerSecret;
+  if (!secretArn) return { store, logger };
+  try {
     return { store, logger, credential: { key: await secretString(secretArn), scope: 'all' as const } };
-  })();
-  dependencies.catch(() => {
-    dependencies = undefined;
-  });
-  return dependencies;
-}
+  } catch (error) {
+    providerDependencies.forget();
+    throw error;
+  }
+});
 
 /** Function URL adapter of the simulated payment provider (docs/architecture.md, "The parts"); the logic is `handleProviderRequest`. */
 async function serve(

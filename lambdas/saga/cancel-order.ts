@@ -1,5 +1,6 @@
-import { sagaTaskHandler, stepInput } from '../../src/runtime/saga-task.js';
+import { sagaTaskHandler } from '../../src/roots/saga.js';
 import * as z from '../../src/runtime/schema.js';
+import { stepInput } from '../../src/saga/task-input.js';
 
 const input = z.extend(stepInput, { reason: z.string().check(z.regex(/^[A-Z_]{1,64}$/)) });
 

@@ -1,6 +1,7 @@
-import { sagaTaskHandler, stepInput } from '../../src/runtime/saga-task.js';
+import { sagaTaskHandler } from '../../src/roots/saga.js';
 import * as z from '../../src/runtime/schema.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
+import { stepInput } from '../../src/saga/task-input.js';
 
 const input = z.extend(stepInput, {
   compensationId: z.string().check(z.minLength(1), z.maxLength(200)),

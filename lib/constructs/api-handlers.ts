@@ -5,16 +5,18 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
+import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
+import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
 import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
-/** What a route's handler module reads at runtime (see `src/api/dependencies.ts`). */
+/** What a route's handler module reads at runtime (see `src/roots/api.ts` and `src/config/functions.ts`). */
 type RouteDependency =
   /** The pool (`DB_*`): rds-db:connect through the proxy. */
   | 'database'
@@ -132,12 +134,11 @@ export class ApiHandlers extends Construct {
             props.payments.bindWithoutCredential(fn.function);
             break;
           case 'describeSaga':
-            fn.function.addEnvironment('STATE_MACHINE_ARN', props.stateMachine.stateMachineArn);
+            setEnvironment(fn.function, config.stateMachine, { arn: props.stateMachine.stateMachineArn });
             grantDescribeSagaExecutions(fn, props.stateMachineName);
             break;
           case 'compensationQueue':
-            fn.function.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
-            props.compensationQueue.grantSend(fn.function);
+            props.compensationQueue.bindSender(fn.function);
             break;
         }
       }

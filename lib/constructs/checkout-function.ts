@@ -6,7 +6,9 @@ import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aw
 import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import type { PowertoolsLogLevel } from '../config.js';
+import { environmentOf } from './function-environment.js';
 
 /** The repository root: entries, the lock file and `migrations/` are resolved from here. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -51,8 +53,6 @@ export interface CheckoutFunctionProps {
   readonly vpc?: IVpc;
   /** @default - a security group of its own when `vpc` is set */
   readonly securityGroups?: ISecurityGroup[];
-  /** @default - none beyond the Powertools settings */
-  readonly environment?: Readonly<Record<string, string>>;
   /** @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
   /** Extra bundling steps, e.g. copying SQL files next to the bundle. @default - none */
@@ -67,6 +67,9 @@ export interface CheckoutFunctionProps {
  */
 export class CheckoutFunction extends Construct {
   readonly function: NodejsFunction;
+  /** The handler module, relative to the repository root, and its export: what reads the configuration. */
+  readonly entry: string;
+  readonly handlerExport: string;
   readonly role: IRole;
   readonly logGroup: LogGroup;
 
@@ -78,6 +81,8 @@ export class CheckoutFunction extends Construct {
     if (props.securityGroups && !props.vpc) {
       throw new Error(`securityGroups need a vpc (function ${props.entry})`);
     }
+    this.entry = props.entry;
+    this.handlerExport = props.handler ?? 'handler';
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: props.logRetention,
@@ -131,14 +136,14 @@ export class CheckoutFunction extends Construct {
             ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
           }
         : {}),
-      environment: {
-        POWERTOOLS_SERVICE_NAME: props.powertools.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: props.powertools.metricsNamespace,
-        POWERTOOLS_LOG_LEVEL: props.powertools.logLevel,
+      // The rest of the environment is set by the constructs that bind the function to a resource.
+      environment: environmentOf(config.powertools, {
+        serviceName: props.powertools.serviceName,
+        metricsNamespace: props.powertools.metricsNamespace,
+        logLevel: props.powertools.logLevel,
         // Stack traces point at the TypeScript sources instead of the minified bundle.
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-      },
+        nodeOptions: '--enable-source-maps',
+      }),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',

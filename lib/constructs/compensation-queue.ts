@@ -1,7 +1,10 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
+import { setEnvironment } from './function-environment.js';
 
 export interface CompensationQueueProps {
   /**
@@ -67,5 +70,11 @@ export class CompensationQueue extends Construct {
   /** `sqs:SendMessage` on the source queue only (the saga's QueueCompensation state). */
   grantSend(grantee: IGrantable): void {
     this.queue.grant(grantee, 'sqs:SendMessage');
+  }
+
+  /** Lets a function queue compensations: sets the queue's URL (`compensationQueue` group) and grants the send. */
+  bindSender(fn: LambdaFunction): void {
+    setEnvironment(fn, config.compensationQueue, { url: this.queue.queueUrl });
+    this.grantSend(fn);
   }
 }

@@ -3,9 +3,11 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
+import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
@@ -48,12 +50,10 @@ export class CompensationWorker extends Construct {
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
-      environment: {
-        COMPENSATION_MAX_RECEIVE_COUNT: String(props.queue.maxReceiveCount),
-        COMPENSATION_QUEUE_URL: props.queue.queue.queueUrl,
-      },
     });
     const fn = this.handler.function;
+    setEnvironment(fn, config.compensationWorker, { maxReceiveCount: props.queue.maxReceiveCount });
+    setEnvironment(fn, config.compensationQueue, { url: props.queue.queue.queueUrl });
     // A last attempt that cannot record its failure queues the compensation again (never the DLQ unrecorded).
     props.queue.queue.grantSendMessages(fn);
     props.database.grantConnect(fn);

@@ -7,6 +7,8 @@ import {
   LIMITS_KEY_ATTRIBUTE,
   LIMITS_TTL_ATTRIBUTE,
 } from '../../src/api/customer-limits.js';
+import * as config from '../../src/config/variables.js';
+import { setEnvironment } from './function-environment.js';
 
 export interface CustomerLimitsTableProps {
   readonly removalPolicy: RemovalPolicy;
@@ -45,13 +47,11 @@ export class CustomerLimitsTable extends Construct {
    * request makes) and nothing else.
    */
   grantLimits(fn: LambdaFunction, limits: CustomerLimits): void {
-    fn.addEnvironment('CUSTOMER_LIMITS_TABLE_NAME', this.table.tableName);
-    if (limits.requestsPerMinute !== undefined) {
-      fn.addEnvironment('CUSTOMER_REQUESTS_PER_MINUTE', String(limits.requestsPerMinute));
-    }
-    if (limits.checkoutsPerMinute !== undefined) {
-      fn.addEnvironment('CUSTOMER_CHECKOUTS_PER_MINUTE', String(limits.checkoutsPerMinute));
-    }
+    setEnvironment(fn, config.customerLimits, {
+      tableName: this.table.tableName,
+      requestsPerMinute: limits.requestsPerMinute,
+      checkoutsPerMinute: limits.checkoutsPerMinute,
+    });
     this.table.grant(fn, 'dynamodb:UpdateItem');
   }
 }

@@ -15,7 +15,9 @@ import {
 } from 'aws-cdk-lib/aws-rds';
 import { HostedRotation, type ISecret, type RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
+import { setEnvironment } from './function-environment.js';
 
 /** The port clients use: the proxy listens on the engine's default port. */
 export const PROXY_PORT = 5432;
@@ -52,6 +54,8 @@ export interface CheckoutDatabaseProps {
  * IAM authentication on the proxy, TLS forced on the instance, storage encrypted, the generated
  * credentials in Secrets Manager with scheduled rotation.
  */
+const ISOLATED = { subnetType: SubnetType.PRIVATE_ISOLATED };
+
 export class CheckoutDatabase extends Construct {
   readonly instance: DatabaseInstance;
   readonly proxy: DatabaseProxy;
@@ -83,9 +87,22 @@ export class CheckoutDatabase extends Construct {
     }
     this.databaseName = props.databaseName ?? 'checkout';
     this.username = props.username ?? 'checkout';
-    const isolated = { subnetType: SubnetType.PRIVATE_ISOLATED };
-    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_16 });
 
+    this.instance = this.createInstance(props);
+    if (!this.instance.secret) throw new Error('the database instance has no generated secret');
+    this.secret = this.instance.secret;
+
+    ({
+      applicationSecret: this.applicationSecret,
+      applicationSecretRotation: this.applicationSecretRotation,
+    } = this.rotateCredentials(props));
+    ({ proxy: this.proxy, clientSecurityGroup: this.clientSecurityGroup } = this.createProxy(props));
+    this.acknowledgeFindings(props);
+  }
+
+  /** The instance, its parameter group, its log group and its security group. */
+  private createInstance(props: CheckoutDatabaseProps): DatabaseInstance {
+    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_16 });
     const parameterGroup = new ParameterGroup(this, 'Parameters', {
       engine,
       description: 'Checkout PostgreSQL 16: TLS only, slow statements logged',
@@ -109,12 +126,12 @@ export class CheckoutDatabase extends Construct {
       allowAllOutbound: false,
     });
 
-    this.instance = new DatabaseInstance(this, 'Instance', {
+    const instance = new DatabaseInstance(this, 'Instance', {
       instanceIdentifier: props.instanceIdentifier,
       engine,
       instanceType: props.instanceType,
       vpc: props.vpc,
-      vpcSubnets: isolated,
+      vpcSubnets: ISOLATED,
       securityGroups: [instanceSecurityGroup],
       databaseName: this.databaseName,
       credentials: Credentials.fromGeneratedSecret(this.username),
@@ -139,45 +156,36 @@ export class CheckoutDatabase extends Construct {
         ? { enablePerformanceInsights: true, monitoringInterval: Duration.seconds(60) }
         : {}),
     });
-    this.instance.node.addDependency(postgresLogs);
-    if (!this.instance.secret) throw new Error('the database instance has no generated secret');
-    this.secret = this.instance.secret;
+    instance.node.addDependency(postgresLogs);
+    return instance;
+  }
 
-    const rotation = HostedRotation.postgreSqlSingleUser({
-      functionName: `${props.instanceIdentifier}-secret-rotation`,
-      vpc: props.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
-    });
-    // Its log group, for the same reason as the instance's: a retention without a custom resource.
-    new LogGroup(this, 'RotationLogs', {
-      logGroupName: `/aws/lambda/${props.instanceIdentifier}-secret-rotation`,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
+  /** Scheduled rotation of the owner's secret, and the application role's secret with its own. */
+  private rotateCredentials(props: CheckoutDatabaseProps) {
+    const ownerRotation = this.hostedRotation(
+      props,
+      'RotationLogs',
+      `${props.instanceIdentifier}-secret-rotation`,
+    );
     this.secret.addRotationSchedule('Rotation', {
-      hostedRotation: rotation,
+      hostedRotation: ownerRotation,
       automaticallyAfter: props.secretRotation,
     });
-    this.instance.connections.allowDefaultPortFrom(rotation, 'Secret rotation function');
+    this.instance.connections.allowDefaultPortFrom(ownerRotation, 'Secret rotation function');
 
     // Host, port and engine attached, as the rotation function needs them.
-    this.applicationSecret = new DatabaseSecret(this, 'ApplicationSecret', {
+    const applicationSecret = new DatabaseSecret(this, 'ApplicationSecret', {
       username: APPLICATION_ROLE,
       dbname: this.databaseName,
       masterSecret: this.secret,
     }).attach(this.instance);
     // Single user: the role changes its own password, it needs no one's rights for that.
-    const applicationRotation = HostedRotation.postgreSqlSingleUser({
-      functionName: `${props.instanceIdentifier}-app-secret-rotation`,
-      vpc: props.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
-    });
-    new LogGroup(this, 'ApplicationRotationLogs', {
-      logGroupName: `/aws/lambda/${props.instanceIdentifier}-app-secret-rotation`,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    this.applicationSecretRotation = this.applicationSecret.addRotationSchedule('Rotation', {
+    const applicationRotation = this.hostedRotation(
+      props,
+      'ApplicationRotationLogs',
+      `${props.instanceIdentifier}-app-secret-rotation`,
+    );
+    const applicationSecretRotation = applicationSecret.addRotationSchedule('Rotation', {
       hostedRotation: applicationRotation,
       automaticallyAfter: props.secretRotation,
     });
@@ -185,10 +193,30 @@ export class CheckoutDatabase extends Construct {
       applicationRotation,
       'Application secret rotation function',
     );
+    return { applicationSecret, applicationSecretRotation };
+  }
 
-    this.proxy = this.instance.addProxy('Proxy', {
+  /** A single-user rotation function in the VPC, with a log group (and its retention) made first. */
+  private hostedRotation(props: CheckoutDatabaseProps, logsId: string, functionName: string): HostedRotation {
+    const rotation = HostedRotation.postgreSqlSingleUser({
+      functionName,
       vpc: props.vpc,
-      vpcSubnets: isolated,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    });
+    // Its log group, for the same reason as the instance's: a retention without a custom resource.
+    new LogGroup(this, logsId, {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    return rotation;
+  }
+
+  /** The proxy (TLS, IAM auth) and the one security group its clients run in. */
+  private createProxy(props: CheckoutDatabaseProps) {
+    const proxy = this.instance.addProxy('Proxy', {
+      vpc: props.vpc,
+      vpcSubnets: ISOLATED,
       // The owner for the migration runner, the application role for everything else.
       secrets: [this.secret, this.applicationSecret],
       iamAuth: true,
@@ -201,13 +229,17 @@ export class CheckoutDatabase extends Construct {
       debugLogging: false,
     });
 
-    this.clientSecurityGroup = new SecurityGroup(this, 'ClientSecurityGroup', {
+    const clientSecurityGroup = new SecurityGroup(this, 'ClientSecurityGroup', {
       vpc: props.vpc,
       description: 'Checkout functions that connect to the database proxy',
       allowAllOutbound: true,
     });
-    this.proxy.connections.allowFrom(this.clientSecurityGroup, Port.tcp(PROXY_PORT), 'Checkout functions');
+    proxy.connections.allowFrom(clientSecurityGroup, Port.tcp(PROXY_PORT), 'Checkout functions');
+    return { proxy, clientSecurityGroup };
+  }
 
+  /** The cdk-nag findings this construct accepts, each with its reason. */
+  private acknowledgeFindings(props: CheckoutDatabaseProps): void {
     if (props.detailedMonitoring) {
       Validations.of(this.instance).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
@@ -235,7 +267,7 @@ export class CheckoutDatabase extends Construct {
 
   /**
    * Lets a function connect through the proxy as the application role: sets `DB_PROXY_ENDPOINT`,
-   * `DB_PORT`, `DB_NAME` and `DB_USER` (read by `src/runtime/database.ts`) and grants
+   * `DB_PORT`, `DB_NAME` and `DB_USER` (the `database` group of `src/config/variables.ts`) and grants
    * `rds-db:connect` for that user only. The function must run in {@link clientSecurityGroup},
    * which the proxy admits.
    */
@@ -248,19 +280,23 @@ export class CheckoutDatabase extends Construct {
    * set that role's password after migrating (`APP_DB_SECRET_ARN`). No other function may.
    */
   grantMigrations(fn: LambdaFunction): void {
-    this.connectAs(fn, this.username);
-    fn.addEnvironment('APP_DB_SECRET_ARN', this.applicationSecret.secretArn);
+    // One connection: the runner works in one transaction under an advisory lock.
+    this.connectAs(fn, this.username, 1);
+    setEnvironment(fn, config.migrations, { applicationSecretArn: this.applicationSecret.secretArn });
     this.applicationSecret.grantRead(fn);
   }
 
-  private connectAs(fn: LambdaFunction, user: string): void {
+  private connectAs(fn: LambdaFunction, user: string, poolMax?: number): void {
     if (!fn.isBoundToVpc || !fn.connections.securityGroups.includes(this.clientSecurityGroup)) {
       throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
     }
-    fn.addEnvironment('DB_PROXY_ENDPOINT', this.proxy.endpoint);
-    fn.addEnvironment('DB_PORT', String(PROXY_PORT));
-    fn.addEnvironment('DB_NAME', this.databaseName);
-    fn.addEnvironment('DB_USER', user);
+    setEnvironment(fn, config.database, {
+      proxyEndpoint: this.proxy.endpoint,
+      port: PROXY_PORT,
+      name: this.databaseName,
+      user,
+      poolMax,
+    });
     this.proxy.grantConnect(fn, user);
   }
 }

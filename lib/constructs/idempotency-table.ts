@@ -2,6 +2,8 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
+import { setEnvironment } from './function-environment.js';
 
 /** The attribute Powertools writes the record's expiry (epoch seconds) to; DynamoDB TTL sweeps on it. */
 export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
@@ -41,7 +43,7 @@ export class IdempotencyTable extends Construct {
 
   /** Sets `IDEMPOTENCY_TABLE_NAME` and grants the four item calls Powertools makes, nothing more. */
   grantIdempotency(fn: LambdaFunction): void {
-    fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', this.table.tableName);
+    setEnvironment(fn, config.idempotency, { tableName: this.table.tableName });
     this.table.grant(fn, ...IDEMPOTENCY_ACTIONS);
   }
 
@@ -50,7 +52,7 @@ export class IdempotencyTable extends Construct {
    * asks whether the table is active and can read no record of any customer.
    */
   grantReadinessProbe(fn: LambdaFunction): void {
-    fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', this.table.tableName);
+    setEnvironment(fn, config.idempotency, { tableName: this.table.tableName });
     this.table.grant(fn, 'dynamodb:DescribeTable');
   }
 }

@@ -52,7 +52,6 @@ export class OrderSweeper extends Construct {
     props.sagaAlias.bindStarter(fn);
     // Executions started through the alias are executions of the state machine: same ARNs.
     grantDescribeSagaExecutions(this.job.handler, props.stateMachineName);
-    fn.addEnvironment('COMPENSATION_QUEUE_URL', props.compensationQueue.queue.queueUrl);
-    props.compensationQueue.grantSend(fn);
+    props.compensationQueue.bindSender(fn);
   }
 }

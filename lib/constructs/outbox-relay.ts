@@ -4,8 +4,10 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import type { PowertoolsSettings } from './checkout-function.js';
 import type { CheckoutDatabase } from './database.js';
+import { setEnvironment } from './function-environment.js';
 import { ScheduledFunction } from './scheduled-function.js';
 
 export interface OutboxRelayProps {
@@ -40,7 +42,7 @@ export class OutboxRelay extends Construct {
     });
     const fn = this.job.handler.function;
     props.database.grantConnect(fn);
-    fn.addEnvironment('EVENT_BUS_NAME', props.eventBus.eventBusName);
+    setEnvironment(fn, config.outboxRelay, { eventBusName: props.eventBus.eventBusName });
     props.eventBus.grantPutEventsTo(fn);
   }
 }

@@ -3,7 +3,9 @@ import { FunctionUrlAuthType, type Function as LambdaFunction } from 'aws-cdk-li
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
+import { setEnvironment } from './function-environment.js';
 
 /**
  * Where the payment functions call the provider, and how long they wait. A binding, not a
@@ -27,11 +29,11 @@ export class PaymentProviderEndpoint {
 
   /**
    * Sets `PAYMENT_PROVIDER_URL`, `PAYMENT_TIMEOUT_MS` and `PAYMENT_PROVIDER_SECRET_ARN` (read by
-   * `src/runtime/payments.ts`) and lets the function read the credential.
+   * `src/roots/payments.ts`) and lets the function read the credential.
    */
   bind(fn: LambdaFunction): void {
     this.bindWithoutCredential(fn);
-    fn.addEnvironment('PAYMENT_PROVIDER_SECRET_ARN', this.credential.secretArn);
+    setEnvironment(fn, config.providerSecret, { secretArn: this.credential.secretArn });
     this.credential.grantRead(fn);
   }
 
@@ -40,8 +42,7 @@ export class PaymentProviderEndpoint {
    * breaker (readiness) and never calls the provider.
    */
   bindWithoutCredential(fn: LambdaFunction): void {
-    fn.addEnvironment('PAYMENT_PROVIDER_URL', this.url);
-    fn.addEnvironment('PAYMENT_TIMEOUT_MS', String(this.timeout.toMilliseconds()));
+    setEnvironment(fn, config.paymentProvider, { url: this.url, timeoutMs: this.timeout.toMilliseconds() });
   }
 }
 
@@ -105,7 +106,7 @@ export class SimulatedPaymentProvider extends Construct {
       logRetention: props.logRetention,
       powertools: { ...props.powertools, serviceName: 'simulated-payment-provider' },
     });
-    this.handler.function.addEnvironment('PAYMENT_PROVIDER_SECRET_ARN', props.credential.secretArn);
+    setEnvironment(this.handler.function, config.providerSecret, { secretArn: props.credential.secretArn });
     props.credential.grantRead(this.handler.function);
     // A public URL, like a card network's test endpoint: the credential guards every route of it.
     this.url = this.handler.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE }).url;

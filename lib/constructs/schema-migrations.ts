@@ -44,7 +44,6 @@ export class SchemaMigrations extends Construct {
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
-      environment: { DB_POOL_MAX: '1' },
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],

@@ -8,6 +8,8 @@ import {
   type StateMachine,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import * as config from '../../src/config/variables.js';
+import { setEnvironment } from './function-environment.js';
 
 /** The alias every execution of the saga starts through. */
 export const STATE_MACHINE_ALIAS_NAME = 'live';
@@ -92,7 +94,7 @@ export class StateMachineLiveAlias extends Construct {
 
   /** Sets `STATE_MACHINE_ARN` (read by `src/saga/step-functions-starter.ts`) to the alias, and grants starting through it. */
   bindStarter(fn: LambdaFunction): void {
-    fn.addEnvironment('STATE_MACHINE_ARN', this.aliasArn);
+    setEnvironment(fn, config.stateMachine, { arn: this.aliasArn });
     this.grantStartExecution(fn);
   }
 }

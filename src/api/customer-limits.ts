@@ -1,5 +1,4 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { integerEnv } from '../runtime/config.js';
 import { logger } from '../runtime/observability.js';
 import type { Route } from './http.js';
 import { requireCustomer } from './identity.js';
@@ -101,24 +100,6 @@ export class CustomerLimiter {
       return { allowed: true };
     }
   }
-}
-
-/**
- * The limits the environment sets: `CUSTOMER_REQUESTS_PER_MINUTE` and
- * `CUSTOMER_CHECKOUTS_PER_MINUTE` (unset: that limit is off).
- */
-export function customerLimitsFromEnvironment(environment: NodeJS.ProcessEnv = process.env): CustomerLimits {
-  const limit = (name: string): number | undefined => {
-    const raw = environment[name];
-    if (raw === undefined || raw.trim() === '') return undefined;
-    return integerEnv(name, 0, environment);
-  };
-  const requestsPerMinute = limit('CUSTOMER_REQUESTS_PER_MINUTE');
-  const checkoutsPerMinute = limit('CUSTOMER_CHECKOUTS_PER_MINUTE');
-  return {
-    ...(requestsPerMinute === undefined ? {} : { requestsPerMinute }),
-    ...(checkoutsPerMinute === undefined ? {} : { checkoutsPerMinute }),
-  };
 }
 
 /** True when at least one limit is set. */

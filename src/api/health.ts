@@ -1,5 +1,5 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Sql } from 'postgres';
+import type { DatabaseProbe } from '../db/client.js';
 import type { BreakerState } from '../payments/circuit-breaker.js';
 import { logger } from '../runtime/observability.js';
 import { jsonResponse, type Route } from './http.js';
@@ -27,7 +27,7 @@ export interface ReadinessReport {
 
 export interface ReadinessDependencies {
   /** The pool the handlers use, so the check goes the same way (through RDS Proxy in AWS). */
-  readonly sql: Sql;
+  readonly database: DatabaseProbe;
   readonly dynamoDb: DynamoDBClient;
   readonly idempotencyTableName: string;
   /** The payment gateway's breaker state; undefined when no provider is configured here. */
@@ -83,7 +83,7 @@ async function timed(name: string, timeoutMs: number, check: (signal: AbortSigna
 export async function checkReadiness(dependencies: ReadinessDependencies): Promise<ReadinessReport> {
   const timeoutMs = dependencies.timeoutMs ?? 2000;
   const [database, idempotencyTable] = await Promise.all([
-    timed('database', timeoutMs, () => dependencies.sql`select 1`),
+    timed('database', timeoutMs, () => dependencies.database.ping()),
     // DescribeTable, not a read: the probe needs no access to any customer's records.
     timed('idempotencyTable', timeoutMs, async (abortSignal) => {
       const { Table } = await dependencies.dynamoDb.send(

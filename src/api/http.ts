@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { describeError } from '../runtime/errors.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
+import { perContainer } from '../runtime/per-container.js';
 import type * as z from '../runtime/schema.js';
 import { annotate, clearAnnotations } from '../runtime/tracing.js';
 import { type FieldError, type HttpResponse, ProblemError, problemFromError } from './problems.js';
@@ -21,29 +22,10 @@ export interface ApiRequest {
 
 export type Route = (request: ApiRequest) => Promise<HttpResponse>;
 
-/** A dependency given as a value, or as a function that builds it on first use. */
-export type Provider<T> = T | (() => T);
-
-/**
- * Resolves a {@link Provider} once, on first call. Handler modules build their production
- * dependencies this way so that importing a module (in a test, or in the local stack) needs no
- * AWS environment, while a Lambda container still builds them once and reuses them.
- */
-export function lazy<T extends object>(provider: Provider<T>): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= typeof provider === 'function' ? (provider as () => T)() : provider;
-    return value;
-  };
-}
-
-/** A route built on its first request (from lazily resolved dependencies), then reused. */
-export function lazyRoute(build: () => Route): Route {
-  let route: Route | undefined;
-  return (request) => {
-    route ??= build();
-    return route(request);
-  };
+/** A route built on its first request (from its dependencies, resolved once), then reused. */
+export function routeOnFirstRequest(build: () => Route): Route {
+  const route = perContainer(build);
+  return (request) => route()(request);
 }
 
 /** What every API handler module exports: an API Gateway (REST, payload v1) Lambda handler. */

@@ -1,6 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import postgres, { type Sql } from 'postgres';
 
+export type { Sql } from 'postgres';
+
 export interface SqlClientOptions {
   /**
    * Connections in the pool. A Lambda handles one request at a time, so it needs one or two;
@@ -57,4 +59,17 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
     ...(options.debug ? { debug: options.debug } : {}),
     ...(options.applicationName ? { connection: { application_name: options.applicationName } } : {}),
   });
+}
+
+/** What readiness asks of the database: one round trip through the pool the handlers use. */
+export interface DatabaseProbe {
+  ping(): Promise<void>;
+}
+
+export function databaseProbe(sql: Sql): DatabaseProbe {
+  return {
+    async ping() {
+      await sql`select 1`;
+    },
+  };
 }

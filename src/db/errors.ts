@@ -78,3 +78,29 @@ export async function query<T>(statement: PromiseLike<T>): Promise<T> {
     throw toDatabaseError(error);
   }
 }
+
+// postgres.js connection codes, socket errors, and PostgreSQL classes 08 (connection exception)
+// and 28 (invalid authorization: an IAM grant that has not propagated yet).
+const NOT_REACHABLE_YET_CODES = new Set([
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Errors that say "not reachable yet" on a first deploy (the proxy registering its target, an IAM
+ * grant propagating), never errors of a migration itself (SQL, checksum, file name).
+ */
+export function isDatabaseNotReachableYet(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return NOT_REACHABLE_YET_CODES.has(code) || code.startsWith('08') || code.startsWith('28');
+}

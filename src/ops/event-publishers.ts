@@ -3,23 +3,10 @@ import {
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
+import type { OutboxEvent } from '../db/outbox.js';
 import { describeError } from '../runtime/errors.js';
 
-/** One row of `outbox_events` as the relay hands it to a publisher. */
-export interface OutboxEvent {
-  /** `outbox_events.id`: stable across retries, so consumers de-duplicate on it. */
-  readonly id: string;
-  readonly aggregateId: string;
-  /** `order.placed`, `order.confirmed`, `order.cancelled`, `compensation.failed`. */
-  readonly type: string;
-  /** The order snapshot taken in the transaction that wrote the event. */
-  readonly payload: unknown;
-  readonly correlationId: string | null;
-  /** When the state change happened (ISO-8601), not when the event was published. */
-  readonly createdAt: string;
-  /** Earlier failed attempts to publish it. */
-  readonly attempts: number;
-}
+export type { OutboxEvent } from '../db/outbox.js';
 
 /** What a consumer receives, on the bus and in the local sink alike. */
 export interface EventEnvelope {

@@ -1,14 +1,15 @@
-import type { Sql } from 'postgres';
-import { DatabaseUnavailableError, query } from '../db/errors.js';
+import { DatabaseUnavailableError } from '../db/errors.js';
 import type { OrderStore } from '../db/orders.js';
+import type { RecoveryStore, StuckOrder } from '../db/recovery.js';
 import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
-import type { CompensationQueue } from '../saga/compensation-queue.js';
+import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
 import type { SagaInspector, SagaStarter } from '../saga/saga-starter.js';
-import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
+import { COMPENSATION_STEPS, type PaymentSaga } from '../saga/steps.js';
 
 export interface SweeperDependencies {
-  readonly sql: Sql;
+  /** The sweeper's claims (`src/db/recovery.ts`). */
+  readonly recovery: RecoveryStore;
   readonly orders: OrderStore;
   readonly saga: PaymentSaga;
   readonly starter: SagaStarter;
@@ -36,13 +37,6 @@ export interface SweepReport {
   readonly requeuedCompensations: number;
 }
 
-interface StuckOrder {
-  id: string;
-  correlation_id: string | null;
-  charge_cents: number;
-  reservation_expired: boolean;
-}
-
 /**
  * Crash recovery (docs/architecture.md, "How a checkout flows"): finds orders stuck in PENDING or AUTHORIZED whose saga is not
  * running and brings them to a terminal state.
@@ -62,45 +56,20 @@ export async function sweepStuckOrders(
   deps: SweeperDependencies,
   options: SweepOptions = {},
 ): Promise<SweepReport> {
-  const stuckAfter = `${options.stuckAfterSeconds ?? 300} seconds`;
-  const lease = `${options.leaseSeconds ?? 120} seconds`;
-  const claimed = await query(deps.sql<StuckOrder[]>`
-    with stuck as (
-      select o.id
-      from orders o
-      where o.status in ('PENDING', 'AUTHORIZED')
-        and (o.recovery_lease_until is null or o.recovery_lease_until < now())
-        and (
-          o.updated_at < now() - ${stuckAfter}::interval
-          or exists (
-            select 1 from reservations r
-            where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
-          )
-        )
-      order by o.updated_at
-      limit ${options.batchSize ?? 25}
-      for update of o skip locked
-    )
-    update orders o
-    set recovery_lease_until = now() + ${lease}::interval
-    from stuck
-    where o.id = stuck.id
-    returning
-      o.id,
-      o.correlation_id,
-      o.charge_cents,
-      exists (
-        select 1 from reservations r
-        where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
-      ) as reservation_expired
-  `);
+  const stuckAfterSeconds = options.stuckAfterSeconds ?? 300;
+  const limit = options.batchSize ?? 25;
+  const claimed = await deps.recovery.claimStuckOrders({
+    stuckAfterSeconds,
+    limit,
+    leaseSeconds: options.leaseSeconds ?? 120,
+  });
 
   const counts = { started: 0, compensated: 0, stillRunning: 0, requiresAttention: 0, skipped: 0 };
   for (const order of claimed) {
     const outcome = await recover(deps, order);
     counts[outcome] += 1;
   }
-  const requeuedCompensations = await requeueOrphanedCompensations(deps, stuckAfter, options.batchSize ?? 25);
+  const requeuedCompensations = await requeueOrphanedCompensations(deps, stuckAfterSeconds, limit);
   const report = { claimed: claimed.length, ...counts, requeuedCompensations };
   if (claimed.length > 0 || requeuedCompensations > 0) logger.info('sweep finished', { ...report });
   return report;
@@ -110,17 +79,17 @@ async function recover(
   deps: SweeperDependencies,
   order: StuckOrder,
 ): Promise<keyof Omit<SweepReport, 'claimed' | 'requeuedCompensations'>> {
-  const correlationId = order.correlation_id ?? `sweeper:${order.id}`;
+  const correlationId = order.correlationId ?? `sweeper:${order.id}`;
   const state = await deps.inspector.executionState(order.id);
   if (state === 'RUNNING') return 'stillRunning';
 
-  if (state === 'NOT_FOUND' && !order.reservation_expired) {
-    await deps.starter.start({ orderId: order.id, correlationId, chargeCents: order.charge_cents });
+  if (state === 'NOT_FOUND' && !order.reservationExpired) {
+    await deps.starter.start({ orderId: order.id, correlationId, chargeCents: order.chargeCents });
     logger.info('started the saga of a stuck order', { orderId: order.id, correlationId });
     return 'started';
   }
 
-  const reason = order.reservation_expired ? 'RESERVATION_EXPIRED' : 'SAGA_INTERRUPTED';
+  const reason = order.reservationExpired ? 'RESERVATION_EXPIRED' : 'SAGA_INTERRUPTED';
   try {
     await deps.saga.compensate({ orderId: order.id, correlationId, steps: COMPENSATION_STEPS, reason });
     logger.info('compensated a stuck order', {
@@ -162,44 +131,17 @@ async function recover(
  * Claimed by pushing `updated_at` forward under SKIP LOCKED, so concurrent sweepers send it once;
  * a duplicate would be harmless anyway (the worker is idempotent on compensationId).
  */
-async function requeueOrphanedCompensations(deps: SweeperDependencies, stuckAfter: string, limit: number) {
-  const orphans = await query(deps.sql<
-    {
-      compensation_id: string;
-      order_id: string;
-      steps: CompensationStep[];
-      cancellation_reason: string | null;
-      last_error: string | null;
-      correlation_id: string | null;
-    }[]
-  >`
-    with orphaned as (
-      select compensation_id
-      from failed_compensations
-      where status = 'PENDING'
-        and updated_at < now() - ${stuckAfter}::interval
-      order by updated_at
-      limit ${limit}
-      for update skip locked
-    )
-    update failed_compensations f
-    set updated_at = now()
-    from orphaned
-    where f.compensation_id = orphaned.compensation_id
-    returning f.compensation_id, f.order_id, f.steps, f.cancellation_reason, f.last_error, f.correlation_id
-  `);
+async function requeueOrphanedCompensations(
+  deps: SweeperDependencies,
+  stuckAfterSeconds: number,
+  limit: number,
+): Promise<number> {
+  const orphans = await deps.recovery.claimOrphanedCompensations({ stuckAfterSeconds, limit });
   for (const orphan of orphans) {
-    await deps.compensationQueue.send({
-      compensationId: orphan.compensation_id,
-      orderId: orphan.order_id,
-      steps: orphan.steps,
-      cancellationReason: orphan.cancellation_reason ?? 'PAYMENT_FAILED',
-      error: orphan.last_error ?? 'Unknown',
-      correlationId: orphan.correlation_id ?? orphan.compensation_id,
-    });
+    await deps.compensationQueue.send(compensationMessageOf(orphan));
     logger.warn('queued a failed compensation again: its message never reached the worker', {
-      orderId: orphan.order_id,
-      compensationId: orphan.compensation_id,
+      orderId: orphan.orderId,
+      compensationId: orphan.compensationId,
     });
   }
   return orphans.length;

@@ -1,14 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 
-const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'checkout';
+import { readGroup } from '../config/declarations.js';
+import { powertools } from '../config/variables.js';
+
+// Read at import: the logger and metrics exist before any handler runs.
+const { serviceName, metricsNamespace } = readGroup(powertools, process.env);
 
 /** The one structured logger of a process; every line carries the correlation id once appended. */
 export const logger = new Logger({ serviceName });
 
 /** CloudWatch EMF metrics, flushed by the `logMetrics` middleware or `publishStoredMetrics()`. */
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Checkout',
+  namespace: metricsNamespace,
   serviceName,
 });
 

@@ -1,8 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigurationError } from './config.js';
+import { ConfigurationError } from '../config/declarations.js';
+import { perContainer } from './per-container.js';
 import { tracedClient } from './tracing.js';
 
-let client: SecretsManagerClient | undefined;
+const client = perContainer(() => tracedClient(new SecretsManagerClient({})));
 const cache = new Map<string, Promise<string>>();
 
 /**
@@ -13,11 +14,12 @@ const cache = new Map<string, Promise<string>>();
 export function secretString(secretId: string): Promise<string> {
   let value = cache.get(secretId);
   if (!value) {
-    client ??= tracedClient(new SecretsManagerClient({}));
-    value = client.send(new GetSecretValueCommand({ SecretId: secretId })).then(({ SecretString }) => {
-      if (!SecretString) throw new ConfigurationError(`secret ${secretId} has no string value`);
-      return SecretString;
-    });
+    value = client()
+      .send(new GetSecretValueCommand({ SecretId: secretId }))
+      .then(({ SecretString }) => {
+        if (!SecretString) throw new ConfigurationError(`secret ${secretId} has no string value`);
+        return SecretString;
+      });
     value.catch(() => cache.delete(secretId));
     cache.set(secretId, value);
   }

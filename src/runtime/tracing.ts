@@ -1,4 +1,6 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { readGroup } from '../config/declarations.js';
+import { lambda, powertools } from '../config/variables.js';
 
 /**
  * X-Ray tracing through Powertools Tracer, kept out of the way: the Tracer is built only inside
@@ -12,19 +14,18 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
  * the correlation id and, where there is one, the order id, so X-Ray can find every trace of an order.
  */
 
-const tracing =
-  process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined && process.env.POWERTOOLS_TRACE_ENABLED !== 'false';
+const { functionName } = readGroup(lambda, process.env);
+const { traceEnabled, serviceName } = readGroup(powertools, process.env);
 
 /**
  * Imported only when tracing: importing the X-Ray SDK that Tracer is built on installs an async
  * hook (cls-hooked) on the whole process, which makes every promise several times dearer whether
  * or not anything is traced (aws/aws-xray-sdk-node#420). docs/PERFORMANCE.md measures it.
  */
-const tracer: Tracer | undefined = tracing
-  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({
-      serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'checkout',
-    })
-  : undefined;
+const tracer: Tracer | undefined =
+  functionName !== undefined && traceEnabled
+    ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName })
+    : undefined;
 const annotations = new Map<string, string>();
 
 function activeTracer(): Tracer | undefined {

@@ -25,11 +25,18 @@ export class SqsCompensationQueue implements CompensationQueue {
 }
 
 /**
- * The message that queues an audited compensation again (an operator's retry, or the local stack
- * after a restart): the same compensationId, so the worker's idempotency still holds. Rows from
- * before the reason was recorded fall back to PAYMENT_FAILED.
+ * The message that queues an audited compensation again (an operator's retry, the sweeper's
+ * requeue of an orphan, or the local stack after a restart): the same compensationId, so the
+ * worker's idempotency still holds. Rows from before the reason was recorded fall back to
+ * PAYMENT_FAILED. `error` is the name of the last error (the audit row keeps `Name: message`),
+ * as in every compensation message: see {@link compensationMessage}.
  */
-export function compensationMessageOf(compensation: FailedCompensation): CompensationMessage {
+export function compensationMessageOf(
+  compensation: Pick<
+    FailedCompensation,
+    'compensationId' | 'orderId' | 'steps' | 'cancellationReason' | 'lastError' | 'correlationId'
+  >,
+): CompensationMessage {
   return {
     compensationId: compensation.compensationId,
     orderId: compensation.orderId,

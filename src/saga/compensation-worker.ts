@@ -15,6 +15,10 @@ export const compensationMessage = z.object({
   orderId: z.uuid(),
   steps: z.array(z.enum(COMPENSATION_STEPS)).check(z.minLength(1)),
   cancellationReason: z.string().check(z.regex(/^[A-Z_]{1,64}$/)),
+  /**
+   * The name of the error that made the compensation necessary or fail (`PaymentDeclinedError`,
+   * `States.Timeout`, ...), never a message: the audit row records the details.
+   */
   error: z.string().check(z.maxLength(1000)),
   correlationId: z.string().check(z.minLength(1), z.maxLength(200)),
 });

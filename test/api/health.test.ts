@@ -9,7 +9,7 @@ import {
 } from '../../local/aws/dynamodb.js';
 import type { ReadinessDependencies } from '../../src/api/health.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
-import { createSql } from '../../src/db/client.js';
+import { createSql, databaseProbe } from '../../src/db/client.js';
 import { PaymentProviderTransientError } from '../../src/payments/errors.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -27,7 +27,7 @@ describe('health', () => {
 
   function ready(dependencies: Partial<ReadinessDependencies> = {}) {
     const handler: ApiGatewayHandler = createReadyHandler({
-      sql: db.sql,
+      database: databaseProbe(db.sql),
       dynamoDb: client,
       idempotencyTableName: TABLE,
       ...dependencies,
@@ -77,7 +77,7 @@ describe('health', () => {
   test('ready is 503 when the database is down, and says which dependency failed', async () => {
     const down = await unreachableSql();
     try {
-      const result = await ready({ sql: down });
+      const result = await ready({ database: databaseProbe(down) });
 
       expect(result.statusCode).toBe(503);
       expect(result.headers['Content-Type']).toBe('application/json');
@@ -106,7 +106,11 @@ describe('health', () => {
   test('ready answers from its last report for a few seconds: a flood of probes costs one check', async () => {
     const table = 'health-cached';
     await createIdempotencyTable(client, table);
-    const handler = createReadyHandler({ sql: db.sql, dynamoDb: client, idempotencyTableName: table });
+    const handler = createReadyHandler({
+      database: databaseProbe(db.sql),
+      dynamoDb: client,
+      idempotencyTableName: table,
+    });
     const probe = () => invoke(handler, apiEvent({ method: 'GET', resource: '/health/ready' }));
     expect((await probe()).statusCode).toBe(200);
     await client.send(new DeleteTableCommand({ TableName: table }));
@@ -123,7 +127,7 @@ describe('health', () => {
     const hung = createSql(hole.url, { max: 1, connectTimeoutSeconds: 30 });
     try {
       const started = Date.now();
-      const result = await ready({ sql: hung, timeoutMs: 300 });
+      const result = await ready({ database: databaseProbe(hung), timeoutMs: 300 });
 
       expect(Date.now() - started).toBeLessThan(5000);
       expect(result.statusCode).toBe(503);

@@ -10,13 +10,13 @@ import {
   type BenchAuditInput,
   type InvariantReport,
 } from '../../bench/lib/audit.js';
-import type { BenchResults } from '../../bench/lib/results.js';
-import { OrderStore } from '../../src/db/orders.js';
 import {
   auditHealthyCardOrders,
   type PaymentLedgerEntry,
   PROVIDER_UNAVAILABLE,
-} from '../../src/ops/invariants.js';
+} from '../../bench/lib/invariants.js';
+import type { BenchResults } from '../../bench/lib/results.js';
+import { OrderStore } from '../../src/db/orders.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 
@@ -398,7 +398,16 @@ describe('npm run bench -- --quick', () => {
         expect(code, `${stdout}\n${stderr.slice(-4000)}`).toBe(0);
         const results = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as BenchResults;
         expect(Object.keys(results.scenarios).sort()).toEqual(
-          ['bundles', 'chaos', 'cost', 'hotSku', 'physicalLimit', 'roundTrips', 'spread'].sort(),
+          [
+            'bundles',
+            'chaos',
+            'cost',
+            'hotSku',
+            'loadProfile',
+            'physicalLimit',
+            'roundTrips',
+            'spread',
+          ].sort(),
         );
         // The stand-ins counted a happy checkout: one API request, its transitions, tasks and events.
         const happy = results.scenarios.cost.happy;
@@ -410,10 +419,20 @@ describe('npm run bench -- --quick', () => {
         expect(results.scenarios.roundTrips.carts.map((c) => c.cartLines)).toEqual([1, 10, 50]);
         expect(results.scenarios.bundles.bundles.length).toBeGreaterThan(10);
         expect(results.scenarios.chaos.settled).toBe(true);
+        const { loadProfile } = results.scenarios;
+        expect(loadProfile.ramp.map((phase) => phase.label)).toEqual([
+          '10 clients',
+          '50 clients',
+          '100 clients',
+        ]);
+        expect(loadProfile.constantRate.requests).toBeGreaterThan(0);
+        expect(loadProfile.unconfirmed).toBe(0);
         expect(results.audit).toMatchObject({ violations: 0, passed: true });
         // Every invariant is printed with its count.
         for (const report of results.audit.reports) expect(stdout).toContain(report.name);
-        expect(await readFile(path.join(out, 'summary.md'), 'utf8')).toContain('## 7. Cost per checkout');
+        const summary = await readFile(path.join(out, 'summary.md'), 'utf8');
+        expect(summary).toContain('## 7. Cost per checkout');
+        expect(summary).toContain('## 8. Load profile');
         expect(await readFile(path.join(out, 'latency.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
       } finally {
         await rm(out, { recursive: true, force: true });

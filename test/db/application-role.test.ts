@@ -5,9 +5,10 @@ import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderHistoryStore } from '../../src/db/order-history.js';
 import { OrderStore } from '../../src/db/orders.js';
+import { OutboxStore } from '../../src/db/outbox.js';
+import { RecoveryStore } from '../../src/db/recovery.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import { WalletStore } from '../../src/db/wallets.js';
-import { OutboxStore } from '../../src/ops/outbox-relay.js';
 import { sweepStuckOrders } from '../../src/ops/sweeper.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput } from '../support/fixtures.js';
@@ -196,7 +197,7 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
     await orders.placeOrder(stuck);
     const report = await sweepStuckOrders(
       {
-        sql: app,
+        recovery: new RecoveryStore(app),
         orders,
         saga: undefined as never,
         starter: { start: async () => {} } as never,

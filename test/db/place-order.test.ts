@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { auditDatabase, violationsOf } from '../../bench/lib/invariants.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { WalletStore } from '../../src/db/wallets.js';
-import { auditDatabase, violationsOf } from '../../src/ops/invariants.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 import { stampedeSuite } from '../support/race-suites.js';

@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { auditDatabase, violationsOf } from '../../bench/lib/invariants.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { WalletStore } from '../../src/db/wallets.js';
@@ -9,7 +10,6 @@ import {
   OrderNotFoundError,
   ReservationReleasedError,
 } from '../../src/domain/errors.js';
-import { auditDatabase, violationsOf } from '../../src/ops/invariants.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 

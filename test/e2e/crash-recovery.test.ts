@@ -1,11 +1,11 @@
 import { afterAll, expect, test } from 'vitest';
-import { createSql } from '../../src/db/client.js';
 import {
   auditDatabase,
   auditPayments,
   type PaymentLedgerEntry,
   violationsOf,
-} from '../../src/ops/invariants.js';
+} from '../../bench/lib/invariants.js';
+import { createSql } from '../../src/db/client.js';
 import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
 
 let stack: StackProcess | undefined;

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { findFreePort } from '../../local/ports.js';
-import { type RestartablePostgres, startRestartablePostgres } from '../../local/postgres.js';
-import { createSql } from '../../src/db/client.js';
 import {
   auditDatabase,
   auditHealthyCardOrders,
   auditPayments,
   type PaymentLedgerEntry,
   violationsOf,
-} from '../../src/ops/invariants.js';
+} from '../../bench/lib/invariants.js';
+import { findFreePort } from '../../local/ports.js';
+import { type RestartablePostgres, startRestartablePostgres } from '../../local/postgres.js';
+import { createSql } from '../../src/db/client.js';
 import { editedAssembly, environmentOf } from '../support/edited-assembly.js';
 import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
 

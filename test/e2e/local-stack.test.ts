@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createSql } from '../../src/db/client.js';
 import {
   auditDatabase,
   auditPayments,
   type PaymentLedgerEntry,
   violationsOf,
-} from '../../src/ops/invariants.js';
+} from '../../bench/lib/invariants.js';
+import { createSql } from '../../src/db/client.js';
 import {
   freeStackPorts,
   newDataDir,

@@ -10,10 +10,11 @@ import {
 import {
   CustomerLimiter,
   type CustomerLimits,
-  customerLimitsFromEnvironment,
   LIMITS_KEY_ATTRIBUTE,
   LIMITS_TTL_ATTRIBUTE,
 } from '../../src/api/customer-limits.js';
+import { readGroup } from '../../src/config/declarations.js';
+import { customerLimits } from '../../src/config/variables.js';
 
 const TABLE = 'customer-limits';
 /** 12:00:15 UTC on some day: 45 seconds left in its minute. */
@@ -96,14 +97,17 @@ describe('CustomerLimiter on the DynamoDB stand-in', () => {
   });
 
   test('limits come from CUSTOMER_REQUESTS_PER_MINUTE and CUSTOMER_CHECKOUTS_PER_MINUTE; unset means off', () => {
-    expect(customerLimitsFromEnvironment({})).toEqual({});
+    expect(readGroup(customerLimits, {})).toMatchObject({
+      requestsPerMinute: undefined,
+      checkoutsPerMinute: undefined,
+    });
     expect(
-      customerLimitsFromEnvironment({
+      readGroup(customerLimits, {
         CUSTOMER_REQUESTS_PER_MINUTE: '100',
         CUSTOMER_CHECKOUTS_PER_MINUTE: '10',
       }),
-    ).toEqual({ requestsPerMinute: 100, checkoutsPerMinute: 10 });
-    expect(() => customerLimitsFromEnvironment({ CUSTOMER_CHECKOUTS_PER_MINUTE: 'ten' })).toThrow(
+    ).toMatchObject({ requestsPerMinute: 100, checkoutsPerMinute: 10 });
+    expect(() => readGroup(customerLimits, { CUSTOMER_CHECKOUTS_PER_MINUTE: 'ten' })).toThrow(
       /CUSTOMER_CHECKOUTS_PER_MINUTE/,
     );
   });

@@ -1,5 +1,4 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import type { Sql } from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -19,7 +18,6 @@ describe('outbox relay Lambda', () => {
   let db: TestDatabase;
   let bus: FakeEventBridge;
   let handler: Handler;
-  let pool: Sql;
   const savedEnv = { ...process.env };
   const stdout: string[] = [];
 
@@ -38,9 +36,8 @@ describe('outbox relay Lambda', () => {
       // On for this file only, to read the EMF lines the handler emits.
       POWERTOOLS_METRICS_DISABLED: 'false',
     });
-    // Configuration is read at module load, as at a cold start: import after the environment is set.
+    // Configuration is read on the first invocation, as at a cold start.
     handler = (await import('../../lambdas/workers/outbox-relay.js')).handler as unknown as Handler;
-    pool = (await import('../../src/runtime/database.js')).databasePool();
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       stdout.push(String(chunk));
       return true;
@@ -49,7 +46,7 @@ describe('outbox relay Lambda', () => {
   afterAll(async () => {
     vi.restoreAllMocks();
     process.env = savedEnv;
-    await pool?.end();
+    await (await import('../../src/roots/database.js')).endContainerPool();
     await bus?.stop();
     await db?.drop();
   });

@@ -10,13 +10,14 @@ import { LocalEventSink, type SunkEvent } from '../../local/event-sink.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
+import { OutboxStore } from '../../src/db/outbox.js';
 import {
   EventBridgePublisher,
   type EventPublisher,
   type OutboxEvent,
   type PublishResult,
 } from '../../src/ops/event-publishers.js';
-import { backoffSeconds, drainOutbox, OutboxStore, relayOutbox } from '../../src/ops/outbox-relay.js';
+import { backoffSeconds, drainOutbox, relayOutbox } from '../../src/ops/outbox-relay.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 import { detailOf, type FakeEventBridge, startFakeEventBridge } from './outbox-fake-eventbridge.js';

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
+import { RecoveryStore } from '../../src/db/recovery.js';
 import { type SweeperDependencies, sweepStuckOrders } from '../../src/ops/sweeper.js';
-import { paymentSaga } from '../../src/runtime/saga-task.js';
+import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import { orderInput, seedProducts } from '../support/fixtures.js';
 import { type SagaEnvironment, startSagaEnvironment } from '../support/saga-environment.js';
@@ -25,9 +26,9 @@ describe('crash-recovery sweeper', () => {
 
   function sweeper(sql = env.db.sql): SweeperDependencies {
     return {
-      sql,
+      recovery: new RecoveryStore(sql),
       orders: new OrderStore(sql),
-      saga: paymentSaga(),
+      saga: containerPaymentSaga(),
       starter: env.stepFunctions,
       inspector: env.stepFunctions,
       compensationQueue: new SqsCompensationQueue(env.sqs, env.queue.queueUrl),

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { JournaledProviderStore } from '../../src/payments/provider/journaled-store.js';
+import { JournaledProviderStore } from '../../local/payment-provider/journaled-store.js';
 
 test('a reopened journal restores authorizations, ledger, faults and answered keys, and forgets unanswered ones', async () => {
   const file = path.join(await mkdtemp(path.join(tmpdir(), 'provider-journal-')), 'provider.jsonl');

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
+import { type SimulatedProvider, startSimulatedProvider } from '../../local/payment-provider/server.js';
 import { findFreePort } from '../../local/ports.js';
 import { PaymentProviderTransientError } from '../../src/payments/errors.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import { type SimulatedProvider, startSimulatedProvider } from '../../src/payments/simulated-provider.js';
 
 const KEY = 'provider-test-credential-0123456789';
 

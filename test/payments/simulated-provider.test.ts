@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  handleProviderRequest,
+  InMemoryProviderStore,
+  type SimulatedProvider,
+  startSimulatedProvider,
+} from '../../local/payment-provider/server.js';
 import { findFreePort } from '../../local/ports.js';
 import {
   PaymentProviderTransientError,
@@ -8,12 +14,6 @@ import {
 } from '../../src/payments/errors.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway, type HttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import {
-  handleProviderRequest,
-  InMemoryProviderStore,
-  type SimulatedProvider,
-  startSimulatedProvider,
-} from '../../src/payments/simulated-provider.js';
 
 const AUTH_TIMEOUT_MS = 300;
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { PROVIDER_UNAVAILABLE } from '../../bench/lib/invariants.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { OrderStore } from '../../src/db/orders.js';
-import { PROVIDER_UNAVAILABLE } from '../../src/ops/invariants.js';
 import {
   placeSagaOrder,
   type SagaEnvironment,

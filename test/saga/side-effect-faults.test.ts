@@ -9,7 +9,7 @@ import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import { injectSideEffectFaults, paymentSaga } from '../../src/runtime/saga-task.js';
+import { containerPaymentSaga, injectSideEffectFaults } from '../../src/roots/saga.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
@@ -296,7 +296,7 @@ describe('a database write that fails right after a provider side effect (real A
     );
     // The database goes away just as the attempt fails: its failure cannot be written.
     const worker = createCompensationWorker({
-      saga: paymentSaga(),
+      saga: containerPaymentSaga(),
       compensations: Object.assign(Object.create(compensations) as CompensationStore, {
         recordFailure: async () => {
           throw new DatabaseUnavailableError('injected: the database went away');

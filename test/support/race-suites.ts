@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
+import { auditDatabase, violationsOf } from '../../bench/lib/invariants.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
-import { auditDatabase, violationsOf } from '../../src/ops/invariants.js';
 import { orderInput, seedProducts, seedWallet } from './fixtures.js';
 
 /**

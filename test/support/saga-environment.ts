@@ -1,6 +1,12 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
+  auditDatabase,
+  auditPayments,
+  type PaymentLedgerEntry,
+  violationsOf,
+} from '../../bench/lib/invariants.js';
+import {
   createIdempotencyTable,
   createLocalDynamoDbClient,
   startLocalDynamoDb,
@@ -15,15 +21,10 @@ import {
 import { type SqsPoller, startSqsPoller } from '../../local/aws/sqs-poller.js';
 import type { LocalStateMachine } from '../../local/aws/step-functions.js';
 import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpoint.js';
+import { startSimulatedProvider } from '../../local/payment-provider/server.js';
 import { createLocalPaymentSaga } from '../../local/saga.js';
 import { OrderStore } from '../../src/db/orders.js';
-import {
-  auditDatabase,
-  auditPayments,
-  type PaymentLedgerEntry,
-  violationsOf,
-} from '../../src/ops/invariants.js';
-import { startSimulatedProvider } from '../../src/payments/simulated-provider.js';
+import { endContainerPool } from '../../src/roots/database.js';
 import type { SagaInput } from '../../src/saga/saga-starter.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -170,8 +171,7 @@ export async function startSagaEnvironment(
       await sqsServer.close();
       await dynamo.close();
       await provider.close();
-      const { databasePool } = await import('../../src/runtime/database.js');
-      await databasePool().end({ timeout: 5 });
+      await endContainerPool();
       await db.drop();
     },
   };

@@ -1,38 +1,40 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { ConfigOf } from '../config/declarations.js';
+import { SAGA_TASK_FUNCTION } from '../config/functions.js';
 import { OrderStore } from '../db/orders.js';
+import { logger, useCorrelationId } from '../runtime/observability.js';
+import { perContainer } from '../runtime/per-container.js';
+import * as z from '../runtime/schema.js';
+import { annotate, clearAnnotations, tracedMethods } from '../runtime/tracing.js';
 import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import { PaymentSaga } from '../saga/steps.js';
-import { databasePool } from './database.js';
-import { logger, useCorrelationId } from './observability.js';
-import { paymentGateway } from './payments.js';
-import * as z from './schema.js';
-import { annotate, clearAnnotations, tracedMethods } from './tracing.js';
+import { InvalidTaskInputError, type stepInput } from '../saga/task-input.js';
+import { configurationFor } from './configuration.js';
+import { containerPool } from './database.js';
+import { containerPaymentGateway } from './payments.js';
 
-/** The fields every saga task receives; steps that need more extend it. */
-export const stepInput = z.looseObject({
-  orderId: z.uuid(),
-  correlationId: z.string().check(z.minLength(1), z.maxLength(200)),
-});
+/**
+ * The composition root of the saga steps: the task handlers, the compensation worker and the
+ * sweeper all run them over the container's pool and payment gateway.
+ */
 
-/** Malformed task input: a bug in the state machine, not something a retry can fix. */
-export class InvalidTaskInputError extends Error {
-  override readonly name = 'InvalidTaskInputError';
-}
-
-let saga: PaymentSaga | undefined;
 let injectedFaults: SideEffectFaults = NO_FAULTS;
 
-/** The saga steps over this container's database pool and payment gateway, built on first use. */
-export function paymentSaga(): PaymentSaga {
-  saga ??= new PaymentSaga({
-    orders: tracedMethods(new OrderStore(databasePool()), 'OrderStore'),
-    payments: paymentGateway(),
+/** The saga steps from a configuration object (the groups a saga task declares). */
+export function createPaymentSaga(config: ConfigOf<typeof SAGA_TASK_FUNCTION>): PaymentSaga {
+  return new PaymentSaga({
+    orders: tracedMethods(new OrderStore(containerPool(config.database)), 'OrderStore'),
+    payments: containerPaymentGateway(config),
     faults: { afterSideEffect: (effect, orderId) => injectedFaults.afterSideEffect(effect, orderId) },
   });
-  return saga;
 }
+
+/** The container's saga steps, from the configuration a saga task declares, built on first use. */
+export const containerPaymentSaga = /* @__PURE__ */ perContainer(() =>
+  createPaymentSaga(configurationFor(SAGA_TASK_FUNCTION)),
+);
 
 /**
  * Installs fault injection between provider side effects and their records for this process's
@@ -64,7 +66,7 @@ export function sagaTaskHandler<TSchema extends z.ZodMiniType<z.infer<typeof ste
     clearAnnotations();
     annotate({ orderId: input.orderId, correlationId: input.correlationId, step });
     try {
-      const result = await run(paymentSaga(), input);
+      const result = await run(containerPaymentSaga(), input);
       logger.info('saga step succeeded');
       return result;
     } catch (error) {

@@ -1,12 +1,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { handleProviderRequest, type ProviderDependencies } from './provider/handler.js';
-import { problem } from './provider/responses.js';
-import { InMemoryProviderStore, type ProviderStore } from './provider/store.js';
+import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
+import { problem } from '../../src/payments/provider/responses.js';
+import { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
 
-export { handleProviderRequest, type ProviderRequest, type ProviderResponse } from './provider/handler.js';
-export { InMemoryProviderStore, type ProviderStore } from './provider/store.js';
+export {
+  handleProviderRequest,
+  type ProviderRequest,
+  type ProviderResponse,
+} from '../../src/payments/provider/handler.js';
+export { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
 
 /** Bodies larger than this are refused; the API's bodies are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;

@@ -1,0 +1,118 @@
+import type { Sql } from './client.js';
+import type { FailedCompensation } from './compensations.js';
+import { query } from './errors.js';
+
+/** An order the sweeper claimed: stuck in PENDING or AUTHORIZED, leased to this sweeper. */
+export interface StuckOrder {
+  readonly id: string;
+  readonly correlationId: string | null;
+  readonly chargeCents: number;
+  /** Its stock reservation ran out: the order cannot be started any more, only compensated. */
+  readonly reservationExpired: boolean;
+}
+
+/** A failed compensation the worker never attempted, claimed for requeueing. */
+export type OrphanedCompensation = Pick<
+  FailedCompensation,
+  'compensationId' | 'orderId' | 'steps' | 'cancellationReason' | 'lastError' | 'correlationId'
+>;
+
+/**
+ * The sweeper's claims (`src/ops/sweeper.ts`): rows leased under FOR UPDATE SKIP LOCKED, so two
+ * sweepers never take the same order or compensation.
+ */
+export class RecoveryStore {
+  constructor(private readonly sql: Sql) {}
+
+  /**
+   * Leases up to `limit` orders in PENDING or AUTHORIZED untouched for `stuckAfterSeconds` (or
+   * whose reservation has expired) and not leased by another sweeper, oldest first.
+   */
+  async claimStuckOrders(options: {
+    stuckAfterSeconds: number;
+    limit: number;
+    leaseSeconds: number;
+  }): Promise<StuckOrder[]> {
+    const rows = await query(this.sql<
+      { id: string; correlation_id: string | null; charge_cents: number; reservation_expired: boolean }[]
+    >`
+      with stuck as (
+        select o.id
+        from orders o
+        where o.status in ('PENDING', 'AUTHORIZED')
+          and (o.recovery_lease_until is null or o.recovery_lease_until < now())
+          and (
+            o.updated_at < now() - ${`${options.stuckAfterSeconds} seconds`}::interval
+            or exists (
+              select 1 from reservations r
+              where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
+            )
+          )
+        order by o.updated_at
+        limit ${options.limit}
+        for update of o skip locked
+      )
+      update orders o
+      set recovery_lease_until = now() + ${`${options.leaseSeconds} seconds`}::interval
+      from stuck
+      where o.id = stuck.id
+      returning
+        o.id,
+        o.correlation_id,
+        o.charge_cents,
+        exists (
+          select 1 from reservations r
+          where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
+        ) as reservation_expired
+    `);
+    return rows.map((row) => ({
+      id: row.id,
+      correlationId: row.correlation_id,
+      chargeCents: row.charge_cents,
+      reservationExpired: row.reservation_expired,
+    }));
+  }
+
+  /**
+   * Claims up to `limit` compensations still PENDING `stuckAfterSeconds` after they were last
+   * touched, by pushing `updated_at` forward under SKIP LOCKED, so concurrent sweepers take each once.
+   */
+  async claimOrphanedCompensations(options: {
+    stuckAfterSeconds: number;
+    limit: number;
+  }): Promise<OrphanedCompensation[]> {
+    const rows = await query(this.sql<
+      {
+        compensation_id: string;
+        order_id: string;
+        steps: string[];
+        cancellation_reason: string | null;
+        last_error: string | null;
+        correlation_id: string | null;
+      }[]
+    >`
+      with orphaned as (
+        select compensation_id
+        from failed_compensations
+        where status = 'PENDING'
+          and updated_at < now() - ${`${options.stuckAfterSeconds} seconds`}::interval
+        order by updated_at
+        limit ${options.limit}
+        for update skip locked
+      )
+      update failed_compensations f
+      set updated_at = now()
+      from orphaned
+      where f.compensation_id = orphaned.compensation_id
+      returning f.compensation_id, f.order_id, f.steps, f.cancellation_reason, f.last_error, f.correlation_id
+    `);
+    return rows.map((row) => ({
+      compensationId: row.compensation_id,
+      orderId: row.order_id,
+      steps: row.steps,
+      cancellationReason: row.cancellation_reason,
+      lastError: row.last_error,
+      correlationId: row.correlation_id,
+    }));
+  }
+}
