@@ -8,6 +8,12 @@ export interface CreateLambdaContextOptions {
   readonly timeoutMs?: number;
   /** @default 1024 */
   readonly memoryLimitInMB?: number;
+  /** @default - a new UUID */
+  readonly awsRequestId?: string;
+  /** @default - the function's unqualified ARN in the local account */
+  readonly invokedFunctionArn?: string;
+  /** One per container in Lambda. @default - a new one */
+  readonly logStreamName?: string;
 }
 
 /**
@@ -26,11 +32,13 @@ export function createLambdaContext(options: CreateLambdaContextOptions): Contex
     callbackWaitsForEmptyEventLoop: true,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
+    invokedFunctionArn:
+      options.invokedFunctionArn ??
+      `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
     memoryLimitInMB: String(memoryLimitInMB),
-    awsRequestId: randomUUID(),
+    awsRequestId: options.awsRequestId ?? randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    logStreamName: options.logStreamName ?? `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: unsupported,
     fail: unsupported,

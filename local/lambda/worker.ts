@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { createLambdaContext } from '../aws/lambda-context.js';
 import { recordFailureFaults } from '../record-failures.js';
 import { LOCAL_FAULTS } from './fault-hook.js';
 import { type ContainerMessage, type ParentMessage, toFunctionError } from './protocol.js';
@@ -83,21 +84,14 @@ const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local';
 const logStreamName = `local/[$LATEST]${randomUUID().replaceAll('-', '')}`;
 
 function lambdaContext(message: Extract<ParentMessage, { type: 'invoke' }>): Context {
-  const unsupported = (): never => {
-    throw new Error('context.done/fail/succeed are not supported locally; return or throw instead');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
+  return createLambdaContext({
     functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: process.env.LOCAL_LAMBDA_FUNCTION_ARN ?? functionName,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '128',
+    timeoutMs: message.deadline - Date.now(),
+    memoryLimitInMB: Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? 128),
     awsRequestId: message.requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
+    ...(process.env.LOCAL_LAMBDA_FUNCTION_ARN
+      ? { invokedFunctionArn: process.env.LOCAL_LAMBDA_FUNCTION_ARN }
+      : {}),
     logStreamName,
-    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
+  });
 }
