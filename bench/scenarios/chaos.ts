@@ -34,6 +34,8 @@ const RECORD_FAILURE_RATE = 0.05;
 /** How often, during the load, the bench kills a share of the stack's database connections. */
 const TERMINATE_EVERY_MS = 1500;
 const TERMINATE_SHARE = 0.5;
+/** How long the DLQ may lag behind the compensations the worker marked FAILED. */
+const DLQ_CATCH_UP_MS = 60_000;
 /** The bench's own connections, which it never terminates (run.ts names its pool so). */
 export const BENCH_APPLICATION_NAME = 'checkout-bench';
 /** The mix is drawn from a fixed seed, so two runs send the same requests. */
@@ -231,10 +233,12 @@ export async function chaos(
       );
 
     // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
-    // DLQ when that attempt's visibility timeout runs out.
+    // DLQ at the first receive after that attempt's visibility timeout. Locally one poller takes
+    // one batch at a time (local/lambda/local-differences.ts), so behind a backlog of other
+    // compensations that receive can come tens of seconds later.
     const failed = await countFailed(ctx);
     await waitUntil(async () => (await approximateQueueDepth(sqs, dlqUrl)) >= failed, {
-      timeoutMs: (ctx.target.compensationRetrySeconds + 5) * 1000,
+      timeoutMs: Math.max((ctx.target.compensationRetrySeconds + 5) * 1000, DLQ_CATCH_UP_MS),
       intervalMs: 250,
     });
     const inDlq = await peekDlq(sqs, dlqUrl);
