@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import type { CheckoutExchange } from './api.js';
+import type { BenchContext } from './context.js';
 
 export interface BenchProduct {
   readonly sku: string;
@@ -115,4 +116,30 @@ export async function lastConfirmationAt(sql: Sql, orderIds: readonly string[]):
       and to_status = 'CONFIRMED'
   `;
   return row?.at == null ? undefined : Number(row.at);
+}
+
+/**
+ * `count` SKUs of this run (`<prefix>-<tag>-0000`...) with `onHand` each, recorded as the initial
+ * stock the no-oversell audit starts from.
+ */
+export async function createRunSkus(
+  ctx: Pick<BenchContext, 'sql' | 'prefix' | 'initialStock'>,
+  options: {
+    readonly tag: string;
+    readonly count: number;
+    readonly priceCents: number;
+    readonly onHand: number;
+  },
+): Promise<string[]> {
+  const digits = Math.max(3, String(options.count - 1).length);
+  const skus = Array.from(
+    { length: options.count },
+    (_, i) => `${ctx.prefix}-${options.tag}-${String(i).padStart(digits, '0')}`,
+  );
+  await createProducts(
+    ctx.sql,
+    skus.map((sku) => ({ sku, priceCents: options.priceCents, onHand: options.onHand })),
+  );
+  for (const sku of skus) ctx.initialStock[sku] = options.onHand;
+  return skus;
 }

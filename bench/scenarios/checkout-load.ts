@@ -1,7 +1,7 @@
 import type { CheckoutExchange } from '../lib/api.js';
 import type { BenchContext } from '../lib/context.js';
 import { type CpuUse, startCpuMeter } from '../lib/cpu.js';
-import { confirmationLatencies, countInStatus, createProducts } from '../lib/database.js';
+import { confirmationLatencies, countInStatus, createRunSkus } from '../lib/database.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
 import { distribution, type LatencySummary, round, summarize } from '../lib/stats.js';
 
@@ -79,13 +79,7 @@ export async function hotSku(ctx: BenchContext): Promise<HotSkuResult> {
 /** Scenario 2: 1-line checkouts over many SKUs with plenty of stock, at each concurrency. */
 export async function spreadLoad(ctx: BenchContext): Promise<SpreadResult> {
   const { skus: count, runs: plan } = ctx.sizes.spread;
-  const skus = Array.from({ length: count }, (_, i) => `${ctx.prefix}-S-${String(i).padStart(4, '0')}`);
-  const onHand = 100_000;
-  await createProducts(
-    ctx.sql,
-    skus.map((sku) => ({ sku, priceCents: 990, onHand })),
-  );
-  for (const sku of skus) ctx.initialStock[sku] = onHand;
+  const skus = await createRunSkus(ctx, { tag: 'S', count, priceCents: 990, onHand: 100_000 });
   const pick = () => skus[Math.floor(Math.random() * skus.length)] as string;
 
   const runs: CheckoutRun[] = [];

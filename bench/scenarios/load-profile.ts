@@ -1,7 +1,7 @@
 import type { CheckoutExchange } from '../lib/api.js';
 import type { BenchContext } from '../lib/context.js';
 import { type CpuUse, startCpuMeter } from '../lib/cpu.js';
-import { countInStatus, createProducts, lastConfirmationAt } from '../lib/database.js';
+import { countInStatus, createRunSkus, lastConfirmationAt } from '../lib/database.js';
 import { closedLoopFor, openLoop, type TimedResult, waitUntil } from '../lib/load.js';
 import { type LatencySummary, round, summarize } from '../lib/stats.js';
 
@@ -53,13 +53,7 @@ export async function loadProfile(ctx: BenchContext): Promise<LoadProfileResult>
     ratePerSecond,
     rateSeconds,
   } = ctx.sizes.loadProfile;
-  const skus = Array.from({ length: skuCount }, (_, i) => `${ctx.prefix}-L-${String(i).padStart(4, '0')}`);
-  const onHand = 1_000_000;
-  await createProducts(
-    ctx.sql,
-    skus.map((sku) => ({ sku, priceCents: 990, onHand })),
-  );
-  for (const sku of skus) ctx.initialStock[sku] = onHand;
+  const skus = await createRunSkus(ctx, { tag: 'L', count: skuCount, priceCents: 990, onHand: 1_000_000 });
 
   let sent = 0;
   const checkout = (phase: string) => (): Promise<CheckoutExchange> => {

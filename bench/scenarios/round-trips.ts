@@ -4,7 +4,7 @@ import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { WalletStore } from '../../src/db/wallets.js';
 import type { BenchContext } from '../lib/context.js';
-import { cancelDirectOrders, createProducts } from '../lib/database.js';
+import { cancelDirectOrders, createRunSkus } from '../lib/database.js';
 import { median, round } from '../lib/stats.js';
 
 export interface TableTouches {
@@ -48,13 +48,7 @@ export interface RoundTripsResult {
 export async function measureRoundTrips(ctx: BenchContext): Promise<RoundTripsResult> {
   const { cartSizes, repeats } = ctx.sizes.roundTrips;
   const largest = Math.max(...cartSizes);
-  const skus = Array.from({ length: largest }, (_, i) => `${ctx.prefix}-RT-${String(i).padStart(3, '0')}`);
-  const onHand = 1_000_000;
-  await createProducts(
-    ctx.sql,
-    skus.map((sku) => ({ sku, priceCents: 250, onHand })),
-  );
-  for (const sku of skus) ctx.initialStock[sku] = onHand;
+  const skus = await createRunSkus(ctx, { tag: 'RT', count: largest, priceCents: 250, onHand: 1_000_000 });
   // Part of every order is paid with store credit, so the wallet row and its ledger are on the path.
   const customerId = `${ctx.prefix}-roundtrips`;
   await new WalletStore(ctx.sql).setBalance(customerId, 100_000_000);
