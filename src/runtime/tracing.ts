@@ -28,13 +28,9 @@ const tracer: Tracer | undefined =
     : undefined;
 const annotations = new Map<string, string>();
 
-function activeTracer(): Tracer | undefined {
-  return tracer;
-}
-
 /** Annotates every subsegment of this invocation from now on (the last value of a key wins). */
 export function annotate(values: Readonly<Record<string, string | undefined>>): void {
-  if (!activeTracer()) return;
+  if (!tracer) return;
   for (const [key, value] of Object.entries(values)) if (value !== undefined) annotations.set(key, value);
 }
 
@@ -45,23 +41,22 @@ export function clearAnnotations(): void {
 
 /** An AWS SDK v3 client whose calls are recorded as subsegments (the client itself when not tracing). */
 export function tracedClient<T>(client: T): T {
-  return activeTracer()?.captureAWSv3Client(client) ?? client;
+  return tracer?.captureAWSv3Client(client) ?? client;
 }
 
 /** Runs `work` in a subsegment `name`, annotated, recording its error. */
 export function traced<T>(name: string, work: () => T): T {
-  const active = activeTracer();
-  const parent = active?.getSegment();
-  if (!active || !parent) return work();
+  const parent = tracer?.getSegment();
+  if (!tracer || !parent) return work();
   const subsegment = parent.addNewSubsegment(name);
   for (const [key, value] of annotations) subsegment.addAnnotation(key, value);
   const end = (error?: unknown) => {
     if (error !== undefined) subsegment.addError(error as Error);
     subsegment.close();
-    active.setSegment(parent);
+    tracer.setSegment(parent);
   };
   // Current while `work` runs, so what it calls (fetch, SDK clients) nests under it.
-  active.setSegment(subsegment);
+  tracer.setSegment(subsegment);
   let result: T;
   try {
     result = work();
@@ -90,7 +85,7 @@ export function traced<T>(name: string, work: () => T): T {
  * subsegment per database call) and the payment gateway. Without tracing, the object itself.
  */
 export function tracedMethods<T extends object>(target: T, label: string): T {
-  if (!activeTracer()) return target;
+  if (!tracer) return target;
   return new Proxy(target, {
     get(object, property, receiver) {
       const value: unknown = Reflect.get(object, property, receiver);
