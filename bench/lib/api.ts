@@ -14,6 +14,16 @@ export interface Exchange {
   readonly error?: string;
 }
 
+/** How many exchanges got each answer: the status, or `error: <why>` when none came. */
+export function answerCounts(exchanges: readonly Exchange[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const exchange of exchanges) {
+    const key = exchange.status === 0 ? `error: ${exchange.error}` : String(exchange.status);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
 export interface CartLine {
   readonly sku: string;
   readonly quantity: number;

@@ -1,4 +1,4 @@
-import type { CheckoutExchange } from '../lib/api.js';
+import { answerCounts, type CheckoutExchange } from '../lib/api.js';
 import type { BenchContext } from '../lib/context.js';
 import { type CpuUse, startCpuMeter } from '../lib/cpu.js';
 import { confirmationLatencies, countInStatus, createRunSkus } from '../lib/database.js';
@@ -140,11 +140,7 @@ async function measureCheckouts(
   });
   const cpuUse = await cpu.stop();
 
-  const statuses: Record<string, number> = {};
-  for (const exchange of run.results) {
-    const key = exchange.status === 0 ? `error: ${exchange.error}` : String(exchange.status);
-    statuses[key] = (statuses[key] ?? 0) + 1;
-  }
+  const statuses = answerCounts(run.results);
   const accepted = run.results.filter((e) => e.orderId);
   const ids = accepted.map((e) => e.orderId as string);
   await waitUntil(async () => (await countInStatus(ctx.sql, ids, ['CONFIRMED'])) === ids.length, {

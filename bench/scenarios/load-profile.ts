@@ -1,4 +1,4 @@
-import type { CheckoutExchange } from '../lib/api.js';
+import { answerCounts, type CheckoutExchange } from '../lib/api.js';
 import type { BenchContext } from '../lib/context.js';
 import { type CpuUse, startCpuMeter } from '../lib/cpu.js';
 import { countInStatus, createRunSkus, lastConfirmationAt } from '../lib/database.js';
@@ -117,11 +117,7 @@ function phaseOf(
   results: readonly TimedResult<CheckoutExchange>[],
   cpu: CpuUse | undefined,
 ): LoadPhase {
-  const statuses: Record<string, number> = {};
-  for (const { result } of results) {
-    const key = result.status === 0 ? `error: ${result.error}` : String(result.status);
-    statuses[key] = (statuses[key] ?? 0) + 1;
-  }
+  const statuses = answerCounts(results.map(({ result }) => result));
   const accepted = statuses['202'] ?? 0;
   return {
     label,
