@@ -22,10 +22,15 @@ export const lambda = group('lambda', 'Set by the Lambda runtime in every functi
     doc: 'Present only inside Lambda: tracing is on only there.',
     setBy: 'lambda',
   }),
+  xrayDaemonAddress: optionalText({
+    name: 'AWS_XRAY_DAEMON_ADDRESS',
+    doc: 'Where the X-Ray daemon listens (host:port, UDP) when tracing is active.',
+    setBy: 'lambda',
+  }),
 });
 
 /** Logging, metrics and tracing (Powertools reads some of these itself), and Node. */
-export const powertools = group('powertools', 'Powertools logger, metrics and tracer; Node options.', {
+export const powertools = group('powertools', 'Powertools logger and metrics, tracing; Node options.', {
   serviceName: text({
     name: 'POWERTOOLS_SERVICE_NAME',
     doc: 'The service name on every log line, metric and trace.',
