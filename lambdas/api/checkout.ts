@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import { type CheckoutDependencies, createCheckoutRoute, observeCheckout } from '../../src/api/checkout.js';
 import { type ApiGatewayHandler, apiHandler, routeOnFirstRequest } from '../../src/api/http.js';
 import { type CheckoutMetrics, powertoolsCheckoutMetrics } from '../../src/api/metrics.js';
-import { containerCheckoutDependencies } from '../../src/roots/api.js';
+import { containerCheckoutDependencies } from '../../src/roots/checkout.js';
 import { logger, metrics as sharedMetrics } from '../../src/runtime/observability.js';
 import { type Provider, perContainerProvider } from '../../src/runtime/per-container.js';
 

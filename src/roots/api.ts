@@ -1,15 +1,12 @@
 import type { AdminDependencies } from '../api/admin.js';
-import type { CheckoutDependencies } from '../api/checkout.js';
 import { CustomerLimiter, type CustomerLimits, hasLimits } from '../api/customer-limits.js';
 import type { ReadinessDependencies } from '../api/health.js';
-import { createCheckoutIdempotency } from '../api/idempotency.js';
 import type { AdminOrderDependencies, CompensationRetryDependencies } from '../api/operations.js';
 import type { OrderReadDependencies } from '../api/orders.js';
 import { type ConfigOf, type GroupValues, required } from '../config/declarations.js';
 import {
   ADMIN_FUNCTION,
   ADMIN_ORDER_FUNCTION,
-  CHECKOUT_FUNCTION,
   COMPENSATION_RETRY_FUNCTION,
   ORDER_READ_FUNCTION,
   READINESS_FUNCTION,
@@ -34,12 +31,13 @@ import { containerPaymentGateway } from './payments.js';
  * object holding the groups its handler declares (`src/config/functions.ts`). The pool and the SDK
  * clients are the container's (`src/roots/database.ts`, `aws-clients.ts`), shared by the routes a container serves.
  * The `container*` functions read the configuration (host or environment): what the handler
- * modules pass their factories, which call them once.
+ * modules pass their factories, which call them once. Checkout's root is `checkout.ts`: only it
+ * uses Powertools idempotency, whose JMESPath engine no bundler can drop once imported.
  */
-type WithAws<C> = C & { readonly aws: AwsClientSettings };
+export type WithAws<C> = C & { readonly aws: AwsClientSettings };
 
 /** The customer limiter when the configuration sets a limit; off (no DynamoDB call at all) otherwise. */
-function limiterOf(config: WithAws<{ customerLimits: GroupValues<typeof customerLimits> }>): {
+export function limiterOf(config: WithAws<{ customerLimits: GroupValues<typeof customerLimits> }>): {
   limiter?: CustomerLimiter;
 } {
   const { tableName, requestsPerMinute, checkoutsPerMinute } = config.customerLimits;
@@ -53,20 +51,6 @@ function limiterOf(config: WithAws<{ customerLimits: GroupValues<typeof customer
       client: dynamoDbClient(config.aws),
       tableName: required(customerLimits.variables.tableName, tableName),
       limits,
-    }),
-  };
-}
-
-export function checkoutDependencies(
-  config: WithAws<ConfigOf<typeof CHECKOUT_FUNCTION>>,
-): CheckoutDependencies {
-  return {
-    ...limiterOf(config),
-    orders: tracedMethods(new OrderStore(containerPool(config.database)), 'OrderStore'),
-    sagaStarter: new StepFunctionsSagaStarter(stepFunctionsClient(config.aws), config.stateMachine.arn),
-    idempotency: createCheckoutIdempotency({
-      client: dynamoDbClient(config.aws),
-      tableName: config.idempotency.tableName,
     }),
   };
 }
@@ -131,10 +115,6 @@ export function readinessDependencies(
 
 // Each route's dependencies from the configuration its handler declares, read on first use: one
 // function each, so a function's bundle carries only its own route's dependencies.
-
-export function containerCheckoutDependencies(): CheckoutDependencies {
-  return checkoutDependencies(configurationFor(CHECKOUT_FUNCTION));
-}
 
 export function containerOrderReadDependencies(): OrderReadDependencies {
   return orderReadDependencies(configurationFor(ORDER_READ_FUNCTION));

@@ -3,7 +3,7 @@ import { ConfigurationError } from '../config/declarations.js';
 import { perContainer } from './per-container.js';
 import { tracedClient } from './tracing.js';
 
-const client = perContainer(() => tracedClient(new SecretsManagerClient({})));
+const client = /* @__PURE__ */ perContainer(() => tracedClient(new SecretsManagerClient({})));
 const cache = new Map<string, Promise<string>>();
 
 /**
