@@ -89,12 +89,13 @@ export function parseTraceHeader(header: string): InvocationTrace | undefined {
   let extra = '';
   for (const field of header.split(';')) {
     const separator = field.indexOf('=');
+    if (separator <= 0) continue;
     const key = field.slice(0, separator).trim();
     const value = field.slice(separator + 1).trim();
     if (key === 'Root') root = value;
     else if (key === 'Parent') parent = value;
     else if (key === 'Sampled') sampled = value === '1';
-    else if (separator > 0) extra += `;${key}=${value}`;
+    else extra += `;${key}=${value}`;
   }
   return root && parent ? { root, parent, sampled, extra } : undefined;
 }
