@@ -104,7 +104,9 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
 
   test("every function runs with its owner's rights and a fixed search path, in PL/pgSQL so its plans are kept", async () => {
     // A SQL-language function with a SET clause is never inlined and is planned again on every call.
-    const functions = await db.sql<{ name: string; language: string; definer: boolean; config: string[] | null }[]>`
+    const functions = await db.sql<
+      { name: string; language: string; definer: boolean; config: string[] | null }[]
+    >`
       select p.proname as name, l.lanname as language, p.prosecdef as definer, p.proconfig as config
       from pg_proc p
       join pg_namespace n on n.oid = p.pronamespace
