@@ -301,12 +301,14 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.enqueue_outbox_event(p_order_id uuid, p_type text, p_correlation_id text)
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
 AS $function$
+begin
   insert into outbox_events (aggregate_id, type, payload, correlation_id)
-  values (p_order_id, p_type, order_snapshot(p_order_id), p_correlation_id)
+  values (p_order_id, p_type, order_snapshot(p_order_id), p_correlation_id);
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.forbid_mutation()
@@ -426,35 +428,39 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select jsonb_build_object(
-    'orderId', o.id,
-    'customerId', o.customer_id,
-    'status', o.status,
-    'currency', o.currency,
-    'totalCents', o.total_cents,
-    'storeCreditCents', o.store_credit_cents,
-    'chargeCents', o.charge_cents,
-    'paymentMethod', o.payment_method,
-    'cancellationReason', o.cancellation_reason,
-    'correlationId', o.correlation_id,
-    'items', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-        'sku', i.sku, 'quantity', i.quantity, 'unitPriceCents', i.unit_price_cents
-      ) order by i.sku), '[]'::jsonb)
-      from order_items i
-      where i.order_id = o.id
-    ),
-    'payment', jsonb_build_object('status', p.status, 'authorizationId', p.authorization_id),
-    'createdAt', o.created_at,
-    'updatedAt', o.updated_at
-  )
-  from orders o
-  join payments p on p.order_id = o.id
-  where o.id = p_order_id
+begin
+  return (
+    select jsonb_build_object(
+      'orderId', o.id,
+      'customerId', o.customer_id,
+      'status', o.status,
+      'currency', o.currency,
+      'totalCents', o.total_cents,
+      'storeCreditCents', o.store_credit_cents,
+      'chargeCents', o.charge_cents,
+      'paymentMethod', o.payment_method,
+      'cancellationReason', o.cancellation_reason,
+      'correlationId', o.correlation_id,
+      'items', (
+        select coalesce(jsonb_agg(jsonb_build_object(
+          'sku', i.sku, 'quantity', i.quantity, 'unitPriceCents', i.unit_price_cents
+        ) order by i.sku), '[]'::jsonb)
+        from order_items i
+        where i.order_id = o.id
+      ),
+      'payment', jsonb_build_object('status', p.status, 'authorizationId', p.authorization_id),
+      'createdAt', o.created_at,
+      'updatedAt', o.updated_at
+    )
+    from orders o
+    join payments p on p.order_id = o.id
+    where o.id = p_order_id
+  );
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text)
@@ -611,12 +617,14 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.record_order_event(p_order_id uuid, p_event text, p_detail jsonb, p_correlation_id text)
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
 AS $function$
+begin
   insert into order_events (order_id, type, detail, correlation_id)
-  values (p_order_id, p_event, p_detail, p_correlation_id)
+  values (p_order_id, p_event, p_detail, p_correlation_id);
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text)
@@ -801,11 +809,13 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.transition_result(p_outcome text, p_status text, p_detail jsonb DEFAULT '{}'::jsonb)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
 AS $function$
-  select jsonb_build_object('outcome', p_outcome, 'status', p_status) || p_detail
+begin
+  return jsonb_build_object('outcome', p_outcome, 'status', p_status) || p_detail;
+end
 $function$;
 
 grant select on failed_compensations to checkout_app;

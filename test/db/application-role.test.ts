@@ -92,10 +92,41 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
       'call an internal helper',
       `select set_order_status('${randomUUID()}'::uuid, 'PENDING', 'CONFIRMED', 'ORDER_CONFIRMED', '{}', 'x')`,
     ],
+    [
+      'enqueue an outbox event',
+      `select enqueue_outbox_event('${randomUUID()}'::uuid, 'order.confirmed', 'x')`,
+    ],
     ['read the migration history', 'select * from schema_migrations'],
   ])('cannot bypass the order functions: %s', async (_, statement) => {
     const code = await sqlstateOf(app.unsafe(statement));
     expect(code).toBe(INSUFFICIENT_PRIVILEGE);
+  });
+
+  test("every function runs with its owner's rights and a fixed search path, in PL/pgSQL so its plans are kept", async () => {
+    // A SQL-language function with a SET clause is never inlined and is planned again on every call.
+    const functions = await db.sql<
+      { name: string; language: string; definer: boolean; config: string[] | null }[]
+    >`
+      select p.proname as name, l.lanname as language, p.prosecdef as definer, p.proconfig as config
+      from pg_proc p
+      join pg_namespace n on n.oid = p.pronamespace
+      join pg_language l on l.oid = p.prolang
+      where n.nspname = 'public'
+        and p.prokind = 'f'
+        and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+      order by p.proname
+    `;
+    expect(functions.length).toBeGreaterThan(10);
+    for (const fn of functions) {
+      expect({ name: fn.name, language: fn.language }).toEqual({ name: fn.name, language: 'plpgsql' });
+      if (fn.name !== 'forbid_mutation') {
+        expect({ name: fn.name, definer: fn.definer, config: fn.config }).toEqual({
+          name: fn.name,
+          definer: true,
+          config: ['search_path=public, pg_temp'],
+        });
+      }
+    }
   });
 
   test('has the role-level timeouts; the owner has none', async () => {
