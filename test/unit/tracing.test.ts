@@ -67,6 +67,27 @@ describe('tracing', () => {
     client.destroy();
   });
 
+  test("the daemon's address (Lambda's form and the two-listener one) and the trace header fields in any order are read", async () => {
+    const { daemonUdpAddress, parseTraceHeader } = await import('../../src/runtime/xray.js');
+
+    expect(daemonUdpAddress('169.254.79.129:2000')).toEqual({ host: '169.254.79.129', port: 2000 });
+    expect(daemonUdpAddress('tcp:127.0.0.1:2001 udp:127.0.0.2:2002')).toEqual({
+      host: '127.0.0.2',
+      port: 2002,
+    });
+    expect(daemonUdpAddress(undefined)).toEqual({ host: '127.0.0.1', port: 2000 });
+    expect(() => daemonUdpAddress('localhost')).toThrow(/AWS_XRAY_DAEMON_ADDRESS/);
+    expect(
+      parseTraceHeader('Sampled=1;Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8'),
+    ).toEqual({
+      root: '1-5759e988-bd862e3fe1be46a994272793',
+      parent: '53995c3f42cd8ad8',
+      sampled: true,
+      extra: '',
+    });
+    expect(parseTraceHeader('Root=1-5759e988-bd862e3fe1be46a994272793')).toBeUndefined();
+  });
+
   test('the tracer is its own code on Node built-ins: no package, and no async hook on every promise', async () => {
     const { metafile } = await build({
       entryPoints: [path.resolve(import.meta.dirname, '../../src/runtime/tracing.ts')],
