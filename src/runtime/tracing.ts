@@ -221,8 +221,8 @@ interface UndiciResponse {
 /**
  * Every `fetch` of a sampled invocation is a `remote` subsegment named after the host, with the
  * method, the URL without its query and the status; it carries the trace header, so a traced
- * server (the simulated provider's function) joins the trace. The span ends with the response
- * headers, as Powertools Tracer's did. Subscribed only when tracing.
+ * server (the simulated provider's function) joins the trace. The subsegment ends when the
+ * response headers arrive: reading the body is the caller's time. Subscribed only when tracing.
  */
 function traceFetch(): void {
   const open = new WeakMap<UndiciRequest, Subsegment>();
