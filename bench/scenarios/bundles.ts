@@ -16,7 +16,7 @@ const run = promisify(execFile);
  * anywhere at import.
  */
 const LAMBDA_ENVIRONMENT = {
-  // As in Lambda, with tracing on (src/runtime/tracing.ts loads the X-Ray SDK only then).
+  // As in Lambda, with tracing on (src/runtime/tracing.ts sets up its tracer only then).
   AWS_LAMBDA_FUNCTION_NAME: 'bench',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',
