@@ -6,7 +6,6 @@ import '../local/polyfills.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultContainersPerFunction } from '../local/lambda/local-differences.js';
 import { type LocalStackConfig, LocalStackConfigError, startLocalStack } from '../local/stack.js';
 import { walkthrough } from '../local/walkthrough.js';
 
@@ -55,7 +54,7 @@ const config: LocalStackConfig = {
   sweeperStuckAfterSeconds: Number(process.env.LOCAL_SWEEPER_STUCK_AFTER_SECONDS ?? 60),
   sweeperIntervalMs: Number(process.env.LOCAL_SWEEPER_INTERVAL_MS ?? 10_000),
   ...(process.env.LOCAL_CDK_OUT ? { cdkOutDir: path.resolve(process.env.LOCAL_CDK_OUT) } : {}),
-  maxContainersPerFunction: count('LOCAL_LAMBDA_MAX_CONTAINERS', defaultContainersPerFunction()),
+  maxContainersPerFunction: count('LOCAL_LAMBDA_MAX_CONTAINERS', 8),
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
   recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { LOCAL_REGION } from '../aws/local-account.js';
 import type { TemplateFunction, TemplateQueue } from './template.js';
 
@@ -111,19 +110,8 @@ export function nodeFlags(fn: TemplateFunction): string[] {
 }
 
 /**
- * The local cap when none is set: the machine's cores, and at least 2 so that one slow invocation
- * never holds up a whole function. On Lambda every container has CPU of its own; here they share
- * the cores, and containers beyond them add no capacity, only processes that each warm their JIT,
- * pools and caches on a fraction of the invocations: on 2 cores, 8 containers per function cost
- * about twice the CPU per checkout of 2 (docs/PERFORMANCE.md, "Load profile").
- */
-export function defaultContainersPerFunction(): number {
-  return Math.max(2, availableParallelism());
-}
-
-/**
  * Containers a function may run at once: its reserved concurrency, capped locally by
- * `LOCAL_LAMBDA_MAX_CONTAINERS` ({@link defaultContainersPerFunction} by default).
+ * `LOCAL_LAMBDA_MAX_CONTAINERS` (default 8) so that one busy function cannot take every core.
  */
 export function localConcurrency(fn: TemplateFunction, cap: number): number {
   return Math.max(1, Math.min(fn.reservedConcurrency ?? cap, cap));
