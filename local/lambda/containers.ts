@@ -34,15 +34,6 @@ export interface ContainerPoolOptions {
   readonly timeoutSeconds: number;
   /** Containers at most: the reserved concurrency, or a local cap. */
   readonly maxContainers: number;
-  /**
-   * Containers started as soon as every existing one is busy (at most `maxContainers`). Beyond
-   * them a new container starts only for an invocation that waits while every container has been
-   * on its invocation for `stuckAfterMs`: blocked on something slow, where Lambda would have run
-   * the waiting invocation at once. @default maxContainers
-   */
-  readonly eagerContainers?: number;
-  /** @default 250 */
-  readonly stuckAfterMs?: number;
   readonly workerBundle: string;
   readonly recordFailures?: InitMessage['recordFailures'];
   /** Told about cold starts, init failures and timeouts, as Lambda's log lines. */
@@ -63,40 +54,22 @@ interface Container {
   exited: boolean;
   /** Killed by the pool (a timeout), not exited on its own. */
   killed?: boolean;
-  /** When its current invocation (or its INIT for one) was handed to it; unset while idle. */
-  busySince?: number;
-}
-
-interface Acquired {
-  readonly container: Container;
-  readonly cold: boolean;
 }
 
 /**
  * The containers of one function (docs/adr/0013). Each is a child process running one invocation
- * at a time; the most recently used idle one takes the next invocation. A new one starts (cold,
- * its INIT timed and logged) when every existing one is busy and fewer than `eagerContainers`
- * exist, or, up to `maxContainers`, when every existing one has been busy for `stuckAfterMs`;
- * otherwise the invocation waits for the next free one, in order. On Lambda each environment has
- * CPU of its own; here they share the machine's cores, and more busy processes than cores only
- * cost CPU per invocation (docs/PERFORMANCE.md, "Load profile"), while containers stuck on a slow
- * provider or database must not hold up the invocations behind them. A container that times out
- * (`Sandbox.Timedout`), fails its INIT or exits is discarded.
+ * at a time; a new one starts (cold, its INIT timed and logged) only when every existing one is
+ * busy and fewer than `maxContainers` exist, otherwise the invocation waits for the next free one,
+ * in order. A container that times out (`Sandbox.Timedout`), fails its INIT or exits is discarded.
  */
 export class ContainerPool {
   private readonly idle: Container[] = [];
   private readonly all = new Set<Container>();
-  private readonly waiting: ((acquired: Acquired) => void)[] = [];
-  private readonly eagerContainers: number;
-  private readonly stuckAfterMs: number;
-  private stuckCheck: NodeJS.Timeout | undefined;
+  private readonly waiting: ((container: Container) => void)[] = [];
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly options: ContainerPoolOptions) {
-    this.eagerContainers = Math.min(options.eagerContainers ?? options.maxContainers, options.maxContainers);
-    this.stuckAfterMs = options.stuckAfterMs ?? 250;
-  }
+  constructor(private readonly options: ContainerPoolOptions) {}
 
   /** Invokes the function once with `event`; rejects with a {@link FunctionInvocationError}. */
   async invoke(event: unknown): Promise<unknown> {
@@ -172,7 +145,6 @@ export class ContainerPool {
   /** Stops every container; invocations in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.stuckCheck);
     await Promise.all(
       [...this.all].map(
         (container) =>
@@ -185,49 +157,16 @@ export class ContainerPool {
     );
   }
 
-  private acquire(): Promise<Acquired> {
+  private async acquire(): Promise<{ container: Container; cold: boolean }> {
     const idle = this.idle.pop();
-    if (idle) return Promise.resolve(this.busy(idle, false));
-    if (this.all.size < this.eagerContainers || this.mayScaleOut()) {
-      return Promise.resolve(this.busy(this.start(), true));
-    }
-    const acquired = new Promise<Acquired>((resolve) => this.waiting.push(resolve));
-    this.watchForStuckContainers();
-    return acquired;
-  }
-
-  private busy(container: Container, cold: boolean): Acquired {
-    container.busySince = performance.now();
-    return { container, cold };
-  }
-
-  /** Below the cap, with every container on its invocation for `stuckAfterMs` at least. */
-  private mayScaleOut(): boolean {
-    if (this.all.size >= this.options.maxContainers) return false;
-    const now = performance.now();
-    for (const container of this.all) {
-      if (container.busySince === undefined || now - container.busySince < this.stuckAfterMs) return false;
-    }
-    return true;
-  }
-
-  /** While invocations wait, starts a container for the first of them whenever the rest are stuck. */
-  private watchForStuckContainers(): void {
-    if (this.stuckCheck !== undefined || this.all.size >= this.options.maxContainers) return;
-    this.stuckCheck = setTimeout(() => {
-      this.stuckCheck = undefined;
-      if (this.closed) return;
-      while (this.waiting.length > 0 && this.mayScaleOut()) {
-        (this.waiting.shift() as (acquired: Acquired) => void)(this.busy(this.start(), true));
-      }
-      if (this.waiting.length > 0) this.watchForStuckContainers();
-    }, this.stuckAfterMs / 5);
+    if (idle) return { container: idle, cold: false };
+    if (this.all.size < this.options.maxContainers) return { container: this.start(), cold: true };
+    return { container: await new Promise<Container>((resolve) => this.waiting.push(resolve)), cold: false };
   }
 
   private release(container: Container): void {
-    container.busySince = undefined;
     const next = this.waiting.shift();
-    if (next) next(this.busy(container, false));
+    if (next) next(container);
     else this.idle.push(container);
   }
 
@@ -242,7 +181,7 @@ export class ContainerPool {
       container.process.kill('SIGKILL');
     }
     const next = this.waiting.shift();
-    if (next && !this.closed) next(this.busy(this.start(), true));
+    if (next && !this.closed) next(this.start());
   }
 
   private start(): Container {

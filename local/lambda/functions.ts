@@ -5,13 +5,7 @@ import { type LocalBuild, WORKER_BUNDLE } from './build.js';
 import { ContainerPool, FunctionInvocationError } from './containers.js';
 import type { LocalPrincipal } from './iam.js';
 import { isAllowed } from './iam.js';
-import {
-  eagerContainersPerFunction,
-  type LocalSettings,
-  localConcurrency,
-  localEnvironment,
-  nodeFlags,
-} from './local-differences.js';
+import { type LocalSettings, localConcurrency, localEnvironment, nodeFlags } from './local-differences.js';
 import type { InitMessage } from './protocol.js';
 import { idOf, type LocalApplication, type ResourceId, type TemplateFunction } from './template.js';
 
@@ -76,7 +70,6 @@ export class LocalFunctions {
       execArgv: nodeFlags(fn),
       timeoutSeconds: fn.timeoutSeconds,
       maxContainers: localConcurrency(fn, options.maxContainersPerFunction),
-      eagerContainers: eagerContainersPerFunction(),
       workerBundle: path.join(options.build.bundleDir, WORKER_BUNDLE),
       ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
       log: (line) => options.log(`[lambda ${fn.name}] ${line}`),

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { LOCAL_REGION } from '../aws/local-account.js';
 import type { TemplateFunction, TemplateQueue } from './template.js';
 
@@ -108,18 +107,6 @@ export function localEnvironment(fn: TemplateFunction, local: LocalSettings): Re
 /** The container's Node flags: the function's NODE_OPTIONS, as the Lambda runtime applies them. */
 export function nodeFlags(fn: TemplateFunction): string[] {
   return (fn.environment.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
-}
-
-/**
- * Containers a function starts as soon as every existing one is busy: one per core of the machine.
- * On Lambda each environment has CPU of its own; here they share the cores, and more busy
- * containers than cores add no capacity, only CPU per invocation: on 2 cores, 8 containers per
- * function cost about twice the container CPU per checkout of 2 (docs/PERFORMANCE.md, "Load
- * profile"). Up to {@link localConcurrency}, more start only while the others are stuck on a slow
- * call (local/lambda/containers.ts), where Lambda would have run the waiting invocation at once.
- */
-export function eagerContainersPerFunction(): number {
-  return availableParallelism();
 }
 
 /**

@@ -68,35 +68,6 @@ describe('function containers: one invocation at a time, per-container state, ti
     expect(invocations.filter((record) => record.coldStart)).toHaveLength(1);
   });
 
-  test('invocations queued behind busy containers wait for them rather than start more than the eager ones', async () => {
-    const fixture = pool('sleep', { maxContainers: 4, eagerContainers: 1, stuckAfterMs: 2_000 });
-
-    const results = (await Promise.all(Array.from({ length: 6 }, () => fixture.invoke({ ms: 20 })))) as {
-      pid: number;
-    }[];
-
-    expect(new Set(results.map((result) => result.pid)).size).toBe(1);
-    expect(invocations.filter((record) => record.coldStart)).toHaveLength(1);
-  });
-
-  test('an invocation waiting behind containers stuck past stuckAfterMs gets a container of its own, up to the cap', async () => {
-    const fixture = pool('sleep', { maxContainers: 2, eagerContainers: 1, stuckAfterMs: 100 });
-    const started = performance.now();
-
-    const stuck = fixture.invoke({ ms: 1_500 }) as Promise<{ pid: number }>;
-    const waiting = [1, 2].map(async () => {
-      const result = (await fixture.invoke({ ms: 10 })) as { pid: number };
-      return { ...result, afterMs: performance.now() - started };
-    });
-    const [slow, ...quick] = await Promise.all([stuck, ...waiting]);
-
-    // Both short ones ran in the second container while the first was still stuck; no third one.
-    expect(quick.map((result) => result.pid)).toEqual([quick[0]?.pid, quick[0]?.pid]);
-    expect(quick[0]?.pid).not.toBe(slow.pid);
-    expect(Math.max(...quick.map((result) => result.afterMs))).toBeLessThan(1_500);
-    expect(invocations.filter((record) => record.coldStart)).toHaveLength(2);
-  });
-
   test('an invocation past the timeout fails as Lambda reports it and the container is replaced', async () => {
     const fixture = pool('sleep', { timeoutSeconds: 0.2 });
 
