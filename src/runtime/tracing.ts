@@ -60,21 +60,23 @@ function end(subsegment: Subsegment): void {
   send?.(subsegment);
 }
 
+/** Ends the subsegment as a fault with `error` as its cause; `remote` when a downstream call raised it. */
+function endWithFault(subsegment: Subsegment, error: unknown, remote: boolean): void {
+  subsegment.fault = true;
+  recordCause(subsegment, error, remote);
+  end(subsegment);
+}
+
 /** Runs `work` in a subsegment `name`, annotated; an error it throws or rejects with is a fault. */
 export function traced<T>(name: string, work: () => T): T {
   const started = begin(name);
   if (!started) return work();
   const { subsegment } = started;
-  const fail = (error: unknown) => {
-    subsegment.fault = true;
-    recordCause(subsegment, error, false);
-    end(subsegment);
-  };
   let result: T;
   try {
     result = work();
   } catch (error) {
-    fail(error);
+    endWithFault(subsegment, error, false);
     throw error;
   }
   if (!(result instanceof Promise)) {
@@ -87,7 +89,7 @@ export function traced<T>(name: string, work: () => T): T {
       return value;
     },
     (error: unknown) => {
-      fail(error);
+      endWithFault(subsegment, error, false);
       throw error;
     },
   ) as T;
@@ -263,9 +265,7 @@ function traceFetch(): void {
     const subsegment = open.get(request);
     if (!subsegment) return;
     open.delete(request);
-    subsegment.fault = true;
-    recordCause(subsegment, error, true);
-    end(subsegment);
+    endWithFault(subsegment, error, true);
   });
 }
 
