@@ -25,6 +25,12 @@ const STATES_ERRORS = new Set([
   'States.Timeout',
 ]);
 
+/**
+ * The error types the Lambda runtime itself reports for an invocation whose process died: an
+ * unhandled rejection, or an exit (docs/PERFORMANCE.md, "Chaos mix with database faults").
+ */
+const LAMBDA_RUNTIME_ERRORS = new Set(['Runtime.UnhandledPromiseRejection', 'Runtime.ExitError']);
+
 /** The errors of the Lambda service's Invoke that a Task's Retry may name. */
 const LAMBDA_ERRORS = new Set([
   'Lambda.AWSLambdaException',
@@ -84,7 +90,11 @@ describe('the error names of the payment saga definition', () => {
     const thrown = thrownErrorNames();
 
     const unknown = errorEqualsNames(definition).filter(
-      ({ name }) => !STATES_ERRORS.has(name) && !LAMBDA_ERRORS.has(name) && !thrown.has(name),
+      ({ name }) =>
+        !STATES_ERRORS.has(name) &&
+        !LAMBDA_ERRORS.has(name) &&
+        !LAMBDA_RUNTIME_ERRORS.has(name) &&
+        !thrown.has(name),
     );
 
     expect(unknown, 'ErrorEquals names that nothing can throw (a typo, or a removed error class)').toEqual(
@@ -101,5 +111,26 @@ describe('the error names of the payment saga definition', () => {
     expect(thrown).toContain('PaymentDeclinedError');
     expect(thrown).toContain('IllegalTransitionError');
     expect(thrown).not.toContain('AslDefinitionError');
+  });
+
+  test("every Task's retry of infrastructure errors also retries an invocation whose process died", () => {
+    // A database cut during postgres.js's per-connection catalog query ends the container with
+    // Runtime.UnhandledPromiseRejection (porsager/postgres#1192): infrastructure, not the order's fault.
+    const definition = JSON.parse(readFileSync(PAYMENT_SAGA_DEFINITION_FILE, 'utf8')) as {
+      States: Record<string, { Type: string; Retry?: { ErrorEquals: string[] }[] }>;
+    };
+    const infrastructureRetries = Object.entries(definition.States).flatMap(([state, body]) =>
+      (body.Retry ?? [])
+        .filter((retry) => retry.ErrorEquals.includes('DatabaseUnavailableError'))
+        .map((retry) => ({ state, names: retry.ErrorEquals })),
+    );
+
+    expect(infrastructureRetries.length).toBeGreaterThanOrEqual(8);
+    for (const { state, names } of infrastructureRetries) {
+      expect({ state, names }).toEqual({
+        state,
+        names: expect.arrayContaining([...LAMBDA_RUNTIME_ERRORS]),
+      });
+    }
   });
 });
