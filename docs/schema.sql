@@ -188,6 +188,7 @@ CREATE OR REPLACE FUNCTION public.cancel_order(p_order_id uuid, p_reason text, p
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -247,6 +248,7 @@ CREATE OR REPLACE FUNCTION public.confirm_order(p_order_id uuid, p_correlation_i
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -304,6 +306,7 @@ CREATE OR REPLACE FUNCTION public.enqueue_outbox_event(p_order_id uuid, p_type t
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   insert into outbox_events (aggregate_id, type, payload, correlation_id)
@@ -325,6 +328,7 @@ CREATE OR REPLACE FUNCTION public.mark_authorized(p_order_id uuid, p_authorizati
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -363,6 +367,7 @@ CREATE OR REPLACE FUNCTION public.mark_captured(p_order_id uuid, p_capture_id te
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -398,6 +403,7 @@ CREATE OR REPLACE FUNCTION public.mark_requires_attention(p_order_id uuid, p_com
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -431,6 +437,7 @@ CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   return (
@@ -468,6 +475,7 @@ CREATE OR REPLACE FUNCTION public.place_order(p_order_id uuid, p_customer_id tex
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_skus text[];
@@ -501,7 +509,9 @@ begin
     group by line.sku
   ) merged;
 
-  -- 1. Read, no locks.
+  -- 1. Read, no locks: each line's inventory and product row by key (a lateral join, so the plan
+  -- is index lookups per line whatever the catalog's size, and generic plans keep it; 0009 read
+  -- `sku = any(...)`, which a generic plan reads by scanning both tables).
   select
     coalesce(array_agg(line.sku order by line.sku) filter (where i.sku is null), '{}'),
     coalesce(array_agg(line.sku order by line.sku) filter (where i.currency <> p_currency), '{}'),
@@ -516,13 +526,13 @@ begin
     array_agg(i.price_cents order by line.sku)
   into v_unknown, v_wrong_currency, v_short, v_total, v_prices
   from unnest(v_skus, v_quantities) as line (sku, quantity)
-  left join (
+  left join lateral (
     -- Every inventory row has its product (foreign key): no row here is an unknown SKU.
     select inv.sku, inv.on_hand, inv.reserved, pr.currency, pr.price_cents
     from inventory inv
     join products pr on pr.sku = inv.sku
-    where inv.sku = any (v_skus)
-  ) i on i.sku = line.sku;
+    where inv.sku = line.sku
+  ) i on true;
 
   if cardinality(v_unknown) > 0 then
     return jsonb_build_object('outcome', 'UNKNOWN_SKU', 'skus', to_jsonb(v_unknown));
@@ -620,6 +630,7 @@ CREATE OR REPLACE FUNCTION public.record_order_event(p_order_id uuid, p_event te
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   insert into order_events (order_id, type, detail, correlation_id)
@@ -632,6 +643,7 @@ CREATE OR REPLACE FUNCTION public.record_payment_outcome(p_order_id uuid, p_paym
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -679,6 +691,7 @@ CREATE OR REPLACE FUNCTION public.refund_store_credit(p_order_id uuid, p_correla
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -724,6 +737,7 @@ CREATE OR REPLACE FUNCTION public.release_reservations(p_order_id uuid, p_correl
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -772,6 +786,7 @@ CREATE OR REPLACE FUNCTION public.set_order_status(p_order_id uuid, p_from text,
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   update orders
@@ -790,6 +805,7 @@ CREATE OR REPLACE FUNCTION public.set_wallet_balance(p_customer_id text, p_balan
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_current bigint;
@@ -812,6 +828,7 @@ CREATE OR REPLACE FUNCTION public.transition_result(p_outcome text, p_status tex
  LANGUAGE plpgsql
  IMMUTABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   return jsonb_build_object('outcome', p_outcome, 'status', p_status) || p_detail;
