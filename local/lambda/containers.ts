@@ -137,7 +137,7 @@ export class ContainerPool {
         errorMessage: `RequestId: ${requestId} Error: ${exitReason(reply)}`,
       });
     }
-    // A container that crashed (an unhandled rejection) reported its invocation and is going away.
+    // A container that crashed (an unhandled rejection or exception) reported its invocation and is going away.
     if (reply.type === 'failed' && reply.crashed) this.discard(container);
     else this.release(container);
     if (reply.type === 'result') {
@@ -159,7 +159,7 @@ export class ContainerPool {
         (container) =>
           new Promise<void>((resolve) => {
             if (container.exited) return resolve();
-            container.process.once('exit', () => resolve());
+            container.process.once('close', () => resolve());
             container.process.kill('SIGTERM');
           }),
       ),

@@ -42,10 +42,6 @@ describe('a saga step whose process dies mid-invocation (real ASL, steps in cont
     expect(await env.violations()).toEqual([]);
   });
 
-  async function outcomes(orderId: string, operation: string) {
-    return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
-  }
-
   test.each<{ state: string; effect: SideEffect; kind: CrashKind; errorType: string }>([
     {
       state: 'AuthorizePayment',
@@ -82,10 +78,10 @@ describe('a saga step whose process dies mid-invocation (real ASL, steps in cont
       payment: { status: 'CAPTURED' },
     });
     // The retry found the authorization and the capture at the provider (same keys): one of each.
-    expect(await outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'void')).toEqual([]);
-    expect(await outcomes(order.orderId, 'refund')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual([]);
     expect(await catalog.getProduct(order.sku)).toMatchObject({ onHand: STOCK - ORDERED, reserved: 0 });
     expect(await compensations.get(`${order.orderId}:compensation`)).toBeUndefined();
     expect(await queueDepth(env)).toBe(0);

@@ -74,10 +74,6 @@ describe('a database write that fails right after a provider side effect (real A
   const run = (order: { orderId: string; correlationId: string; chargeCents: number }) =>
     env.saga.startExecution({ name: order.orderId, input: order }).result;
 
-  async function outcomes(orderId: string, operation: string) {
-    return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
-  }
-
   /** Captured minus refunded at the provider: what the customer was charged in the end. */
   async function netCharge(orderId: string): Promise<number> {
     const ledger = await env.ledger(orderId);
@@ -101,8 +97,8 @@ describe('a database write that fails right after a provider side effect (real A
       payment: { status: 'CAPTURED' },
     });
     // The retries replayed the first authorization (same key): one at the provider, one capture.
-    expect(await outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(order.chargeCents);
   });
 
@@ -118,8 +114,8 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CONFIRMED',
       payment: { status: 'CAPTURED' },
     });
-    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual([]);
     expect(await netCharge(order.orderId)).toBe(order.chargeCents);
   });
 
@@ -138,8 +134,8 @@ describe('a database write that fails right after a provider side effect (real A
       payment: { status: 'REFUNDED' },
     });
     // The row still said AUTHORIZED; the provider said captured. No void was tried.
-    expect(await outcomes(order.orderId, 'void')).toEqual([]);
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -156,7 +152,7 @@ describe('a database write that fails right after a provider side effect (real A
       cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       payment: { status: 'VOIDED' },
     });
-    expect(await outcomes(order.orderId, 'void')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -175,7 +171,7 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'REFUNDED' },
     });
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -196,7 +192,7 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'VOIDED' },
     });
-    expect((await outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect((await env.outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
     expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED', attempts: 2 });
   });
 
@@ -257,7 +253,7 @@ describe('a database write that fails right after a provider side effect (real A
       cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       payment: { status: 'REFUNDED' },
     });
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -405,7 +401,7 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'VOIDED' },
     });
-    expect((await outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect((await env.outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
     expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED' });
   });
 });

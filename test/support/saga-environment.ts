@@ -56,6 +56,8 @@ export interface SagaEnvironment {
   /** The saga ports over the Step Functions wire protocol, as the API and the sweeper use them. */
   readonly stepFunctions: StepFunctionsSagaStarter;
   ledger(orderId?: string): Promise<(PaymentLedgerEntry & { idempotencyKey: string })[]>;
+  /** The provider's outcomes of one operation (`authorize`, `capture`, ...) for an order, in order. */
+  outcomes(orderId: string, operation: string): Promise<string[]>;
   setFaults(faults: { latencyMs?: number; errorRate?: number; voidFails?: boolean }): Promise<void>;
   clearFaults(): Promise<void>;
   /** Starts the compensation worker's event-source stand-in; stop it with `stopWorker`. */
@@ -187,6 +189,9 @@ export async function startSagaEnvironment(
       };
       return entries;
     },
+    async outcomes(orderId, operation) {
+      return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
+    },
     setFaults: (faults) => control('POST', faults),
     planCrash: (crash) => planProcessCrash(crashPlans, crash),
     crashCarriedOut: (crash) => crashCarriedOut(crashPlans, crash),
@@ -258,7 +263,8 @@ async function startTaskContainers(
         handlerExport: 'handler',
         environment: { ...variables, AWS_LAMBDA_FUNCTION_NAME: functionName },
         execArgv: ['--enable-source-maps'],
-        timeoutSeconds: 30,
+        // The deployed function's is a few seconds longer; the Task's own timeout is what fires.
+        timeoutSeconds: task.timeoutSeconds,
         maxContainers: 2,
         workerBundle: path.join(bundleDir, WORKER_BUNDLE),
         crashPlans,
