@@ -188,6 +188,7 @@ CREATE OR REPLACE FUNCTION public.cancel_order(p_order_id uuid, p_reason text, p
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -247,6 +248,7 @@ CREATE OR REPLACE FUNCTION public.confirm_order(p_order_id uuid, p_correlation_i
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -304,6 +306,7 @@ CREATE OR REPLACE FUNCTION public.enqueue_outbox_event(p_order_id uuid, p_type t
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   insert into outbox_events (aggregate_id, type, payload, correlation_id)
@@ -325,6 +328,7 @@ CREATE OR REPLACE FUNCTION public.mark_authorized(p_order_id uuid, p_authorizati
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -363,6 +367,7 @@ CREATE OR REPLACE FUNCTION public.mark_captured(p_order_id uuid, p_capture_id te
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -398,6 +403,7 @@ CREATE OR REPLACE FUNCTION public.mark_requires_attention(p_order_id uuid, p_com
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -431,6 +437,7 @@ CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   return (
@@ -468,6 +475,7 @@ CREATE OR REPLACE FUNCTION public.place_order(p_order_id uuid, p_customer_id tex
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_skus text[];
@@ -620,6 +628,7 @@ CREATE OR REPLACE FUNCTION public.record_order_event(p_order_id uuid, p_event te
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   insert into order_events (order_id, type, detail, correlation_id)
@@ -632,6 +641,7 @@ CREATE OR REPLACE FUNCTION public.record_payment_outcome(p_order_id uuid, p_paym
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -679,6 +689,7 @@ CREATE OR REPLACE FUNCTION public.refund_store_credit(p_order_id uuid, p_correla
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -724,6 +735,7 @@ CREATE OR REPLACE FUNCTION public.release_reservations(p_order_id uuid, p_correl
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_status text;
@@ -772,6 +784,7 @@ CREATE OR REPLACE FUNCTION public.set_order_status(p_order_id uuid, p_from text,
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   update orders
@@ -790,6 +803,7 @@ CREATE OR REPLACE FUNCTION public.set_wallet_balance(p_customer_id text, p_balan
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
   v_current bigint;
@@ -812,6 +826,7 @@ CREATE OR REPLACE FUNCTION public.transition_result(p_outcome text, p_status tex
  LANGUAGE plpgsql
  IMMUTABLE SECURITY DEFINER
  SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
   return jsonb_build_object('outcome', p_outcome, 'status', p_status) || p_detail;

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import type { Sql } from 'postgres';
 
 /**
  * Where the CPU went during a measurement, in cores (1.0 = one core busy for the whole interval).
@@ -87,15 +88,8 @@ async function snapshot({ pid: stackPid, postgresPid }: MeteredProcesses): Promi
   const processes = new Map<number, { ppid: number; name: string; seconds: number }>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
-    if (!stat) continue;
-    // The name is in parentheses and may itself contain spaces or parentheses.
-    const close = stat.lastIndexOf(')');
-    const name = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    // After the name: state(0) ppid(1) ... utime(11) stime(12).
-    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    processes.set(Number(entry), { ppid: Number(fields[1]), name, seconds });
+    const times = await processTimes(Number(entry));
+    if (times) processes.set(Number(entry), times);
   }
   const descendants = new Set<number>();
   let grew = true;
@@ -130,6 +124,54 @@ async function snapshot({ pid: stackPid, postgresPid }: MeteredProcesses): Promi
     tree,
     bench: (usage.user + usage.system) / 1e6,
     machineBusy: await machineBusySeconds(),
+  };
+}
+
+/** Name, parent and CPU seconds (user + system) of one process, from /proc/<pid>/stat. */
+async function processTimes(
+  pid: number,
+): Promise<{ ppid: number; name: string; seconds: number } | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  // The name is in parentheses and may itself contain spaces or parentheses.
+  const close = stat.lastIndexOf(')');
+  const name = stat.slice(stat.indexOf('(') + 1, close);
+  const fields = stat.slice(close + 2).split(' ');
+  // After the name: state(0) ppid(1) ... utime(11) stime(12).
+  return { ppid: Number(fields[1]), name, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+}
+
+/**
+ * Starts measuring the CPU of the PostgreSQL backends serving one client's connections, found by
+ * their `application_name`: what the client's own statements cost the server, without the other
+ * sessions (the stack's pollers, the outbox relay) that run meanwhile. `stop()` returns cores,
+ * or undefined when the server's processes are not on this machine. Connections opened meanwhile
+ * count whole; one closed meanwhile is lost, so it is a lower bound, like {@link startCpuMeter}.
+ */
+export async function startBackendCpuMeter(
+  sql: Sql,
+  applicationName: string,
+): Promise<{ stop(): Promise<number | undefined> }> {
+  const backends = async () => {
+    const rows = await sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where application_name = ${applicationName}
+    `;
+    const seconds = new Map<number, number>();
+    for (const { pid } of rows) {
+      const times = await processTimes(pid);
+      if (times?.name.startsWith('postgres')) seconds.set(pid, times.seconds);
+    }
+    return { at: performance.now(), seconds };
+  };
+  const first = await backends();
+  return {
+    async stop() {
+      const last = await backends();
+      if (last.seconds.size === 0) return undefined;
+      let spent = 0;
+      for (const [pid, seconds] of last.seconds) spent += seconds - (first.seconds.get(pid) ?? 0);
+      return Math.round((spent / ((last.at - first.at) / 1000)) * 100) / 100;
+    },
   };
 }
 

@@ -113,9 +113,12 @@ export function evaluateTargets(
   const { bundles } = scenarios;
   const happy = scenarios.cost.happy.usage;
   const spreadLoop = scenarios.physicalLimit.checkoutTransaction.spreadRows;
-  const checkoutCpu = spreadLoop.cpu
-    ? round((spreadLoop.cpu.postgres / spreadLoop.tps) * 1000, 2)
-    : undefined;
+  const perCheckout = (cores: number | undefined) =>
+    cores === undefined ? undefined : round((cores / spreadLoop.tps) * 1000, 2);
+  // The loop's own backends: place_order's cost. All of PostgreSQL adds the stack's pollers and
+  // the outbox relay publishing the orders the loop places.
+  const checkoutCpu = perCheckout(spreadLoop.ownBackendsCores);
+  const postgresCpu = perCheckout(spreadLoop.cpu?.postgres);
   const largest = bundles.bundles.reduce((a, b) => (b.bytes > a.bytes ? b : a), bundles.bundles[0] as never);
   return [
     {
@@ -152,7 +155,10 @@ export function evaluateTargets(
     },
     {
       target: 'place_order <= 0.7 ms of PostgreSQL CPU per checkout (spread rows)',
-      measured: checkoutCpu === undefined ? 'not measured' : `${checkoutCpu} ms`,
+      measured:
+        checkoutCpu === undefined
+          ? 'not measured'
+          : `${checkoutCpu} ms in the loop's backends (${postgresCpu ?? '-'} ms for all of PostgreSQL, with the outbox relay and pollers)`,
       met: checkoutCpu !== undefined && checkoutCpu <= 0.7,
     },
     {

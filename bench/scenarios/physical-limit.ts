@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createSql } from '../../src/db/client.js';
+import { createSql, type Sql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import type { BenchContext } from '../lib/context.js';
-import { type CpuUse, type MeteredProcesses, startCpuMeter } from '../lib/cpu.js';
+import { type CpuUse, type MeteredProcesses, startBackendCpuMeter, startCpuMeter } from '../lib/cpu.js';
 import { cancelDirectOrders, createProducts } from '../lib/database.js';
 import { timedLoop } from '../lib/load.js';
 import { type LatencySummary, round, summarize } from '../lib/stats.js';
@@ -22,6 +22,12 @@ export interface LoopResult {
   readonly latencyMs?: LatencySummary;
   /** CPU while it ran, in cores (pgbench itself counts as other work). */
   readonly cpu?: CpuUse;
+  /**
+   * CPU of the PostgreSQL backends serving the loop's own connections, in cores: what its
+   * statements cost the server, without the stack's pollers and outbox relay, which `cpu.postgres`
+   * includes (the relay publishes every order the checkout loops place).
+   */
+  readonly ownBackendsCores?: number;
 }
 
 export interface PhysicalLimitResult {
@@ -67,8 +73,16 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
   for (const sku of [hot, ...spread]) ctx.initialStock[sku] = onHand;
   const pick = () => spread[Math.floor(Math.random() * spread.length)] as string;
 
-  const pool = createSql(ctx.target.databaseUrl, { max: connections });
+  const applicationName = `${ctx.prefix}-physical-limit`;
+  const pool = createSql(ctx.target.databaseUrl, { max: connections, applicationName });
   const durationMs = durationSeconds * 1000;
+  const loop = (loopMs: number, concurrency: number, task: () => Promise<unknown>) =>
+    timeLoop(
+      { processes: ctx.target, backends: { sql: ctx.sql, applicationName } },
+      loopMs,
+      concurrency,
+      task,
+    );
   try {
     // Connections opened before the clock starts, as pgbench reports "without connection time".
     await Promise.all(Array.from({ length: connections }, () => pool`select 1`));
@@ -76,9 +90,9 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
     const statement = (sku: string) =>
       pool`update inventory set reserved = reserved + 1 where sku = ${sku} and on_hand - reserved >= 1`;
     ctx.progress.step(`  single statement, hot row (${connections} connections, ${durationSeconds}s)`);
-    const singleHot = await loop(ctx.target, durationMs, connections, () => statement(hot));
+    const singleHot = await loop(durationMs, connections, () => statement(hot));
     ctx.progress.step('  single statement, spread rows');
-    const singleSpread = await loop(ctx.target, durationMs, connections, () => statement(pick()));
+    const singleSpread = await loop(durationMs, connections, () => statement(pick()));
     await ctx.sql`update inventory set reserved = 0 where sku = any (${[hot, ...spread]}::text[])`;
 
     let pgbench: PhysicalLimitResult['pgbench'];
@@ -131,14 +145,14 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
     ctx.progress.step('  one connection, hot row: single statement and checkout transaction');
     const serviceMs = Math.max(500, durationMs / 5);
     const uncontended = {
-      singleStatement: await loop(ctx.target, serviceMs, 1, () => statement(hot)),
-      checkoutTransaction: await loop(ctx.target, serviceMs, 1, () => placeOrder(hot)),
+      singleStatement: await loop(serviceMs, 1, () => statement(hot)),
+      checkoutTransaction: await loop(serviceMs, 1, () => placeOrder(hot)),
     };
     await ctx.sql`update inventory set reserved = reserved - ${uncontended.singleStatement.transactions} where sku = ${hot}`;
     ctx.progress.step('  checkout transaction (place_order), hot row');
-    const checkoutHot = await loop(ctx.target, durationMs, connections, () => placeOrder(hot));
+    const checkoutHot = await loop(durationMs, connections, () => placeOrder(hot));
     ctx.progress.step('  checkout transaction (place_order), spread rows');
-    const checkoutSpread = await loop(ctx.target, durationMs, connections, () => placeOrder(pick()));
+    const checkoutSpread = await loop(durationMs, connections, () => placeOrder(pick()));
     ctx.progress.step(`  cancelling the ${placed.length} orders placed directly`);
     await cancelDirectOrders(ctx.sql, placed, 'BENCH_PHYSICAL_LIMIT');
 
@@ -156,15 +170,18 @@ export async function measurePhysicalLimit(ctx: BenchContext): Promise<PhysicalL
   }
 }
 
-async function loop(
-  processes: MeteredProcesses,
+/** Runs `task` on `connections` at once for `durationMs`, metering the machine and the loop's backends. */
+async function timeLoop(
+  meters: { processes: MeteredProcesses; backends: { sql: Sql; applicationName: string } },
   durationMs: number,
   connections: number,
   task: () => Promise<unknown>,
 ): Promise<LoopResult> {
-  const meter = await startCpuMeter(processes);
+  const meter = await startCpuMeter(meters.processes);
+  const backends = await startBackendCpuMeter(meters.backends.sql, meters.backends.applicationName);
   const result = await timedLoop({ durationMs, concurrency: connections, task });
   const cpu = await meter.stop();
+  const ownBackendsCores = await backends.stop();
   const seconds = result.elapsedMs / 1000;
   return {
     tps: round(result.completed / seconds, 1),
@@ -172,6 +189,7 @@ async function loop(
     seconds: round(seconds),
     latencyMs: summarize(result.latenciesMs),
     ...(cpu ? { cpu } : {}),
+    ...(ownBackendsCores === undefined ? {} : { ownBackendsCores }),
   };
 }
 

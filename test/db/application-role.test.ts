@@ -102,8 +102,9 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
     expect(code).toBe(INSUFFICIENT_PRIVILEGE);
   });
 
-  test("every function runs with its owner's rights and a fixed search path, in PL/pgSQL so its plans are kept", async () => {
-    // A SQL-language function with a SET clause is never inlined and is planned again on every call.
+  test("every function runs with its owner's rights, a fixed search path and generic plans, in PL/pgSQL so its plans are kept", async () => {
+    // A SQL-language function with a SET clause is never inlined and is planned again on every call;
+    // a PL/pgSQL statement under the default plan_cache_mode may be too (migrations/0012).
     const functions = await db.sql<
       { name: string; language: string; definer: boolean; config: string[] | null }[]
     >`
@@ -123,7 +124,7 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
         expect({ name: fn.name, definer: fn.definer, config: fn.config }).toEqual({
           name: fn.name,
           definer: true,
-          config: ['search_path=public, pg_temp'],
+          config: ['search_path=public, pg_temp', 'plan_cache_mode=force_generic_plan'],
         });
       }
     }
