@@ -46,6 +46,11 @@ export interface LocalPaymentSagaOptions {
   readonly infrastructureRetryScale?: number;
   /** Counts transitions and each task function's invocations and duration. @default - not counted */
   readonly usage?: UsageMeter;
+  /**
+   * Task states served by these handlers instead of their modules loaded in this process (a test
+   * runs some in containers of their own, whose process can die). @default {}
+   */
+  readonly taskHandlers?: Readonly<Record<string, TaskHandler>>;
 }
 
 /** The error whose retrier is the infrastructure one in every Task of the saga. */
@@ -68,10 +73,14 @@ export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): 
     const functionName = `checkout-${state}`;
     substitutions[`${state}FunctionArn`] =
       `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
-    const invoke = (input: unknown) => handler(input as never, createLambdaContext({ functionName }));
+    const invoke =
+      options.taskHandlers?.[state] ??
+      ((input: unknown) => handler(input as never, createLambdaContext({ functionName })));
     const { usage } = options;
     taskHandlers[state] = usage ? (input) => usage.invoke(functionName, () => invoke(input)) : invoke;
   }
+  const unknown = Object.keys(options.taskHandlers ?? {}).filter((state) => !(state in taskHandlers));
+  if (unknown.length > 0) throw new Error(`no Task state(s) ${unknown.join(', ')} in the payment saga`);
   return createLocalStateMachine({
     definition: PAYMENT_SAGA_DEFINITION_FILE,
     stateMachineName: 'checkout-payment-saga',

@@ -36,10 +36,19 @@ export interface ContainerPoolOptions {
   readonly maxContainers: number;
   readonly workerBundle: string;
   readonly recordFailures?: InitMessage['recordFailures'];
+  /** Where tests plan process crashes (local/lambda/process-crashes.ts). @default - none */
+  readonly crashPlans?: string;
   /** Told about cold starts, init failures and timeouts, as Lambda's log lines. */
   readonly log: (line: string) => void;
   /** Told about every invocation, for the usage meter. */
   readonly onInvocation?: (record: InvocationRecord) => void;
+}
+
+/** A container's process ended on its own, with this exit code or signal. */
+interface Exit {
+  readonly type: 'exit';
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
 }
 
 interface Container {
@@ -49,7 +58,7 @@ interface Container {
   readonly ready: Promise<number>;
   pending?: {
     readonly requestId: string;
-    readonly resolve: (message: ContainerMessage | 'exit') => void;
+    readonly resolve: (message: ContainerMessage | Exit) => void;
   };
   exited: boolean;
   /** Killed by the pool (a timeout), not exited on its own. */
@@ -91,7 +100,7 @@ export class ContainerPool {
     const requestId = randomUUID();
     const timeoutMs = this.options.timeoutSeconds * 1000;
     const started = performance.now();
-    const reply = await new Promise<ContainerMessage | 'timeout' | 'exit'>((resolve) => {
+    const reply = await new Promise<ContainerMessage | Exit | 'timeout'>((resolve) => {
       const timer = setTimeout(() => resolve('timeout'), timeoutMs);
       container.pending = {
         requestId,
@@ -100,7 +109,7 @@ export class ContainerPool {
           resolve(message);
         },
       };
-      // A container that died meanwhile fails the send; its 'exit' settles this invocation.
+      // A container that died meanwhile fails the send; its 'close' settles this invocation.
       container.process.send(
         { type: 'invoke', requestId, event, deadline: Date.now() + timeoutMs },
         () => {},
@@ -115,7 +124,7 @@ export class ContainerPool {
         coldStart: cold,
       });
 
-    if (reply === 'timeout' || reply === 'exit') {
+    if (reply === 'timeout' || reply.type === 'exit') {
       record(performance.now() - started);
       this.discard(container);
       if (reply === 'timeout') {
@@ -125,11 +134,11 @@ export class ContainerPool {
       }
       throw new FunctionInvocationError({
         errorType: 'Runtime.ExitError',
-        errorMessage: `RequestId: ${requestId} Error: Runtime exited without providing a reason`,
+        errorMessage: `RequestId: ${requestId} Error: ${exitReason(reply)}`,
       });
     }
-    // A container that crashed (an unhandled rejection) reported its invocation and is going away.
-    if (reply.type === 'failed' && reply.error.errorType.startsWith('Runtime.')) this.discard(container);
+    // A container that crashed (an unhandled rejection or exception) reported its invocation and is going away.
+    if (reply.type === 'failed' && reply.crashed) this.discard(container);
     else this.release(container);
     if (reply.type === 'result') {
       record(reply.durationMs);
@@ -150,7 +159,7 @@ export class ContainerPool {
         (container) =>
           new Promise<void>((resolve) => {
             if (container.exited) return resolve();
-            container.process.once('exit', () => resolve());
+            container.process.once('close', () => resolve());
             container.process.kill('SIGTERM');
           }),
       ),
@@ -214,16 +223,17 @@ export class ContainerPool {
       }
     });
     child.on('error', () => {
-      // A failed spawn or IPC write; the 'exit' that follows settles what was waiting.
+      // A failed spawn or IPC write; the 'close' that follows settles what was waiting.
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then every message the container sent before it died has arrived.
+    child.once('close', (code, signal) => {
       if (!this.closed && !container.killed) {
         options.log(
           `container ${id} exited (${signal ?? `code ${code}`}); the next invocation starts a new one`,
         );
       }
       container.exited = true;
-      container.pending?.resolve('exit');
+      container.pending?.resolve({ type: 'exit', code, signal });
       settle?.reject(
         new FunctionInvocationError({
           errorType: 'Runtime.ExitError',
@@ -239,9 +249,25 @@ export class ContainerPool {
         bundle: options.bundle,
         handlerExport: options.handlerExport,
         ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
+        ...(options.crashPlans ? { crashPlans: options.crashPlans } : {}),
       } satisfies InitMessage,
       () => {},
     );
     return container;
   }
+}
+
+/** Signal names as Lambda's runtime API words them (Go's), for the common ones. */
+const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: 'killed',
+  SIGTERM: 'terminated',
+  SIGABRT: 'aborted',
+  SIGSEGV: 'segmentation fault',
+};
+
+/** Why a process ended, as Lambda reports a runtime that exited during an invocation. */
+function exitReason({ code, signal }: Exit): string {
+  if (signal) return `Runtime exited with error: signal: ${SIGNAL_NAMES[signal] ?? signal}`;
+  if (code) return `Runtime exited with error: exit status ${code}`;
+  return 'Runtime exited without providing a reason';
 }

@@ -11,6 +11,8 @@ export interface InitMessage {
   readonly handlerExport: string;
   /** Local fault injection (`LOCAL_FAULT_RECORD_FAILURE_RATE`), installed before the handler loads. */
   readonly recordFailures?: { readonly rate: number; readonly file: string };
+  /** Planned process deaths (local/lambda/process-crashes.ts): the folder the plans are written to. */
+  readonly crashPlans?: string;
 }
 
 export interface InvokeMessage {
@@ -44,6 +46,8 @@ export type ContainerMessage =
       readonly requestId: string;
       readonly error: FunctionError;
       readonly durationMs: number;
+      /** The process is ending (an unhandled rejection or exception): its container is gone. */
+      readonly crashed?: true;
     };
 
 export function toFunctionError(thrown: unknown): FunctionError {

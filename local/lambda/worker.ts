@@ -7,48 +7,67 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import type { SideEffectFaults } from '../../src/saga/faults.js';
 import { createLambdaContext } from '../aws/lambda-context.js';
 import { recordFailureFaults } from '../record-failures.js';
 import { LOCAL_FAULTS } from './fault-hook.js';
-import { type ContainerMessage, type ParentMessage, toFunctionError } from './protocol.js';
+import { processCrashFaults } from './process-crashes.js';
+import {
+  type ContainerMessage,
+  type FunctionError,
+  type InitMessage,
+  type ParentMessage,
+  toFunctionError,
+} from './protocol.js';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 let handler: Handler | undefined;
 /** The invocation running, if any: a crash fails it. */
-let running: string | undefined;
+let running: { readonly requestId: string; readonly started: number } | undefined;
 
-// A failed send means the parent is gone; the 'disconnect' below ends this process.
-const send = (message: ContainerMessage) => process.send?.(message, undefined, undefined, () => {});
+/** Sends to the pool, then runs `then`; a failed send means the parent is gone (see 'disconnect'). */
+function send(message: ContainerMessage, then: () => void = () => {}): void {
+  if (process.send) process.send(message, undefined, undefined, () => then());
+  else then();
+}
 
 // The parent went away (stopped, or killed): a container never outlives it.
 process.on('disconnect', () => process.exit(0));
 
 /**
- * As the Lambda Node runtime does: an unhandled rejection or exception fails the invocation
- * running (`Runtime.UnhandledPromiseRejection`, `Runtime.UncaughtException`) and ends the
- * container, which the pool replaces with a cold one.
+ * As the Lambda Node runtime does: an unhandled rejection fails the invocation running with
+ * `Runtime.UnhandledPromiseRejection` (its message the reason as text), an uncaught exception with
+ * that error's own type; once the failure is reported, the process exits (128 and 129, the
+ * runtime's codes) and the pool replaces the container with a cold one.
  */
-function crash(errorType: string, thrown: unknown): void {
-  const error = { ...toFunctionError(thrown), errorType };
-  console.error(`ERROR\t${errorType}\t${JSON.stringify(error)}`);
-  if (running) send({ type: 'failed', requestId: running, error, durationMs: 0 });
-  setImmediate(() => process.exit(129));
+function crash(error: FunctionError, exitCode: number): void {
+  console.error(`ERROR\t${error.errorType}\t${JSON.stringify(error)}`);
+  const exit = () => process.exit(exitCode);
+  if (!running) {
+    exit();
+    return;
+  }
+  const { requestId, started } = running;
+  send({ type: 'failed', requestId, error, durationMs: performance.now() - started, crashed: true }, exit);
 }
-process.on('unhandledRejection', (reason) => crash('Runtime.UnhandledPromiseRejection', reason));
-process.on('uncaughtException', (error) => crash('Runtime.UncaughtException', error));
+process.on('unhandledRejection', (reason) => {
+  const errorType = 'Runtime.UnhandledPromiseRejection';
+  const errorMessage = String(reason);
+  const frames = reason instanceof Error ? (reason.stack?.split('\n').slice(1) ?? []) : [];
+  crash({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, ...frames] }, 128);
+});
+process.on('uncaughtException', (error) => crash(toFunctionError(error), 129));
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'init') void init(message);
   else void invoke(message);
 });
 
-async function init(message: Extract<ParentMessage, { type: 'init' }>): Promise<void> {
+async function init(message: InitMessage): Promise<void> {
   const started = performance.now();
   try {
-    if (message.recordFailures) {
-      (globalThis as Record<symbol, unknown>)[LOCAL_FAULTS] = recordFailureFaults(message.recordFailures);
-    }
+    installFaults(message);
     const module = (await import(pathToFileURL(message.bundle).href)) as Record<string, unknown>;
     const exported = module[message.handlerExport];
     if (typeof exported !== 'function') {
@@ -63,10 +82,24 @@ async function init(message: Extract<ParentMessage, { type: 'init' }>): Promise<
   }
 }
 
+/** The local fault injection the pool asked for, where the bundles' saga code looks for it. */
+function installFaults(message: InitMessage): void {
+  const faults: SideEffectFaults[] = [
+    ...(message.crashPlans ? [processCrashFaults(message.crashPlans)] : []),
+    ...(message.recordFailures ? [recordFailureFaults(message.recordFailures)] : []),
+  ];
+  if (faults.length === 0) return;
+  (globalThis as { [LOCAL_FAULTS]?: SideEffectFaults })[LOCAL_FAULTS] = {
+    afterSideEffect(effect, orderId) {
+      for (const fault of faults) fault.afterSideEffect(effect, orderId);
+    },
+  };
+}
+
 async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Promise<void> {
   const started = performance.now();
   const { requestId } = message;
-  running = requestId;
+  running = { requestId, started };
   try {
     const value = await (handler as Handler)(message.event, lambdaContext(message));
     send({ type: 'result', requestId, value, durationMs: performance.now() - started });
@@ -77,6 +110,8 @@ async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Prom
       error: toFunctionError(error),
       durationMs: performance.now() - started,
     });
+  } finally {
+    running = undefined;
   }
 }
 

@@ -24,7 +24,11 @@ describe('the order functions under generic plans', () => {
     `;
     await db.sql`insert into inventory (sku, on_hand) select sku, 1000 from products where sku like 'PLAN-%'`;
     await db.sql`analyze products, inventory`;
-    session = postgres(db.url, { max: 1, prepare: false, onnotice: (notice) => plans.push(notice.message) });
+    session = postgres(db.url, {
+      max: 1,
+      prepare: false,
+      onnotice: (notice) => plans.push(String(notice.message)),
+    });
     await session.unsafe("load 'auto_explain'");
     await session.unsafe(
       [

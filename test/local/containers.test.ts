@@ -89,6 +89,44 @@ describe('function containers: one invocation at a time, per-container state, ti
     });
   });
 
+  test('an unhandled rejection fails the invocation as Runtime.UnhandledPromiseRejection, as Lambda reports it, and ends the container', async () => {
+    const fixture = pool('rejectUnhandled', { maxContainers: 1 });
+
+    const crashed = fixture.invoke({});
+
+    await expect(crashed).rejects.toMatchObject({
+      name: 'Runtime.UnhandledPromiseRejection',
+      message: 'Error: write CONNECTION_CLOSED db.local:5432',
+    });
+    await expect(fixture.invoke({})).rejects.toMatchObject({ name: 'Runtime.UnhandledPromiseRejection' });
+    expect(invocations.map((record) => record.coldStart)).toEqual([true, true]);
+  });
+
+  test('a process that exits mid-invocation fails it as Runtime.ExitError with its exit status', async () => {
+    const fixture = pool('exitMidInvocation');
+
+    await expect(fixture.invoke({})).rejects.toMatchObject({
+      name: 'Runtime.ExitError',
+      message: expect.stringMatching(
+        /^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3$/,
+      ),
+    });
+    expect(lines.some((line) => /container \d+ exited \(code 3\)/.test(line))).toBe(true);
+  });
+
+  test("an uncaught exception fails the invocation with the error's own type, as Lambda's runtime reports it", async () => {
+    const fixture = pool('throwUncaught', { maxContainers: 1 });
+
+    const first = fixture.invoke({});
+
+    await expect(first).rejects.toMatchObject({
+      name: 'TypeError',
+      message: 'cannot read properties of undefined',
+    });
+    await expect(fixture.invoke({})).rejects.toMatchObject({ name: 'TypeError' });
+    expect(invocations.map((record) => record.coldStart)).toEqual([true, true]);
+  });
+
   test('a failed INIT fails the invocation with its error and is logged as such', async () => {
     const fixture = pool('handler', { bundle: path.join(FIXTURES, 'init-fails.mjs') });
 

@@ -1,5 +1,10 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
@@ -10,13 +15,15 @@ import { OrderStore } from '../../src/db/orders.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { containerPaymentSaga, injectSideEffectFaults } from '../../src/roots/saga.js';
-import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
+import { type CompensationQueue, SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
 import {
+  dlqDepth,
   MAX_RECEIVE_COUNT,
   placeSagaOrder,
+  queueDepth,
   type SagaEnvironment,
   startSagaEnvironment,
   waitFor,
@@ -67,10 +74,6 @@ describe('a database write that fails right after a provider side effect (real A
   const run = (order: { orderId: string; correlationId: string; chargeCents: number }) =>
     env.saga.startExecution({ name: order.orderId, input: order }).result;
 
-  async function outcomes(orderId: string, operation: string) {
-    return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
-  }
-
   /** Captured minus refunded at the provider: what the customer was charged in the end. */
   async function netCharge(orderId: string): Promise<number> {
     const ledger = await env.ledger(orderId);
@@ -94,8 +97,8 @@ describe('a database write that fails right after a provider side effect (real A
       payment: { status: 'CAPTURED' },
     });
     // The retries replayed the first authorization (same key): one at the provider, one capture.
-    expect(await outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'authorize')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(order.chargeCents);
   });
 
@@ -111,8 +114,8 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CONFIRMED',
       payment: { status: 'CAPTURED' },
     });
-    expect(await outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
-    expect(await outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual([]);
     expect(await netCharge(order.orderId)).toBe(order.chargeCents);
   });
 
@@ -131,8 +134,8 @@ describe('a database write that fails right after a provider side effect (real A
       payment: { status: 'REFUNDED' },
     });
     // The row still said AUTHORIZED; the provider said captured. No void was tried.
-    expect(await outcomes(order.orderId, 'void')).toEqual([]);
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual([]);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -149,7 +152,7 @@ describe('a database write that fails right after a provider side effect (real A
       cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       payment: { status: 'VOIDED' },
     });
-    expect(await outcomes(order.orderId, 'void')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'void')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -168,7 +171,7 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'REFUNDED' },
     });
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -189,7 +192,7 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'VOIDED' },
     });
-    expect((await outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect((await env.outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
     expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED', attempts: 2 });
   });
 
@@ -250,7 +253,7 @@ describe('a database write that fails right after a provider side effect (real A
       cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       payment: { status: 'REFUNDED' },
     });
-    expect(await outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
+    expect(await env.outcomes(order.orderId, 'refund')).toEqual(['succeeded']);
     expect(await netCharge(order.orderId)).toBe(0);
   });
 
@@ -281,20 +284,43 @@ describe('a database write that fails right after a provider side effect (real A
     await env.stopWorker();
   });
 
-  test('a last worker attempt that cannot record its failure queues the compensation again instead of parking it in the DLQ unrecorded', async () => {
-    const order = await placeSagaOrder(env, 'pm_void_fails');
-    const compensationId = `${order.orderId}:compensation`;
-    await run(order);
-    // Take the saga's message off the queue: the worker below gets it on its last receive.
+  /** The saga's compensation message for `orderId`, received from the compensation queue. */
+  async function receiveCompensation(orderId: string, visibilityTimeoutSeconds: number): Promise<Message> {
     const received = await env.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: env.queue.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+      new ReceiveMessageCommand({
+        QueueUrl: env.queue.queueUrl,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: visibilityTimeoutSeconds,
+        AttributeNames: ['All'],
+      }),
     );
-    const [saga] = received.Messages ?? [];
-    if (!saga?.Body || !saga.ReceiptHandle) throw new Error('the saga queued no compensation');
-    await env.sqs.send(
-      new DeleteMessageCommand({ QueueUrl: env.queue.queueUrl, ReceiptHandle: saga.ReceiptHandle }),
-    );
-    // The database goes away just as the attempt fails: its failure cannot be written.
+    const [message] = received.Messages ?? [];
+    if (!message?.Body?.includes(orderId)) throw new Error(`the saga queued no compensation for ${orderId}`);
+    return message;
+  }
+
+  /** The event the SQS event source hands the worker for `message`, received `receiveCount` times. */
+  function sqsEventOf(message: Message, receiveCount: number): SQSEvent {
+    return {
+      Records: [
+        {
+          messageId: message.MessageId,
+          receiptHandle: message.ReceiptHandle,
+          body: message.Body,
+          attributes: { ApproximateReceiveCount: String(receiveCount) },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: env.queue.queueArn,
+          awsRegion: 'us-east-1',
+        },
+      ],
+    } as unknown as SQSEvent;
+  }
+
+  /** A compensation worker whose database goes away as an attempt fails: its failure cannot be written. */
+  function workerThatCannotRecordFailures(queue: CompensationQueue) {
     const worker = createCompensationWorker({
       saga: containerPaymentSaga(),
       compensations: Object.assign(Object.create(compensations) as CompensationStore, {
@@ -304,25 +330,24 @@ describe('a database write that fails right after a provider side effect (real A
       }),
       persistenceStore: new DynamoDBPersistenceLayer({ tableName: 'checkout-idempotency' }),
       maxReceiveCount: MAX_RECEIVE_COUNT,
-      queue: new SqsCompensationQueue(env.sqs, env.queue.queueUrl),
+      queue,
     });
-    const event = {
-      Records: [
-        {
-          messageId: saga.MessageId,
-          receiptHandle: saga.ReceiptHandle,
-          body: saga.Body,
-          attributes: { ApproximateReceiveCount: String(MAX_RECEIVE_COUNT) },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: env.queue.queueArn,
-          awsRegion: 'us-east-1',
-        },
-      ],
-    } as unknown as SQSEvent;
+    return (event: SQSEvent) =>
+      worker(event, createLambdaContext({ functionName: 'checkout-compensation-worker' }));
+  }
 
-    const result = await worker(event, createLambdaContext({ functionName: 'checkout-compensation-worker' }));
+  test('a last worker attempt that cannot record its failure queues the compensation again instead of parking it in the DLQ unrecorded', async () => {
+    const order = await placeSagaOrder(env, 'pm_void_fails');
+    const compensationId = `${order.orderId}:compensation`;
+    await run(order);
+    // Take the saga's message off the queue: the worker below gets it on its last receive.
+    const saga = await receiveCompensation(order.orderId, 30);
+    await env.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: env.queue.queueUrl, ReceiptHandle: saga.ReceiptHandle }),
+    );
+    const worker = workerThatCannotRecordFailures(new SqsCompensationQueue(env.sqs, env.queue.queueUrl));
+
+    const result = await worker(sqsEventOf(saga, MAX_RECEIVE_COUNT));
 
     // This copy is let go (SQS will not park it), and a fresh one waits on the queue.
     expect(result.batchItemFailures).toEqual([]);
@@ -338,5 +363,45 @@ describe('a database write that fails right after a provider side effect (real A
       status: 'CANCELLED',
       payment: { status: 'VOIDED' },
     });
+  });
+
+  test('a worker that dies right after queueing an unrecordable last attempt again: the copy resolves the compensation, and the original SQS then parks in the DLQ redrives to nothing more', async () => {
+    const order = await placeSagaOrder(env, 'pm_void_fails');
+    const compensationId = `${order.orderId}:compensation`;
+    await run(order);
+    // Receive the saga's message until the next receive is its last before the DLQ.
+    for (let receive = 1; receive < MAX_RECEIVE_COUNT; receive++) await receiveCompensation(order.orderId, 0);
+    const last = await receiveCompensation(order.orderId, 1);
+    expect(last.Attributes?.ApproximateReceiveCount).toBe(String(MAX_RECEIVE_COUNT));
+    // The process dies as soon as the copy is sent: no batch response, so nothing deletes the original.
+    const queued = await queueDepth(env);
+    const sqsQueue = new SqsCompensationQueue(env.sqs, env.queue.queueUrl);
+    const worker = workerThatCannotRecordFailures({
+      async send(message) {
+        await sqsQueue.send(message);
+        throw new Error('injected: the worker process died');
+      },
+    });
+
+    await expect(worker(sqsEventOf(last, MAX_RECEIVE_COUNT))).resolves.toMatchObject({
+      batchItemFailures: [{ itemIdentifier: last.MessageId }],
+    });
+
+    expect(await queueDepth(env), 'the copy, next to the original in flight').toBe(queued + 1);
+    await env.clearFaults();
+    env.startWorker();
+    await waitFor(async () => (await compensations.get(compensationId))?.status === 'RESOLVED', 20_000);
+    // Past its last receive, the original goes to the DLQ (its alarm fires); a redrive is harmless.
+    await waitFor(async () => (await dlqDepth(env)) === 1, 20_000);
+    expect(await redriveDlq(env.sqs, { dlqArn: env.queue.dlqArn, sourceArn: env.queue.queueArn })).toBe(1);
+    await waitFor(async () => (await queueDepth(env)) + (await dlqDepth(env)) === 0, 20_000);
+    await env.stopWorker();
+
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'VOIDED' },
+    });
+    expect((await env.outcomes(order.orderId, 'void')).filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect(await compensations.get(compensationId)).toMatchObject({ status: 'RESOLVED' });
   });
 });

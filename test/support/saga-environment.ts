@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -6,6 +9,7 @@ import {
   type PaymentLedgerEntry,
   violationsOf,
 } from '../../bench/lib/invariants.js';
+import { paymentSagaTasks } from '../../lib/saga-tasks.js';
 import {
   createIdempotencyTable,
   createLocalDynamoDbClient,
@@ -19,8 +23,11 @@ import {
   startLocalSqs,
 } from '../../local/aws/sqs.js';
 import { type SqsPoller, startSqsPoller } from '../../local/aws/sqs-poller.js';
-import type { LocalStateMachine } from '../../local/aws/step-functions.js';
+import type { LocalStateMachine, TaskHandler } from '../../local/aws/step-functions.js';
 import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpoint.js';
+import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
+import { ContainerPool } from '../../local/lambda/containers.js';
+import { crashCarriedOut, type PlannedCrash, planProcessCrash } from '../../local/lambda/process-crashes.js';
 import { startSimulatedProvider } from '../../local/payment-provider/server.js';
 import { createLocalPaymentSaga } from '../../local/saga.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -49,22 +56,51 @@ export interface SagaEnvironment {
   /** The saga ports over the Step Functions wire protocol, as the API and the sweeper use them. */
   readonly stepFunctions: StepFunctionsSagaStarter;
   ledger(orderId?: string): Promise<(PaymentLedgerEntry & { idempotencyKey: string })[]>;
+  /** The provider's outcomes of one operation (`authorize`, `capture`, ...) for an order, in order. */
+  outcomes(orderId: string, operation: string): Promise<string[]>;
   setFaults(faults: { latencyMs?: number; errorRate?: number; voidFails?: boolean }): Promise<void>;
   clearFaults(): Promise<void>;
   /** Starts the compensation worker's event-source stand-in; stop it with `stopWorker`. */
   startWorker(): void;
   stopWorker(): Promise<void>;
+  /**
+   * Makes the process of a container Task (see `containerTasks`) die right after this side effect
+   * of this order succeeded, once.
+   */
+  planCrash(crash: PlannedCrash): void;
+  /** Whether a container carried out the crash planned for this order and side effect. */
+  crashCarriedOut(crash: Pick<PlannedCrash, 'orderId' | 'effect'>): boolean;
+  /** The errors the container Tasks' invocations failed with, as the state machine saw them. */
+  readonly taskFailures: readonly TaskFailure[];
   /** Database and payment invariants; an empty list means all hold. */
   violations(initialStock?: Record<string, number>): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
+/** A container Task's invocation that failed: the error name the state's Retry and Catch match. */
+export interface TaskFailure {
+  readonly state: string;
+  readonly orderId: string | undefined;
+  readonly errorType: string;
+}
+
+export interface SagaEnvironmentOptions {
+  /**
+   * Task states whose function runs in containers (child processes, local/lambda/containers.ts,
+   * from the local build's bundles) as Lambda runs it, instead of in the test's process: a
+   * container's process can die, and what the state machine then sees is what the runtime
+   * reports. @default [] (every Task in this process)
+   */
+  readonly containerTasks?: readonly string[];
+}
+
 /**
  * @param environment Variables to set on top of the defaults below, for the handlers of this
- * test file (each test file runs in a process of its own).
+ * test file (each test file runs in a process of its own) and its container Tasks.
  */
 export async function startSagaEnvironment(
   environment: Record<string, string> = {},
+  options: SagaEnvironmentOptions = {},
 ): Promise<SagaEnvironment> {
   const db = await createTestDatabase();
   const provider = await startSimulatedProvider({ port: 0 });
@@ -78,7 +114,7 @@ export async function startSagaEnvironment(
   const dynamo = await startLocalDynamoDb();
   await createIdempotencyTable(createLocalDynamoDbClient(dynamo.endpoint), 'checkout-idempotency');
 
-  Object.assign(process.env, {
+  const variables: Record<string, string> = {
     DATABASE_URL: db.url,
     DB_POOL_MAX: '4',
     PAYMENT_PROVIDER_URL: provider.url,
@@ -95,9 +131,27 @@ export async function startSagaEnvironment(
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...environment,
-  });
+  };
+  Object.assign(process.env, variables);
+
+  const crashPlans = await mkdtemp(path.join(tmpdir(), 'checkout-crash-plans-'));
+  const taskFailures: TaskFailure[] = [];
+  const containers = await startTaskContainers(options.containerTasks ?? [], variables, crashPlans);
+  const taskHandlers: Record<string, TaskHandler> = {};
+  for (const [state, pool] of containers) {
+    taskHandlers[state] = (input) =>
+      pool.invoke(input).catch((error: unknown) => {
+        taskFailures.push({
+          state,
+          orderId: (input as { orderId?: string } | null)?.orderId,
+          errorType: error instanceof Error ? error.name : String(error),
+        });
+        throw error;
+      });
+  }
 
   const saga = await createLocalPaymentSaga({
+    taskHandlers,
     sqsClient: sqs,
     compensationQueueUrl: queue.queueUrl,
     retryIntervalScale: 0.001,
@@ -135,7 +189,13 @@ export async function startSagaEnvironment(
       };
       return entries;
     },
+    async outcomes(orderId, operation) {
+      return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
+    },
     setFaults: (faults) => control('POST', faults),
+    planCrash: (crash) => planProcessCrash(crashPlans, crash),
+    crashCarriedOut: (crash) => crashCarriedOut(crashPlans, crash),
+    taskFailures,
     clearFaults: () => control('DELETE'),
     startWorker() {
       // Imported lazily: the handler module reads its configuration from the environment set above.
@@ -164,6 +224,8 @@ export async function startSagaEnvironment(
     },
     async close() {
       await env.stopWorker();
+      await Promise.all([...containers.values()].map((pool) => pool.close()));
+      await rm(crashPlans, { recursive: true, force: true });
       await sqs.send(new PurgeQueueCommand({ QueueUrl: queue.queueUrl })).catch(() => {});
       sqs.destroy();
       sfn.destroy();
@@ -176,6 +238,41 @@ export async function startSagaEnvironment(
     },
   };
   return env;
+}
+
+/** A pool of containers per Task state, each with the environment the in-process handlers get. */
+async function startTaskContainers(
+  states: readonly string[],
+  variables: Readonly<Record<string, string>>,
+  crashPlans: string,
+): Promise<Map<string, ContainerPool>> {
+  const pools = new Map<string, ContainerPool>();
+  if (states.length === 0) return pools;
+  // Built once for the whole run by the global setup; this finds it in the cache.
+  const { bundleDir } = await prepareLocalBuild({ progress: () => {} });
+  const tasks = new Map(paymentSagaTasks().map((task) => [task.stateName, task]));
+  for (const state of states) {
+    const task = tasks.get(state);
+    if (!task) throw new Error(`no Task state ${state} in the payment saga`);
+    const functionName = `checkout-${state}`;
+    pools.set(
+      state,
+      new ContainerPool({
+        functionName,
+        bundle: path.join(bundleDir, task.entry.replace(/\.ts$/, '.mjs')),
+        handlerExport: 'handler',
+        environment: { ...variables, AWS_LAMBDA_FUNCTION_NAME: functionName },
+        execArgv: ['--enable-source-maps'],
+        // The deployed function's is a few seconds longer; the Task's own timeout is what fires.
+        timeoutSeconds: task.timeoutSeconds,
+        maxContainers: 2,
+        workerBundle: path.join(bundleDir, WORKER_BUNDLE),
+        crashPlans,
+        log: () => {},
+      }),
+    );
+  }
+  return pools;
 }
 
 let scenario = 0;
