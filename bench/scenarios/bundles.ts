@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
+import { functionBuildOptions } from '../../lib/constructs/function-bundling.js';
 import { API_ROUTES } from '../../src/api/routes.js';
 import type { Progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
@@ -46,7 +47,7 @@ export interface BundleResult {
   /** Minified ESM with `@aws-sdk/*` external, the Lambda runtime's own SDK v3. */
   readonly bytes: number;
   readonly overLimit: boolean;
-  /** The same entry bundled the way lib/constructs/checkout-function.ts deploys it (SDK inside). */
+  /** The same entry bundled as CDK deploys it (lib/constructs/function-bundling.ts, SDK inside). */
   readonly deployedBytes: number;
   /** Median of `runs` fresh `node` processes timing `await import(bundle)` (process start excluded). */
   readonly coldImportMs: number;
@@ -88,9 +89,10 @@ export async function lambdaEntries(): Promise<string[]> {
 }
 
 /**
- * Scenario 5: bundles each entry with esbuild (ESM, minified, platform node, target node22,
- * `@aws-sdk/*` external) and measures the minified size and the cold import time in a fresh
- * process. The bundles go under `outDir` inside the repository so that the external SDK
+ * Scenario 5: bundles each entry with the functions' esbuild options
+ * (lib/constructs/function-bundling.ts: ESM, minified, target node22), once with `@aws-sdk/*`
+ * external and once as deployed, and measures the minified sizes and the cold import times in
+ * fresh processes. The bundles go under `outDir` inside the repository so that the external SDK
  * resolves from node_modules, as it does from the runtime's own copy in Lambda.
  */
 export async function measureBundles(options: {
@@ -148,22 +150,16 @@ async function bundle(
   outDir: string,
   options: { sdkExternal: boolean },
 ): Promise<Metafile> {
-  const result = await build({
-    entryPoints: entries.map((entry) => ({ in: path.join(ROOT, entry), out: entry.replace(/\.ts$/, '') })),
-    outdir: outDir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    external: options.sdkExternal ? ['@aws-sdk/*'] : [],
-    // As lib/constructs/checkout-function.ts: CommonJS dependencies call require() on built-ins.
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'error',
-    metafile: true,
-  });
+  const result = await build(
+    functionBuildOptions({
+      entryPoints: entries.map((entry) => ({ in: path.join(ROOT, entry), out: entry.replace(/\.ts$/, '') })),
+      outdir: outDir,
+      outExtension: { '.js': '.mjs' },
+      external: options.sdkExternal ? ['@aws-sdk/*'] : [],
+      logLevel: 'error',
+      metafile: true,
+    }),
+  );
   return result.metafile;
 }
 

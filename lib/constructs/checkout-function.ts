@@ -8,6 +8,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import * as config from '../../src/config/variables.js';
 import type { PowertoolsLogLevel } from '../config.js';
+import { FUNCTION_BUNDLING } from './function-bundling.js';
 import { environmentOf } from './function-environment.js';
 
 /** The repository root: entries, the lock file and `migrations/` are resolved from here. */
@@ -144,16 +145,20 @@ export class CheckoutFunction extends Construct {
         // Stack traces point at the TypeScript sources instead of the minified bundle.
         nodeOptions: '--enable-source-maps',
       }),
+      // As FUNCTION_BUNDLING says, which local mode and the bench build with too.
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
+        format: { esm: OutputFormat.ESM, cjs: OutputFormat.CJS }[FUNCTION_BUNDLING.format],
+        target: FUNCTION_BUNDLING.target,
+        minify: FUNCTION_BUNDLING.minify,
+        sourceMap: FUNCTION_BUNDLING.sourcemap,
+        sourcesContent: FUNCTION_BUNDLING.sourcesContent,
+        mainFields: [...FUNCTION_BUNDLING.mainFields],
+        banner: FUNCTION_BUNDLING.banner,
+        // CDK runs esbuild in the project root, which the aliases are relative to.
+        esbuildArgs: {
+          '--alias': Object.entries(FUNCTION_BUNDLING.alias).map(([module, file]) => `${module}=${file}`),
+        },
         logLevel: LogLevel.WARNING,
-        mainFields: ['module', 'main'],
-        // ESM output still meets CommonJS dependencies that call require() on Node built-ins.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
         // The SDK clients are pinned in package-lock.json and @aws-sdk/rds-signer is not in the
         // runtime at all: bundle them instead of trusting the runtime's copy.
         bundleAwsSDK: true,

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { functionBuildOptions } from '../../lib/constructs/function-bundling.js';
 
 /**
  * What local mode runs, built from the repository as `cdk deploy` would build it (docs/adr/0013):
@@ -171,9 +172,10 @@ async function synthesize(
 export const ENTRY_METADATA = 'checkout:entry';
 
 /**
- * Bundles every handler module under lambdas/ (each function's entry is one), and the container bootstrap, in one esbuild
- * run with CDK's settings (lib/constructs/checkout-function.ts): ESM, minified, source maps, the
- * AWS SDK bundled. One difference, local only: `src/saga/faults.ts` is replaced by
+ * Bundles every handler module under lambdas/ (each function's entry is one), and the container
+ * bootstrap, in one esbuild run with the settings CDK bundles with (lib/constructs/function-bundling.ts):
+ * ESM, minified, source maps, the AWS SDK bundled with its Lambda-only aliases. Two differences,
+ * local only: the target is this machine's Node, and `src/saga/faults.ts` is replaced by
  * `local/lambda/fault-hook.ts`, through which the container installs the local fault injection
  * (`LOCAL_FAULT_RECORD_FAILURE_RATE`); no deployed bundle contains it.
  */
@@ -187,22 +189,17 @@ async function bundleFunctions(outDir: string): Promise<void> {
     in: path.join(import.meta.dirname, 'worker.ts'),
     out: WORKER_BUNDLE.replace(/\.mjs$/, ''),
   });
-  await build({
-    entryPoints,
-    outdir: outDir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: `node${process.versions.node.split('.')[0]}`,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'warning',
-    plugins: [localFaultHook],
-  });
+  await build(
+    functionBuildOptions({
+      entryPoints,
+      outdir: outDir,
+      outExtension: { '.js': '.mjs' },
+      // The containers run this machine's Node, which may be older than the functions' runtime.
+      target: `node${process.versions.node.split('.')[0]}`,
+      logLevel: 'warning',
+      plugins: [localFaultHook],
+    }),
+  );
 }
 
 const FAULTS_MODULE = path.join(PROJECT_ROOT, 'src/saga/faults.ts');

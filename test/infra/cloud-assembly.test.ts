@@ -163,6 +163,30 @@ describe('function bundles', () => {
     expect(sources.some((source) => source.includes('node_modules/@aws-sdk/client-sfn/'))).toBe(true);
   });
 
+  test("every function's bundle signs with the environment's credentials: no default chain, no STS or SSO client, no event streams", () => {
+    // What the SDK clients import and Lambda never runs (docs/adr/0015): the default credential
+    // chain with its providers and their STS/SSO/sign-in clients, and event stream serialisation.
+    const dropped =
+      /^node_modules\/(@aws-sdk\/(credential-provider-(?!env\/)[\w-]+|nested-clients|token-providers)|@smithy\/credential-provider-imds|@smithy\/core\/dist-es\/submodules\/event-streams)\//;
+    const functions = [checkout.statefulTemplate, checkout.statelessTemplate].flatMap((template) =>
+      resourcesOfType(template, 'AWS::Lambda::Function').filter((fn) => fn.Metadata?.['checkout:entry']),
+    );
+
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      const sources = bundleSources(fn);
+      const entry = String(fn.Metadata?.['checkout:entry']);
+
+      expect(
+        sources.filter((source) => dropped.test(source)),
+        entry,
+      ).toEqual([]);
+      if (sources.some((source) => source.startsWith('node_modules/@aws-sdk/core/'))) {
+        expect(sources, entry).toContain('src/runtime/lambda-credentials.ts');
+      }
+    }
+  });
+
   test('the migration function carries the migrations folder, file for file', () => {
     const migrate = resourcesOfType(checkout.statefulTemplate, 'AWS::Lambda::Function').find(
       (fn) =>
