@@ -11,7 +11,6 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Sql } from 'postgres';
-import { tolerateDiscardedDatabaseRejections } from '../local/processes.js';
 import type { UsageSnapshot } from '../local/usage.js';
 import { createSql } from '../src/db/client.js';
 import { BenchClient } from './lib/api.js';
@@ -40,7 +39,6 @@ try {
 }
 
 const progress = createProgress();
-tolerateDiscardedDatabaseRejections((line) => progress.step(line));
 const startedAt = new Date();
 const runId = startedAt.getTime().toString(36).toUpperCase();
 // Every SKU, customer and key of this run starts with it: runs against one stack never collide.

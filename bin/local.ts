@@ -6,7 +6,6 @@ import '../local/polyfills.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { tolerateDiscardedDatabaseRejections } from '../local/processes.js';
 import { type LocalStackConfig, LocalStackConfigError, startLocalStack } from '../local/stack.js';
 import { walkthrough } from '../local/walkthrough.js';
 
@@ -62,7 +61,6 @@ const config: LocalStackConfig = {
 };
 
 const log = (message: string) => console.log(`[local] ${message}`);
-tolerateDiscardedDatabaseRejections(log);
 
 if (values.fresh) {
   log(`--fresh: deleting ${config.dataDir}`);

@@ -10,8 +10,9 @@ export interface PlannedCrash {
   /** The provider call after whose success the process dies, before its record is written. */
   readonly effect: SideEffect;
   /**
-   * `unhandledRejection`: a rejected promise nobody awaits, as postgres.js 3.4.9 leaves when the
-   * database cuts a new connection during its catalog query (porsager/postgres#1192); the runtime
+   * `unhandledRejection`: a rejected promise nobody awaits, as postgres.js 3.4.9 left when the
+   * database cut a new connection during its catalog query (porsager/postgres#1192, a query
+   * src/db/client.ts now turns off); the runtime
    * reports `Runtime.UnhandledPromiseRejection`. `exit`: the process exits (`Runtime.ExitError`).
    */
   readonly kind: CrashKind;

@@ -31,6 +31,66 @@ export interface SqlClientOptions {
 }
 
 /**
+ * The array types statements may take or return, by type oid (the element's and the array's,
+ * from `pg_type`). A parameter's type comes from the statement (`${skus}::text[]`), which the
+ * server describes before postgres.js binds the value (it does with `prepare: false`); a value
+ * of an array type not listed here would be sent as `String(array)` and fail ("malformed array
+ * literal"), so a new one is added here, with a test in test/db/client.test.ts.
+ */
+const ARRAY_TYPES = {
+  textArray: arrayType(1009, (element) => element),
+  integerArray: arrayType(1007, Number),
+  bigintArray: arrayType(1016, Number),
+  uuidArray: arrayType(2951, (element) => element),
+};
+
+/** A one-dimensional PostgreSQL array of `oid`: JS array to literal, and literal to JS array. */
+function arrayType<T>(oid: number, parseElement: (element: string) => T) {
+  return {
+    to: oid,
+    from: [oid],
+    serialize: (values: readonly unknown[]) =>
+      `{${values.map((value) => (value === null || value === undefined ? 'NULL' : quoteElement(String(value)))).join(',')}}`,
+    parse: (literal: string) =>
+      parseArrayLiteral(literal).map((element) => (element === null ? null : parseElement(element))),
+  };
+}
+
+const quoteElement = (element: string) => `"${element.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
+
+/**
+ * The elements of a one-dimensional array literal as PostgreSQL writes it (`{a,"b c",NULL}`):
+ * quoted elements with backslash escapes, unquoted ones as they are, unquoted NULL as null.
+ */
+export function parseArrayLiteral(literal: string): (string | null)[] {
+  if (!literal.startsWith('{') || !literal.endsWith('}')) {
+    throw new Error(`not a one-dimensional array literal: ${literal.slice(0, 40)}`);
+  }
+  const elements: (string | null)[] = [];
+  let i = 1;
+  while (i < literal.length - 1) {
+    if (literal[i] === '"') {
+      let element = '';
+      i++;
+      while (i < literal.length - 1 && literal[i] !== '"') {
+        if (literal[i] === '\\') i++;
+        element += literal[i];
+        i++;
+      }
+      elements.push(element);
+      i += 2; // the closing quote and the comma
+    } else {
+      const end = literal.indexOf(',', i);
+      const element = literal.slice(i, end === -1 ? literal.length - 1 : end);
+      if (element.startsWith('{')) throw new Error('multi-dimensional arrays are not supported');
+      elements.push(element === 'NULL' ? null : element);
+      i += element.length + 1;
+    }
+  }
+  return elements;
+}
+
+/**
  * The one `sql` pool of a process.
  *
  * `prepare: false` is not optional: behind RDS Proxy (and PgBouncer in transaction mode) named
@@ -45,14 +105,22 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
     idle_timeout: options.idleTimeoutSeconds ?? 30,
     max_lifetime: 60 * 15,
     ssl: options.tls ?? false,
-    // Cents are bigint columns; every amount this service handles fits a JS number exactly.
+    // No catalog query on connect: postgres.js would otherwise ask every new connection for all
+    // array types before its first statement, and it discards that query's promise, so a database
+    // that cuts the connection meanwhile (a restart, a failover) ends the process with an unhandled
+    // rejection (porsager/postgres#1192): a function answering 500 or a saga step failing with
+    // Runtime.UnhandledPromiseRejection. It also costs each cold container a round trip. The
+    // arrays the service passes are declared instead (ARRAY_TYPES).
+    fetch_types: false,
     types: {
+      // Cents are bigint columns; every amount this service handles fits a JS number exactly.
       bigint: {
         to: 20,
         from: [20],
         serialize: (value: number) => String(value),
         parse: (value: string) => Number(value),
       },
+      ...ARRAY_TYPES,
     },
     onnotice: () => {},
     ...(options.password ? { password: options.password } : {}),

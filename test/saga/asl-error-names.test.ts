@@ -114,8 +114,9 @@ describe('the error names of the payment saga definition', () => {
   });
 
   test("every Task's retry of infrastructure errors also retries an invocation whose process died", () => {
-    // A database cut during postgres.js's per-connection catalog query ends the container with
-    // Runtime.UnhandledPromiseRejection (porsager/postgres#1192): infrastructure, not the order's fault.
+    // A process that dies (Runtime.UnhandledPromiseRejection, Runtime.ExitError), as postgres.js's
+    // per-connection catalog query made it when the database cut the connection (porsager/postgres#1192,
+    // now turned off in src/db/client.ts), is infrastructure, not the order's fault.
     const definition = JSON.parse(readFileSync(PAYMENT_SAGA_DEFINITION_FILE, 'utf8')) as {
       States: Record<string, { Type: string; Retry?: { ErrorEquals: string[] }[] }>;
     };

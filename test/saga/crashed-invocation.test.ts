@@ -16,8 +16,9 @@ const STOCK = 20;
 const ORDERED = 2;
 
 /**
- * A saga step whose Lambda process dies mid-invocation, as postgres.js ends it when the database
- * cuts a new connection during its catalog query (porsager/postgres#1192). The money steps run in
+ * A saga step whose Lambda process dies mid-invocation, as postgres.js's catalog query on connect
+ * made it when the database cut the connection (porsager/postgres#1192; that query is now turned
+ * off in src/db/client.ts, and a process can die of other causes). The money steps run in
  * containers of their own, as Lambda runs them; the process dies right after the provider did the
  * work and before the step recorded it, at the worst moment; the error type reaching the state
  * machine is what the container runtime reports for that death, and the Task's infrastructure
