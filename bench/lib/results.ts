@@ -3,7 +3,7 @@ import type { ChaosResult } from '../scenarios/chaos.js';
 import type { HotSkuResult, SpreadResult } from '../scenarios/checkout-load.js';
 import type { CostResult } from '../scenarios/cost.js';
 import type { LoadProfileResult } from '../scenarios/load-profile.js';
-import type { PhysicalLimitResult } from '../scenarios/physical-limit.js';
+import { cpuMsPerTransaction, type PhysicalLimitResult } from '../scenarios/physical-limit.js';
 import type { RoundTripsResult } from '../scenarios/round-trips.js';
 import type { InvariantReport } from './audit.js';
 import { round } from './stats.js';
@@ -113,12 +113,10 @@ export function evaluateTargets(
   const { bundles } = scenarios;
   const happy = scenarios.cost.happy.usage;
   const spreadLoop = scenarios.physicalLimit.checkoutTransaction.spreadRows;
-  const perCheckout = (cores: number | undefined) =>
-    cores === undefined ? undefined : round((cores / spreadLoop.tps) * 1000, 2);
   // The loop's own backends: place_order's cost. All of PostgreSQL adds the stack's pollers and
   // the outbox relay publishing the orders the loop places.
-  const checkoutCpu = perCheckout(spreadLoop.ownBackendsCores);
-  const postgresCpu = perCheckout(spreadLoop.cpu?.postgres);
+  const checkoutCpu = cpuMsPerTransaction(spreadLoop, spreadLoop.ownBackendsCores);
+  const postgresCpu = cpuMsPerTransaction(spreadLoop, spreadLoop.cpu?.postgres);
   const largest = bundles.bundles.reduce((a, b) => (b.bytes > a.bytes ? b : a), bundles.bundles[0] as never);
   return [
     {

@@ -1,6 +1,10 @@
 import type { CheckoutRun } from '../scenarios/checkout-load.js';
 import type { CostResult } from '../scenarios/cost.js';
-import type { LoopResult, PhysicalLimitResult } from '../scenarios/physical-limit.js';
+import {
+  cpuMsPerTransaction,
+  type LoopResult,
+  type PhysicalLimitResult,
+} from '../scenarios/physical-limit.js';
 import type { CheckoutUsage, CostBreakdown } from './cost.js';
 import type { CpuUse } from './cpu.js';
 import type { BenchResults } from './results.js';
@@ -267,7 +271,7 @@ function loopCpuTable(limit: PhysicalLimitResult): string[] {
     ...measured.map(
       ([label, loop]) =>
         `| ${label} | ${loop.cpu?.postgres} | ${loop.ownBackendsCores ?? '-'} | ` +
-        `${loop.ownBackendsCores === undefined ? '-' : round((loop.ownBackendsCores / loop.tps) * 1000, 2)} | ` +
+        `${cpuMsPerTransaction(loop, loop.ownBackendsCores) ?? '-'} | ` +
         `${loop.cpu?.bench} | ${loop.cpu?.others} | ${loop.cpu?.machine} |`,
     ),
     '',

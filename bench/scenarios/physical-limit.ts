@@ -30,6 +30,11 @@ export interface LoopResult {
   readonly ownBackendsCores?: number;
 }
 
+/** Milliseconds of CPU per transaction of `loop`, for `cores` used while it ran; undefined if not measured. */
+export function cpuMsPerTransaction(loop: LoopResult, cores: number | undefined): number | undefined {
+  return cores === undefined ? undefined : round((cores / loop.tps) * 1000, 2);
+}
+
 export interface PhysicalLimitResult {
   /** Client connections of every loop: the stack's handler pool size (DB_POOL_MAX), the most transactions its checkouts can have open. */
   readonly connections: number;
