@@ -2,7 +2,6 @@
  * `npm start`: the whole checkout service on this machine, no AWS account and no Docker needed
  * (docs/adr/0005). `npm start -- --fresh` deletes the local data first.
  */
-import '../local/polyfills.js';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -90,7 +90,7 @@ export async function lambdaEntries(): Promise<string[]> {
 
 /**
  * Scenario 5: bundles each entry with the functions' esbuild options
- * (lib/constructs/function-bundling.ts: ESM, minified, target node22), once with `@aws-sdk/*`
+ * (lib/constructs/function-bundling.ts: ESM, minified, target node24), once with `@aws-sdk/*`
  * external and once as deployed, and measures the minified sizes and the cold import times in
  * fresh processes. The bundles go under `outDir` inside the repository so that the external SDK
  * resolves from node_modules, as it does from the runtime's own copy in Lambda.

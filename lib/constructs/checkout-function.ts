@@ -15,7 +15,7 @@ import { environmentOf } from './function-environment.js';
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Every function of the app runs on this runtime and architecture. */
-export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
 /** Memory of every function that sets none; the bench prices Lambda time with it. */
 export const DEFAULT_FUNCTION_MEMORY_MB = 512;
@@ -61,7 +61,7 @@ export interface CheckoutFunctionProps {
 }
 
 /**
- * A Lambda function the way this app builds all of them: Node.js 22 on ARM64, a minified ESM
+ * A Lambda function the way this app builds all of them: Node.js 24 on ARM64, a minified ESM
  * bundle built by the locally installed esbuild (no Docker), source maps, Powertools environment,
  * X-Ray tracing, a log group with a retention, and an execution role that holds only what this
  * function is granted (no AWS managed policies).
@@ -174,8 +174,8 @@ export class CheckoutFunction extends Construct {
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'Deliberately pinned to nodejs22.x, the runtime the project builds (esbuild target node22) and tests ' +
-        'for (README "Deploy to AWS"); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
+        'Deliberately pinned to nodejs24.x, the runtime the project builds (esbuild target node24) and runs its ' +
+        'tests and local stack on (docs/adr/0017); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

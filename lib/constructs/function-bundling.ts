@@ -8,8 +8,8 @@ import type { BuildOptions } from 'esbuild';
  * bench load this module without the CDK library.
  */
 export const FUNCTION_BUNDLING = {
-  /** The Node version of `FUNCTION_RUNTIME` (nodejs22.x). */
-  target: 'node22',
+  /** The Node version of `FUNCTION_RUNTIME` (nodejs24.x). */
+  target: 'node24',
   format: 'esm',
   minify: true,
   sourcemap: true,

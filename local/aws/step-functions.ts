@@ -1,5 +1,3 @@
-// aws-local-stepfunctions calls Promise.withResolvers, which Node 20 lacks: load the polyfill first.
-import '../polyfills.js';
 import { ExecutionAlreadyExists, ExecutionDoesNotExist, InvalidName } from '@aws-sdk/client-sfn';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {

@@ -194,8 +194,6 @@ async function bundleFunctions(outDir: string): Promise<void> {
       entryPoints,
       outdir: outDir,
       outExtension: { '.js': '.mjs' },
-      // The containers run this machine's Node, which may be older than the functions' runtime.
-      target: `node${process.versions.node.split('.')[0]}`,
       logLevel: 'warning',
       plugins: [localFaultHook],
     }),

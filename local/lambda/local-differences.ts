@@ -97,8 +97,6 @@ export function localEnvironment(fn: TemplateFunction, local: LocalSettings): Re
     AWS_ACCESS_KEY_ID: local.accessKeyId,
     AWS_SECRET_ACCESS_KEY: 'local',
     ...local.awsEndpoints,
-    // The containers run this machine's Node, which may be older than the functions' nodejs22.x.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     PATH: start.PATH ?? '/usr/bin:/bin',
     TZ: ':UTC',
   };

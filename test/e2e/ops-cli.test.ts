@@ -43,7 +43,6 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
           env: {
             ...process.env,
             LOCAL_DATA_DIR: dataDir,
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
             ...env,
           },
         },

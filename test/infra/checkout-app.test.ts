@@ -222,7 +222,7 @@ describe('schema migrations on deploy', () => {
 });
 
 describe('functions', () => {
-  test('every function of the app: nodejs22.x, arm64, its timeout, a log group with the stage retention', () => {
+  test('every function of the app: nodejs24.x, arm64, its timeout, a log group with the stage retention', () => {
     for (const { name, fn, template, stack, timeout } of appFunctions()) {
       const lambda = resource(template, logicalIdOf(stack, fn));
       const logGroup = resource(
@@ -230,7 +230,7 @@ describe('functions', () => {
         referencedLogicalId((lambda.Properties.LoggingConfig as { LogGroup: unknown }).LogGroup) ?? '',
       );
 
-      expect(lambda.Properties.Runtime, name).toBe('nodejs22.x');
+      expect(lambda.Properties.Runtime, name).toBe('nodejs24.x');
       expect(lambda.Properties.Architectures, name).toEqual(['arm64']);
       expect(lambda.Properties.Timeout, name).toBe(timeout);
       expect(lambda.Properties.TracingConfig, name).toEqual({ Mode: 'Active' });
