@@ -1,10 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { CompensationStore } from '../db/compensations.js';
 import { describeError } from '../runtime/errors.js';
-import { logger, useCorrelationId } from '../runtime/observability.js';
+import { logger } from '../runtime/observability.js';
 import * as z from '../runtime/schema.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
@@ -50,6 +54,14 @@ const IDEMPOTENCY_EXPIRY_SECONDS = 15 * 24 * 60 * 60;
  * failures: a failed record is retried by SQS until maxReceiveCount, then lands in the DLQ.
  * Idempotency is keyed on `compensationId`, never on the message id: a redriven message gets a new
  * message id but must not void or refund twice. Every attempt is recorded in failed_compensations.
+ *
+ * Copies of one compensation can arrive at once (the saga's message, a DLQ redrive, an operator's
+ * retry). The first to claim the compensationId does the work; a copy that finds it in progress is
+ * dropped, neither recorded as an attempt or a failure nor returned to the queue (docs/adr/0018):
+ * the copy in progress has a message of its own, which SQS delivers again if its worker dies, and
+ * the claim it holds expires with that worker's invocation.
+ *
+ * The records of a batch run in parallel, so each logs through a child logger with its own keys.
  */
 export function createCompensationWorker(deps: CompensationWorkerDependencies) {
   const idempotencyConfig = new IdempotencyConfig({
@@ -59,6 +71,8 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
 
   const finishCompensation = makeIdempotent(
     async (message: CompensationMessage) => {
+      // Counted here, once the compensationId is claimed, so a duplicate copy is not an attempt.
+      await deps.compensations.recordAttempt(message.compensationId);
       await deps.saga.compensate({
         orderId: message.orderId,
         correlationId: message.correlationId,
@@ -73,18 +87,28 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
 
   async function processRecord(record: SQSRecord): Promise<void> {
     const message = parseMessage(record);
-    useCorrelationId(message.correlationId);
-    logger.appendKeys({ orderId: message.orderId, compensationId: message.compensationId });
+    // Not the shared logger's keys: the other records of the batch are running at the same time.
+    const log = logger.createChild();
+    log.appendKeys({
+      correlationId: message.correlationId,
+      orderId: message.orderId,
+      compensationId: message.compensationId,
+    });
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
     const final = receiveCount >= deps.maxReceiveCount;
 
     let recorded = false;
     try {
-      await deps.compensations.recordAttempt(message.compensationId);
       try {
         await finishCompensation(message);
-        logger.info('compensation resolved', { receiveCount });
+        log.info('compensation resolved', { receiveCount });
       } catch (error) {
+        if (error instanceof IdempotencyAlreadyInProgressError) {
+          log.info('compensation already in progress in another delivery; this copy is dropped', {
+            receiveCount,
+          });
+          return;
+        }
         // What the provider holds now, so the audit row (and the DLQ's operator) sees what is left.
         const providerState = await deps.saga.paymentState(message.orderId).catch(() => null);
         recorded = await deps.compensations
@@ -92,7 +116,7 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
           .then(
             () => true,
             (recordError: unknown) => {
-              logger.warn('could not record the failed compensation attempt', {
+              log.warn('could not record the failed compensation attempt', {
                 error: recordError as Error,
               });
               return false;
@@ -106,13 +130,13 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
         // retried: a compensation nobody knows is stuck. Queue it again (a fresh receive count)
         // and let this copy go; the next attempts record their outcome once the database is back.
         await deps.queue.send(message);
-        logger.warn('the last attempt could not be recorded; the compensation is queued again', {
+        log.warn('the last attempt could not be recorded; the compensation is queued again', {
           receiveCount,
           error: error as Error,
         });
         return;
       }
-      logger.error(
+      log.error(
         final ? 'compensation failed for the last time, moving to the DLQ' : 'compensation failed',
         {
           receiveCount,
