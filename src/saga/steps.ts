@@ -144,7 +144,9 @@ export class PaymentSaga {
         this.deps.orders.markCaptured(orderId, capture, correlationId),
       );
     }
-    await this.unlessFenced({ orderId, correlationId }, () => this.deps.orders.confirm(orderId, correlationId));
+    await this.unlessFenced({ orderId, correlationId }, () =>
+      this.deps.orders.confirm(orderId, correlationId),
+    );
     return { captureId };
   }
 
