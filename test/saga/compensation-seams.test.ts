@@ -230,6 +230,51 @@ describe('compensation at the seams between layers', () => {
     });
   });
 
+  test('an authorization the provider granted after compensation found nothing is voided by a later compensation run, which asks the provider again', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa', { stock: STOCK });
+    env.interceptTasks(async (state, _input, invoke) => {
+      if (state === 'AuthorizePayment') {
+        const error = new Error('the state timed out');
+        error.name = 'States.Timeout';
+        throw error;
+      }
+      return invoke();
+    });
+    expect((await run(order)).status).toBe('SUCCEEDED');
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'VOIDED', authorizationId: null },
+    });
+    // The provider answers the authorize call after every step gave up: nobody is left to void it.
+    const provider = createHttpPaymentGateway({ baseUrl: env.providerUrl });
+    await provider.authorize({
+      orderId: order.orderId,
+      amountCents: order.chargeCents,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      idempotencyKey: paymentIdempotencyKey(order.orderId, 'authorize'),
+    });
+
+    // The operator's remedy (docs/runbooks/dlq-redrive.md): a compensation of the payment alone.
+    await new SqsCompensationQueue(env.sqs, env.queue.queueUrl).send({
+      compensationId: `${order.orderId}:late-authorization`,
+      orderId: order.orderId,
+      steps: ['REVERSE_PAYMENT'],
+      cancellationReason: 'PAYMENT_AUTHORIZATION_TIMEOUT',
+      error: 'LateAuthorization',
+      correlationId: order.correlationId,
+    });
+    env.startWorker();
+    await waitFor(async () => (await succeeded(order.orderId, 'void')).length === 1, 20_000);
+    await waitFor(async () => (await messagesLeft()) === 0, 10_000);
+    await env.stopWorker();
+
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      payment: { status: 'VOIDED' },
+    });
+  });
+
   test('MarkRequiresAttention after the worker already cancelled the order ends the execution as cancelled, not failed', async () => {
     const order = await placeSagaOrder(env, 'pm_void_fails', { storeCreditCents: 300, stock: STOCK });
     const compensationId = `${order.orderId}:compensation`;
