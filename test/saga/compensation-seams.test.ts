@@ -117,7 +117,7 @@ describe('compensation at the seams between layers', () => {
      * runs, over the database as the application role and the provider over HTTP), whose `held`
      * provider call waits until the test lets it through, as a provider that answers late would.
      */
-    function lateInvocation(held: 'authorize' | 'capture') {
+    function lateInvocation(held?: 'authorize' | 'capture') {
       const { promise: reached, resolve: reach } = deferred();
       const { promise: released, resolve: release } = deferred();
       const provider = createHttpPaymentGateway({ baseUrl: env.providerUrl, timeoutMs: 5_000 });
@@ -189,6 +189,37 @@ describe('compensation at the seams between layers', () => {
       });
       expect(await new WalletStore(env.db.sql).getWallet(order.customerId)).toMatchObject({
         balanceCents: 5000,
+      });
+    });
+
+    test('a capture that confirmed before compensation could fence the order is a sale: the execution ends confirmed, nothing refunded', async () => {
+      const order = await placeSagaOrder(env, 'pm_card_visa', { storeCreditCents: 500, stock: STOCK });
+      const late = lateInvocation();
+      let lateCapture: Promise<unknown> | undefined;
+      env.interceptTasks(async (state, input, invoke) => {
+        if (state === 'CapturePayment') {
+          // The invocation captures and confirms, but only after the state has given up on it.
+          lateCapture ??= late.saga.capturePayment(input as StepInput);
+          await lateCapture;
+          throw stateTimedOut();
+        }
+        return invoke();
+      });
+
+      const result = await run(order);
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(await orders.getOrder(order.orderId)).toMatchObject({
+        status: 'CONFIRMED',
+        payment: { status: 'CAPTURED' },
+        fenced: false,
+      });
+      expect(await eventTypes(order.orderId)).not.toContain('ORDER_FENCED');
+      expect(await succeeded(order.orderId, 'capture')).toHaveLength(1);
+      expect(await succeeded(order.orderId, 'refund')).toEqual([]);
+      expect(await new CatalogStore(env.db.sql).getProduct(order.sku)).toMatchObject({
+        onHand: STOCK - 2,
+        reserved: 0,
       });
     });
 
