@@ -72,6 +72,7 @@ create table orders (
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   recovery_lease_until timestamp with time zone,
+  fenced_at timestamp with time zone,
   constraint orders_pkey PRIMARY KEY (id),
   constraint orders_cancelled_with_reason CHECK (status <> 'CANCELLED'::text OR cancellation_reason IS NOT NULL),
   constraint orders_credit_within_total CHECK (store_credit_cents >= 0 AND store_credit_cents <= total_cents),
@@ -253,9 +254,13 @@ AS $function$
 declare
   v_status text;
   v_payment text;
+  v_fenced boolean;
 begin
-  select o.status, p.status
-  into v_status, v_payment
+  select
+    o.status,
+    p.status,
+    o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED')
+  into v_status, v_payment, v_fenced
   from orders o
   join payments p on p.order_id = o.id
   where o.id = p_order_id
@@ -266,6 +271,11 @@ begin
   end if;
   if v_status = 'CONFIRMED' then
     return transition_result('UNCHANGED', v_status);
+  end if;
+  if v_fenced then
+    return transition_result(
+      'ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment, 'fenced', true)
+    );
   end if;
   if not ((v_status = 'AUTHORIZED' and v_payment = 'CAPTURED') or (v_status = 'PENDING' and v_payment = 'NOT_REQUIRED')) then
     return transition_result('ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment));
@@ -314,6 +324,36 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.fence_order(p_order_id uuid, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_status text;
+  v_fenced_at timestamptz;
+begin
+  select status, fenced_at into v_status, v_fenced_at from orders where id = p_order_id for update;
+  if not found then
+    return transition_result('NOT_FOUND', null);
+  end if;
+  -- Confirmed before compensation could fence it: a sale, with its capture and its stock. The
+  -- saga ends it as confirmed; nothing is reversed.
+  if v_status = 'CONFIRMED' then
+    return transition_result('UNCHANGED', v_status, jsonb_build_object('fenced', false));
+  end if;
+  if v_fenced_at is not null then
+    return transition_result('UNCHANGED', v_status, jsonb_build_object('fenced', true));
+  end if;
+
+  update orders set fenced_at = now() where id = p_order_id;
+  perform record_order_event(p_order_id, 'ORDER_FENCED', '{}', p_correlation_id);
+  return transition_result('APPLIED', v_status, jsonb_build_object('fenced', true));
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.forbid_mutation()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -333,9 +373,13 @@ AS $function$
 declare
   v_status text;
   v_payment text;
+  v_fenced boolean;
 begin
-  select o.status, p.status
-  into v_status, v_payment
+  select
+    o.status,
+    p.status,
+    o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED')
+  into v_status, v_payment, v_fenced
   from orders o
   join payments p on p.order_id = o.id
   where o.id = p_order_id
@@ -344,8 +388,14 @@ begin
   if not found then
     return transition_result('NOT_FOUND', null);
   end if;
+  -- Recorded before the fence: compensation knows this authorization and voids it.
   if v_status in ('AUTHORIZED', 'CONFIRMED') then
     return transition_result('UNCHANGED', v_status);
+  end if;
+  if v_fenced then
+    return transition_result(
+      'ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment, 'fenced', true)
+    );
   end if;
   if v_status <> 'PENDING' or v_payment <> 'PENDING' then
     return transition_result('ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment));
@@ -372,9 +422,13 @@ AS $function$
 declare
   v_status text;
   v_payment text;
+  v_fenced boolean;
 begin
-  select o.status, p.status
-  into v_status, v_payment
+  select
+    o.status,
+    p.status,
+    o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED')
+  into v_status, v_payment, v_fenced
   from orders o
   join payments p on p.order_id = o.id
   where o.id = p_order_id
@@ -383,8 +437,14 @@ begin
   if not found then
     return transition_result('NOT_FOUND', null);
   end if;
+  -- Recorded before the fence: compensation finds the capture and refunds it.
   if v_payment = 'CAPTURED' then
     return transition_result('UNCHANGED', v_status);
+  end if;
+  if v_fenced then
+    return transition_result(
+      'ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment, 'fenced', true)
+    );
   end if;
   if v_status <> 'AUTHORIZED' or v_payment <> 'AUTHORIZED' then
     return transition_result('ILLEGAL_TRANSITION', v_status, jsonb_build_object('paymentStatus', v_payment));
@@ -411,6 +471,16 @@ begin
   select status into v_status from orders where id = p_order_id for update;
   if not found then
     return transition_result('NOT_FOUND', null);
+  end if;
+  if v_status = 'CANCELLED' then
+    insert into failed_compensations (
+      compensation_id, order_id, steps, status, last_error, cancellation_reason, correlation_id, resolved_at
+    )
+    values (
+      p_compensation_id, p_order_id, p_steps, 'RESOLVED', p_error, p_cancellation_reason, p_correlation_id, now()
+    )
+    on conflict (compensation_id) do nothing;
+    return transition_result('UNCHANGED', v_status);
   end if;
   if v_status not in ('PENDING', 'AUTHORIZED', 'REQUIRES_ATTENTION') then
     return transition_result('ILLEGAL_TRANSITION', v_status);
@@ -460,6 +530,7 @@ begin
         where i.order_id = o.id
       ),
       'payment', jsonb_build_object('status', p.status, 'authorizationId', p.authorization_id),
+      'fenced', o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED'),
       'createdAt', o.created_at,
       'updatedAt', o.updated_at
     )
@@ -851,6 +922,7 @@ grant update (attempts, last_error, next_attempt_at, published_at) on outbox_eve
 grant update (currency, name, price_cents, updated_at) on products to checkout_app;
 grant execute on function cancel_order(p_order_id uuid, p_reason text, p_correlation_id text) to checkout_app;
 grant execute on function confirm_order(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function fence_order(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to checkout_app;

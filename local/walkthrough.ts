@@ -25,6 +25,7 @@ Walkthrough (bash, in another terminal):
   # 3. A void that keeps failing: REQUIRES_ATTENTION, retried by the worker, then in the DLQ
   ORDER=$(${checkout('pm_void_fails', 'SKU-3')})
   sleep 25; npm run ops -- order $ORDER        # status, saga, compensation and timeline
+  curl -s $API/v1/admin/products/SKU-3 -H 'Authorization: Bearer admin'; echo   # the stock is back already: only the card waits
   npm run ops -- compensations --status FAILED
   npm run ops -- dlq peek                      # the message in the DLQ, left there
   # fix the cause, then redrive the DLQ (the console's "Start DLQ redrive"), or: npm run ops -- retry $ORDER:compensation

@@ -62,6 +62,12 @@ export async function auditDatabase(sql: Sql, options: AuditOptions = {}): Promi
       `,
     ],
     [
+      // Compensation fences an order before it reverses anything (migrations/0013): no late
+      // capture or confirmation may then turn it into a sale whose money is being given back.
+      'a fenced order is never confirmed',
+      sql`select id from orders where status = 'CONFIRMED' and fenced_at is not null`,
+    ],
+    [
       'cancelled orders hold nothing: stock released, payment reversed, credit refunded',
       sql`
         select o.id, p.status as payment

@@ -235,12 +235,22 @@ export async function chaos(
     // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
     // DLQ at the first receive after that attempt's visibility timeout. Locally one poller takes
     // one batch at a time (local/lambda/local-differences.ts), so behind a backlog of other
-    // compensations that receive can come tens of seconds later.
+    // compensations that receive can come tens of seconds later. Wait for each FAILED
+    // compensation's own message, not for a count: a compensation queued twice (a QueueCompensation
+    // send retried after its answer was lost, a worker's re-send whose answer was lost) can have
+    // two messages there, which would make up the count before every FAILED one has arrived.
     const failed = await countFailed(ctx);
-    await waitUntil(async () => (await approximateQueueDepth(sqs, dlqUrl)) >= failed, {
-      timeoutMs: Math.max((ctx.target.compensationRetrySeconds + 5) * 1000, DLQ_CATCH_UP_MS),
-      intervalMs: 250,
-    });
+    await waitUntil(
+      async () => {
+        if ((await approximateQueueDepth(sqs, dlqUrl)) < failed) return false;
+        const present = new Set(await peekDlq(sqs, dlqUrl));
+        return (await failedCompensationIds(ctx)).every((id) => present.has(id));
+      },
+      {
+        timeoutMs: Math.max((ctx.target.compensationRetrySeconds + 5) * 1000, DLQ_CATCH_UP_MS),
+        intervalMs: 250,
+      },
+    );
     const inDlq = await peekDlq(sqs, dlqUrl);
     const dlqAudit = await auditDlqAgainstTable(ctx.sql, inDlq);
     ctx.progress.step(
@@ -458,6 +468,13 @@ async function inFlight(ctx: BenchContext) {
     /** Still moving on its own: orders in the saga, compensations the worker still retries. */
     total: counts.pending + counts.authorized + counts.retrying,
   };
+}
+
+async function failedCompensationIds(ctx: BenchContext): Promise<string[]> {
+  const rows = await ctx.sql<{ compensation_id: string }[]>`
+    select compensation_id from failed_compensations where status = 'FAILED'
+  `;
+  return rows.map((row) => row.compensation_id);
 }
 
 async function countFailed(ctx: BenchContext): Promise<number> {

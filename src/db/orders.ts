@@ -2,6 +2,7 @@ import postgres, { type Sql } from 'postgres';
 import {
   CompensationIncompleteError,
   IllegalTransitionError,
+  OrderFencedError,
   OrderNotFoundError,
   ReservationReleasedError,
 } from '../domain/errors.js';
@@ -48,6 +49,11 @@ export interface TransitionResult {
   readonly status: OrderStatus;
 }
 
+/** What fencing an order found: `fenced` is false only for an order confirmed before the fence. */
+export interface FenceResult extends TransitionResult {
+  readonly fenced: boolean;
+}
+
 export type PaymentReversal = 'DECLINED' | 'VOIDED' | 'REFUNDED';
 
 export interface RequiresAttentionInput {
@@ -72,6 +78,8 @@ interface RawTransition {
   status: OrderStatus | null;
   outstanding?: string[];
   paymentStatus?: string;
+  /** Refused because compensation of the order has begun (migrations/0013_compensation_fence.sql). */
+  fenced?: boolean;
 }
 
 const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
@@ -133,6 +141,24 @@ export class OrderStore {
       select order_snapshot(${orderId}::uuid) as order
     `);
     return row?.order ?? undefined;
+  }
+
+  /**
+   * Fences the order before compensation reverses anything: from then on it can no longer be
+   * authorized, have a capture recorded or be confirmed. Idempotent. An order confirmed before the
+   * fence is left as it is and answered `fenced: false`.
+   */
+  async fence(orderId: string, correlationId: string): Promise<FenceResult> {
+    const [row] = await query(this.sql<{ result: RawTransition }[]>`
+      select fence_order(${orderId}::uuid, ${correlationId}) as result
+    `);
+    const result = (row as { result: RawTransition }).result;
+    if (result.outcome === 'NOT_FOUND') throw new OrderNotFoundError(orderId);
+    return {
+      changed: result.outcome === 'APPLIED',
+      status: result.status as OrderStatus,
+      fenced: result.fenced === true,
+    };
   }
 
   markAuthorized(orderId: string, authorizationId: string, correlationId: string): Promise<TransitionResult> {
@@ -234,6 +260,7 @@ export class OrderStore {
       case 'RESERVATION_RELEASED':
         throw new ReservationReleasedError(orderId);
       case 'ILLEGAL_TRANSITION': {
+        if (result.fenced) throw new OrderFencedError(orderId, transition, result.status);
         const detail = result.paymentStatus ? { paymentStatus: result.paymentStatus } : {};
         throw new IllegalTransitionError(orderId, transition, result.status, detail);
       }

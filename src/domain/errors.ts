@@ -24,6 +24,26 @@ export class IllegalTransitionError extends Error {
   }
 }
 
+/**
+ * Compensation of the order has begun (it is fenced, docs/architecture.md "The compensation
+ * fence"): it can no longer be authorized, have a capture recorded or be confirmed. A step that
+ * meets it reverses its own late side effect and ends with this error, which no Retry retries.
+ */
+export class OrderFencedError extends Error {
+  override readonly name = 'OrderFencedError';
+  constructor(
+    readonly orderId: string,
+    readonly transition: string,
+    readonly status: OrderStatus | null,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `cannot ${transition} order ${orderId} in status ${status ?? 'unknown'}: its compensation has begun`,
+      options,
+    );
+  }
+}
+
 /** Cancelling was refused because something is still held or charged. */
 export class CompensationIncompleteError extends Error {
   override readonly name = 'CompensationIncompleteError';

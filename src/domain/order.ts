@@ -43,6 +43,11 @@ export interface Order {
   readonly correlationId: string | null;
   readonly items: OrderItem[];
   readonly payment: { readonly status: PaymentStatus; readonly authorizationId: string | null };
+  /**
+   * Compensation has begun (or ended): nothing may authorize, capture or confirm the order any more
+   * (migrations/0013_compensation_fence.sql).
+   */
+  readonly fenced: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -5,7 +5,7 @@ import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
 import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
 import type { SagaInspector, SagaStarter } from '../saga/saga-starter.js';
-import { COMPENSATION_STEPS, type PaymentSaga } from '../saga/steps.js';
+import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
 
 export interface SweeperDependencies {
   /** The sweeper's claims (`src/db/recovery.ts`). */
@@ -44,9 +44,10 @@ export interface SweepReport {
  * - no execution at all (the API committed the order but could not start the saga, or the local
  *   stack restarted): start it — unless the stock reservation has expired, then compensate;
  * - an execution that ended without finishing the order (failed, timed out, aborted): compensate
- *   in place — void or refund, release stock, refund store credit, cancel;
+ *   in place, as the saga does: fence the order, release stock, refund store credit, void or
+ *   refund, cancel;
  * - a compensation that fails here goes where the saga's would: REQUIRES_ATTENTION and the
- *   compensation queue.
+ *   compensation queue, with the steps still to do.
  *
  * Safe alongside live sagas (a running execution is left alone, every step is idempotent and a
  * confirmed order is never compensated) and alongside other sweepers (orders are claimed with
@@ -90,8 +91,12 @@ async function recover(
   }
 
   const reason = order.reservationExpired ? 'RESERVATION_EXPIRED' : 'SAGA_INTERRUPTED';
+  const done = new Set<CompensationStep>();
   try {
-    await deps.saga.compensate({ orderId: order.id, correlationId, steps: COMPENSATION_STEPS, reason });
+    await deps.saga.compensate(
+      { orderId: order.id, correlationId, steps: COMPENSATION_STEPS, reason },
+      (step) => done.add(step),
+    );
     logger.info('compensated a stuck order', {
       orderId: order.id,
       correlationId,
@@ -108,7 +113,8 @@ async function recover(
     const message = {
       compensationId: `${order.id}:compensation`,
       orderId: order.id,
-      steps: [...COMPENSATION_STEPS],
+      // Stock and credit given back before the payment reversal failed stay given back.
+      steps: COMPENSATION_STEPS.filter((step) => !done.has(step)),
       cancellationReason: reason,
       error: error instanceof Error ? error.name : 'Error',
       correlationId,

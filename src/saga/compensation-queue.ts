@@ -4,7 +4,8 @@ import type { CompensationMessage } from './compensation-worker.js';
 
 /** Hands a compensation to the compensation worker (and, if it keeps failing, to its DLQ). */
 export interface CompensationQueue {
-  send(message: CompensationMessage): Promise<void>;
+  /** `delaySeconds` (0 to 900) keeps the message from the worker that long. @default 0 */
+  send(message: CompensationMessage, options?: { readonly delaySeconds?: number }): Promise<void>;
 }
 
 export class SqsCompensationQueue implements CompensationQueue {
@@ -13,11 +14,12 @@ export class SqsCompensationQueue implements CompensationQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async send(message: CompensationMessage): Promise<void> {
+  async send(message: CompensationMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: JSON.stringify(message),
+        ...(options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {}),
         MessageAttributes: { correlationId: { DataType: 'String', StringValue: message.correlationId } },
       }),
     );

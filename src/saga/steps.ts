@@ -1,6 +1,6 @@
 import type { OrderStore } from '../db/orders.js';
-import { IllegalTransitionError, OrderNotFoundError } from '../domain/errors.js';
-import type { Order } from '../domain/order.js';
+import { IllegalTransitionError, OrderFencedError, OrderNotFoundError } from '../domain/errors.js';
+import type { Order, OrderStatus } from '../domain/order.js';
 import { PaymentDeclinedError } from '../payments/errors.js';
 import {
   type PaymentGateway,
@@ -22,11 +22,16 @@ export interface SagaDependencies {
   readonly faults?: SideEffectFaults;
 }
 
-/** The compensation steps, in the order they run; the compensation queue carries the ones left. */
+/**
+ * The compensation steps, in the order they run after the order is fenced: what the customer is
+ * owed (stock, store credit) first, then the payment, then the cancel that waits for the money
+ * (docs/adr/0018). The compensation queue carries the ones left; a message of an earlier release
+ * that lists them in another order runs in this one.
+ */
 export const COMPENSATION_STEPS = [
-  'REVERSE_PAYMENT',
   'RELEASE_RESERVATIONS',
   'REFUND_STORE_CREDIT',
+  'REVERSE_PAYMENT',
   'CANCEL_ORDER',
 ] as const;
 export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
@@ -34,8 +39,27 @@ export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
 /** What reversing a payment did at the provider. */
 export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
 
-/** Payment statuses with nothing left at the provider to undo. */
-const SETTLED_PAYMENTS = new Set(['NOT_REQUIRED', 'DECLINED', 'VOIDED', 'REFUNDED']);
+/**
+ * Whether the provider can hold nothing more for this payment, so reversing it need not ask. The
+ * authorize key is `{orderId}:authorize` and the provider replays its first answer, so an order has
+ * at most one authorization: a decline can never turn into one, and a refunded capture or a void of
+ * the authorization this service recorded leaves nothing behind. A void recorded without an
+ * authorization id is different: compensation found nothing at the provider, and an authorize call
+ * still in flight may land after it (docs/architecture.md, "The compensation fence"), so that
+ * payment is asked about again.
+ */
+function settledAtProvider(payment: Order['payment']): boolean {
+  switch (payment.status) {
+    case 'NOT_REQUIRED':
+    case 'DECLINED':
+    case 'REFUNDED':
+      return true;
+    case 'VOIDED':
+      return payment.authorizationId !== null;
+    default:
+      return false;
+  }
+}
 
 /**
  * The saga's steps, shared by the Step Functions task handlers, the compensation worker and the
@@ -65,6 +89,8 @@ export class PaymentSaga {
       return { authorizationId };
     }
     if (status === 'DECLINED') throw new PaymentDeclinedError(orderId, 'previously declined');
+    // Started after compensation fenced the order: call nobody.
+    if (order.fenced) throw new OrderFencedError(orderId, 'authorize payment of', order.status);
     if (order.status !== 'PENDING' || status !== 'PENDING') {
       throw new IllegalTransitionError(orderId, 'authorize payment of', order.status, {
         paymentStatus: status,
@@ -82,7 +108,9 @@ export class PaymentSaga {
       throw new PaymentDeclinedError(orderId, outcome.reason);
     }
     this.faults.afterSideEffect('authorize', orderId);
-    await this.deps.orders.markAuthorized(orderId, outcome.authorizationId, correlationId);
+    await this.unlessFenced({ orderId, correlationId }, () =>
+      this.deps.orders.markAuthorized(orderId, outcome.authorizationId, correlationId),
+    );
     return { authorizationId: outcome.authorizationId };
   }
 
@@ -94,6 +122,8 @@ export class PaymentSaga {
   async capturePayment({ orderId, correlationId }: StepInput): Promise<{ captureId: string | null }> {
     const order = await this.order(orderId);
     if (order.status === 'CONFIRMED') return { captureId: null };
+    // Started after compensation fenced the order: call nobody.
+    if (order.fenced) throw new OrderFencedError(orderId, 'capture payment of', order.status);
     let captureId: string | null = null;
     if (order.payment.status !== 'CAPTURED') {
       const authorizationId = order.payment.authorizationId;
@@ -109,9 +139,14 @@ export class PaymentSaga {
         idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
       }));
       this.faults.afterSideEffect('capture', orderId);
-      await this.deps.orders.markCaptured(orderId, captureId, correlationId);
+      const capture = captureId;
+      await this.unlessFenced({ orderId, correlationId }, () =>
+        this.deps.orders.markCaptured(orderId, capture, correlationId),
+      );
     }
-    await this.deps.orders.confirm(orderId, correlationId);
+    await this.unlessFenced({ orderId, correlationId }, () =>
+      this.deps.orders.confirm(orderId, correlationId),
+    );
     return { captureId };
   }
 
@@ -131,7 +166,10 @@ export class PaymentSaga {
     if (order.status === 'CONFIRMED') {
       throw new IllegalTransitionError(orderId, 'reverse payment of', order.status);
     }
-    if (SETTLED_PAYMENTS.has(order.payment.status)) return { action: 'NONE' };
+    // Never reverse an unfenced order: an execution started on an earlier version of the state
+    // machine reaches this step with no FenceOrder before it.
+    if (!order.fenced) await this.fenceForCompensation({ orderId, correlationId });
+    if (settledAtProvider(order.payment)) return { action: 'NONE' };
 
     const state = await this.deps.payments.retrieve({ orderId });
     for (const authorization of state.authorizations) {
@@ -159,6 +197,17 @@ export class PaymentSaga {
     return { action };
   }
 
+  /**
+   * The first step of compensation: fences the order, so that nothing authorizes, captures or
+   * confirms it from now on (a late invocation of a payment step that meets the fence reverses its
+   * own side effect). Answers the order's status: CONFIRMED means the order was confirmed before
+   * the fence, a sale that is not compensated.
+   */
+  async fenceOrder({ orderId, correlationId }: StepInput): Promise<{ status: OrderStatus }> {
+    const { status } = await this.deps.orders.fence(orderId, correlationId);
+    return { status };
+  }
+
   async releaseReservations({ orderId, correlationId }: StepInput): Promise<void> {
     await this.deps.orders.releaseReservations(orderId, correlationId);
   }
@@ -171,6 +220,10 @@ export class PaymentSaga {
     await this.deps.orders.cancel(orderId, reason, correlationId);
   }
 
+  /**
+   * Parks the order for operators. Answers the order's status: CANCELLED when the compensation
+   * worker finished the job first, which the state machine ends on as a cancellation, not a failure.
+   */
   async markRequiresAttention(
     input: StepInput & {
       compensationId: string;
@@ -178,12 +231,22 @@ export class PaymentSaga {
       error: string;
       cancellationReason: string;
     },
-  ): Promise<void> {
-    await this.deps.orders.markRequiresAttention(input);
+  ): Promise<{ status: OrderStatus }> {
+    const { status } = await this.deps.orders.markRequiresAttention(input);
+    return { status };
   }
 
-  /** Runs compensation steps in order; used by the compensation worker for what the saga left. */
-  async compensate(input: StepInput & { steps: readonly CompensationStep[]; reason: string }): Promise<void> {
+  /**
+   * Fences the order, then runs the given compensation steps in {@link COMPENSATION_STEPS} order
+   * (the compensation worker for what the saga left, the sweeper for an order whose saga died).
+   * Each step is idempotent, so steps that already ran are no-ops. `onStepDone` hears of each
+   * finished step, so a caller that must queue the rest knows what is left.
+   */
+  async compensate(
+    input: StepInput & { steps: readonly CompensationStep[]; reason: string },
+    onStepDone: (step: CompensationStep) => void = () => {},
+  ): Promise<void> {
+    await this.fenceForCompensation(input);
     for (const step of COMPENSATION_STEPS.filter((s) => input.steps.includes(s))) {
       switch (step) {
         case 'REVERSE_PAYMENT':
@@ -199,12 +262,43 @@ export class PaymentSaga {
           await this.cancelOrder(input);
           break;
       }
+      onStepDone(step);
     }
   }
 
   /** The provider's current state of the order's payment, for operators and the audit trail. */
   paymentState(orderId: string): Promise<ProviderPaymentState> {
     return this.deps.payments.retrieve({ orderId });
+  }
+
+  /** Fences the order for compensation; a confirmed order is a sale and is refused. */
+  private async fenceForCompensation(input: StepInput): Promise<void> {
+    const { status } = await this.fenceOrder(input);
+    if (status === 'CONFIRMED') throw new IllegalTransitionError(input.orderId, 'compensate', status);
+  }
+
+  /**
+   * Records a payment step's side effect, unless compensation fenced the order after this step
+   * read it: then the side effect came too late, and the step reverses it itself, as compensation
+   * would (asking the provider, with the stable keys `{orderId}:void` and `{orderId}:refund`, so
+   * it and compensation never do it twice), and ends with {@link OrderFencedError}. Compensation
+   * may have asked the provider before this side effect landed and found nothing to reverse; this
+   * is what undoes it then (docs/architecture.md, "The compensation fence").
+   */
+  private async unlessFenced(input: StepInput, record: () => Promise<unknown>): Promise<void> {
+    try {
+      await record();
+    } catch (error) {
+      if (!(error instanceof OrderFencedError)) throw error;
+      try {
+        await this.reversePayment(input);
+      } catch (reversalError) {
+        // The provider is away. Compensation, still running or queued, asks it again; a reversal
+        // that only this step could have made is the window docs/architecture.md describes.
+        throw new OrderFencedError(input.orderId, error.transition, error.status, { cause: reversalError });
+      }
+      throw error;
+    }
   }
 
   private async order(orderId: string): Promise<Order> {

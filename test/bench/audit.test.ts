@@ -138,6 +138,7 @@ describe('the bench invariant audit', () => {
         'every order that required attention has its failed compensation on record',
         'every failed compensation is in the DLQ and in the audit table (before the redrive)',
         'no refund without a capture: refunds never exceed what was captured',
+        'a fenced order is never confirmed',
         NET_CHARGE,
       ]),
     );
@@ -192,6 +193,15 @@ describe('the bench invariant audit', () => {
       seed: async (w) => {
         const capture = w.ledger.find((e) => e.operation === 'capture') as PaymentLedgerEntry;
         return { ledger: [...w.ledger, { ...capture }] };
+      },
+    },
+    {
+      violation: 'an order confirmed after compensation fenced it',
+      invariant: 'a fenced order is never confirmed',
+      seed: async (w) => {
+        // What a late capture that confirmed past the fence would leave (migrations/0013 refuses it).
+        await w.db.sql`update orders set fenced_at = now() where id = ${w.confirmedOrderId}`;
+        return {};
       },
     },
     {

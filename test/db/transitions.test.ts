@@ -7,6 +7,7 @@ import { WalletStore } from '../../src/db/wallets.js';
 import {
   CompensationIncompleteError,
   IllegalTransitionError,
+  OrderFencedError,
   OrderNotFoundError,
   ReservationReleasedError,
 } from '../../src/domain/errors.js';
@@ -193,7 +194,7 @@ describe('order state transitions', () => {
     expect(await orders.getOrder(orderId)).toMatchObject({ status: 'CANCELLED' });
   });
 
-  test('illegal transitions are refused and change nothing', async () => {
+  test('a cancelled order is fenced: authorizing, recording a capture or confirming it is refused and changes nothing', async () => {
     const { orderId } = await pendingOrder();
     await orders.markAuthorized(orderId, 'auth-5', CORRELATION);
     await orders.recordPaymentOutcome(orderId, 'VOIDED', CORRELATION);
@@ -202,13 +203,51 @@ describe('order state transitions', () => {
     await orders.cancel(orderId, 'PAYMENT_CAPTURE_FAILED', CORRELATION);
     const before = await snapshot(db.sql, orderId);
 
-    await expect(orders.confirm(orderId, CORRELATION)).rejects.toBeInstanceOf(IllegalTransitionError);
+    await expect(orders.confirm(orderId, CORRELATION)).rejects.toBeInstanceOf(OrderFencedError);
     await expect(orders.markAuthorized(orderId, 'auth-5', CORRELATION)).rejects.toThrow(
       /cannot mark authorized order .* in status CANCELLED/,
     );
-    await expect(orders.markCaptured(orderId, 'cap-5', CORRELATION)).rejects.toBeInstanceOf(
-      IllegalTransitionError,
-    );
+    await expect(orders.markCaptured(orderId, 'cap-5', CORRELATION)).rejects.toBeInstanceOf(OrderFencedError);
+
+    expect(await snapshot(db.sql, orderId)).toEqual(before);
+    expect(await orders.getOrder(orderId)).toMatchObject({ fenced: true });
+  });
+
+  test('requires-attention on an order the compensation worker already cancelled is a no-op that keeps the audit row', async () => {
+    const { orderId } = await pendingOrder();
+    await orders.recordPaymentOutcome(orderId, 'VOIDED', CORRELATION);
+    await orders.releaseReservations(orderId, CORRELATION);
+    await orders.refundStoreCredit(orderId, CORRELATION);
+    await orders.cancel(orderId, 'PAYMENT_CAPTURE_FAILED', CORRELATION);
+    const failure = {
+      orderId,
+      compensationId: `${orderId}:compensation`,
+      steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
+      error: 'PaymentProviderTransientError',
+      cancellationReason: 'PAYMENT_CAPTURE_FAILED',
+      correlationId: CORRELATION,
+    };
+    const before = await snapshot(db.sql, orderId);
+
+    const first = await orders.markRequiresAttention(failure);
+    const again = await orders.markRequiresAttention(failure);
+
+    expect(first).toEqual({ changed: false, status: 'CANCELLED' });
+    expect(again).toEqual({ changed: false, status: 'CANCELLED' });
+    expect(await snapshot(db.sql, orderId)).toEqual(before);
+    const rows = await db.sql`
+      select status, steps, resolved_at is not null as resolved from failed_compensations where order_id = ${orderId}
+    `;
+    expect(rows).toEqual([{ status: 'RESOLVED', steps: failure.steps, resolved: true }]);
+  });
+
+  test('requires-attention is refused on a confirmed order', async () => {
+    const { orderId } = await pendingOrder();
+    await orders.markAuthorized(orderId, 'auth-5c', CORRELATION);
+    await orders.markCaptured(orderId, 'cap-5c', CORRELATION);
+    await orders.confirm(orderId, CORRELATION);
+    const before = await snapshot(db.sql, orderId);
+
     await expect(
       orders.markRequiresAttention({
         orderId,
@@ -221,6 +260,83 @@ describe('order state transitions', () => {
     ).rejects.toBeInstanceOf(IllegalTransitionError);
 
     expect(await snapshot(db.sql, orderId)).toEqual(before);
+  });
+
+  test('the fence: once compensation fenced an order, nothing authorizes, records a capture or confirms it', async () => {
+    const authorizing = await pendingOrder();
+    const capturing = await pendingOrder();
+    await orders.markAuthorized(capturing.orderId, 'auth-f2', CORRELATION);
+    const creditOnly = await pendingOrder({ storeCreditCents: 2000, priceCents: 1000 });
+
+    for (const { orderId } of [authorizing, capturing, creditOnly]) {
+      await expectIdempotent(orderId, () => orders.fence(orderId, CORRELATION));
+    }
+    const before = await Promise.all(
+      [authorizing, capturing, creditOnly].map(({ orderId }) => snapshot(db.sql, orderId)),
+    );
+
+    await expect(orders.markAuthorized(authorizing.orderId, 'auth-f1', CORRELATION)).rejects.toBeInstanceOf(
+      OrderFencedError,
+    );
+    await expect(orders.markCaptured(capturing.orderId, 'cap-f2', CORRELATION)).rejects.toBeInstanceOf(
+      OrderFencedError,
+    );
+    await expect(orders.confirm(creditOnly.orderId, CORRELATION)).rejects.toBeInstanceOf(OrderFencedError);
+
+    const after = await Promise.all(
+      [authorizing, capturing, creditOnly].map(({ orderId }) => snapshot(db.sql, orderId)),
+    );
+    expect(after).toEqual(before);
+    expect(await orders.getOrder(authorizing.orderId)).toMatchObject({ status: 'PENDING', fenced: true });
+    const events = await db.sql`
+      select type from order_events where order_id = ${capturing.orderId} order by created_at
+    `;
+    expect(events.map((e) => e.type)).toEqual(['ORDER_PLACED', 'PAYMENT_AUTHORIZED', 'ORDER_FENCED']);
+  });
+
+  test('the fence leaves alone what was recorded before it: compensation reverses those', async () => {
+    const { orderId } = await pendingOrder();
+    await orders.markAuthorized(orderId, 'auth-f3', CORRELATION);
+    await orders.markCaptured(orderId, 'cap-f3', CORRELATION);
+    await orders.fence(orderId, CORRELATION);
+
+    // A retry of a step whose record made it before the fence: nothing new, nothing refused.
+    expect(await orders.markCaptured(orderId, 'cap-f3', CORRELATION)).toEqual({
+      changed: false,
+      status: 'AUTHORIZED',
+    });
+    await expect(orders.confirm(orderId, CORRELATION)).rejects.toBeInstanceOf(OrderFencedError);
+  });
+
+  test('an order confirmed before the fence stays a sale: the fence answers it unfenced and changes nothing', async () => {
+    const { orderId } = await pendingOrder();
+    await orders.markAuthorized(orderId, 'auth-f4', CORRELATION);
+    await orders.markCaptured(orderId, 'cap-f4', CORRELATION);
+    await orders.confirm(orderId, CORRELATION);
+    const before = await snapshot(db.sql, orderId);
+
+    expect(await orders.fence(orderId, CORRELATION)).toEqual({
+      changed: false,
+      status: 'CONFIRMED',
+      fenced: false,
+    });
+
+    expect(await snapshot(db.sql, orderId)).toEqual(before);
+    expect(await orders.getOrder(orderId)).toMatchObject({ status: 'CONFIRMED', fenced: false });
+  });
+
+  test('a fenced refusal reads as ILLEGAL_TRANSITION to the release still running, with the fence marked for the new one', async () => {
+    const { orderId } = await pendingOrder();
+    await orders.fence(orderId, CORRELATION);
+
+    const [row] = await db.sql`select mark_authorized(${orderId}::uuid, 'auth-f5', ${CORRELATION}) as result`;
+
+    expect(row?.result).toEqual({
+      outcome: 'ILLEGAL_TRANSITION',
+      status: 'PENDING',
+      paymentStatus: 'PENDING',
+      fenced: true,
+    });
   });
 
   test('a confirmed order cannot be compensated', async () => {

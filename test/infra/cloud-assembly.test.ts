@@ -99,7 +99,7 @@ describe('payment saga definition', () => {
       ([, state]) => state.Type === 'Task' && !state.Resource?.startsWith('arn:aws:states:::'),
     );
 
-    expect(lambdaTasks.length).toBe(8);
+    expect(lambdaTasks.length).toBe(9);
     for (const [stateName, state] of lambdaTasks) {
       const aliasId = (state.Resource ?? '').replace('resolved:', '');
       const alias = resourcesOfType(checkout.statelessTemplate, 'AWS::Lambda::Alias').find(

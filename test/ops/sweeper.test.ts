@@ -1,11 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { CatalogStore } from '../../src/db/catalog.js';
 import { createSql } from '../../src/db/client.js';
+import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { RecoveryStore } from '../../src/db/recovery.js';
+import { WalletStore } from '../../src/db/wallets.js';
 import { type SweeperDependencies, sweepStuckOrders } from '../../src/ops/sweeper.js';
+import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
+import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
-import { orderInput, seedProducts } from '../support/fixtures.js';
+import { orderInput, seedProducts, seedWallet } from '../support/fixtures.js';
 import { type SagaEnvironment, startSagaEnvironment } from '../support/saga-environment.js';
 
 describe('crash-recovery sweeper', () => {
@@ -100,6 +105,54 @@ describe('crash-recovery sweeper', () => {
       cancellationReason: 'SAGA_INTERRUPTED',
       payment: { status: 'VOIDED' },
     });
+  });
+
+  test('a stuck order whose void fails: stock and credit come back first, and only the payment and the cancel are queued', async () => {
+    scenario += 1;
+    const sku = `SWEEP-${scenario}`;
+    const customerId = `sweep-customer-${scenario}`;
+    await seedProducts(env.db.sql, { [sku]: { onHand: 5 } });
+    await seedWallet(env.db.sql, customerId, 5000);
+    const input = orderInput({
+      customerId,
+      paymentMethod: 'pm_void_fails',
+      storeCreditCents: 400,
+      items: [{ sku, quantity: 2 }],
+    });
+    const placed = await orders.placeOrder(input);
+    if (placed.outcome !== 'PLACED') throw new Error(placed.outcome);
+    // Authorized, then its saga was lost and its reservation ran out.
+    const authorization = await createHttpPaymentGateway({ baseUrl: env.providerUrl }).authorize({
+      orderId: input.orderId,
+      amountCents: placed.order.chargeCents,
+      currency: 'USD',
+      paymentMethod: 'pm_void_fails',
+      idempotencyKey: paymentIdempotencyKey(input.orderId, 'authorize'),
+    });
+    if (authorization.outcome !== 'AUTHORIZED') throw new Error(authorization.outcome);
+    await orders.markAuthorized(input.orderId, authorization.authorizationId, input.correlationId);
+    await env.db
+      .sql`update reservations set expires_at = now() - interval '1 minute' where order_id = ${input.orderId}`;
+
+    const report = await sweepStuckOrders(sweeper());
+
+    expect(report).toMatchObject({ claimed: 1, requiresAttention: 1 });
+    expect(await orders.getOrder(input.orderId)).toMatchObject({
+      status: 'REQUIRES_ATTENTION',
+      payment: { status: 'AUTHORIZED' },
+      fenced: true,
+    });
+    expect(await new CatalogStore(env.db.sql).getProduct(sku)).toMatchObject({ reserved: 0, available: 5 });
+    expect(await new WalletStore(env.db.sql).getWallet(customerId)).toMatchObject({ balanceCents: 5000 });
+    expect(await new CompensationStore(env.db.sql).get(`${input.orderId}:compensation`)).toMatchObject({
+      steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
+    });
+
+    // Once the provider can void, the worker finishes it.
+    await env.clearFaults();
+    env.startWorker();
+    await waitForStatus(input.orderId, 'CANCELLED');
+    await env.stopWorker();
   });
 
   test('an order with an expired reservation and no running saga is released and cancelled', async () => {

@@ -148,16 +148,31 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     expect(await env.ledger(order.orderId)).toEqual([]);
   });
 
-  test('pm_void_fails: REQUIRES_ATTENTION, worker retries into the DLQ, redrive after the fix ends CANCELLED', async () => {
+  test('pm_void_fails with store credit: REQUIRES_ATTENTION with stock and credit already back; the redrive after the fix voids once and ends CANCELLED', async () => {
     const order = await placeOrder('pm_void_fails', { storeCreditCents: 300 });
     const compensations = new CompensationStore(env.db.sql);
+    const wallets = new WalletStore(env.db.sql);
     const compensationId = `${order.orderId}:compensation`;
 
     const result = await runSaga(order);
 
     expect(result).toMatchObject({ status: 'FAILED', error: 'CompensationFailed' });
-    expect(await orders.getOrder(order.orderId)).toMatchObject({ status: 'REQUIRES_ATTENTION' });
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'REQUIRES_ATTENTION',
+      payment: { status: 'AUTHORIZED' },
+    });
+    // What the customer is owed did not wait for the void: the stock is for sale again and the
+    // credit is back in the wallet, while the card authorization is still held.
+    expect(await catalog.getProduct(order.sku)).toMatchObject({
+      onHand: STOCK,
+      reserved: 0,
+      available: STOCK,
+    });
+    expect(await wallets.getWallet(order.customerId)).toMatchObject({ balanceCents: 5000 });
     expect(await queueDepth(env)).toBe(1);
+    expect(await compensations.get(compensationId)).toMatchObject({
+      steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
+    });
     // The worker keeps failing while the provider cannot void, until the message reaches the DLQ.
     env.startWorker();
     await waitFor(async () => (await compensations.get(compensationId))?.status === 'FAILED', 30_000);
@@ -173,7 +188,7 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     expect(JSON.parse(queued.Messages?.[0]?.Body ?? '{}')).toEqual({
       compensationId,
       orderId: order.orderId,
-      steps: ['REVERSE_PAYMENT', 'RELEASE_RESERVATIONS', 'REFUND_STORE_CREDIT', 'CANCEL_ORDER'],
+      steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
       cancellationReason: 'PAYMENT_CAPTURE_FAILED',
       error: 'PaymentProviderTransientError',
       correlationId: order.correlationId,
@@ -193,11 +208,17 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     });
     expect(succeeded(await env.ledger(order.orderId), 'void')).toHaveLength(1);
     expect(await catalog.getProduct(order.sku)).toMatchObject({ onHand: STOCK, reserved: 0 });
-    expect(await new WalletStore(env.db.sql).getWallet(order.customerId)).toMatchObject({
-      balanceCents: 5000,
-    });
+    expect(await wallets.getWallet(order.customerId)).toMatchObject({ balanceCents: 5000 });
+    const refunds = async () =>
+      (
+        await env.db.sql`
+          select count(*)::int as count from wallet_transactions where order_id = ${order.orderId} and kind = 'REFUND'
+        `
+      )[0]?.count;
+    expect(await refunds()).toBe(1);
 
-    // Delivered again, and as a redriven copy with a new message id: nothing is voided or refunded twice.
+    // Delivered again, as a redriven copy with a new message id, and as a message of the release
+    // before this one (every step, the payment first): nothing is voided or refunded twice.
     const body = JSON.stringify({
       compensationId,
       orderId: order.orderId,
@@ -212,10 +233,7 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
     await waitFor(async () => (await queueDepth(env)) === 0, 15_000);
     await env.stopWorker();
     expect(succeeded(await env.ledger(order.orderId), 'void')).toHaveLength(1);
-    const refunds = await env.db.sql`
-      select count(*)::int as count from wallet_transactions where order_id = ${order.orderId} and kind = 'REFUND'
-    `;
-    expect(refunds[0]?.count).toBe(1);
+    expect(await refunds()).toBe(1);
     expect(await compensations.get(compensationId)).toMatchObject({
       status: 'RESOLVED',
       attempts: MAX_RECEIVE_COUNT + 1,
@@ -259,10 +277,13 @@ describe('payment saga (real ASL, real task handlers, PostgreSQL, provider over 
           steps: ['CANCEL_ORDER'],
           error: 'replayed',
         };
-        // A step that no longer applies is refused (IllegalTransitionError, or the decline it
-        // recorded, PaymentDeclinedError); none may act twice.
+        // A step that no longer applies is refused (IllegalTransitionError, OrderFencedError for
+        // a payment step of a cancelled order, or the decline it recorded, PaymentDeclinedError);
+        // none may act twice.
         await handler(input as never, createLambdaContext({ functionName: state })).catch((error: Error) => {
-          expect(['IllegalTransitionError', 'PaymentDeclinedError']).toContain(error.name);
+          expect(['IllegalTransitionError', 'OrderFencedError', 'PaymentDeclinedError']).toContain(
+            error.name,
+          );
         });
       }
     }

@@ -15,6 +15,7 @@ import {
   createLocalDynamoDbClient,
   startLocalDynamoDb,
 } from '../../local/aws/dynamodb.js';
+import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { LOCAL_AWS_ENVIRONMENT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
 import {
   createLocalSqsClient,
@@ -29,7 +30,7 @@ import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
 import { ContainerPool } from '../../local/lambda/containers.js';
 import { crashCarriedOut, type PlannedCrash, planProcessCrash } from '../../local/lambda/process-crashes.js';
 import { startSimulatedProvider } from '../../local/payment-provider/server.js';
-import { createLocalPaymentSaga } from '../../local/saga.js';
+import { createLocalPaymentSaga, loadSagaTaskHandlers } from '../../local/saga.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { endContainerPool } from '../../src/roots/database.js';
 import type { SagaInput } from '../../src/saga/saga-starter.js';
@@ -72,10 +73,23 @@ export interface SagaEnvironment {
   crashCarriedOut(crash: Pick<PlannedCrash, 'orderId' | 'effect'>): boolean;
   /** The errors the container Tasks' invocations failed with, as the state machine saw them. */
   readonly taskFailures: readonly TaskFailure[];
+  /**
+   * Puts `interceptor` between the state machine and every in-process Task, or takes it away
+   * (`undefined`). It gets the state's name, its input and `invoke`, which runs the real handler;
+   * what it returns or throws is what the state sees. A test uses it to order an interleaving,
+   * never to replace a step's logic.
+   */
+  interceptTasks(interceptor: TaskInterceptor | undefined): void;
   /** Database and payment invariants; an empty list means all hold. */
   violations(initialStock?: Record<string, number>): Promise<unknown[]>;
   close(): Promise<void>;
 }
+
+export type TaskInterceptor = (
+  state: string,
+  input: unknown,
+  invoke: () => Promise<unknown>,
+) => Promise<unknown>;
 
 /** A container Task's invocation that failed: the error name the state's Retry and Catch match. */
 export interface TaskFailure {
@@ -138,6 +152,14 @@ export async function startSagaEnvironment(
   const taskFailures: TaskFailure[] = [];
   const containers = await startTaskContainers(options.containerTasks ?? [], variables, crashPlans);
   const taskHandlers: Record<string, TaskHandler> = {};
+  let interceptor: TaskInterceptor | undefined;
+  for (const [state, handler] of await loadSagaTaskHandlers()) {
+    if (containers.has(state)) continue;
+    const invoke = (input: unknown) =>
+      handler(input as never, createLambdaContext({ functionName: `checkout-${state}` }));
+    taskHandlers[state] = (input) =>
+      interceptor ? interceptor(state, input, () => invoke(input)) : invoke(input);
+  }
   for (const [state, pool] of containers) {
     taskHandlers[state] = (input) =>
       pool.invoke(input).catch((error: unknown) => {
@@ -196,6 +218,9 @@ export async function startSagaEnvironment(
     planCrash: (crash) => planProcessCrash(crashPlans, crash),
     crashCarriedOut: (crash) => crashCarriedOut(crashPlans, crash),
     taskFailures,
+    interceptTasks(next) {
+      interceptor = next;
+    },
     clearFaults: () => control('DELETE'),
     startWorker() {
       // Imported lazily: the handler module reads its configuration from the environment set above.
