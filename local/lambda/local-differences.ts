@@ -132,6 +132,9 @@ export function localVisibilityTimeoutSeconds(
   return drained ? retrySeconds : queue.visibilityTimeoutSeconds;
 }
 
+/** The compensation worker's entry: its queue is the one restored after a restart (local/stack.ts). */
+export const COMPENSATION_WORKER_ENTRY = 'lambdas/workers/compensation-worker.ts';
+
 /** The sweeper's entry: compressed time for its schedule and its "stuck after". */
 export const SWEEPER_ENTRY = 'lambdas/workers/sweeper.ts';
 /**
