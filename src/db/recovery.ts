@@ -63,13 +63,17 @@ export class RecoveryStore {
     return row.status === 'PENDING' ? { outcome: 'LEASED' } : { outcome: 'NOT_PENDING', status: row.status };
   }
 
-  /** Gives back a start lease, only if it is still the one `claimStart` took (never someone else's). */
+  /**
+   * Gives back a start lease, only if it is still the one `claimStart` took (never someone else's).
+   * Compared as text: a timestamptz parameter would go through a JavaScript Date and lose its
+   * microseconds.
+   */
   async releaseStart(orderId: string, leaseUntil: string): Promise<void> {
     await query(this.sql`
       update orders
       set recovery_lease_until = null
       where id = ${orderId}
-        and recovery_lease_until = ${leaseUntil}::timestamptz
+        and recovery_lease_until::text = ${leaseUntil}
     `);
   }
 

@@ -75,26 +75,38 @@ export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
     if (wait > 0) await sleep(wait);
   }
 
-  /** One attempt: lease the order, start its execution, give the lease back. */
-  async function attempt(input: SagaInput, leaseSeconds: number): Promise<Attempt> {
-    let claim: Awaited<ReturnType<typeof deps.claims.claimStart>>;
+  /**
+   * Leases the order for the rest of this invocation: the lease, or DONE when there is nothing to
+   * start, or RETRY when someone else (the sweeper, another starter) holds it.
+   */
+  async function claim(input: SagaInput, deadline: number): Promise<{ leaseUntil: string } | Attempt> {
+    const leaseSeconds = Math.ceil((deadline - Date.now() + 2 * STOP_MARGIN_MS) / 1000);
+    let claimed: Awaited<ReturnType<typeof deps.claims.claimStart>>;
     try {
-      claim = await deps.claims.claimStart(input.orderId, leaseSeconds);
+      claimed = await deps.claims.claimStart(input.orderId, leaseSeconds);
     } catch (error) {
       logger.warn('could not lease the order for its saga start', { error: error as Error });
       return 'RETRY';
     }
-    switch (claim.outcome) {
+    switch (claimed.outcome) {
+      case 'CLAIMED':
+        return { leaseUntil: claimed.leaseUntil };
       case 'NOT_FOUND':
         logger.error('a saga start names an order that does not exist; dropped');
         return 'DONE';
       case 'NOT_PENDING':
         // Its saga took it over, or the sweeper settled it: starting it now could only do harm.
-        logger.info('the order is no longer PENDING; its saga start is not needed', { status: claim.status });
+        logger.info('the order is no longer PENDING; its saga start is not needed', {
+          status: claimed.status,
+        });
         return 'DONE';
       case 'LEASED':
         return 'RETRY';
     }
+  }
+
+  /** One StartExecution, paced. */
+  async function start(input: SagaInput): Promise<Attempt> {
     try {
       await pace();
       const { alreadyStarted } = await deps.starter.start(input);
@@ -104,22 +116,35 @@ export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
     } catch (error) {
       logger.warn('a buffered saga start failed; retrying', { error: error as Error });
       return 'RETRY';
-    } finally {
-      // Best effort: a lease not given back runs out on its own, shortly after this invocation.
-      await deps.claims.releaseStart(input.orderId, claim.leaseUntil).catch((error: unknown) => {
-        logger.warn('could not give back the start lease', { error: error as Error });
-      });
     }
   }
 
-  /** Starts one order's saga, retrying with full jitter until `deadline`: DONE, or RETRY later. */
+  /**
+   * Starts one order's saga before `deadline`: leases the order (once it can), then starts it,
+   * retrying either step with full-jitter backoff. The lease is given back at the end, whatever
+   * happened, so the next attempt (this message handed back, or the sweeper) is not kept waiting.
+   */
   async function startBefore(input: SagaInput, deadline: number): Promise<Attempt> {
-    for (let tries = 0; ; tries += 1) {
-      const leaseSeconds = Math.ceil((deadline - Date.now() + 2 * STOP_MARGIN_MS) / 1000);
-      if ((await attempt(input, leaseSeconds)) === 'DONE') return 'DONE';
-      const backoff = random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** tries);
-      if (Date.now() + backoff >= deadline) return 'RETRY';
-      await sleep(backoff);
+    let lease: { leaseUntil: string } | undefined;
+    try {
+      for (let tries = 0; ; tries += 1) {
+        if (!lease) {
+          const claimed = await claim(input, deadline);
+          if (claimed === 'DONE') return 'DONE';
+          if (claimed !== 'RETRY') lease = claimed;
+        }
+        if (lease && (await start(input)) === 'DONE') return 'DONE';
+        const backoff = random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** tries);
+        if (Date.now() + backoff >= deadline) return 'RETRY';
+        await sleep(backoff);
+      }
+    } finally {
+      if (lease) {
+        // Best effort: a lease not given back runs out on its own, shortly after this invocation.
+        await deps.claims.releaseStart(input.orderId, lease.leaseUntil).catch((error: unknown) => {
+          logger.warn('could not give back the start lease', { error: error as Error });
+        });
+      }
     }
   }
 
