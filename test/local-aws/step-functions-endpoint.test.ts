@@ -116,8 +116,18 @@ describe('the StartExecution quota of the local endpoint', () => {
     expect(usage.snapshot().counts['stepFunctions.startExecutionThrottled']).toBe(1);
   });
 
-  test('the bucket refills at its rate: a start goes through again once a token is back', async () => {
-    await vi.waitFor(() => start(`quota-refilled-${Date.now()}`), { timeout: 5_000, interval: 50 });
+  test('the bucket refills at its rate: refused while empty, a start goes through again once a token is back', async () => {
+    // Spend whatever the bucket has refilled since the last test.
+    for (let spent = 0; spent < 10; spent += 1) {
+      const refused = await start(`quota-spend-${randomUUID()}`).then(
+        () => false,
+        () => true,
+      );
+      if (refused) break;
+    }
+
+    await expect(start(`quota-empty-${randomUUID()}`)).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await vi.waitFor(() => start(`quota-refilled-${randomUUID()}`), { timeout: 5_000, interval: 50 });
   });
 
   test('the saga starter reports a throttle as SagaStartError with the ThrottlingException as its cause', async () => {
