@@ -43,14 +43,15 @@ export const stepFunctionsClient = /* @__PURE__ */ perContainer((settings: AwsCl
  * Step Functions for starting sagas (docs/adr/0019): one attempt (a throttle or a failure is handed
  * to the saga-start queue, never retried on the request path) that gives up after `timeoutMs`.
  */
-export const sagaStartClient = /* @__PURE__ */ perContainer((settings: AwsClientSettings, timeoutMs: number) =>
-  tracedClient(
-    new SFNClient({
-      ...clientConfig(settings, 'sfn'),
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
-    }),
-  ),
+export const sagaStartClient = /* @__PURE__ */ perContainer(
+  (settings: AwsClientSettings, timeoutMs: number) =>
+    tracedClient(
+      new SFNClient({
+        ...clientConfig(settings, 'sfn'),
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+      }),
+    ),
 );
 
 /**
