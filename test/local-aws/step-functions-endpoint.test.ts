@@ -24,7 +24,9 @@ describe('local Step Functions endpoint with the real SFN client', () => {
       StartAt: 'Wait',
       States: { Wait: { Type: 'Wait', Seconds: 1, Next: 'Done' }, Done: { Type: 'Succeed' } },
     },
-    waitTimeScale: 0.05,
+    // A whole second of Wait: the execution is still running when the test first looks, even on a
+    // loaded machine.
+    waitTimeScale: 1,
   });
   let endpoint: LocalStepFunctionsEndpoint;
   let client: SFNClient;
@@ -59,8 +61,10 @@ describe('local Step Functions endpoint with the real SFN client', () => {
     await starter.start({ orderId, correlationId: 'c-3', chargeCents: 100 });
 
     expect(await starter.executionState(orderId)).toBe('RUNNING');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await starter.executionState(orderId)).toBe('SUCCEEDED');
+    await vi.waitFor(async () => expect(await starter.executionState(orderId)).toBe('SUCCEEDED'), {
+      timeout: 10_000,
+      interval: 100,
+    });
     expect(await starter.executionState('00000000-0000-4000-8000-000000000000')).toBe('NOT_FOUND');
   });
 });

@@ -3,7 +3,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExecutionDoesNotExist, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
@@ -419,7 +424,7 @@ describe('saga starts that cannot be made at once', () => {
     const recovery = () => new RecoveryStore(env.db.sql);
 
     /** One invocation of the starter use case on what the queue hands out now. */
-    async function invokeStarter(remainingMs: number) {
+    async function invokeStarter(remainingMs: number, startsPerSecond = 50) {
       const { Messages = [] } = await env.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: startQueue.queueUrl,
@@ -452,13 +457,21 @@ describe('saga starts that cannot be made at once', () => {
         starter: new StepFunctionsSagaStarter(sfnClient(open.endpoint), env.saga.stateMachineArn),
         claims: new RecoveryStore(env.db.sql),
         visibility: queue,
-        startsPerSecond: 50,
+        startsPerSecond,
       });
       const context = createLambdaContext({
         functionName: 'checkout-SagaStarter',
         timeoutMs: remainingMs,
       }) as Context;
-      return { received: Messages.length, response: await worker(event, context) };
+      const response = await worker(event, context);
+      // What the event source mapping does with the answer: delete what did not fail.
+      const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+      for (const message of Messages.filter((m) => !failed.has(m.MessageId as string))) {
+        await env.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: startQueue.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+      return { received: Messages.length, response };
     }
 
     /**
@@ -495,6 +508,29 @@ describe('saga starts that cannot be made at once', () => {
       expect(again.response.batchItemFailures).toEqual([]);
       expect(executionOf(orderId)).toBeDefined();
       await waitFor(async () => (await status(orderId)) === 'CONFIRMED', 20_000);
+      expect(await depth(startQueue.queueUrl)).toBe(0);
+    });
+
+    test('one starter container keeps to its pace: starts of one batch are at least 1 / startsPerSecond apart', async () => {
+      const placed = [await newCustomer(), await newCustomer(), await newCustomer()];
+      for (const { customerId, key } of placed)
+        await checkout(checkoutThrough(throttled.endpoint), customerId, key);
+      await waitFor(async () => (await depth(startQueue.queueUrl)) === 3, 10_000);
+
+      let started = 0;
+      await waitFor(async () => {
+        started += (await invokeStarter(10_000, 2)).received;
+        return started === 3;
+      }, 20_000);
+
+      const [first = 0, second = 0, third = 0] = placed
+        .map(({ orderId }) => executionOf(orderId)?.startDate.getTime() ?? Number.NaN)
+        .sort((a, b) => a - b);
+      // 2 a second: 500 ms apart, less what the request's way to the endpoint may shave off.
+      expect(second - first).toBeGreaterThanOrEqual(400);
+      expect(third - second).toBeGreaterThanOrEqual(400);
+      for (const { orderId } of placed)
+        await waitFor(async () => (await status(orderId)) === 'CONFIRMED', 20_000);
     });
 
     test('while a starter holds the order, the sweeper does not claim it', async () => {
