@@ -40,6 +40,16 @@ function share(name: string): number {
   return value;
 }
 
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`[local] ${name} must be a positive number, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
 const config: LocalStackConfig = {
   dataDir: path.resolve(process.env.LOCAL_DATA_DIR ?? '.local-data'),
   apiPort: port('PORT', 3000),
@@ -57,6 +67,11 @@ const config: LocalStackConfig = {
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
   recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),
+  // AWS's StartExecution quota in the large regions: 300 a second into a bucket of 1,300.
+  stepFunctionsStartQuota: {
+    ratePerSecond: positive('LOCAL_SFN_START_RATE', 300),
+    burst: count('LOCAL_SFN_START_BURST', 1300),
+  },
 };
 
 const log = (message: string) => console.log(`[local] ${message}`);

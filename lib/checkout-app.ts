@@ -66,6 +66,7 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     apiIdempotency: stateful.apiIdempotency,
     compensationIdempotency: stateful.compensationIdempotency,
     compensationQueue: stateful.compensationQueue,
+    sagaStartQueue: stateful.sagaStartQueue,
     customerLimits: stateful.customerLimits,
     paymentProviderCredential: stateful.paymentProviderCredential.secret,
     userPool: stateful.identity.userPool,

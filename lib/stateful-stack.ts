@@ -12,6 +12,8 @@ import { IdempotencyTable } from './constructs/idempotency-table.js';
 import { Network } from './constructs/network.js';
 import { OpsTopic } from './constructs/ops-topic.js';
 import { PaymentProviderCredential } from './constructs/payment-provider.js';
+import { SagaStartQueue } from './constructs/saga-start-queue.js';
+import { SAGA_STARTER_TIMEOUT } from './constructs/saga-starter.js';
 import { SchemaMigrations } from './constructs/schema-migrations.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -21,7 +23,8 @@ export interface StatefulStackProps extends StackProps {
 
 /**
  * Everything that holds data or identity and must survive a redeploy of the code: the network,
- * the database with its proxy and schema, the idempotency tables, the compensation queues, the
+ * the database with its proxy and schema, the idempotency tables, the compensation and saga-start
+ * queues, the
  * customer user pool and the ops topic. Retained and deletion-protected in production.
  */
 export class StatefulStack extends Stack {
@@ -33,6 +36,8 @@ export class StatefulStack extends Stack {
   /** Idempotency records of the compensation worker, keyed on `compensationId`. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** Saga starts that failed or were throttled, waiting for the saga starter (docs/adr/0019). */
+  readonly sagaStartQueue: SagaStartQueue;
   /** Per-customer request counters of the API (one item per customer and minute). */
   readonly customerLimits: CustomerLimitsTable;
   readonly identity: CustomerIdentity;
@@ -86,6 +91,10 @@ export class StatefulStack extends Stack {
       consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
       removalPolicy: config.removalPolicy,
     });
+    this.sagaStartQueue = new SagaStartQueue(this, 'SagaStartQueue', {
+      consumerTimeout: SAGA_STARTER_TIMEOUT,
+      removalPolicy: config.removalPolicy,
+    });
     this.identity = new CustomerIdentity(this, 'CustomerIdentity', {
       ...retained,
       threatProtection: config.production,
@@ -114,6 +123,8 @@ export class StatefulStack extends Stack {
     // The CLI redrive of docs/runbooks/dlq-redrive.md needs both ARNs.
     new CfnOutput(this, 'CompensationQueueArn', { value: this.compensationQueue.queue.queueArn });
     new CfnOutput(this, 'CompensationDlqArn', { value: dlq.queueArn });
+    new CfnOutput(this, 'SagaStartQueueArn', { value: this.sagaStartQueue.queue.queueArn });
+    new CfnOutput(this, 'SagaStartDlqArn', { value: this.sagaStartQueue.deadLetterQueue.queueArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });

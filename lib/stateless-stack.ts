@@ -27,6 +27,8 @@ import { OrderSweeper } from './constructs/order-sweeper.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
 import { PaymentProviderEndpoint, SimulatedPaymentProvider } from './constructs/payment-provider.js';
 import { PaymentSaga } from './constructs/payment-saga.js';
+import type { SagaStartQueue } from './constructs/saga-start-queue.js';
+import { SagaStarter } from './constructs/saga-starter.js';
 
 export interface StatelessStackProps extends StackProps {
   readonly config: StageConfig;
@@ -39,6 +41,8 @@ export interface StatelessStackProps extends StackProps {
   /** Idempotency records of the compensation worker. */
   readonly compensationIdempotency: IdempotencyTable;
   readonly compensationQueue: CompensationQueue;
+  /** Where checkout hands saga starts that failed or were throttled (docs/adr/0019). */
+  readonly sagaStartQueue: SagaStartQueue;
   /** The payment provider's API key. */
   readonly paymentProviderCredential: ISecret;
   /** Counters of the per-customer limits. */
@@ -55,7 +59,7 @@ export interface StatelessStackProps extends StackProps {
 
 /**
  * The code and its wiring, safe to destroy and redeploy at any time: the functions, the saga state
- * machine, the API, the compensation worker, the scheduled jobs, the simulated payment provider
+ * machine, the API, the compensation worker, the saga starter, the scheduled jobs, the simulated payment provider
  * (non-production) and the dashboard and alarms.
  */
 export class StatelessStack extends Stack {
@@ -63,6 +67,7 @@ export class StatelessStack extends Stack {
   readonly apiHandlers: ApiHandlers;
   readonly api: CheckoutApi;
   readonly compensationWorker: CompensationWorker;
+  readonly sagaStarter: SagaStarter;
   readonly sweeper: OrderSweeper;
   readonly outboxRelay: OutboxRelay;
   readonly paymentProvider?: SimulatedPaymentProvider;
@@ -72,7 +77,7 @@ export class StatelessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
-    const { config, powertools, database, compensationQueue } = props;
+    const { config, powertools, database, compensationQueue, sagaStartQueue } = props;
     const common = { vpc: props.vpc, logRetention: config.logRetention, powertools };
 
     let providerUrl: string;
@@ -114,6 +119,12 @@ export class StatelessStack extends Stack {
       idempotencyTable: props.compensationIdempotency,
       payments,
     });
+    this.sagaStarter = new SagaStarter(this, 'SagaStarter', {
+      ...common,
+      queue: sagaStartQueue,
+      database,
+      sagaAlias: this.saga.live,
+    });
     this.sweeper = new OrderSweeper(this, 'OrderSweeper', {
       ...common,
       database,
@@ -137,6 +148,7 @@ export class StatelessStack extends Stack {
       customerLimits: config.customerLimits,
       stateMachine: this.saga.stateMachine,
       sagaAlias: this.saga.live,
+      sagaStartQueue,
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
@@ -166,6 +178,7 @@ export class StatelessStack extends Stack {
       ...[...this.apiHandlers.functions].map(([operationId, fn]) => [operationId, fn.function] as const),
       ...[...this.saga.functions].map(([stateName, fn]) => [stateName, fn.function] as const),
       ['CompensationWorker', this.compensationWorker.handler.function],
+      ['SagaStarter', this.sagaStarter.handler.function],
       ['OrderSweeper', this.sweeper.job.handler.function],
       ['OutboxRelay', this.outboxRelay.job.handler.function],
     ]);
@@ -175,6 +188,8 @@ export class StatelessStack extends Stack {
       stateMachine: this.saga.stateMachine,
       compensationQueue: compensationQueue.queue,
       deadLetterQueue: compensationQueue.deadLetterQueue,
+      sagaStartQueue: sagaStartQueue.queue,
+      sagaStartDeadLetterQueue: sagaStartQueue.deadLetterQueue,
       deadLetterQueueConsoleUrl: props.deadLetterQueueConsoleUrl,
       functions: watched,
       proxy: database.proxy,
@@ -208,6 +223,7 @@ export class StatelessStack extends Stack {
         alarms: [sagaFailuresAlarm],
       })),
       { name: 'CompensationWorker', handler: this.compensationWorker.handler, kind: 'queue' },
+      { name: 'SagaStarter', handler: this.sagaStarter.handler, kind: 'queue' },
       { name: 'OrderSweeper', handler: this.sweeper.job.handler, kind: 'schedule' },
       { name: 'OutboxRelay', handler: this.outboxRelay.job.handler, kind: 'schedule' },
     ];

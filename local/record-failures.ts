@@ -2,6 +2,9 @@ import { appendFileSync } from 'node:fs';
 import { DatabaseUnavailableError } from '../src/db/errors.js';
 import type { SideEffect, SideEffectFaults } from '../src/saga/faults.js';
 
+/** The side effects that move money; a checkout's commit or a buffered saga start has no record to lose. */
+const PAYMENT_SIDE_EFFECTS: ReadonlySet<SideEffect> = new Set(['authorize', 'capture', 'void', 'refund']);
+
 /** One injected "record failed after its side effect", as a line of `injected-faults.jsonl`. */
 export interface InjectedRecordFailure {
   readonly at: string;
@@ -31,7 +34,7 @@ export function recordFailureFaults(options: RecordFailureOptions): SideEffectFa
   const random = options.random ?? Math.random;
   return {
     afterSideEffect(effect, orderId) {
-      if (random() >= options.rate) return;
+      if (!PAYMENT_SIDE_EFFECTS.has(effect) || random() >= options.rate) return;
       const entry: InjectedRecordFailure = { at: new Date().toISOString(), effect, orderId };
       // Synchronous: the line is on disk before the step fails, whatever happens to the process next.
       appendFileSync(options.file, `${JSON.stringify(entry)}\n`);

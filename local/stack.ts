@@ -17,13 +17,14 @@ import { createLocalDynamoDbClient, createTable, startLocalDynamoDb } from './aw
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalSqsClient, startLocalSqs } from './aws/sqs.js';
 import { startSqsPoller } from './aws/sqs-poller.js';
-import { startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
+import { type StartExecutionQuota, startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
 import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
 import { type LocalBuild, prepareLocalBuild } from './lambda/build.js';
 import { accessKeyOf, LocalFunctions } from './lambda/functions.js';
 import { startIamProxy } from './lambda/iam.js';
 import {
+  COMPENSATION_WORKER_ENTRY,
   localVisibilityTimeoutSeconds,
   SWEEPER_ENTRY,
   sweeperEnvironment,
@@ -73,8 +74,16 @@ export interface LocalStackConfig {
   readonly cdkOutDir?: string;
   /** Containers per function at most (`LOCAL_LAMBDA_MAX_CONTAINERS`), below its reserved concurrency. */
   readonly maxContainersPerFunction: number;
-  /** Seconds a failed compensation waits before the worker sees it again (the queue's visibility timeout). */
+  /**
+   * Seconds a message an event source mapping failed waits before it is received again (the
+   * visibility timeout of the queues those mappings drain: the compensation queue, the saga-start queue).
+   */
   readonly compensationRetrySeconds: number;
+  /**
+   * The StartExecution quota of the local Step Functions endpoint (`LOCAL_SFN_START_RATE`,
+   * `LOCAL_SFN_START_BURST`). @default AWS's, for the large regions (300 a second, 1,300 burst)
+   */
+  readonly stepFunctionsStartQuota?: StartExecutionQuota;
   /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
   readonly pgBouncer: boolean;
   /**
@@ -104,8 +113,9 @@ export class LocalStackConfigError extends Error {
  * Starts the whole system on this machine (docs/adr/0005, docs/adr/0013) from the synthesized CDK
  * app: PostgreSQL, DynamoDB and SQS stand-ins with the template's tables and queues behind IAM
  * checks, the simulated payment provider, every function in Lambda-like containers, the template's
- * state machine, the compensation worker behind its event source mapping, the sweeper on its
- * schedule and the API's methods behind a local API Gateway. `progress` is told each step as it
+ * state machine (StartExecution held to AWS's quota), every queue consumer behind its event
+ * source mapping (the compensation worker, the saga starter), the sweeper on its schedule and the
+ * API's methods behind a local API Gateway. `progress` is told each step as it
  * begins; `log` gets the functions' log lines (cold starts, timeouts, denied calls).
  */
 export async function startLocalStack(
@@ -292,7 +302,12 @@ export async function startLocalStack(
       retryIntervalScale: config.timeScale,
       usage,
     });
-    const stepFunctions = await startStepFunctionsEndpoint({ machine, port: await findFreePort() });
+    const stepFunctions = await startStepFunctionsEndpoint({
+      machine,
+      port: await findFreePort(),
+      usage,
+      ...(config.stepFunctionsStartQuota ? { startExecutionQuota: config.stepFunctionsStartQuota } : {}),
+    });
     stops.push(['Step Functions', () => stepFunctions.close()]);
     const sfnProxy = await startIamProxy({
       service: 'states',
@@ -303,32 +318,42 @@ export async function startLocalStack(
     });
     stops.push(['the Step Functions IAM check', () => sfnProxy.close()]);
 
-    const mapping = app.eventSourceMappings[0];
-    if (!mapping) throw new LocalStackConfigError('the CDK app defines no event source mapping');
-    const worker = functions.find(mapping.function);
+    const compensationMapping = app.eventSourceMappings.find(
+      (mapping) => functions.find(mapping.function).entry === COMPENSATION_WORKER_ENTRY,
+    );
+    if (!compensationMapping) {
+      throw new LocalStackConfigError(
+        `the CDK app has no event source mapping for ${COMPENSATION_WORKER_ENTRY}`,
+      );
+    }
     const compensationQueue = {
-      queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
-      dlqUrl: queueUrls.get(idOf(mapping.queue.redrive?.deadLetterQueue ?? mapping.queue)) as string,
+      queueUrl: queueUrls.get(idOf(compensationMapping.queue)) as string,
+      dlqUrl: queueUrls.get(
+        idOf(compensationMapping.queue.redrive?.deadLetterQueue ?? compensationMapping.queue),
+      ) as string,
     };
-    progress(`starting the compensation worker (${worker.name}, batches of ${mapping.batchSize})`);
     await restoreCompensationQueue(sql, sqs, compensationQueue);
-    const pollerClient = roleClient(SQSClient, endpoints.sqs, worker.role);
-    stops.push(["the event source mapping's SQS client", async () => pollerClient.destroy()]);
-    // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
-    // to seconds, a second poller would be handed a message still being worked on.
-    const poller = startSqsPoller({
-      // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
-      client: pollerClient,
-      queueUrl: compensationQueue.queueUrl,
-      batchSize: mapping.batchSize,
-      reportBatchItemFailures: mapping.reportBatchItemFailures,
-      waitTimeSeconds: 1,
-      visibilityTimeoutSeconds: config.compensationRetrySeconds,
-      functionName: worker.name,
-      handler: (event) => functions.invoke(worker, event),
-      onError: (error) => log(`[lambda ${worker.name}] batch failed: ${describeError(error)}`),
-    });
-    stops.push(['the compensation worker', () => poller.stop()]);
+    for (const mapping of app.eventSourceMappings) {
+      const consumer = functions.find(mapping.function);
+      progress(`starting ${consumer.name} behind its event source mapping (batches of ${mapping.batchSize})`);
+      const pollerClient = roleClient(SQSClient, endpoints.sqs, consumer.role);
+      stops.push([`the SQS client of ${consumer.name}'s event source`, async () => pollerClient.destroy()]);
+      // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
+      // to seconds, a second poller would be handed a message still being worked on.
+      const poller = startSqsPoller({
+        // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
+        client: pollerClient,
+        queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
+        batchSize: mapping.batchSize,
+        reportBatchItemFailures: mapping.reportBatchItemFailures,
+        waitTimeSeconds: 1,
+        visibilityTimeoutSeconds: config.compensationRetrySeconds,
+        functionName: consumer.name,
+        handler: (event) => functions.invoke(consumer, event),
+        onError: (error) => log(`[lambda ${consumer.name}] batch failed: ${describeError(error)}`),
+      });
+      stops.push([`${consumer.name}'s event source`, () => poller.stop()]);
+    }
 
     const sweeper = app.functions.find((fn) => fn.entry === SWEEPER_ENTRY);
     if (!sweeper) throw new LocalStackConfigError(`the CDK app has no function for ${SWEEPER_ENTRY}`);

@@ -64,6 +64,7 @@ export async function measureRoundTrips(ctx: BenchContext): Promise<RoundTripsRe
   const placeOrder = createPlaceOrder({
     orders: new OrderStore(counting),
     sagaStarter: { start: async () => ({ alreadyStarted: false }) },
+    sagaStartBuffer: { enqueue: async () => {} },
   });
   const command = (lines: number) => ({
     customerId,

@@ -11,6 +11,7 @@ export const handler = middy(async () => {
   const { dependencies, options } = containerSweeper();
   const report = await sweepStuckOrders(dependencies, options);
   metrics.addMetric('OrdersRecoveryStarted', MetricUnit.Count, report.started);
+  metrics.addMetric('OrdersRecoveryStartDeferred', MetricUnit.Count, report.startDeferred);
   metrics.addMetric('OrdersRecoveryCompensated', MetricUnit.Count, report.compensated);
   metrics.addMetric('OrdersRecoveryRequiresAttention', MetricUnit.Count, report.requiresAttention);
   return report;

@@ -14,6 +14,7 @@ import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
+import type { SagaStartQueue } from './saga-start-queue.js';
 import type { StateMachineLiveAlias } from './state-machine-alias.js';
 
 /** What a route's handler module reads at runtime (see `src/roots/api.ts` and `src/config/functions.ts`). */
@@ -30,6 +31,8 @@ type RouteDependency =
   | 'checkoutLimit'
   /** `STATE_MACHINE_ARN`, the saga's `live` alias: states:StartExecution through it. */
   | 'startSaga'
+  /** `SAGA_START_QUEUE_URL`: sqs:SendMessage on the saga-start queue, where a failed start goes. */
+  | 'sagaStartQueue'
   /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
   | 'payments'
   /** `STATE_MACHINE_ARN`: states:DescribeExecution on the saga's executions (the admin order view). */
@@ -42,7 +45,7 @@ type RouteDependency =
  * here fails the synth, so nobody ships a function with guessed permissions.
  */
 const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga'],
+  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga', 'sagaStartQueue'],
   getOrder: ['requestLimit', 'database'],
   getLiveness: [],
   getReadiness: ['database', 'idempotencyProbe', 'payments'],
@@ -68,6 +71,8 @@ export interface ApiHandlersProps {
   readonly stateMachine: IStateMachine;
   /** The alias saga executions start through. */
   readonly sagaAlias: StateMachineLiveAlias;
+  /** Where checkout hands a saga start that failed or was throttled (docs/adr/0019). */
+  readonly sagaStartQueue: SagaStartQueue;
   /** The state machine's name (a literal), for the execution ARNs the admin order view describes. */
   readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
@@ -129,6 +134,9 @@ export class ApiHandlers extends Construct {
             break;
           case 'startSaga':
             props.sagaAlias.bindStarter(fn.function);
+            break;
+          case 'sagaStartQueue':
+            props.sagaStartQueue.bindSender(fn.function);
             break;
           case 'payments':
             props.payments.bindWithoutCredential(fn.function);

@@ -26,11 +26,12 @@ import { LIVE_ALIAS_NAME, liveAlias } from './live-alias.js';
  * How a function's traffic reaches it, which decides how a deploy shifts it:
  * - `request`: steady, customer-facing calls (API routes, saga tasks). Canary: 10 % of the calls
  *   for 5 minutes, then all of them.
- * - `queue`: the compensation worker, invoked by the SQS event source only when a compensation
- *   failed, so its traffic is sparse and bursty. Linear: 10 % more every minute (10 minutes), so
- *   most batches run on the proven version while the new one collects evidence; a batch the new
- *   version fails goes back to the queue and is retried (idempotently) by whichever version
- *   receives it next, so a bad version costs a delay, never a compensation.
+ * - `queue`: the compensation worker and the saga starter, invoked by their SQS event sources only
+ *   when a compensation failed or a saga start was throttled, so their traffic is sparse and
+ *   bursty. Linear: 10 % more every minute (10 minutes), so most batches run on the proven
+ *   version while the new one collects evidence; a batch the new version fails goes back to the
+ *   queue and is retried (idempotently) by whichever version receives it next, so a bad version
+ *   costs a delay, never a compensation or a saga.
  * - `schedule`: the sweeper (every 2 minutes) and the outbox relay (every minute): one invocation
  *   per tick, so a 10 % canary would promote a version that never ran. Canary of 50 % for 10
  *   minutes: the new version runs about 2–3 sweeps and 5 relay batches before it takes over. Both

@@ -13,6 +13,8 @@ export interface CheckoutAlarms {
   readonly deadLetterQueueAlarm: Alarm;
   readonly compensationAgeAlarm: Alarm;
   readonly compensationFailureRateAlarm: Alarm;
+  readonly sagaStartDeadLetterAlarm: Alarm;
+  readonly sagaStartAgeAlarm: Alarm;
   readonly proxySaturationAlarm: Alarm;
   /** Error-rate and throttle alarms of each function, by name. */
   readonly functionAlarms: ReadonlyMap<string, { readonly errors: Alarm; readonly throttles: Alarm }>;
@@ -109,6 +111,23 @@ export function createAlarms(
     threshold: ALARM_THRESHOLDS.compensationFailureRatePercent,
     evaluationPeriods: 2,
   });
+  const sagaStartDeadLetterAlarm = top('SagaStartDeadLetters', {
+    description:
+      'A saga start was refused on every attempt and sits in the saga-start DLQ. Its order is committed and ' +
+      'PENDING; the sweeper starts its saga. Find why StartExecution fails (docs/runbooks/saga-start-backlog.md).',
+    metric: signals.sagaStarts.deadLetterDepth,
+    threshold: ALARM_THRESHOLDS.sagaStartDeadLetterMessages,
+    atLeast: true,
+    evaluationPeriods: 1,
+  });
+  const sagaStartAgeAlarm = top('SagaStartQueueAge', {
+    description:
+      `A saga start has waited more than ${ALARM_THRESHOLDS.sagaStartAgeSeconds} s for the saga starter ` +
+      'for 3 minutes: StartExecution is throttled or failing, or the starter is not running.',
+    metric: signals.sagaStarts.oldestAge,
+    threshold: ALARM_THRESHOLDS.sagaStartAgeSeconds,
+    evaluationPeriods: 3,
+  });
 
   const functionAlarms = new Map<string, { errors: Alarm; throttles: Alarm }>();
   for (const { name, errorRate, throttles } of signals.functions) {
@@ -145,6 +164,8 @@ export function createAlarms(
     deadLetterQueueAlarm,
     compensationAgeAlarm,
     compensationFailureRateAlarm,
+    sagaStartDeadLetterAlarm,
+    sagaStartAgeAlarm,
     proxySaturationAlarm,
     functionAlarms,
     all,

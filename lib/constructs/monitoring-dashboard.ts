@@ -24,7 +24,7 @@ export function createDashboard(
   signals: MonitoringSignals,
   alarms: readonly Alarm[],
 ): Dashboard {
-  const { api, saga, compensations, database } = signals;
+  const { api, saga, compensations, sagaStarts, database } = signals;
   const dashboard = new Dashboard(scope, 'Dashboard', { defaultInterval: Duration.hours(3) });
   dashboard.addWidgets(
     new TextWidget({
@@ -109,6 +109,25 @@ export function createDashboard(
       title: 'Compensations: oldest message age (s)',
       left: [compensations.oldestAge],
       leftAnnotations: [threshold(ALARM_THRESHOLDS.compensationAgeSeconds, 'age alarm')],
+      width: 8,
+    }),
+  );
+  dashboard.addWidgets(
+    new GraphWidget({
+      title: 'Saga starts handed to the queue (StartExecution failed or throttled)',
+      left: [sagaStarts.buffered],
+      width: 8,
+    }),
+    new GraphWidget({
+      title: 'Saga-start queue: depth and DLQ',
+      left: [sagaStarts.queueDepth, sagaStarts.deadLetterDepth],
+      leftAnnotations: [threshold(ALARM_THRESHOLDS.sagaStartDeadLetterMessages, 'DLQ alarm')],
+      width: 8,
+    }),
+    new GraphWidget({
+      title: 'Saga-start queue: oldest message age (s)',
+      left: [sagaStarts.oldestAge],
+      leftAnnotations: [threshold(ALARM_THRESHOLDS.sagaStartAgeSeconds, 'age alarm')],
       width: 8,
     }),
   );

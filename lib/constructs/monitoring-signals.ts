@@ -106,6 +106,25 @@ export function monitoringSignals(props: MonitoringProps) {
           label: `Failure to resolution ${statistic} (s)`,
         }),
     },
+    // Saga starts that failed or were throttled at checkout (docs/adr/0019): sent is how often the
+    // buffer was needed, age how far behind the starter is.
+    sagaStarts: {
+      buffered: props.sagaStartQueue
+        .metricNumberOfMessagesSent({ statistic: 'Sum', period: oneMinute })
+        .with({ label: 'Starts handed to the queue' }),
+      queueDepth: props.sagaStartQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: oneMinute,
+      }),
+      deadLetterDepth: props.sagaStartDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: oneMinute,
+      }),
+      oldestAge: props.sagaStartQueue.metricApproximateAgeOfOldestMessage({
+        statistic: 'Maximum',
+        period: oneMinute,
+      }),
+    },
     // Every alarm notifies the topic on ALARM and on OK: what the on-call person receives.
     alertVolume: props.topic
       .metricNumberOfMessagesPublished({ statistic: 'Sum', period: oneHour })
@@ -159,6 +178,13 @@ export const ALARM_THRESHOLDS = {
   deadLetterMessages: 1,
   /** Age of the oldest compensation waiting for the worker, seconds. */
   compensationAgeSeconds: 600,
+  /** Messages in the saga-start dead-letter queue. */
+  sagaStartDeadLetterMessages: 1,
+  /**
+   * Age of the oldest saga start waiting for the starter, seconds: the buffer drains in seconds, so
+   * two minutes behind for three minutes running means starts are refused or the starter is down.
+   */
+  sagaStartAgeSeconds: 120,
   /** Share of a function's invocations that fail, percent. */
   lambdaErrorRatePercent: 5,
   /** Throttled invocations of a function in 5 minutes. */

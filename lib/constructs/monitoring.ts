@@ -19,6 +19,9 @@ export interface MonitoringProps {
   readonly stateMachine: IStateMachine;
   readonly compensationQueue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** Saga starts waiting for the saga starter (docs/adr/0019), and its dead-letter queue. */
+  readonly sagaStartQueue: IQueue;
+  readonly sagaStartDeadLetterQueue: IQueue;
   /** The functions to watch for errors and throttles, by a stable name (a construct id each). */
   readonly functions: ReadonlyMap<string, IFunction>;
   readonly proxy: DatabaseProxy;
@@ -33,7 +36,8 @@ export interface MonitoringProps {
 
 /**
  * The alarms (docs/runbooks/README.md) wired to the ops topic, and one dashboard with the same signals:
- * API p99 and 5xx rate, saga failures, compensation DLQ depth and queue age, per-function error
+ * API p99 and 5xx rate, saga failures, compensation DLQ depth and queue age, saga-start queue age
+ * and DLQ depth, per-function error
  * rate and throttles, RDS Proxy connection saturation. The signals are built once
  * (`monitoring-signals.ts`), the alarms (`monitoring-alarms.ts`) and the dashboard
  * (`monitoring-dashboard.ts`) read them; both live in this construct, whose ids they keep.
@@ -45,6 +49,8 @@ export class Monitoring extends Construct {
   readonly sagaFailuresAlarm: Alarm;
   readonly deadLetterQueueAlarm: Alarm;
   readonly compensationAgeAlarm: Alarm;
+  readonly sagaStartDeadLetterAlarm: Alarm;
+  readonly sagaStartAgeAlarm: Alarm;
   readonly proxySaturationAlarm: Alarm;
   readonly compensationFailureRateAlarm: Alarm;
   /** Error-rate and throttle alarms of each function, by the name given in `functions`. */
@@ -60,6 +66,8 @@ export class Monitoring extends Construct {
     this.deadLetterQueueAlarm = alarms.deadLetterQueueAlarm;
     this.compensationAgeAlarm = alarms.compensationAgeAlarm;
     this.compensationFailureRateAlarm = alarms.compensationFailureRateAlarm;
+    this.sagaStartDeadLetterAlarm = alarms.sagaStartDeadLetterAlarm;
+    this.sagaStartAgeAlarm = alarms.sagaStartAgeAlarm;
     this.proxySaturationAlarm = alarms.proxySaturationAlarm;
     this.functionAlarms = alarms.functionAlarms;
     this.dashboard = createDashboard(this, signals, alarms.all);

@@ -1,7 +1,22 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { UsageMeter } from '../usage.js';
 import { closeServer, listen } from './http-server.js';
 import type { LocalStateMachine } from './step-functions.js';
+import { TokenBucket } from './token-bucket.js';
+
+/**
+ * AWS's StartExecution quota for Standard workflows in the large regions (US East N. Virginia, US
+ * West Oregon, Europe Ireland): a bucket of 1,300 that refills at 300 per second. Other regions
+ * have 800 and 150. Per account and region, shared by every caller.
+ */
+export const AWS_START_EXECUTION_QUOTA = { ratePerSecond: 300, burst: 1300 } as const;
+
+/** A StartExecution quota: `ratePerSecond` tokens a second into a bucket of `burst`. */
+export interface StartExecutionQuota {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+}
 
 /** The slice of the Step Functions API the service calls, served over its wire protocol. */
 export interface LocalStepFunctionsEndpoint {
@@ -12,28 +27,53 @@ export interface LocalStepFunctionsEndpoint {
 
 /**
  * Serves `StartExecution` and `DescribeExecution` (AWS JSON 1.0, `X-Amz-Target:
- * AWSStepFunctions.<Operation>`) for a local state machine, so the API handlers and the sweeper
- * run unchanged locally: their real `SFNClient` is pointed here by `AWS_ENDPOINT_URL_SFN`.
- * Errors use the `__type` names the SDK turns into its exception classes (ExecutionAlreadyExists,
- * ExecutionDoesNotExist, StateMachineDoesNotExist, InvalidName).
+ * AWSStepFunctions.<Operation>`) for a local state machine, so the API handlers, the saga starter
+ * and the sweeper run unchanged locally: their real `SFNClient` is pointed here by
+ * `AWS_ENDPOINT_URL_SFN`. Errors use the `__type` names the SDK turns into its exception classes
+ * (ExecutionAlreadyExists, ExecutionDoesNotExist, StateMachineDoesNotExist, InvalidName).
+ *
+ * StartExecution is held to a quota as AWS holds it (a token bucket, AWS's documented numbers by
+ * default): a call beyond it is answered as AWS answers it, HTTP 400 with the Coral throttling
+ * error `com.amazon.coral.availability#ThrottlingException` and "Rate exceeded", which the SDK
+ * raises as a `ThrottlingException` (and its standard retry strategy treats as a throttle).
  */
 export async function startStepFunctionsEndpoint(options: {
   readonly machine: LocalStateMachine;
   readonly port?: number;
+  /** @default AWS_START_EXECUTION_QUOTA */
+  readonly startExecutionQuota?: StartExecutionQuota;
+  /** Counts throttled StartExecution calls (`stepFunctions.startExecutionThrottled`). @default - not counted */
+  readonly usage?: UsageMeter;
 }): Promise<LocalStepFunctionsEndpoint> {
   const { machine } = options;
+  const quota = options.startExecutionQuota ?? AWS_START_EXECUTION_QUOTA;
+  const starts = new TokenBucket(quota.ratePerSecond, quota.burst);
   const server = createServer((request, response) => {
-    void handle(machine, request, response);
+    void handle(machine, request, response, () => {
+      if (starts.take()) return true;
+      options.usage?.count('stepFunctions.startExecutionThrottled');
+      return false;
+    });
   });
   await listen(server, options.port ?? 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return { endpoint: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
 }
 
-async function handle(machine: LocalStateMachine, request: IncomingMessage, response: ServerResponse) {
+async function handle(
+  machine: LocalStateMachine,
+  request: IncomingMessage,
+  response: ServerResponse,
+  takeStartToken: () => boolean,
+) {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   const operation = String(request.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
+  if (operation === 'StartExecution' && !takeStartToken()) {
+    // Refused at the door, before the request is looked at, as AWS's quota refuses it.
+    reply(response, 400, { __type: THROTTLING_TYPE, message: 'Rate exceeded' });
+    return;
+  }
   try {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
     reply(response, 200, operate(machine, operation, body));
@@ -83,6 +123,9 @@ function operate(machine: LocalStateMachine, operation: string, body: Record<str
       throw named('UnknownOperationException', `operation ${operation} is not served locally`);
   }
 }
+
+/** The error type AWS's front door answers a call over its quota with. */
+const THROTTLING_TYPE = 'com.amazon.coral.availability#ThrottlingException';
 
 function named(name: string, message: string): Error {
   const error = new Error(message);

@@ -13,9 +13,16 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
  *   becomes `PAYMENT_PROVIDER_API_KEY`, the key the local simulated provider was started with.
  * - Compressed time: the breaker's half-open delay is multiplied by `LOCAL_TIME_SCALE`, the provider
  *   client timeout is `PAYMENT_TIMEOUT_MS` of `npm start`'s environment (default 2000 ms, so that a
- *   never-answering provider fails in seconds), and the compensation queue's visibility timeout is
- *   `LOCAL_COMPENSATION_RETRY_SECONDS`, so the event source mapping runs one batch at a time (see
- *   {@link localVisibilityTimeoutSeconds}).
+ *   never-answering provider fails in seconds), and the visibility timeout of every queue an event
+ *   source mapping drains (the compensation queue, the saga-start queue) is
+ *   `LOCAL_COMPENSATION_RETRY_SECONDS`, so each mapping runs one batch at a time (see
+ *   {@link localVisibilityTimeoutSeconds}). A message the saga starter hands back early
+ *   (`ChangeMessageVisibility`) counts one more receive locally than in AWS: local-aws-sqs counts a
+ *   visibility change as a receive.
+ * - Quotas: the local Step Functions endpoint holds StartExecution to a token bucket of
+ *   `LOCAL_SFN_START_BURST` tokens refilled at `LOCAL_SFN_START_RATE` a second (AWS's quota in the
+ *   large regions by default: 1,300 and 300), answering a call beyond it as AWS does
+ *   (`ThrottlingException`). DescribeExecution is not held to its own quota.
  * - Per-customer limits: `CUSTOMER_REQUESTS_PER_MINUTE` and `CUSTOMER_CHECKOUTS_PER_MINUTE` come
  *   from `npm start`'s environment, unset meaning off, so load tests are not throttled by a stage's
  *   limits.
@@ -131,6 +138,9 @@ export function localVisibilityTimeoutSeconds(
 ): number {
   return drained ? retrySeconds : queue.visibilityTimeoutSeconds;
 }
+
+/** The compensation worker's entry: its queue is the one restored after a restart (local/stack.ts). */
+export const COMPENSATION_WORKER_ENTRY = 'lambdas/workers/compensation-worker.ts';
 
 /** The sweeper's entry: compressed time for its schedule and its "stuck after". */
 export const SWEEPER_ENTRY = 'lambdas/workers/sweeper.ts';

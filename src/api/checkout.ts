@@ -2,7 +2,7 @@ import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createPlaceOrder, type PlaceOrderOutcome } from '../checkout/place-order.js';
 import type { OrderStore } from '../db/orders.js';
-import type { SagaStarter } from '../saga/saga-starter.js';
+import type { SagaStartBuffer, SagaStarter } from '../saga/saga-starter.js';
 import { type CustomerLimiter, withCustomerLimits } from './customer-limits.js';
 import { headerValue, jsonResponse, parseWith, type Route, readJsonBody } from './http.js';
 import type { CheckoutIdempotency } from './idempotency.js';
@@ -19,6 +19,8 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed';
 export interface CheckoutDependencies {
   readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
   readonly sagaStarter: SagaStarter;
+  /** Where a saga start that failed or was throttled is handed over (docs/adr/0019). */
+  readonly sagaStartBuffer: SagaStartBuffer;
   readonly idempotency: CheckoutIdempotency;
   /** Per-customer limits, spent before anything else is read or written. @default - no limits */
   readonly limiter?: Pick<CustomerLimiter, 'consume'>;
@@ -99,10 +101,12 @@ export function checkoutResponse(outcome: PlaceOrderOutcome): HttpResponse {
  * The idempotent unit of checkout: place the order, start its saga, render the response.
  *
  * It returns a response only for final outcomes (accepted, or a business refusal), and that is
- * what Powertools stores and replays. Transient failures (database or DynamoDB unreachable, saga
- * not started) are thrown, so the in-progress record is deleted and a retry with the same key
- * runs again; the derived order id (see `createPlaceOrder`) makes that retry pick up an order the
- * failed attempt had already committed. `makeIdempotent` wraps this function rather than the
+ * what Powertools stores and replays. A committed order is accepted whether or not its saga could
+ * be started right away (the start is buffered, docs/adr/0019), so its 202 is stored and replayed
+ * like any other. Transient failures before the commit (database or DynamoDB unreachable) are
+ * thrown, so the in-progress record is deleted and a retry with the same key runs again; the
+ * derived order id (see `createPlaceOrder`) makes that retry pick up an order the failed attempt
+ * had already committed. `makeIdempotent` wraps this function rather than the
  * handler: the middy middleware can delete a record it never acquired when a concurrent
  * duplicate arrives (powertools-lambda-typescript#5675).
  */
@@ -110,6 +114,7 @@ export function createIdempotentCheckout(dependencies: CheckoutDependencies) {
   const placeOrder = createPlaceOrder({
     orders: dependencies.orders,
     sagaStarter: dependencies.sagaStarter,
+    sagaStartBuffer: dependencies.sagaStartBuffer,
     ...(dependencies.reservationTtlSeconds === undefined
       ? {}
       : { reservationTtlSeconds: dependencies.reservationTtlSeconds }),

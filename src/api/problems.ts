@@ -38,10 +38,6 @@ export const PROBLEMS = {
   RATE_LIMITED: { status: 429, title: 'Too many requests from this customer' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
-  SAGA_START_FAILED: {
-    status: 503,
-    title: 'The order was recorded but its payment could not be started yet',
-  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
@@ -69,7 +65,6 @@ const RETRY_AFTER_SECONDS: Partial<Record<ProblemCode, number>> = {
   THROTTLED: 1,
   RATE_LIMITED: 60,
   SERVICE_UNAVAILABLE: 2,
-  SAGA_START_FAILED: 2,
 };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -141,8 +136,6 @@ export interface ClassifiedError {
 const GENERIC_DETAIL: Partial<Record<ProblemCode, string>> = {
   INTERNAL_ERROR: 'An unexpected error occurred. It has been logged with the correlation id of this request.',
   SERVICE_UNAVAILABLE: 'A dependency of the service is unavailable. Retry the same request later.',
-  SAGA_START_FAILED:
-    'The order was recorded but its payment could not be started. Retry with the same Idempotency-Key.',
   IDEMPOTENCY_KEY_IN_USE:
     'A request with this Idempotency-Key is still being processed. Retry after the delay in Retry-After.',
   IDEMPOTENCY_KEY_REUSED:
@@ -181,8 +174,6 @@ export function problemFromError(error: unknown): ClassifiedError {
     case 'IdempotencyInconsistentStateError':
     case 'IdempotencyPersistenceConsistencyError':
       return { response: generic('SERVICE_UNAVAILABLE'), serverFault: true };
-    case 'SagaStartError':
-      return { response: generic('SAGA_START_FAILED'), serverFault: true };
   }
   if (error instanceof OnHandBelowReservedError) {
     return {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { OrderStore, PlaceOrderResult } from '../db/orders.js';
 import { type CartLine, normalizeCart, type Order } from '../domain/order.js';
-import { SagaStartError, type SagaStarter } from '../saga/saga-starter.js';
+import { logger } from '../runtime/observability.js';
+import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
+import type { SagaStartBuffer, SagaStarter } from '../saga/saga-starter.js';
 
 /** A validated checkout request of one customer (the HTTP layer validates the body). */
 export interface PlaceOrderCommand {
@@ -18,8 +20,17 @@ export interface PlaceOrderCommand {
 type Refusal = Exclude<PlaceOrderResult, { outcome: 'PLACED' | 'ALREADY_PLACED' }>;
 
 /**
+ * How the saga of an accepted order was started: `STARTED` by this request (or found started),
+ * `BUFFERED` on the saga-start queue because the start failed or was throttled, `DEFERRED` to the
+ * sweeper because even the queue could not be written. Not part of the answer, which is the same
+ * 202 in every case (docs/adr/0019); `NOT_NEEDED` for a picked-up order past PENDING.
+ */
+export type SagaStartOutcome = 'STARTED' | 'BUFFERED' | 'DEFERRED' | 'NOT_NEEDED';
+
+/**
  * What placing an order came to. Every member is a business outcome, final for this request;
- * failures worth retrying (database unreachable, saga not started) are thrown instead.
+ * failures worth retrying (database unreachable) are thrown instead. Once the order is committed
+ * the outcome is ACCEPTED, whatever happens to the start of its saga.
  */
 export type PlaceOrderOutcome =
   | {
@@ -27,6 +38,7 @@ export type PlaceOrderOutcome =
       readonly order: Order;
       /** True when the order existed already (an earlier attempt placed it) and was picked up. */
       readonly resumed: boolean;
+      readonly sagaStart: SagaStartOutcome;
     }
   | Refusal
   /** The key already named an order with different contents (possible once the idempotency record expired). */
@@ -34,7 +46,12 @@ export type PlaceOrderOutcome =
 
 export interface PlaceOrderDependencies {
   readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
+  /** One short attempt at StartExecution (no long retry ladder on the request path). */
   readonly sagaStarter: SagaStarter;
+  /** Where a start that failed or was throttled waits to be made (the saga-start queue). */
+  readonly sagaStartBuffer: SagaStartBuffer;
+  /** Fault injection right after the order is committed; tests and local mode only. @default none */
+  readonly faults?: SideEffectFaults;
   /** How long stock stays reserved without the saga settling it. @default 3600 */
   readonly reservationTtlSeconds?: number;
 }
@@ -60,27 +77,48 @@ export function orderIdFor(customerId: string, idempotencyKey: string): string {
  * The checkout use case: place the order (price, reserve stock, debit store credit in one
  * database call) and start its payment saga.
  *
- * Why the order id is derived from (customer, Idempotency-Key) rather than random: placing the
- * order and starting the saga are two steps that cannot share a transaction. When the saga start
- * fails, the order is already committed (PENDING, stock reserved) and the client gets a
- * retryable 503. The HTTP layer's idempotency record is only completed with a final answer, so
- * the client's retry with the same key runs this function again; with a derived id it finds the
- * order the first attempt committed and starts its saga (idempotent: the execution is named by the
- * order id), instead of placing a second order. The same holds when the idempotency record was
- * lost (result not saved, or expired after 24 h): a key can never produce two orders. If nobody
- * retries, the crash-recovery sweeper starts or compensates the PENDING order.
+ * Once the order is committed the answer is ACCEPTED, whatever happens to the saga's start
+ * (docs/adr/0019): placing the order and starting the saga are two steps that cannot share a
+ * transaction, and a client told "failed" for a committed order would be charged anyway when the
+ * start is retried behind its back. So the start is tried once, briefly; when it fails or is
+ * throttled it is handed to the saga-start queue, whose starter makes it within seconds at a rate
+ * the Step Functions quota allows; when even the queue cannot be written the sweeper starts the
+ * order's saga on its next run. The execution is named by the order id, so every one of these
+ * starts the same, single execution.
+ *
+ * Why the order id is derived from (customer, Idempotency-Key) rather than random: a retry whose
+ * idempotency record is gone (lost, expired after 24 h, or never completed because the process
+ * died) runs this function again; with a derived id it finds the order the first attempt
+ * committed and answers it again (starting its saga if it is still PENDING), instead of placing a
+ * second order.
  */
 export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
-  const { orders, sagaStarter } = dependencies;
+  const { orders, sagaStarter, sagaStartBuffer } = dependencies;
+  const faults = dependencies.faults ?? NO_FAULTS;
 
-  async function startSaga(order: Order, correlationId: string): Promise<void> {
+  async function startSaga(order: Order, correlationId: string): Promise<SagaStartOutcome> {
+    const input = { orderId: order.orderId, correlationId, chargeCents: order.chargeCents };
+    const context = { orderId: order.orderId, correlationId };
     try {
-      await sagaStarter.start({ orderId: order.orderId, correlationId, chargeCents: order.chargeCents });
-    } catch (error) {
-      if (error instanceof SagaStartError) throw error;
-      throw new SagaStartError(`could not start the payment saga of order ${order.orderId}`, {
-        cause: error,
-      });
+      await sagaStarter.start(input);
+      return 'STARTED';
+    } catch (startError) {
+      try {
+        await sagaStartBuffer.enqueue(input);
+        logger.warn('the saga start failed; handed to the saga-start queue', {
+          ...context,
+          error: startError as Error,
+        });
+        return 'BUFFERED';
+      } catch (bufferError) {
+        // The order is committed and stays accepted: the sweeper starts sagas that never started.
+        logger.error('the saga start failed and could not be queued; the sweeper will start it', {
+          ...context,
+          error: startError as Error,
+          bufferError: bufferError as Error,
+        });
+        return 'DEFERRED';
+      }
     }
   }
 
@@ -91,10 +129,11 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
     }
     // Only a PENDING order may still lack its saga; any later status means the saga (or the
     // sweeper) has already taken it over, and starting it again would be wrong or pointless.
-    if (existing.status === 'PENDING') {
-      await startSaga(existing, existing.correlationId ?? command.correlationId);
-    }
-    return { outcome: 'ACCEPTED', order: existing, resumed: true };
+    const sagaStart =
+      existing.status === 'PENDING'
+        ? await startSaga(existing, existing.correlationId ?? command.correlationId)
+        : 'NOT_NEEDED';
+    return { outcome: 'ACCEPTED', order: existing, resumed: true, sagaStart };
   }
 
   return async function placeOrder(command: PlaceOrderCommand): Promise<PlaceOrderOutcome> {
@@ -126,8 +165,9 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
       return resume(raced, command);
     }
     if (result.outcome !== 'PLACED') return result;
-    await startSaga(result.order, command.correlationId);
-    return { outcome: 'ACCEPTED', order: result.order, resumed: false };
+    faults.afterSideEffect('placeOrder', orderId);
+    const sagaStart = await startSaga(result.order, command.correlationId);
+    return { outcome: 'ACCEPTED', order: result.order, resumed: false, sagaStart };
   };
 }
 

@@ -11,6 +11,8 @@ import {
   paymentProvider,
   powertools,
   providerSecret,
+  sagaStart,
+  sagaStarter,
   stateMachine,
   sweeper,
 } from './variables.js';
@@ -25,7 +27,7 @@ export const COMMON_GROUPS = [lambda, powertools] as const;
 
 const paymentClient = [database, paymentProvider, providerSecret] as const;
 
-export const CHECKOUT_FUNCTION = [database, idempotency, customerLimits, stateMachine] as const;
+export const CHECKOUT_FUNCTION = [database, idempotency, customerLimits, stateMachine, sagaStart] as const;
 export const ORDER_READ_FUNCTION = [database, customerLimits] as const;
 export const LIVENESS_FUNCTION = [] as const;
 export const READINESS_FUNCTION = [database, idempotency, paymentProvider] as const;
@@ -39,6 +41,7 @@ export const COMPENSATION_WORKER_FUNCTION = [
   compensationWorker,
   compensationQueue,
 ] as const;
+export const SAGA_STARTER_FUNCTION = [database, stateMachine, sagaStart, sagaStarter] as const;
 export const SWEEPER_FUNCTION = [...paymentClient, stateMachine, compensationQueue, sweeper] as const;
 export const OUTBOX_RELAY_FUNCTION = [database, outboxRelay] as const;
 export const MIGRATION_FUNCTION = [database, migrations] as const;
@@ -78,6 +81,7 @@ export const FUNCTION_DECLARATIONS: readonly FunctionDeclaration[] = [
     handler: 'handler',
     groups: COMPENSATION_WORKER_FUNCTION,
   },
+  { entry: 'lambdas/workers/saga-starter.ts', handler: 'handler', groups: SAGA_STARTER_FUNCTION },
   { entry: 'lambdas/workers/sweeper.ts', handler: 'handler', groups: SWEEPER_FUNCTION },
   { entry: 'lambdas/workers/outbox-relay.ts', handler: 'handler', groups: OUTBOX_RELAY_FUNCTION },
   { entry: 'lambdas/ops/migrate.ts', handler: 'handler', groups: MIGRATION_FUNCTION },

@@ -173,6 +173,34 @@ export const stateMachine = group('stateMachine', 'The payment saga state machin
   }),
 });
 
+/**
+ * Starting saga executions (docs/adr/0019): one short attempt each, and the saga-start queue where
+ * a start that failed or was throttled waits for the saga starter.
+ */
+export const sagaStart = group('sagaStart', 'Starting saga executions and the saga-start queue.', {
+  queueUrl: requiredText({
+    name: 'SAGA_START_QUEUE_URL',
+    doc: 'The SQS saga-start queue.',
+    setBy: 'stack',
+  }),
+  timeoutMs: integer({
+    name: 'SAGA_START_TIMEOUT_MS',
+    doc: 'How long one StartExecution call may take before it counts as failed (no SDK retries).',
+    setBy: 'stack',
+    defaultValue: 1_000,
+  }),
+});
+
+/** The saga starter, the consumer of the saga-start queue. */
+export const sagaStarter = group('sagaStarter', 'The saga starter.', {
+  startsPerSecond: integer({
+    name: 'SAGA_STARTS_PER_SECOND',
+    doc: 'Most StartExecution calls per second of one starter container.',
+    setBy: 'stack',
+    defaultValue: 50,
+  }),
+});
+
 /** Where failed compensations go. */
 export const compensationQueue = group('compensationQueue', 'The compensation queue.', {
   url: requiredText({ name: 'COMPENSATION_QUEUE_URL', doc: 'The SQS compensation queue.', setBy: 'stack' }),
@@ -250,6 +278,8 @@ export const CONFIG_GROUPS = [
   idempotency,
   customerLimits,
   stateMachine,
+  sagaStart,
+  sagaStarter,
   compensationQueue,
   compensationWorker,
   sweeper,

@@ -18,11 +18,64 @@ export type OrphanedCompensation = Pick<
 >;
 
 /**
+ * What claiming an order for its saga start found (`claimStart`): the lease is the sweeper's
+ * (`recovery_lease_until`), so while a starter holds it the sweeper leaves the order alone, and
+ * while the sweeper holds it no starter acts on the order.
+ */
+export type StartClaim =
+  /** The order is PENDING and leased to this starter until `leaseUntil` (its exact value, as text). */
+  | { readonly outcome: 'CLAIMED'; readonly leaseUntil: string }
+  /** The order is PENDING and leased to someone else: the sweeper, or another starter. */
+  | { readonly outcome: 'LEASED' }
+  /** The order moved on (its saga took it over, or it was cancelled): nothing to start. */
+  | { readonly outcome: 'NOT_PENDING'; readonly status: string }
+  | { readonly outcome: 'NOT_FOUND' };
+
+/**
  * The sweeper's claims (`src/ops/sweeper.ts`): rows leased under FOR UPDATE SKIP LOCKED, so two
- * sweepers never take the same order or compensation.
+ * sweepers never take the same order or compensation. The saga starter takes the same lease on an
+ * order before it starts its saga (docs/adr/0019), so a sweeper never compensates an order whose
+ * start is under way.
  */
 export class RecoveryStore {
   constructor(private readonly sql: Sql) {}
+
+  /**
+   * Leases a PENDING order to a saga starter for `leaseSeconds`, unless its lease is held. One
+   * statement: the update's own conditions decide, on the row as it is once locked.
+   */
+  async claimStart(orderId: string, leaseSeconds: number): Promise<StartClaim> {
+    const [row] = await query(this.sql<{ status: string; lease_until: string | null }[]>`
+      with claimed as (
+        update orders
+        set recovery_lease_until = now() + ${`${leaseSeconds} seconds`}::interval
+        where id = ${orderId}
+          and status = 'PENDING'
+          and (recovery_lease_until is null or recovery_lease_until < now())
+        returning recovery_lease_until::text as lease_until
+      )
+      select o.status, (select lease_until from claimed) as lease_until
+      from orders o
+      where o.id = ${orderId}
+    `);
+    if (!row) return { outcome: 'NOT_FOUND' };
+    if (row.lease_until !== null) return { outcome: 'CLAIMED', leaseUntil: row.lease_until };
+    return row.status === 'PENDING' ? { outcome: 'LEASED' } : { outcome: 'NOT_PENDING', status: row.status };
+  }
+
+  /**
+   * Gives back a start lease, only if it is still the one `claimStart` took (never someone else's).
+   * Compared as text: a timestamptz parameter would go through a JavaScript Date and lose its
+   * microseconds.
+   */
+  async releaseStart(orderId: string, leaseUntil: string): Promise<void> {
+    await query(this.sql`
+      update orders
+      set recovery_lease_until = null
+      where id = ${orderId}
+        and recovery_lease_until::text = ${leaseUntil}
+    `);
+  }
 
   /**
    * Leases up to `limit` orders in PENDING or AUTHORIZED untouched for `stuckAfterSeconds` (or

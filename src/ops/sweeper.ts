@@ -4,7 +4,7 @@ import type { RecoveryStore, StuckOrder } from '../db/recovery.js';
 import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
 import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
-import type { SagaInspector, SagaStarter } from '../saga/saga-starter.js';
+import { type SagaInspector, SagaStartError, type SagaStarter } from '../saga/saga-starter.js';
 import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
 
 export interface SweeperDependencies {
@@ -29,6 +29,11 @@ export interface SweepOptions {
 export interface SweepReport {
   readonly claimed: number;
   readonly started: number;
+  /**
+   * Orders whose saga start failed (throttled, timed out): left for the next run, whose claim finds
+   * them again once this run's lease has run out. One refused start never ends the sweep.
+   */
+  readonly startDeferred: number;
   readonly compensated: number;
   readonly stillRunning: number;
   readonly requiresAttention: number;
@@ -41,8 +46,12 @@ export interface SweepReport {
  * Crash recovery (docs/architecture.md, "How a checkout flows"): finds orders stuck in PENDING or AUTHORIZED whose saga is not
  * running and brings them to a terminal state.
  *
- * - no execution at all (the API committed the order but could not start the saga, or the local
- *   stack restarted): start it — unless the stock reservation has expired, then compensate;
+ * - no execution at all (the API committed the order but neither started its saga nor could queue
+ *   the start, a saga-start message that ended in its DLQ, or the local stack restarted): start
+ *   it — unless the stock reservation has expired, then compensate. A start that is merely
+ *   queued is never compensated early: checkout answered only minutes ago and the saga starter
+ *   holds the order's lease while it starts it (docs/adr/0019); and starting an order the starter
+ *   also starts is harmless, the execution being named by the order id;
  * - an execution that ended without finishing the order (failed, timed out, aborted): compensate
  *   in place, as the saga does: fence the order, release stock, refund store credit, void or
  *   refund, cancel;
@@ -65,7 +74,14 @@ export async function sweepStuckOrders(
     leaseSeconds: options.leaseSeconds ?? 120,
   });
 
-  const counts = { started: 0, compensated: 0, stillRunning: 0, requiresAttention: 0, skipped: 0 };
+  const counts = {
+    started: 0,
+    startDeferred: 0,
+    compensated: 0,
+    stillRunning: 0,
+    requiresAttention: 0,
+    skipped: 0,
+  };
   for (const order of claimed) {
     const outcome = await recover(deps, order);
     counts[outcome] += 1;
@@ -85,7 +101,17 @@ async function recover(
   if (state === 'RUNNING') return 'stillRunning';
 
   if (state === 'NOT_FOUND' && !order.reservationExpired) {
-    await deps.starter.start({ orderId: order.id, correlationId, chargeCents: order.chargeCents });
+    try {
+      await deps.starter.start({ orderId: order.id, correlationId, chargeCents: order.chargeCents });
+    } catch (error) {
+      if (!(error instanceof SagaStartError)) throw error;
+      logger.warn('could not start the saga of a stuck order; the next sweep tries again', {
+        orderId: order.id,
+        correlationId,
+        error,
+      });
+      return 'startDeferred';
+    }
     logger.info('started the saga of a stuck order', { orderId: order.id, correlationId });
     return 'started';
   }

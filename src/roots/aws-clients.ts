@@ -39,6 +39,35 @@ export const stepFunctionsClient = /* @__PURE__ */ perContainer((settings: AwsCl
   tracedClient(new SFNClient(clientConfig(settings, 'sfn'))),
 );
 
+/**
+ * Step Functions for starting sagas (docs/adr/0019): one attempt (a throttle or a failure is handed
+ * to the saga-start queue, never retried on the request path) that gives up after `timeoutMs`.
+ */
+export const sagaStartClient = /* @__PURE__ */ perContainer(
+  (settings: AwsClientSettings, timeoutMs: number) =>
+    tracedClient(
+      new SFNClient({
+        ...clientConfig(settings, 'sfn'),
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+      }),
+    ),
+);
+
+/**
+ * SQS for the saga-start queue: two attempts, each bounded, so that a queue out of reach costs a
+ * checkout at most a few seconds before the sweeper is left to start its saga.
+ */
+export const sagaStartQueueClient = /* @__PURE__ */ perContainer((settings: AwsClientSettings) =>
+  tracedClient(
+    new SQSClient({
+      ...clientConfig(settings, 'sqs'),
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_500 },
+    }),
+  ),
+);
+
 // The SDK waits for ever by default; a hung PutEvents would hold the relay's round past its lease.
 export const eventBridgeClient = /* @__PURE__ */ perContainer((settings: AwsClientSettings) =>
   tracedClient(

@@ -4,9 +4,10 @@ import type { ConfigOf } from '../config/declarations.js';
 import { CHECKOUT_FUNCTION } from '../config/functions.js';
 import { OrderStore } from '../db/orders.js';
 import { tracedMethods } from '../runtime/tracing.js';
+import { SqsSagaStartQueue } from '../saga/saga-start-queue.js';
 import { StepFunctionsSagaStarter } from '../saga/step-functions-starter.js';
 import { limiterOf, type WithAws } from './api.js';
-import { dynamoDbClient, stepFunctionsClient } from './aws-clients.js';
+import { dynamoDbClient, sagaStartClient, sagaStartQueueClient } from './aws-clients.js';
 import { configurationFor } from './configuration.js';
 import { containerPool } from './database.js';
 
@@ -22,7 +23,11 @@ export function checkoutDependencies(
   return {
     ...limiterOf(config),
     orders: tracedMethods(new OrderStore(containerPool(config.database)), 'OrderStore'),
-    sagaStarter: new StepFunctionsSagaStarter(stepFunctionsClient(config.aws), config.stateMachine.arn),
+    sagaStarter: new StepFunctionsSagaStarter(
+      sagaStartClient(config.aws, config.sagaStart.timeoutMs),
+      config.stateMachine.arn,
+    ),
+    sagaStartBuffer: new SqsSagaStartQueue(sagaStartQueueClient(config.aws), config.sagaStart.queueUrl),
     idempotency: createCheckoutIdempotency({
       client: dynamoDbClient(config.aws),
       tableName: config.idempotency.tableName,

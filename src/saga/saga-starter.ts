@@ -14,9 +14,20 @@ export interface SagaStarter {
   start(input: SagaInput): Promise<{ readonly alreadyStarted: boolean }>;
 }
 
-/** The saga could not be started; the order is kept and the sweeper will start it later. */
+/**
+ * The saga could not be started now (a throttle, a timeout, the service unreachable): the order is
+ * kept, and its start is handed to the {@link SagaStartBuffer} or left to the sweeper.
+ */
 export class SagaStartError extends Error {
   override readonly name = 'SagaStartError';
+}
+
+/**
+ * Where a saga start that could not be made now waits to be made later, at a rate the Step
+ * Functions quota allows (docs/adr/0019): the saga-start queue, drained by the saga starter.
+ */
+export interface SagaStartBuffer {
+  enqueue(input: SagaInput): Promise<void>;
 }
 
 /** Where an order's saga execution is, as the crash-recovery sweeper needs to know it. */

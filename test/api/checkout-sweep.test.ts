@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedProducts, seedWallet } from '../support/fixtures.js';
 import { quietMetrics, scanTable, writeCounts } from './support/environment.js';
 import { apiEvent, invoke } from './support/events.js';
-import { RecordingCheckoutMetrics, RecordingSagaStarter } from './support/fakes.js';
+import { RecordingCheckoutMetrics, RecordingSagaStartBuffer, RecordingSagaStarter } from './support/fakes.js';
 
 /**
  * A malformed-input sweep over POST /v1/checkout: hundreds of generated requests that must all be
@@ -391,6 +391,7 @@ describe('malformed-input sweep of POST /v1/checkout', () => {
       {
         orders: new OrderStore(db.sql),
         sagaStarter: saga,
+        sagaStartBuffer: new RecordingSagaStartBuffer(),
         idempotency: createCheckoutIdempotency({ client, tableName: TABLE }),
       },
       { metrics: quietMetrics(), checkoutMetrics: new RecordingCheckoutMetrics() },

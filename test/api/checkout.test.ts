@@ -22,7 +22,12 @@ import { seedProducts, seedWallet } from '../support/fixtures.js';
 import { createRouteCoverage } from './support/coverage.js';
 import { clearTable, emfMetrics, quietMetrics, unreachableSql } from './support/environment.js';
 import { apiEvent, invoke } from './support/events.js';
-import { FailingSagaStarter, RecordingCheckoutMetrics, RecordingSagaStarter } from './support/fakes.js';
+import {
+  FailingSagaStarter,
+  RecordingCheckoutMetrics,
+  RecordingSagaStartBuffer,
+  RecordingSagaStarter,
+} from './support/fakes.js';
 
 const TABLE = 'checkout-idempotency';
 const LIMITS_TABLE = 'checkout-customer-limits';
@@ -41,6 +46,7 @@ describe('POST /v1/checkout', () => {
   let client: DynamoDBClient;
   let orders: OrderStore;
   let saga: RecordingSagaStarter;
+  let buffer: RecordingSagaStartBuffer;
   let metrics: RecordingCheckoutMetrics;
   let handler: ApiGatewayHandler;
 
@@ -48,6 +54,7 @@ describe('POST /v1/checkout', () => {
     return {
       orders,
       sagaStarter: saga,
+      sagaStartBuffer: buffer,
       idempotency: createCheckoutIdempotency({ client, tableName: TABLE }),
       ...overrides,
     };
@@ -117,6 +124,7 @@ describe('POST /v1/checkout', () => {
     await createStringKeyTable(client, LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
     orders = new OrderStore(db.sql);
     saga = new RecordingSagaStarter();
+    buffer = new RecordingSagaStartBuffer();
     metrics = new RecordingCheckoutMetrics();
     handler = handlerWith();
     await seedProducts(db.sql, {
@@ -601,30 +609,48 @@ describe('POST /v1/checkout', () => {
       expect(await ordersOf(customerId)).toBe(1);
     });
 
-    test('when the saga cannot be started: 503 SAGA_START_FAILED, the order is kept, and the retry starts its saga without a second order', async () => {
+    test('when the saga cannot be started: 202 all the same, the start is queued, and the same key replays the 202', async () => {
       const customerId = customer();
       const key = randomUUID();
       const failing = new FailingSagaStarter();
+      const queued = new RecordingSagaStartBuffer();
+      const throttled = handlerWith({ sagaStarter: failing, sagaStartBuffer: queued });
 
-      const failed = await checkout(
+      const accepted = await checkout(
         { customerId, key, headers: { 'X-Correlation-Id': 'corr-saga-1' } },
-        handlerWith({ sagaStarter: failing }),
+        throttled,
       );
       const orderId = orderIdFor(customerId, key);
-      const kept = await orders.getOrder(orderId);
-      const retried = await checkout({ customerId, key, headers: { 'X-Correlation-Id': 'corr-saga-2' } });
+      const replayed = await checkout({ customerId, key, headers: { 'X-Correlation-Id': 'corr-saga-2' } });
 
-      expect(failed.statusCode).toBe(503);
-      expect(failed.headers['Retry-After']).toBe('2');
-      expect(failed.json).toMatchObject({ code: 'SAGA_START_FAILED' });
+      expect(accepted.statusCode).toBe(202);
+      expect(accepted.json).toMatchObject({ orderId, status: 'PENDING' });
       expect(failing.attempts).toBe(1);
-      expect(kept).toMatchObject({ orderId, status: 'PENDING' });
-      expect(retried.statusCode).toBe(202);
-      expect(retried.json.orderId).toBe(orderId);
+      expect(queued.queued).toEqual([{ orderId, correlationId: 'corr-saga-1', chargeCents: 2500 }]);
+      expect(replayed.statusCode).toBe(202);
+      expect(replayed.body).toBe(accepted.body);
+      expect(replayed.headers['Idempotent-Replayed']).toBe('true');
+      expect((await recordOf(customerId, key))?.status?.S).toBe('COMPLETED');
       expect(await ordersOf(customerId)).toBe(1);
-      // The saga runs under the correlation id the order was placed with.
-      expect(saga.startsOf(orderId)).toEqual([{ orderId, correlationId: 'corr-saga-1', chargeCents: 2500 }]);
-      expect(metrics.events).toContain('rejected:SAGA_START_FAILED');
+      // The replay starts nothing: the queued start is the saga's one way in.
+      expect(saga.startsOf(orderId)).toEqual([]);
+      expect(metrics.events.slice(-2)).toEqual(['accepted', 'replayed']);
+    });
+
+    test('when neither the saga nor its queue can be reached: still 202, the order left to the sweeper', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const unreachable = new RecordingSagaStartBuffer(true);
+
+      const accepted = await checkout(
+        { customerId, key },
+        handlerWith({ sagaStarter: new FailingSagaStarter(), sagaStartBuffer: unreachable }),
+      );
+
+      expect(accepted.statusCode).toBe(202);
+      expect(unreachable.attempts).toBe(1);
+      expect(await orders.getOrder(orderIdFor(customerId, key))).toMatchObject({ status: 'PENDING' });
+      expect((await recordOf(customerId, key))?.status?.S).toBe('COMPLETED');
     });
 
     test('with the idempotency table unreachable: 503 SERVICE_UNAVAILABLE and nothing written', async () => {

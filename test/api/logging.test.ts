@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedProducts } from '../support/fixtures.js';
 import { quietMetrics, unreachableSql } from './support/environment.js';
 import { apiEvent, invoke } from './support/events.js';
-import { RecordingCheckoutMetrics, RecordingSagaStarter } from './support/fakes.js';
+import { RecordingCheckoutMetrics, RecordingSagaStartBuffer, RecordingSagaStarter } from './support/fakes.js';
 
 /**
  * The vitest config silences Powertools (POWERTOOLS_LOG_LEVEL=CRITICAL), and the logger re-applies
@@ -52,6 +52,7 @@ describe('logging', () => {
         {
           orders,
           sagaStarter: new RecordingSagaStarter(),
+          sagaStartBuffer: new RecordingSagaStartBuffer(),
           idempotency: createCheckoutIdempotency({ client, tableName: TABLE }),
         },
         { metrics: quietMetrics(), checkoutMetrics: new RecordingCheckoutMetrics() },

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createPlaceOrder, orderIdFor, type PlaceOrderCommand } from '../../src/checkout/place-order.js';
 import { OrderStore } from '../../src/db/orders.js';
-import { SagaStartError } from '../../src/saga/saga-starter.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedProducts } from '../support/fixtures.js';
-import { RecordingSagaStarter } from './support/fakes.js';
+import { FailingSagaStarter, RecordingSagaStartBuffer, RecordingSagaStarter } from './support/fakes.js';
 
 describe('orderIdFor', () => {
   test('is a version 5 uuid, the same for the same customer and key', () => {
@@ -55,7 +54,11 @@ describe('the place-order use case', () => {
 
   test('a retry finds its order even when the stock it reserved is gone for anyone else', async () => {
     const saga = new RecordingSagaStarter();
-    const placeOrder = createPlaceOrder({ orders, sagaStarter: saga });
+    const placeOrder = createPlaceOrder({
+      orders,
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    });
     const first = command({ items: [{ sku: 'UC-LAST', quantity: 1 }] });
 
     const placed = await placeOrder(first);
@@ -74,7 +77,11 @@ describe('the place-order use case', () => {
     const saga = new RecordingSagaStarter();
     const winner = command();
     const orderId = orderIdFor(winner.customerId, winner.idempotencyKey);
-    await createPlaceOrder({ orders, sagaStarter: new RecordingSagaStarter() })(winner);
+    await createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
     // The loser read before the winner committed: its first read saw nothing.
     let reads = 0;
     const lateReader = {
@@ -82,7 +89,11 @@ describe('the place-order use case', () => {
       getOrder: (id: string) => (reads++ === 0 ? Promise.resolve(undefined) : orders.getOrder(id)),
     };
 
-    const outcome = await createPlaceOrder({ orders: lateReader, sagaStarter: saga })(winner);
+    const outcome = await createPlaceOrder({
+      orders: lateReader,
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
 
     expect(outcome).toMatchObject({ outcome: 'ACCEPTED', resumed: true, order: { orderId } });
     expect(saga.startsOf(orderId)).toHaveLength(1);
@@ -94,29 +105,76 @@ describe('the place-order use case', () => {
 
   test('an order the saga has already moved on is not started again', async () => {
     const first = command();
-    await createPlaceOrder({ orders, sagaStarter: new RecordingSagaStarter() })(first);
+    await createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(first);
     const orderId = orderIdFor(first.customerId, first.idempotencyKey);
     await orders.markAuthorized(orderId, 'auth-1', 'corr');
     const saga = new RecordingSagaStarter();
 
-    const outcome = await createPlaceOrder({ orders, sagaStarter: saga })(first);
+    const outcome = await createPlaceOrder({
+      orders,
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(first);
 
     expect(outcome).toMatchObject({ outcome: 'ACCEPTED', resumed: true, order: { status: 'AUTHORIZED' } });
     expect(saga.starts).toEqual([]);
   });
 
-  test('a starter failing with any error is reported as SagaStartError, keeping the cause', async () => {
-    const cause = new Error('socket hang up');
+  test('a start that fails is handed to the saga-start queue, and the order is accepted all the same', async () => {
+    const buffer = new RecordingSagaStartBuffer();
     const placeOrder = createPlaceOrder({
       orders,
-      sagaStarter: {
-        start: () => Promise.reject(cause),
-      },
+      sagaStarter: new FailingSagaStarter(),
+      sagaStartBuffer: buffer,
+    });
+    const first = command();
+    const orderId = orderIdFor(first.customerId, first.idempotencyKey);
+
+    const outcome = await placeOrder(first);
+
+    expect(outcome).toMatchObject({
+      outcome: 'ACCEPTED',
+      resumed: false,
+      sagaStart: 'BUFFERED',
+      order: { orderId, status: 'PENDING' },
+    });
+    expect(buffer.queued).toEqual([{ orderId, correlationId: first.correlationId, chargeCents: 300 }]);
+  });
+
+  test('when the queue cannot be written either, the order is still accepted and left to the sweeper', async () => {
+    const buffer = new RecordingSagaStartBuffer(true);
+    const placeOrder = createPlaceOrder({
+      orders,
+      sagaStarter: new FailingSagaStarter(),
+      sagaStartBuffer: buffer,
+    });
+    const first = command();
+
+    const outcome = await placeOrder(first);
+
+    expect(outcome).toMatchObject({
+      outcome: 'ACCEPTED',
+      sagaStart: 'DEFERRED',
+      order: { status: 'PENDING' },
+    });
+    expect(buffer.attempts).toBe(1);
+  });
+
+  test('a start that succeeds never touches the queue', async () => {
+    const buffer = new RecordingSagaStartBuffer();
+    const placeOrder = createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: buffer,
     });
 
-    const attempt = placeOrder(command());
+    const outcome = await placeOrder(command());
 
-    await expect(attempt).rejects.toBeInstanceOf(SagaStartError);
-    await expect(attempt).rejects.toMatchObject({ cause });
+    expect(outcome).toMatchObject({ outcome: 'ACCEPTED', sagaStart: 'STARTED' });
+    expect(buffer.attempts).toBe(0);
   });
 });

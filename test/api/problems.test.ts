@@ -9,7 +9,6 @@ import {
 } from '../../src/api/problems.js';
 import { API_ROUTES } from '../../src/api/routes.js';
 import { isTransientDatabaseError, toDatabaseError } from '../../src/db/errors.js';
-import { SagaStartError } from '../../src/saga/saga-starter.js';
 
 describe('problem mapping', () => {
   test('THROTTLED, answered by API Gateway, has a problem body, status 429 and Retry-After', () => {
@@ -63,14 +62,6 @@ describe('problem mapping', () => {
     expect(response.statusCode).toBe(500);
     expect(response.code).toBe('INTERNAL_ERROR');
     expect(response.body).not.toMatch(/hunter2|TypeError|undefined|at /);
-  });
-
-  test('a saga that could not be started is a retryable 503', () => {
-    const { response } = problemFromError(new SagaStartError('boom', { cause: new Error('throttled') }));
-    expect(response.statusCode).toBe(503);
-    expect(response.code).toBe('SAGA_START_FAILED');
-    expect(response.headers['Retry-After']).toBe('2');
-    expect(response.body).not.toContain('boom');
   });
 
   test.each([

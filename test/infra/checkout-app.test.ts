@@ -11,6 +11,7 @@ import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
 import { liveAlias } from '../../lib/constructs/live-alias.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
 import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
+import { SagaStartQueue } from '../../lib/constructs/saga-start-queue.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
 import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
@@ -76,6 +77,7 @@ function appFunctions(): {
       ),
     ),
     inStateless('CompensationWorker', statelessStack.compensationWorker.handler, 60),
+    inStateless('SagaStarter', statelessStack.sagaStarter.handler, 10),
     inStateless('OrderSweeper', statelessStack.sweeper.job.handler, 60),
     inStateless('OutboxRelay', statelessStack.outboxRelay.job.handler, 50),
     inStateless('SimulatedPaymentProvider', statelessStack.paymentProvider?.handler as CheckoutFunction, 17),
@@ -346,7 +348,14 @@ describe('IAM', () => {
     // The payment provider's API key (Secrets Manager), for every function that builds the gateway.
     const providerCredential = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
     const expected: Record<string, string[]> = {
-      placeOrder: [...database, 'dynamodb:UpdateItem', ...IDEMPOTENCY_ACTIONS, 'states:StartExecution'],
+      placeOrder: [
+        ...database,
+        'dynamodb:UpdateItem',
+        ...IDEMPOTENCY_ACTIONS,
+        'states:StartExecution',
+        // A start that failed or was throttled goes to the saga-start queue (docs/adr/0019).
+        'sqs:SendMessage',
+      ],
       getOrder: [...database, 'dynamodb:UpdateItem'],
       getLiveness: [],
       getReadiness: [...database, 'dynamodb:DescribeTable'],
@@ -368,6 +377,15 @@ describe('IAM', () => {
         'sqs:ReceiveMessage',
         // A last attempt that cannot record its failure queues the compensation again.
         'sqs:SendMessage',
+      ],
+      SagaStarter: [
+        ...database,
+        'states:StartExecution',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
       ],
       OrderSweeper: [
         ...database,
@@ -503,9 +521,10 @@ describe('compensation queues', () => {
     expect(dlq.MessageRetentionPeriod as number).toBeGreaterThan(queue.MessageRetentionPeriod as number);
   });
 
-  test('both queues refuse requests without TLS', () => {
+  test('every queue refuses requests without TLS', () => {
     const policies = resourcesOfType(stateful, 'AWS::SQS::QueuePolicy');
-    expect(policies.length).toBe(2);
+    // The compensation queue and the saga-start queue, each with its DLQ.
+    expect(policies.length).toBe(4);
     for (const policy of policies) {
       expect(policy.Properties.PolicyDocument).toMatchObject({
         Statement: expect.arrayContaining([
@@ -519,7 +538,14 @@ describe('compensation queues', () => {
   });
 
   test('the worker consumes the queue with partial batch failures and a concurrency cap', () => {
-    const mapping = resourcesOfType(stateless, 'AWS::Lambda::EventSourceMapping')[0] as TemplateResource;
+    const compensationQueueId = checkout.stateful.getLogicalId(
+      checkout.stateful.compensationQueue.queue.node.defaultChild as never,
+    );
+    const mapping = resourcesOfType(stateless, 'AWS::Lambda::EventSourceMapping').find(
+      (candidate) =>
+        referencedLogicalId(followCrossStack(candidate.Properties.EventSourceArn, stateful)) ===
+        compensationQueueId,
+    ) as TemplateResource;
 
     expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     expect(mapping.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 5 });
@@ -530,6 +556,86 @@ describe('compensation queues', () => {
     expect(JSON.stringify(mapping.Properties.FunctionName)).toContain(
       `"Ref":"${aliasLogicalIdOf(checkout.stateless, checkout.stateless.compensationWorker.handler)}"`,
     );
+  });
+});
+
+describe('saga-start queue and starter (docs/adr/0019)', () => {
+  const queueOf = (queue: Queue) =>
+    resource(stateful, checkout.stateful.getLogicalId(queue.node.defaultChild as never)).Properties;
+
+  test('encrypted, with a DLQ after 20 receives that keeps messages longer, visibility 6 × the starter timeout', () => {
+    const { queue, deadLetterQueue } = checkout.stateful.sagaStartQueue;
+    const source = queueOf(queue);
+    const dlq = queueOf(deadLetterQueue);
+    const starter = resource(
+      stateless,
+      logicalIdOf(checkout.stateless, checkout.stateless.sagaStarter.handler),
+    ).Properties;
+
+    expect(source.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.SqsManagedSseEnabled).toBe(true);
+    expect(source.RedrivePolicy).toEqual({
+      deadLetterTargetArn: {
+        'Fn::GetAtt': [checkout.stateful.getLogicalId(deadLetterQueue.node.defaultChild as never), 'Arn'],
+      },
+      maxReceiveCount: 20,
+    });
+    expect(dlq.MessageRetentionPeriod as number).toBeGreaterThan(source.MessageRetentionPeriod as number);
+    expect(source.VisibilityTimeout).toBe(
+      SagaStartQueue.VISIBILITY_TO_TIMEOUT_RATIO * (starter.Timeout as number),
+    );
+  });
+
+  test('the starter consumes it through its live alias: batches of 10, at most 2 at once, partial batch failures', () => {
+    const queueId = checkout.stateful.getLogicalId(
+      checkout.stateful.sagaStartQueue.queue.node.defaultChild as never,
+    );
+    const mapping = resourcesOfType(stateless, 'AWS::Lambda::EventSourceMapping').find(
+      (candidate) =>
+        referencedLogicalId(followCrossStack(candidate.Properties.EventSourceArn, stateful)) === queueId,
+    ) as TemplateResource;
+
+    expect(mapping.Properties.BatchSize).toBe(10);
+    expect(mapping.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 2 });
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(JSON.stringify(mapping.Properties.FunctionName)).toContain(
+      `"Ref":"${aliasLogicalIdOf(checkout.stateless, checkout.stateless.sagaStarter.handler)}"`,
+    );
+  });
+
+  test('checkout may send to the saga-start queue only, and gets its URL; the starter starts only through the live alias', () => {
+    const queueId = checkout.stateful.getLogicalId(
+      checkout.stateful.sagaStartQueue.queue.node.defaultChild as never,
+    );
+    const grantsOf = (name: string) => {
+      const { fn, template, stack } = appFunctions().find((f) => f.name === name) as ReturnType<
+        typeof appFunctions
+      >[number];
+      const lambda = resource(template, logicalIdOf(stack, fn));
+      return {
+        statements: roleStatements(template, referencedLogicalId(lambda.Properties.Role) ?? ''),
+        environment: (lambda.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+      };
+    };
+    const placeOrder = grantsOf('placeOrder');
+    const starter = grantsOf('SagaStarter');
+    const send = placeOrder.statements.find((st) =>
+      actionsOf(st).includes('sqs:SendMessage'),
+    ) as PolicyStatement;
+    const start = starter.statements.find((st) =>
+      actionsOf(st).includes('states:StartExecution'),
+    ) as PolicyStatement;
+
+    expect(resourcesOf(send).map((arn) => referencedLogicalId(followCrossStack(arn, stateful)))).toEqual([
+      queueId,
+    ]);
+    expect(referencedLogicalId(followCrossStack(placeOrder.environment.SAGA_START_QUEUE_URL, stateful))).toBe(
+      queueId,
+    );
+    expect(resourcesOf(start)).toEqual([
+      { 'Fn::GetAtt': [checkout.stateless.getLogicalId(checkout.stateless.saga.live.alias), 'Arn'] },
+    ]);
+    expect(starter.environment.SAGA_STARTS_PER_SECOND).toBe('50');
   });
 });
 

@@ -33,11 +33,12 @@ type Kind = 'api' | 'saga' | 'worker' | 'schedule';
 
 /** Every function that serves traffic, with how its traffic reaches it. */
 function servingFunctions(): { name: string; fn: CheckoutFunction; kind: Kind }[] {
-  const { apiHandlers, saga, compensationWorker, sweeper, outboxRelay } = checkout.stateless;
+  const { apiHandlers, saga, compensationWorker, sagaStarter, sweeper, outboxRelay } = checkout.stateless;
   return [
     ...[...apiHandlers.functions].map(([name, fn]) => ({ name, fn, kind: 'api' as const })),
     ...[...saga.functions].map(([name, fn]) => ({ name, fn, kind: 'saga' as const })),
     { name: 'CompensationWorker', fn: compensationWorker.handler, kind: 'worker' },
+    { name: 'SagaStarter', fn: sagaStarter.handler, kind: 'worker' },
     { name: 'OrderSweeper', fn: sweeper.job.handler, kind: 'schedule' },
     { name: 'OutboxRelay', fn: outboxRelay.job.handler, kind: 'schedule' },
   ];
@@ -223,15 +224,19 @@ describe('every caller invokes an alias', () => {
     }
   });
 
-  test("the compensation queue's event source mapping and both schedules target a live alias", () => {
-    const [mapping] = resourcesOfType(stateless, 'AWS::Lambda::EventSourceMapping');
+  test('both event source mappings (compensation queue, saga-start queue) and both schedules target a live alias', () => {
+    const mappings = resourcesOfType(stateless, 'AWS::Lambda::EventSourceMapping');
     const schedules = resourcesOfType(stateless, 'AWS::Scheduler::Schedule');
     const scheduled = [checkout.stateless.sweeper.job.handler, checkout.stateless.outboxRelay.job.handler];
+    const consumers = [checkout.stateless.compensationWorker.handler, checkout.stateless.sagaStarter.handler];
 
     // `<function name>:live`, taken from the alias ARN.
-    const mappingTarget = JSON.stringify(mapping?.Properties.FunctionName);
-    expect(mappingTarget).toContain(`"Ref":"${aliasId(checkout.stateless.compensationWorker.handler)}"`);
-    expect(mappingTarget).toContain(`":${LIVE_ALIAS_NAME}"`);
+    expect(mappings).toHaveLength(consumers.length);
+    for (const [index, mapping] of mappings.entries()) {
+      const mappingTarget = JSON.stringify(mapping.Properties.FunctionName);
+      expect(mappingTarget).toContain(`"Ref":"${aliasId(consumers[index] as CheckoutFunction)}"`);
+      expect(mappingTarget).toContain(`":${LIVE_ALIAS_NAME}"`);
+    }
     expect(
       schedules.map((s) => referencedLogicalId((s.Properties.Target as { Arn: unknown }).Arn)).sort(),
     ).toEqual(scheduled.map(aliasId).sort());

@@ -75,15 +75,23 @@ describe('local mode reads the synthesized CDK app', () => {
     }
   });
 
-  test('queues with their redrive policy, the event source mapping with its settings', () => {
+  test('queues with their redrive policy, the event source mappings with their settings', () => {
     const queue = app.queues.find((candidate) => candidate.name === 'CompensationQueue-Queue');
+    const sagaStarts = app.queues.find((candidate) => candidate.name === 'SagaStartQueue-Queue');
 
     expect(queue?.redrive?.maxReceiveCount).toBe(5);
+    expect(sagaStarts?.redrive?.maxReceiveCount).toBe(20);
     expect(app.eventSourceMappings).toEqual([
       expect.objectContaining({
         queue: expect.objectContaining({ name: 'CompensationQueue-Queue' }),
         batchSize: 5,
         maximumConcurrency: 5,
+        reportBatchItemFailures: true,
+      }),
+      expect.objectContaining({
+        queue: expect.objectContaining({ name: 'SagaStartQueue-Queue' }),
+        batchSize: 10,
+        maximumConcurrency: 2,
         reportBatchItemFailures: true,
       }),
     ]);

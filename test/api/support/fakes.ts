@@ -1,6 +1,6 @@
 import type { CheckoutMetrics } from '../../../src/api/metrics.js';
 import type { ProblemCode } from '../../../src/api/problems.js';
-import type { SagaInput, SagaStarter } from '../../../src/saga/saga-starter.js';
+import type { SagaInput, SagaStartBuffer, SagaStarter } from '../../../src/saga/saga-starter.js';
 import { SagaStartError } from '../../../src/saga/saga-starter.js';
 
 /**
@@ -35,6 +35,19 @@ export class FailingSagaStarter implements SagaStarter {
     throw new SagaStartError(`could not start the payment saga of order ${input.orderId}`, {
       cause: Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }),
     });
+  }
+}
+
+/** A recording fake of the saga-start queue; `failing` makes every enqueue fail, as SQS out of reach would. */
+export class RecordingSagaStartBuffer implements SagaStartBuffer {
+  readonly queued: SagaInput[] = [];
+  attempts = 0;
+  constructor(private readonly failing = false) {}
+
+  async enqueue(input: SagaInput): Promise<void> {
+    this.attempts += 1;
+    if (this.failing) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+    this.queued.push(input);
   }
 }
 
