@@ -1,7 +1,9 @@
 import { type App, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { budgetViolations } from '../src/config/budget.js';
 import { type StageConfig, stageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
+import { paymentSagaDefinitionView } from './saga-tasks.js';
 import { StatefulStack } from './stateful-stack.js';
 import { StatelessStack } from './stateless-stack.js';
 
@@ -35,6 +37,11 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     paymentProviderUrl: context('paymentProviderUrl'),
     adminPrincipals: context('adminPrincipals'),
   });
+  // The budget's nesting rules hold before anything is built from it (docs/adr/0020).
+  const violations = budgetViolations(config.budget, paymentSagaDefinitionView());
+  if (violations.length > 0) {
+    throw new Error(`the ${config.stageName} time-and-capacity budget breaks its rules:\n- ${violations.join('\n- ')}`);
+  }
   const env: Environment = {
     account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT ?? SYNTH_ONLY_ACCOUNT,
     region: context('region') ?? process.env.CDK_DEFAULT_REGION ?? DEFAULT_REGION,

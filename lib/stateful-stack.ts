@@ -4,7 +4,6 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { CompensationQueue } from './constructs/compensation-queue.js';
-import { COMPENSATION_WORKER_TIMEOUT } from './constructs/compensation-worker.js';
 import { CustomerIdentity } from './constructs/customer-identity.js';
 import { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import { CheckoutDatabase } from './constructs/database.js';
@@ -66,6 +65,7 @@ export class StatefulStack extends Stack {
       backupRetention: config.databaseBackupRetention,
       secretRotation: config.secretRotation,
       logRetention: config.logRetention,
+      budget: config.budget.database,
       detailedMonitoring: config.production,
       ...retained,
     });
@@ -74,6 +74,7 @@ export class StatefulStack extends Stack {
       vpc,
       logRetention: config.logRetention,
       powertools: props.powertools,
+      budget: config.budget.schemaMigrations,
     });
 
     // The first rotation logs in as the role: only once the migrations created it and set its password.
@@ -83,7 +84,7 @@ export class StatefulStack extends Stack {
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
     this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', retained);
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
-      consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
+      budget: config.budget,
       removalPolicy: config.removalPolicy,
     });
     this.identity = new CustomerIdentity(this, 'CustomerIdentity', {

@@ -78,7 +78,7 @@ export class StatelessStack extends Stack {
     let providerUrl: string;
     if (config.paymentProvider.kind === 'simulated') {
       this.paymentProvider = new SimulatedPaymentProvider(this, 'SimulatedPaymentProvider', {
-        clientTimeout: config.paymentTimeout,
+        budget: config.budget.simulatedProvider,
         credential: props.paymentProviderCredential,
         logRetention: config.logRetention,
         powertools,
@@ -96,7 +96,7 @@ export class StatelessStack extends Stack {
     }
     const payments = new PaymentProviderEndpoint(
       providerUrl,
-      config.paymentTimeout,
+      config.budget.paymentTimeoutSeconds,
       props.paymentProviderCredential,
     );
 
@@ -106,6 +106,7 @@ export class StatelessStack extends Stack {
       database,
       payments,
       compensationQueue,
+      budget: config.budget,
     });
     this.compensationWorker = new CompensationWorker(this, 'CompensationWorker', {
       ...common,
@@ -113,6 +114,7 @@ export class StatelessStack extends Stack {
       database,
       idempotencyTable: props.compensationIdempotency,
       payments,
+      budget: config.budget,
     });
     this.sweeper = new OrderSweeper(this, 'OrderSweeper', {
       ...common,
@@ -121,11 +123,13 @@ export class StatelessStack extends Stack {
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
+      budget: config.budget.sweeper,
     });
     this.outboxRelay = new OutboxRelay(this, 'OutboxRelay', {
       ...common,
       database,
       eventBus: props.eventBus,
+      budget: config.budget.outboxRelay,
     });
 
     this.apiHandlers = new ApiHandlers(this, 'ApiHandlers', {
@@ -140,6 +144,7 @@ export class StatelessStack extends Stack {
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
+      budget: config.budget.api,
     });
     this.api = new CheckoutApi(this, 'Api', {
       routes: API_ROUTES,
@@ -150,7 +155,6 @@ export class StatelessStack extends Stack {
       userPool: props.userPool,
       stageName: config.stageName,
       throttle: config.apiThrottle,
-      clientThrottle: config.apiClientThrottle,
       apiClients: config.apiClients,
       logRetention: config.logRetention,
       policy: apiAccessPolicy(this, API_ROUTES, config.adminPrincipals),
@@ -158,7 +162,10 @@ export class StatelessStack extends Stack {
     new ApiFirewall(this, 'ApiFirewall', {
       stage: this.api.api.deploymentStage,
       requestsPerIpPerMinute: config.firewallLimits.requestsPerIpPerMinute,
-      requestsPerTokenPerMinute: config.firewallLimits.requestsPerTokenPerMinute,
+      // The customer's own limits, in front of everything shared (docs/runbooks/customer-rate-limits.md).
+      requestsPerTokenPerMinute: config.customerLimits.requestsPerMinute,
+      checkoutsPerTokenPerMinute: config.customerLimits.checkoutsPerMinute,
+      checkoutPath: API_ROUTES.find((route) => route.operationId === 'placeOrder')?.path ?? '/v1/checkout',
     });
 
     // The simulated provider is a test double: its throttles (reserved concurrency 1) are expected.
