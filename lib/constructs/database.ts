@@ -293,7 +293,9 @@ export class CheckoutDatabase extends Construct {
    */
   grantMigrations(fn: CheckoutFunction): void {
     this.connectAs(fn, this.username);
-    setEnvironment(fn.function, config.migrations, { applicationSecretArn: this.applicationSecret.secretArn });
+    setEnvironment(fn.function, config.migrations, {
+      applicationSecretArn: this.applicationSecret.secretArn,
+    });
     this.applicationSecret.grantRead(fn.function);
   }
 
@@ -303,7 +305,8 @@ export class CheckoutDatabase extends Construct {
       throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
     }
     const { poolMax } = checkoutFunction.budget;
-    if (!poolMax) throw new Error(`${fn.node.path} connects to the database but its budget line has no poolMax`);
+    if (!poolMax)
+      throw new Error(`${fn.node.path} connects to the database but its budget line has no poolMax`);
     setEnvironment(fn, config.database, {
       proxyEndpoint: this.proxy.endpoint,
       port: PROXY_PORT,

@@ -1,9 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import type { JobBudget } from '../../src/config/budget.js';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import type { JobBudget } from '../../src/config/budget.js';
 import type { PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';

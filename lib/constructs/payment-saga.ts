@@ -78,7 +78,9 @@ export class PaymentSaga extends Construct {
     for (const task of tasks) {
       const line = props.budget.sagaTasks[task.stateName];
       if (!line) {
-        throw new Error(`saga task ${task.stateName} has no line in the budget (src/config/budget.ts, sagaTasks)`);
+        throw new Error(
+          `saga task ${task.stateName} has no line in the budget (src/config/budget.ts, sagaTasks)`,
+        );
       }
       const step = new CheckoutFunction(this, task.stateName, {
         entry: task.entry,

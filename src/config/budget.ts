@@ -144,7 +144,7 @@ export interface JobBudget extends FunctionBudget {
 /** The whole budget of a stage. */
 export interface TimeAndCapacityBudget {
   readonly paymentTimeoutSeconds: number;
-  readonly database: typeof DATABASE_TIMEOUTS & {
+  readonly database: { readonly [Key in keyof typeof DATABASE_TIMEOUTS]: number } & {
     /** The instance's `max_connections` (set in its parameter group). */
     readonly maxConnections: number;
   };
@@ -256,7 +256,9 @@ export function budgetViolations(budget: TimeAndCapacityBudget, saga: SagaDefini
     const work = workSeconds(fn.work, payment);
     // An invocation ends before the caller that waits for it gives up: its work fits its timeout.
     if (work > fn.timeoutSeconds) {
-      problems.push(`${name}: its work takes up to ${work} s, longer than its ${fn.timeoutSeconds} s timeout`);
+      problems.push(
+        `${name}: its work takes up to ${work} s, longer than its ${fn.timeoutSeconds} s timeout`,
+      );
     }
     const after = (fn.work.databaseCallsAfterProvider ?? 0) * DATABASE_CALL_SECONDS;
     if ((fn.work.providerCalls ?? 0) > 0 && payment + after > fn.timeoutSeconds) {
@@ -271,7 +273,9 @@ export function budgetViolations(budget: TimeAndCapacityBudget, saga: SagaDefini
         ['database connect timeout', db.connectTimeoutSeconds],
       ] as const) {
         if (seconds >= fn.timeoutSeconds) {
-          problems.push(`${name}: the ${wait} (${seconds} s) is not shorter than its ${fn.timeoutSeconds} s timeout`);
+          problems.push(
+            `${name}: the ${wait} (${seconds} s) is not shorter than its ${fn.timeoutSeconds} s timeout`,
+          );
         }
       }
       if (!fn.poolMax) problems.push(`${name}: uses the database but has no pool size`);
@@ -279,7 +283,9 @@ export function budgetViolations(budget: TimeAndCapacityBudget, saga: SagaDefini
   }
   for (const task of saga.tasks) {
     if (!(sagaTaskTimeoutSeconds(task.timeoutSeconds) > 0)) {
-      problems.push(`saga task ${task.stateName}: TimeoutSeconds ${task.timeoutSeconds} leaves no time for its function`);
+      problems.push(
+        `saga task ${task.stateName}: TimeoutSeconds ${task.timeoutSeconds} leaves no time for its function`,
+      );
     }
   }
   for (const [name, fn] of Object.entries(budget.api)) {
@@ -300,18 +306,23 @@ export function budgetViolations(budget: TimeAndCapacityBudget, saga: SagaDefini
     );
   }
   if (queue.visibilityToTimeoutRatio < 6) {
-    problems.push(`compensation queue: visibility is ${queue.visibilityToTimeoutRatio} × the worker's timeout, under 6 ×`);
+    problems.push(
+      `compensation queue: visibility is ${queue.visibilityToTimeoutRatio} × the worker's timeout, under 6 ×`,
+    );
   }
   if (queue.deadLetterRetentionSeconds <= queue.retentionSeconds) {
     problems.push('compensation DLQ: keeps messages no longer than its source queue');
   }
-  if (queue.maxConcurrency < 2) problems.push('compensation worker: MaximumConcurrency must be at least 2 (SQS)');
+  if (queue.maxConcurrency < 2)
+    problems.push('compensation worker: MaximumConcurrency must be at least 2 (SQS)');
   for (const [name, job] of [
     ['OrderSweeper', budget.sweeper],
     ['OutboxRelay', budget.outboxRelay],
   ] as const) {
     if (job.timeoutSeconds >= job.leaseSeconds) {
-      problems.push(`${name}: its ${job.timeoutSeconds} s timeout outlasts the ${job.leaseSeconds} s lease of its rows`);
+      problems.push(
+        `${name}: its ${job.timeoutSeconds} s timeout outlasts the ${job.leaseSeconds} s lease of its rows`,
+      );
     }
   }
 
@@ -351,12 +362,17 @@ export function budgetViolations(budget: TimeAndCapacityBudget, saga: SagaDefini
     if (retry.ErrorEquals.includes(INFRASTRUCTURE_ERROR)) {
       for (const [key, value] of Object.entries(INFRASTRUCTURE_RETRY)) {
         if (retry[key as keyof RetryPolicy] !== value) {
-          problems.push(`${retry.stateName}: the infrastructure Retry has ${key} ${String(retry[key as keyof RetryPolicy])}, the budget ${value}`);
+          problems.push(
+            `${retry.stateName}: the infrastructure Retry has ${key} ${String(retry[key as keyof RetryPolicy])}, the budget ${value}`,
+          );
         }
       }
     }
   }
-  const givingUp = probabilityWaitsEndBefore(retryDelays(INFRASTRUCTURE_RETRY), INFRASTRUCTURE_OUTAGE.seconds);
+  const givingUp = probabilityWaitsEndBefore(
+    retryDelays(INFRASTRUCTURE_RETRY),
+    INFRASTRUCTURE_OUTAGE.seconds,
+  );
   if (givingUp > INFRASTRUCTURE_OUTAGE.maxProbabilityOfGivingUp) {
     problems.push(
       `the infrastructure Retry gives up within a ${INFRASTRUCTURE_OUTAGE.seconds} s outage with probability ${givingUp.toExponential(2)}`,
@@ -419,7 +435,10 @@ const API_MINIMUM_TIMEOUT_SECONDS = 10;
 const apiFunction = (databaseCalls: number, paymentTimeoutSeconds: number): FunctionBudget => {
   const work = dbOnly(databaseCalls);
   return {
-    timeoutSeconds: Math.max(API_MINIMUM_TIMEOUT_SECONDS, Math.ceil(workSeconds(work, paymentTimeoutSeconds))),
+    timeoutSeconds: Math.max(
+      API_MINIMUM_TIMEOUT_SECONDS,
+      Math.ceil(workSeconds(work, paymentTimeoutSeconds)),
+    ),
     work,
     ...(databaseCalls > 0 ? { poolMax: DEFAULT_POOL_MAX } : {}),
   };
@@ -518,7 +537,8 @@ function withReservations(
     'SchemaMigrations',
   ]);
   const unknown = Object.keys(reservations).filter((name) => !known.has(name));
-  if (unknown.length > 0) throw new Error(`reserved concurrency for unknown function(s): ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`reserved concurrency for unknown function(s): ${unknown.join(', ')}`);
   const each = <T extends { readonly reservedConcurrency?: number }>(lines: Readonly<Record<string, T>>) =>
     Object.fromEntries(Object.entries(lines).map(([name, line]) => [name, reserve(name, line)]));
   return {

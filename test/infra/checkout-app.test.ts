@@ -10,8 +10,8 @@ import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
 import { liveAlias } from '../../lib/constructs/live-alias.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
-import { INVOCATION_OVERHEAD_SECONDS } from '../../src/config/budget.js';
 import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
+import { INVOCATION_OVERHEAD_SECONDS } from '../../src/config/budget.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
   actionsOf,

@@ -104,7 +104,12 @@ describe('per-customer limits', () => {
           ScopeDownStatement: {
             AndStatement: {
               Statements: [
-                { ByteMatchStatement: expect.objectContaining({ FieldToMatch: { Method: {} }, SearchString: 'POST' }) },
+                {
+                  ByteMatchStatement: expect.objectContaining({
+                    FieldToMatch: { Method: {} },
+                    SearchString: 'POST',
+                  }),
+                },
                 {
                   ByteMatchStatement: expect.objectContaining({
                     FieldToMatch: { UriPath: {} },
