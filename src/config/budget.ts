@@ -52,6 +52,12 @@ export const DATABASE_TIMEOUTS = {
 export const DATABASE_CALL_SECONDS =
   DATABASE_TIMEOUTS.proxyBorrowTimeoutSeconds + DATABASE_TIMEOUTS.statementTimeoutSeconds;
 
+/**
+ * How long a container keeps a secret it read (the provider's API key): a key rotated in Secrets
+ * Manager reaches every container within this, and a call the provider refuses reads it at once.
+ */
+export const SECRET_MAX_AGE_SECONDS = 300;
+
 /** The provider client's timeout when the stage sets none (`PAYMENT_TIMEOUT_MS`). */
 export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 15;
 
