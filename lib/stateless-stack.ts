@@ -179,6 +179,8 @@ export class StatelessStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: props.opsTopic,
       apiStage: this.api.api.deploymentStage,
+      apiAccessLogs: this.api.accessLogs,
+      accountConcurrency: config.budget.accountConcurrency,
       stateMachine: this.saga.stateMachine,
       compensationQueue: compensationQueue.queue,
       deadLetterQueue: compensationQueue.deadLetterQueue,

@@ -115,7 +115,7 @@ describe('the provider credential', () => {
     ];
 
     // With a threshold of one, a counted failure would have opened the circuit before the second call.
-    expect(errors.map((error) => error.name)).toEqual([
+    expect(errors.map((error) => (error as Error).name)).toEqual([
       'PaymentProviderAuthenticationError',
       'PaymentProviderAuthenticationError',
     ]);
