@@ -271,8 +271,18 @@ describe('outbox relay', () => {
       const sink = new LocalEventSink({ file: path.join(dir, 'events.jsonl') });
       sink.injectFailure((event) => broken.has(event.aggregateId), 'SinkDown: injected');
 
-      const first = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10, random: () => 0.6 });
-      const rightAway = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10, random: () => 0.6 });
+      const first = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
+      const rightAway = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
 
       expect(first).toEqual({ claimed: 6, published: 4, failed: 2 });
       expect(rightAway.claimed).toBe(0);
@@ -286,7 +296,12 @@ describe('outbox relay', () => {
       }
 
       await makeEverythingDue();
-      const stillDown = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10, random: () => 0.6 });
+      const stillDown = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
       const secondFailures = (await outboxRows()).filter((row) => broken.has(row.aggregate_id));
 
       expect(stillDown).toEqual({ claimed: 2, published: 0, failed: 2 });
