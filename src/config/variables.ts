@@ -144,7 +144,7 @@ export const paymentProvider = group('paymentProvider', 'The payment provider en
 export const providerSecret = group('providerSecret', 'The payment provider credential.', {
   secretArn: optionalText({
     name: 'PAYMENT_PROVIDER_SECRET_ARN',
-    doc: 'The secret holding the API key, read once per container.',
+    doc: 'The secret holding the API key, cached per container for a few minutes (docs/adr/0020).',
     setBy: 'stack',
   }),
 });
