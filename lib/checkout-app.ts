@@ -1,7 +1,9 @@
 import { type App, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { budgetViolations } from '../src/config/budget.js';
 import { type StageConfig, stageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
+import { paymentSagaDefinitionView } from './saga-tasks.js';
 import { StatefulStack } from './stateful-stack.js';
 import { StatelessStack } from './stateless-stack.js';
 
@@ -20,6 +22,19 @@ export interface CheckoutApp {
 }
 
 /**
+ * Refuses a stage whose time-and-capacity budget breaks one of its rules (docs/adr/0020), naming
+ * every broken rule, before anything is built from it.
+ */
+export function assertBudgetHolds(config: StageConfig): void {
+  const violations = budgetViolations(config.budget, paymentSagaDefinitionView());
+  if (violations.length > 0) {
+    throw new Error(
+      `the ${config.stageName} time-and-capacity budget breaks its rules:\n- ${violations.join('\n- ')}`,
+    );
+  }
+}
+
+/**
  * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|prod`, default
  * dev) to an app, with the cdk-nag AwsSolutions checks as a synth-time validation: a finding that
  * is not acknowledged on its construct (with a reason) fails the synth.
@@ -35,6 +50,7 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     paymentProviderUrl: context('paymentProviderUrl'),
     adminPrincipals: context('adminPrincipals'),
   });
+  assertBudgetHolds(config);
   const env: Environment = {
     account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT ?? SYNTH_ONLY_ACCOUNT,
     region: context('region') ?? process.env.CDK_DEFAULT_REGION ?? DEFAULT_REGION,

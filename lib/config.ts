@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { InstanceClass, InstanceSize, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { apiStageThrottle, checkoutBudget, type TimeAndCapacityBudget } from '../src/config/budget.js';
 
 /** The deployment stages this app knows: `cdk synth -c stage=dev|prod`. */
 export const STAGE_NAMES = ['dev', 'prod'] as const;
@@ -44,15 +45,21 @@ export interface StageConfig {
   /** Retention of every log group the app creates (Lambda, state machine, API access, flow logs). */
   readonly logRetention: RetentionDays;
   readonly powertoolsLogLevel: PowertoolsLogLevel;
-  /** Steady-state requests per second and burst for the whole API stage. */
+  /**
+   * Every timeout, retry, concurrency and pool size that crosses a layer (docs/adr/0020): the
+   * functions, the queue, the proxy and the stage throttle are built from it.
+   */
+  readonly budget: TimeAndCapacityBudget;
+  /**
+   * Steady-state requests per second and burst for the whole API stage: sized from the budget, so
+   * that the API functions' concurrency stays inside their reservations (`apiStageThrottle`).
+   */
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
-  /** Limits per API client (API key) in the usage plan. */
-  readonly apiClientThrottle: {
-    readonly rateLimit: number;
-    readonly burstLimit: number;
-    readonly requestsPerDay: number;
-  };
-  /** API clients (web, mobile, ...) that get an API key in the usage plan. */
+  /**
+   * API clients (web, mobile, ...) that get an API key in the usage plan. The plan identifies the
+   * app and has no quota of its own: every customer of an app shares its key, so a daily quota
+   * there would be one a handful of self-registered accounts could use up for everyone.
+   */
   readonly apiClients: readonly string[];
   /**
    * Each customer's own limits, enforced by the functions (`src/api/customer-limits.ts`): requests
@@ -60,13 +67,11 @@ export interface StageConfig {
    */
   readonly customerLimits: { readonly requestsPerMinute: number; readonly checkoutsPerMinute: number };
   /**
-   * The firewall's rate rules, per minute: per source IP, and per bearer token so that one
-   * customer cannot spend a client app's usage-plan quota (AWS WAF's minimum is 10).
+   * The firewall's rate rule per source IP, per minute (AWS WAF's minimum is 10). Its rules per
+   * bearer token are the customer's own limits (`customerLimits`), so they apply before anything
+   * shared (the stage throttle) counts the request.
    */
-  readonly firewallLimits: {
-    readonly requestsPerIpPerMinute: number;
-    readonly requestsPerTokenPerMinute: number;
-  };
+  readonly firewallLimits: { readonly requestsPerIpPerMinute: number };
   /**
    * IAM principals allowed on the admin routes: role names in the stage's account, or principal ARN
    * patterns (`*` allowed, e.g. an IAM Identity Center role). Nobody else can call them, whatever
@@ -74,8 +79,6 @@ export interface StageConfig {
    */
   readonly adminPrincipals: readonly string[];
   readonly paymentProvider: PaymentProviderConfig;
-  /** Client-side hard timeout of every payment call (docs/architecture.md, "The parts"). */
-  readonly paymentTimeout: Duration;
   /** E-mail subscribed to the ops topic. @default - no subscription */
   readonly opsEmail?: string;
 }
@@ -99,8 +102,15 @@ export function stageConfig(context: StageContext = {}): StageConfig {
   const adminPrincipals = (fallback: string) => validAdminPrincipals(context.adminPrincipals ?? fallback);
   // The seeds: a shopper never needs more, and a script spending more is refused early.
   const customerLimits = { requestsPerMinute: 100, checkoutsPerMinute: 10 };
-  const firewallLimits = { requestsPerIpPerMinute: 1000, requestsPerTokenPerMinute: 300 };
+  const firewallLimits = { requestsPerIpPerMinute: 1000 };
   if (stageName === 'prod') {
+    const budget = checkoutBudget({
+      paymentTimeoutSeconds: 15,
+      // db.m7g.large (8 GiB): below RDS's default for its memory (LEAST(memory / 9531392, 5000)).
+      maxConnections: 800,
+      accountConcurrency: 1000,
+      reservedConcurrency: PRODUCTION_RESERVED_CONCURRENCY,
+    });
     return {
       stageName,
       production: true,
@@ -116,8 +126,8 @@ export function stageConfig(context: StageContext = {}): StageConfig {
       secretRotation: Duration.days(30),
       logRetention: RetentionDays.ONE_YEAR,
       powertoolsLogLevel: 'INFO',
-      apiThrottle: { rateLimit: 500, burstLimit: 1000 },
-      apiClientThrottle: { rateLimit: 200, burstLimit: 400, requestsPerDay: 5_000_000 },
+      budget,
+      apiThrottle: apiStageThrottle(budget),
       apiClients: ['web', 'mobile'],
       customerLimits,
       firewallLimits,
@@ -127,10 +137,16 @@ export function stageConfig(context: StageContext = {}): StageConfig {
         ...(context.paymentProviderUrl ? { url: validUrl(context.paymentProviderUrl) } : {}),
         ssmParameterName: '/checkout/prod/payment-provider-url',
       },
-      paymentTimeout: Duration.seconds(15),
       ...opsEmail,
     };
   }
+  const budget = checkoutBudget({
+    paymentTimeoutSeconds: 15,
+    // db.t4g.micro (1 GiB): below RDS's default for its memory.
+    maxConnections: 80,
+    // A fresh account's quota; nothing is reserved, so the stack deploys there (docs/deploy.md).
+    accountConcurrency: 10,
+  });
   return {
     stageName,
     production: false,
@@ -146,8 +162,8 @@ export function stageConfig(context: StageContext = {}): StageConfig {
     secretRotation: Duration.days(30),
     logRetention: RetentionDays.ONE_MONTH,
     powertoolsLogLevel: 'DEBUG',
-    apiThrottle: { rateLimit: 50, burstLimit: 100 },
-    apiClientThrottle: { rateLimit: 20, burstLimit: 40, requestsPerDay: 100_000 },
+    budget,
+    apiThrottle: apiStageThrottle(budget),
     apiClients: ['web'],
     customerLimits,
     firewallLimits,
@@ -159,10 +175,44 @@ export function stageConfig(context: StageContext = {}): StageConfig {
           ssmParameterName: '/checkout/dev/payment-provider-url',
         }
       : { kind: 'simulated' },
-    paymentTimeout: Duration.seconds(15),
     ...opsEmail,
   };
 }
+
+/**
+ * Production's reserved concurrency, by function (docs/adr/0020): the saga steps and the
+ * compensation worker keep capacity a checkout burst cannot take, and every function that holds a
+ * database connection has a ceiling, so Σ(concurrency × pool size) fits the proxy. The total plus
+ * Lambda's 100 unreserved is the account quota production needs (README, "Deploy to AWS").
+ */
+export const PRODUCTION_RESERVED_CONCURRENCY: Readonly<Record<string, number>> = {
+  // 300 checkouts/s (the load target) at its 0.5 s p99.
+  placeOrder: 150,
+  getOrder: 50,
+  getLiveness: 5,
+  getReadiness: 2,
+  putProduct: 2,
+  getProduct: 2,
+  putWallet: 2,
+  getWallet: 2,
+  listCompensations: 2,
+  retryCompensation: 2,
+  getAdminOrder: 2,
+  AuthorizePayment: 150,
+  CapturePayment: 150,
+  ReversePayment: 50,
+  ConfirmOrder: 20,
+  ReleaseReservations: 20,
+  RefundStoreCredit: 20,
+  CancelOrder: 20,
+  MarkRequiresAttention: 10,
+  FenceOrder: 20,
+  CompensationWorker: 5,
+  SagaStarter: 2,
+  OrderSweeper: 1,
+  OutboxRelay: 1,
+  SchemaMigrations: 1,
+};
 
 function isStageName(value: string): value is StageName {
   return (STAGE_NAMES as readonly string[]).includes(value);

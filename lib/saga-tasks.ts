@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { SagaDefinitionView } from '../src/config/budget.js';
 
 /**
  * The saga's Lambda tasks, read from the ASL file. CDK builds one function per task from this list
@@ -67,6 +68,25 @@ export function sagaTasks(definition: string): SagaTask[] {
 /** The Lambda tasks of the repository's payment saga definition. */
 export function paymentSagaTasks(): SagaTask[] {
   return sagaTasks(readFileSync(PAYMENT_SAGA_DEFINITION_FILE, 'utf8'));
+}
+
+/**
+ * The definition as the budget's rules read it (docs/adr/0020): each Lambda Task's
+ * `TimeoutSeconds` and every `Retry` rule of every state, with its state's name.
+ */
+export function sagaDefinitionView(definition: string): SagaDefinitionView {
+  const parsed = JSON.parse(definition) as {
+    States?: Record<string, { Retry?: SagaDefinitionView['retries'][number][] }>;
+  };
+  const retries = Object.entries(parsed.States ?? {}).flatMap(([stateName, state]) =>
+    (state.Retry ?? []).map((retry) => ({ ...retry, stateName })),
+  );
+  return { tasks: sagaTasks(definition), retries };
+}
+
+/** The repository's payment saga as the budget's rules read it. */
+export function paymentSagaDefinitionView(): SagaDefinitionView {
+  return sagaDefinitionView(readFileSync(PAYMENT_SAGA_DEFINITION_FILE, 'utf8'));
 }
 
 /** The absolute path of a task's handler file. */

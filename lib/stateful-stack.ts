@@ -4,7 +4,6 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { CompensationQueue } from './constructs/compensation-queue.js';
-import { COMPENSATION_WORKER_TIMEOUT } from './constructs/compensation-worker.js';
 import { CustomerIdentity } from './constructs/customer-identity.js';
 import { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import { CheckoutDatabase } from './constructs/database.js';
@@ -13,7 +12,6 @@ import { Network } from './constructs/network.js';
 import { OpsTopic } from './constructs/ops-topic.js';
 import { PaymentProviderCredential } from './constructs/payment-provider.js';
 import { SagaStartQueue } from './constructs/saga-start-queue.js';
-import { SAGA_STARTER_TIMEOUT } from './constructs/saga-starter.js';
 import { SchemaMigrations } from './constructs/schema-migrations.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -71,6 +69,7 @@ export class StatefulStack extends Stack {
       backupRetention: config.databaseBackupRetention,
       secretRotation: config.secretRotation,
       logRetention: config.logRetention,
+      budget: config.budget.database,
       detailedMonitoring: config.production,
       ...retained,
     });
@@ -79,6 +78,7 @@ export class StatefulStack extends Stack {
       vpc,
       logRetention: config.logRetention,
       powertools: props.powertools,
+      budget: config.budget.schemaMigrations,
     });
 
     // The first rotation logs in as the role: only once the migrations created it and set its password.
@@ -88,11 +88,11 @@ export class StatefulStack extends Stack {
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
     this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', retained);
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
-      consumerTimeout: COMPENSATION_WORKER_TIMEOUT,
+      budget: config.budget,
       removalPolicy: config.removalPolicy,
     });
     this.sagaStartQueue = new SagaStartQueue(this, 'SagaStartQueue', {
-      consumerTimeout: SAGA_STARTER_TIMEOUT,
+      budget: config.budget,
       removalPolicy: config.removalPolicy,
     });
     this.identity = new CustomerIdentity(this, 'CustomerIdentity', {

@@ -83,7 +83,7 @@ export class StatelessStack extends Stack {
     let providerUrl: string;
     if (config.paymentProvider.kind === 'simulated') {
       this.paymentProvider = new SimulatedPaymentProvider(this, 'SimulatedPaymentProvider', {
-        clientTimeout: config.paymentTimeout,
+        budget: config.budget.simulatedProvider,
         credential: props.paymentProviderCredential,
         logRetention: config.logRetention,
         powertools,
@@ -101,7 +101,7 @@ export class StatelessStack extends Stack {
     }
     const payments = new PaymentProviderEndpoint(
       providerUrl,
-      config.paymentTimeout,
+      config.budget.paymentTimeoutSeconds,
       props.paymentProviderCredential,
     );
 
@@ -111,6 +111,7 @@ export class StatelessStack extends Stack {
       database,
       payments,
       compensationQueue,
+      budget: config.budget,
     });
     this.compensationWorker = new CompensationWorker(this, 'CompensationWorker', {
       ...common,
@@ -118,12 +119,14 @@ export class StatelessStack extends Stack {
       database,
       idempotencyTable: props.compensationIdempotency,
       payments,
+      budget: config.budget,
     });
     this.sagaStarter = new SagaStarter(this, 'SagaStarter', {
       ...common,
       queue: sagaStartQueue,
       database,
       sagaAlias: this.saga.live,
+      budget: config.budget,
     });
     this.sweeper = new OrderSweeper(this, 'OrderSweeper', {
       ...common,
@@ -132,11 +135,13 @@ export class StatelessStack extends Stack {
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
+      budget: config.budget.sweeper,
     });
     this.outboxRelay = new OutboxRelay(this, 'OutboxRelay', {
       ...common,
       database,
       eventBus: props.eventBus,
+      budget: config.budget.outboxRelay,
     });
 
     this.apiHandlers = new ApiHandlers(this, 'ApiHandlers', {
@@ -152,6 +157,7 @@ export class StatelessStack extends Stack {
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
       payments,
+      budget: config.budget.api,
     });
     this.api = new CheckoutApi(this, 'Api', {
       routes: API_ROUTES,
@@ -162,7 +168,6 @@ export class StatelessStack extends Stack {
       userPool: props.userPool,
       stageName: config.stageName,
       throttle: config.apiThrottle,
-      clientThrottle: config.apiClientThrottle,
       apiClients: config.apiClients,
       logRetention: config.logRetention,
       policy: apiAccessPolicy(this, API_ROUTES, config.adminPrincipals),
@@ -170,7 +175,10 @@ export class StatelessStack extends Stack {
     new ApiFirewall(this, 'ApiFirewall', {
       stage: this.api.api.deploymentStage,
       requestsPerIpPerMinute: config.firewallLimits.requestsPerIpPerMinute,
-      requestsPerTokenPerMinute: config.firewallLimits.requestsPerTokenPerMinute,
+      // The customer's own limits, in front of everything shared (docs/runbooks/customer-rate-limits.md).
+      requestsPerTokenPerMinute: config.customerLimits.requestsPerMinute,
+      checkoutsPerTokenPerMinute: config.customerLimits.checkoutsPerMinute,
+      checkoutPath: API_ROUTES.find((route) => route.operationId === 'placeOrder')?.path ?? '/v1/checkout',
     });
 
     // The simulated provider is a test double: its throttles (reserved concurrency 1) are expected.
@@ -185,6 +193,8 @@ export class StatelessStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: props.opsTopic,
       apiStage: this.api.api.deploymentStage,
+      apiAccessLogs: this.api.accessLogs,
+      accountConcurrency: config.budget.accountConcurrency,
       stateMachine: this.saga.stateMachine,
       compensationQueue: compensationQueue.queue,
       deadLetterQueue: compensationQueue.deadLetterQueue,

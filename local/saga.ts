@@ -39,8 +39,8 @@ export interface LocalPaymentSagaOptions {
   /**
    * Shrinks the retries of infrastructure errors (the database away, Lambda's own failures) instead.
    * They are compressed less: a local PostgreSQL restart takes real seconds, not compressed ones,
-   * and the saga must outlast it here as it outlasts an RDS failover in AWS (about 3 minutes of
-   * retries; 0.1 makes that 18 s).
+   * and the saga must outlast it here as it outlasts an RDS failover in AWS (about 4.5 minutes of
+   * jittered retries on average; 0.1 makes that about 28 s).
    * @default INFRASTRUCTURE_RETRY_SCALE
    */
   readonly infrastructureRetryScale?: number;
@@ -55,7 +55,7 @@ export interface LocalPaymentSagaOptions {
 
 /** The error whose retrier is the infrastructure one in every Task of the saga. */
 const INFRASTRUCTURE_ERROR = 'DatabaseUnavailableError';
-/** About 3 minutes of infrastructure retries become about 18 s locally. */
+/** About 4.5 minutes of infrastructure retries (on average) become about 28 s locally. */
 export const INFRASTRUCTURE_RETRY_SCALE = 0.1;
 
 /**

@@ -6,7 +6,6 @@ import { handleProviderRequest, type ProviderDependencies } from '../../src/paym
 import { InMemoryProviderStore } from '../../src/payments/provider/store.js';
 import { configurationFor } from '../../src/roots/configuration.js';
 import { logger } from '../../src/runtime/observability.js';
-import { perContainer } from '../../src/runtime/per-container.js';
 import { secretString } from '../../src/runtime/secrets.js';
 
 /**
@@ -15,25 +14,21 @@ import { secretString } from '../../src/runtime/secrets.js';
  */
 const ANSWER_MARGIN_MS = 1_000;
 
-// The simulated provider keeps authorizations, the ledger and faults in memory. The function runs
-// with reserved concurrency 1 (see lib/constructs/simulated-payment-provider.ts) so every request
-// meets this one store; a new execution environment (after idle time or a deploy) starts empty,
-// which is acceptable for a non-production test double.
+// The simulated provider keeps authorizations, the ledger and faults in memory, per execution
+// environment (lib/constructs/payment-provider.ts says why it reserves no concurrency); a new
+// environment (after idle time, a deploy or concurrent calls) starts empty, which is acceptable for
+// a non-production test double.
 const store = new InMemoryProviderStore();
 /**
  * The store and, when the provider secret is configured (always, as deployed), the credential
- * every route of the public function URL requires: read once per container, again after a failure.
+ * every route of the public function URL requires: the secret's current value, cached for a few
+ * minutes (`secretString`), so a key put into the secret is the one required soon after.
  */
-const providerDependencies = perContainer(async (): Promise<ProviderDependencies> => {
+async function providerDependencies(): Promise<ProviderDependencies> {
   const { secretArn } = configurationFor(PAYMENT_PROVIDER_FUNCTION).providerSecret;
   if (!secretArn) return { store, logger };
-  try {
-    return { store, logger, credential: { key: await secretString(secretArn), scope: 'all' as const } };
-  } catch (error) {
-    providerDependencies.forget();
-    throw error;
-  }
-});
+  return { store, logger, credential: { key: await secretString(secretArn), scope: 'all' as const } };
+}
 
 /** Function URL adapter of the simulated payment provider (docs/architecture.md, "The parts"); the logic is `handleProviderRequest`. */
 async function serve(

@@ -10,10 +10,14 @@ export interface ApiFirewallProps {
   readonly requestsPerIpPerMinute?: number;
   /**
    * Requests per minute carrying one `Authorization` header (one customer's token) before it is
-   * blocked. Above the customer limits the functions enforce, so it only stops a flood before it
-   * spends the client app's usage-plan quota and the functions' concurrency. @default 300
+   * blocked: the customer's own request limit, applied here before the stage throttle (shared by
+   * every customer) counts the request. The functions keep counting per customer, exactly.
    */
-  readonly requestsPerTokenPerMinute?: number;
+  readonly requestsPerTokenPerMinute: number;
+  /** Checkouts (`POST <checkoutPath>`) per minute and token: the customer's checkout limit. */
+  readonly checkoutsPerTokenPerMinute: number;
+  /** The checkout route's path (`src/api/routes.ts`), matched at the end of the URI. */
+  readonly checkoutPath: string;
 }
 
 /** The window of both rate rules. */
@@ -23,11 +27,12 @@ const MIN_RATE_LIMIT = 10;
 const RATE_LIMITED_BODY = 'RateLimited';
 
 /**
- * A WAF web ACL in front of the API stage: AWS managed common and known-bad-input rules, and two
+ * A WAF web ACL in front of the API stage: AWS managed common and known-bad-input rules, and
  * rate-based rules that stop floods before they reach throttling and the functions: per source IP,
- * and per bearer token (a custom aggregation key on the `Authorization` header, so one customer
- * cannot use up the quota of the client app they share with everybody else). Blocked requests get
- * the API's own 429 `RATE_LIMITED` problem with `Retry-After`.
+ * and per bearer token (a custom aggregation key on the `Authorization` header) at the customer's
+ * own limits, for every request and for checkouts, so a customer is limited before anything they
+ * share with everybody else (the stage throttle, the functions' concurrency) counts the request.
+ * Blocked requests get the API's own 429 `RATE_LIMITED` problem with `Retry-After`.
  */
 export class ApiFirewall extends Construct {
   readonly webAcl: CfnWebACL;
@@ -35,10 +40,12 @@ export class ApiFirewall extends Construct {
   constructor(scope: Construct, id: string, props: ApiFirewallProps) {
     super(scope, id);
     const perIp = props.requestsPerIpPerMinute ?? 1000;
-    const perToken = props.requestsPerTokenPerMinute ?? 300;
+    const perToken = props.requestsPerTokenPerMinute;
+    const checkoutsPerToken = props.checkoutsPerTokenPerMinute;
     for (const [name, limit] of Object.entries({
       requestsPerIpPerMinute: perIp,
       requestsPerTokenPerMinute: perToken,
+      checkoutsPerTokenPerMinute: checkoutsPerToken,
     })) {
       if (!Number.isInteger(limit) || limit < MIN_RATE_LIMIT) {
         throw new Error(`${name} must be an integer of at least ${MIN_RATE_LIMIT} (AWS WAF), got ${limit}`);
@@ -56,6 +63,9 @@ export class ApiFirewall extends Construct {
       statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
       visibilityConfig: visibility(name),
     });
+    const perTokenKey: CfnWebACL.RateBasedStatementCustomKeyProperty[] = [
+      { header: { name: 'authorization', textTransformations: [{ priority: 0, type: 'NONE' }] } },
+    ];
     const rateLimited: CfnWebACL.RuleActionProperty = {
       block: {
         customResponse: {
@@ -99,15 +109,51 @@ export class ApiFirewall extends Construct {
               limit: perToken,
               evaluationWindowSec: WINDOW_SECONDS,
               aggregateKeyType: 'CUSTOM_KEYS',
-              customKeys: [
-                { header: { name: 'authorization', textTransformations: [{ priority: 0, type: 'NONE' }] } },
-              ],
+              customKeys: perTokenKey,
             },
           },
           visibilityConfig: visibility('RateLimitPerToken'),
         },
-        managed('AWSManagedRulesCommonRuleSet', 2),
-        managed('AWSManagedRulesKnownBadInputsRuleSet', 3),
+        {
+          // Only checkouts count here: POST on the checkout path, per token.
+          name: 'CheckoutsPerToken',
+          priority: 2,
+          action: rateLimited,
+          statement: {
+            rateBasedStatement: {
+              limit: checkoutsPerToken,
+              evaluationWindowSec: WINDOW_SECONDS,
+              aggregateKeyType: 'CUSTOM_KEYS',
+              customKeys: perTokenKey,
+              scopeDownStatement: {
+                andStatement: {
+                  statements: [
+                    {
+                      byteMatchStatement: {
+                        fieldToMatch: { method: {} },
+                        positionalConstraint: 'EXACTLY',
+                        searchString: 'POST',
+                        textTransformations: [{ priority: 0, type: 'NONE' }],
+                      },
+                    },
+                    {
+                      // The stage name precedes it on the execute-api host; a custom domain has none.
+                      byteMatchStatement: {
+                        fieldToMatch: { uriPath: {} },
+                        positionalConstraint: 'ENDS_WITH',
+                        searchString: props.checkoutPath,
+                        textTransformations: [{ priority: 0, type: 'NONE' }],
+                      },
+                    },
+                  ],
+                },
+              },
+            },
+          },
+          visibilityConfig: visibility('CheckoutsPerToken'),
+        },
+        managed('AWSManagedRulesCommonRuleSet', 3),
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 4),
       ],
     });
     new CfnWebACLAssociation(this, 'Association', {

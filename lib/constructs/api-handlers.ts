@@ -1,10 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
+import type { FunctionBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
@@ -81,8 +81,8 @@ export interface ApiHandlersProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
-  /** @default Duration.seconds(10) */
-  readonly timeout?: Duration;
+  /** Each route's line of the budget, by operation id (docs/adr/0020). */
+  readonly budget: Readonly<Record<string, FunctionBudget>>;
 }
 
 /**
@@ -103,12 +103,16 @@ export class ApiHandlers extends Construct {
           `route ${route.operationId} has no entry in ROUTE_DEPENDENCIES (lib/constructs/api-handlers.ts)`,
         );
       }
+      const budget = props.budget[route.operationId];
+      if (!budget) {
+        throw new Error(`route ${route.operationId} has no line in the budget (src/config/budget.ts, api)`);
+      }
       const inVpc = dependencies.includes('database');
       const fn = new CheckoutFunction(this, route.operationId, {
         entry: route.entry,
         handler: route.handler,
         description: `${route.method} ${route.path}`,
-        timeout: props.timeout ?? Duration.seconds(10),
+        budget,
         logRetention: props.logRetention,
         powertools: props.powertools,
         ...(inVpc ? { vpc: props.vpc, securityGroups: [props.database.clientSecurityGroup] } : {}),
@@ -116,7 +120,7 @@ export class ApiHandlers extends Construct {
       for (const dependency of dependencies) {
         switch (dependency) {
           case 'database':
-            props.database.grantConnect(fn.function);
+            props.database.grantConnect(fn);
             break;
           case 'idempotency':
             props.idempotencyTable.grantIdempotency(fn.function);

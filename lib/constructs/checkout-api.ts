@@ -13,7 +13,6 @@ import {
   type Method,
   MethodLoggingLevel,
   type Model,
-  Period,
   type RequestValidator,
   ResponseType,
   RestApi,
@@ -42,11 +41,14 @@ export interface CheckoutApiProps {
   readonly userPool: IUserPool;
   /** The API Gateway stage, e.g. `dev`. */
   readonly stageName: string;
-  /** Limits of the whole stage. */
+  /** Limits of the whole stage (sized from the budget, docs/adr/0020). */
   readonly throttle: ApiThrottle;
-  /** Limits per API client (usage plan), plus a daily quota. */
-  readonly clientThrottle: ApiThrottle & { readonly requestsPerDay: number };
-  /** One API key in the usage plan per client app (`web`, `mobile`, ...). */
+  /**
+   * One API key in the usage plan per client app (`web`, `mobile`, ...). Every customer of an app
+   * shares its key, so the plan has no quota and no throttle of its own: nothing a handful of
+   * accounts could use up for everyone. Customers are limited one by one before the stage counts
+   * them (the firewall's per-token rules, then the functions), and the stage throttle bounds all.
+   */
   readonly apiClients: readonly string[];
   readonly logRetention: RetentionDays;
   /** The API's resource policy (see `apiAccessPolicy`). @default - none */
@@ -63,7 +65,7 @@ function pathParameters(path: string): string[] {
 /**
  * The REST API built from the route table: Cognito authoriser (plus an API key in the usage plan)
  * on customer routes, IAM on admin routes, public health routes; request validation, JSON access
- * logs, X-Ray, stage throttling and a usage plan with per-client limits.
+ * logs, X-Ray, stage throttling and a usage plan that identifies the client apps.
  */
 export class CheckoutApi extends Construct {
   readonly api: RestApi;
@@ -202,12 +204,10 @@ export class CheckoutApi extends Construct {
     return methods;
   }
 
-  /** Per-client limits: the usage plan and one API key per client app. */
+  /** The usage plan and one API key per client app: no shared quota (see {@link CheckoutApiProps.apiClients}). */
   private addUsagePlan(props: CheckoutApiProps): UsagePlan {
     const usagePlan = this.api.addUsagePlan('UsagePlan', {
-      description: 'Per-client limits of the checkout apps',
-      throttle: { rateLimit: props.clientThrottle.rateLimit, burstLimit: props.clientThrottle.burstLimit },
-      quota: { limit: props.clientThrottle.requestsPerDay, period: Period.DAY },
+      description: 'The checkout client apps: keys without a quota; customers are limited one by one',
       apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
     });
     const keys = new Construct(this, 'ApiKeys');

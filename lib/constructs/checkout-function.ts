@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type ISecurityGroup, type IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { FunctionBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import type { PowertoolsLogLevel } from '../config.js';
 import { FUNCTION_BUNDLING } from './function-bundling.js';
@@ -36,7 +37,12 @@ export interface CheckoutFunctionProps {
   /** The module's export that is the handler. @default 'handler' */
   readonly handler?: string;
   readonly description: string;
-  readonly timeout: Duration;
+  /**
+   * Its line of the time-and-capacity budget (`src/config/budget.ts`, docs/adr/0020): the timeout,
+   * the reserved concurrency (production) and, for the constructs that bind it to the database
+   * and the provider, its pool size and what it keeps for its records after a provider call.
+   */
+  readonly budget: FunctionBudget;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
   /**
@@ -54,8 +60,6 @@ export interface CheckoutFunctionProps {
   readonly vpc?: IVpc;
   /** @default - a security group of its own when `vpc` is set */
   readonly securityGroups?: ISecurityGroup[];
-  /** @default - unreserved */
-  readonly reservedConcurrentExecutions?: number;
   /** Extra bundling steps, e.g. copying SQL files next to the bundle. @default - none */
   readonly commandHooks?: ICommandHooks;
 }
@@ -73,6 +77,8 @@ export class CheckoutFunction extends Construct {
   readonly handlerExport: string;
   readonly role: IRole;
   readonly logGroup: LogGroup;
+  /** Its line of the budget. */
+  readonly budget: FunctionBudget;
 
   constructor(scope: Construct, id: string, props: CheckoutFunctionProps) {
     super(scope, id);
@@ -83,6 +89,7 @@ export class CheckoutFunction extends Construct {
       throw new Error(`securityGroups need a vpc (function ${props.entry})`);
     }
     this.entry = props.entry;
+    this.budget = props.budget;
     this.handlerExport = props.handler ?? 'handler';
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
@@ -123,12 +130,12 @@ export class CheckoutFunction extends Construct {
       runtime: FUNCTION_RUNTIME,
       architecture: FUNCTION_ARCHITECTURE,
       memorySize: props.memorySize ?? DEFAULT_FUNCTION_MEMORY_MB,
-      timeout: props.timeout,
+      timeout: Duration.seconds(props.budget.timeoutSeconds),
       role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
-      ...(props.reservedConcurrentExecutions !== undefined
-        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+      ...(props.budget.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.budget.reservedConcurrency }
         : {}),
       ...(props.vpc
         ? {

@@ -3,25 +3,19 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { compensationVisibilitySeconds, type TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { setEnvironment } from './function-environment.js';
 
 export interface CompensationQueueProps {
   /**
-   * Timeout of the function consuming the queue. The visibility timeout is six times this, as
-   * AWS recommends for Lambda event sources, so a batch is never visible again while still running.
+   * The budget (docs/adr/0020): the visibility timeout is its ratio (six) times the worker's
+   * timeout, as AWS recommends for Lambda event sources, so a batch is never visible again while
+   * still running; the receives before the DLQ and both retentions (the DLQ's must outlive the
+   * source queue's: a moved message keeps its original enqueue time).
    */
-  readonly consumerTimeout: Duration;
+  readonly budget: TimeAndCapacityBudget;
   readonly removalPolicy: RemovalPolicy;
-  /** Receives before a message moves to the dead-letter queue. @default 5 */
-  readonly maxReceiveCount?: number;
-  /** @default Duration.days(4) */
-  readonly retentionPeriod?: Duration;
-  /**
-   * Must outlive the source queue's retention: a moved message keeps its original enqueue time.
-   * @default Duration.days(14)
-   */
-  readonly deadLetterRetentionPeriod?: Duration;
 }
 
 /**
@@ -29,27 +23,23 @@ export interface CompensationQueueProps {
  * TLS-only. Operators redrive the dead-letter queue back to the source queue from the console.
  */
 export class CompensationQueue extends Construct {
-  /** Six times the consumer's timeout (AWS guidance for Lambda event sources). */
-  static readonly VISIBILITY_TO_TIMEOUT_RATIO = 6;
-
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: CompensationQueueProps) {
     super(scope, id);
-    this.maxReceiveCount = props.maxReceiveCount ?? 5;
-    const retentionPeriod = props.retentionPeriod ?? Duration.days(4);
-    const deadLetterRetentionPeriod = props.deadLetterRetentionPeriod ?? Duration.days(14);
+    const queue = props.budget.compensationQueue;
+    this.maxReceiveCount = queue.maxReceiveCount;
+    const retentionPeriod = Duration.seconds(queue.retentionSeconds);
+    const deadLetterRetentionPeriod = Duration.seconds(queue.deadLetterRetentionSeconds);
     if (deadLetterRetentionPeriod.toSeconds() <= retentionPeriod.toSeconds()) {
       throw new Error(
         `deadLetterRetentionPeriod (${deadLetterRetentionPeriod.toHumanString()}) must be longer than ` +
           `retentionPeriod (${retentionPeriod.toHumanString()})`,
       );
     }
-    const visibilityTimeout = Duration.seconds(
-      props.consumerTimeout.toSeconds() * CompensationQueue.VISIBILITY_TO_TIMEOUT_RATIO,
-    );
+    const visibilityTimeout = Duration.seconds(compensationVisibilitySeconds(props.budget));
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,

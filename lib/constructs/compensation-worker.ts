@@ -1,8 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
@@ -12,12 +12,6 @@ import type { IdempotencyTable } from './idempotency-table.js';
 import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 
-/**
- * The worker's timeout: a batch of compensations, each up to a void or refund (15 s client timeout)
- * plus a few database calls. The queue's visibility timeout is derived from it (six times).
- */
-export const COMPENSATION_WORKER_TIMEOUT = Duration.seconds(60);
-
 export interface CompensationWorkerProps {
   readonly queue: CompensationQueue;
   readonly database: CheckoutDatabase;
@@ -26,10 +20,11 @@ export interface CompensationWorkerProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
-  /** @default 5 */
-  readonly batchSize?: number;
-  /** Concurrent batches: bounds the worker's share of proxy connections and provider calls. @default 5 */
-  readonly maxConcurrency?: number;
+  /**
+   * The budget (docs/adr/0020): the worker's line (timeout, pool, reservation) and the queue's
+   * batch size and maximum concurrency, which bound its share of proxy connections and provider calls.
+   */
+  readonly budget: TimeAndCapacityBudget;
 }
 
 /**
@@ -45,7 +40,7 @@ export class CompensationWorker extends Construct {
     this.handler = new CheckoutFunction(this, 'Handler', {
       entry: 'lambdas/workers/compensation-worker.ts',
       description: 'Retries failed saga compensations from the compensation queue',
-      timeout: COMPENSATION_WORKER_TIMEOUT,
+      budget: props.budget.compensationWorker,
       logRetention: props.logRetention,
       powertools: props.powertools,
       vpc: props.vpc,
@@ -56,15 +51,15 @@ export class CompensationWorker extends Construct {
     setEnvironment(fn, config.compensationQueue, { url: props.queue.queue.queueUrl });
     // A last attempt that cannot record its failure queues the compensation again (never the DLQ unrecorded).
     props.queue.queue.grantSendMessages(fn);
-    props.database.grantConnect(fn);
+    props.database.grantConnect(this.handler);
     props.idempotencyTable.grantIdempotency(fn);
-    props.payments.bind(fn);
+    props.payments.bind(this.handler);
     // The event source mapping invokes the `live` alias, so a deploy shifts the batches gradually.
     liveAlias(this.handler).addEventSource(
       new SqsEventSource(props.queue.queue, {
-        batchSize: props.batchSize ?? 5,
+        batchSize: props.budget.compensationQueue.batchSize,
         reportBatchItemFailures: true,
-        maxConcurrency: props.maxConcurrency ?? 5,
+        maxConcurrency: props.budget.compensationQueue.maxConcurrency,
       }),
     );
   }

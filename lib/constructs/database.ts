@@ -1,6 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type InstanceType, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   CaCertificate,
@@ -15,8 +14,10 @@ import {
 } from 'aws-cdk-lib/aws-rds';
 import { HostedRotation, type ISecret, type RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
+import type { CheckoutFunction } from './checkout-function.js';
 import { setEnvironment } from './function-environment.js';
 
 /** The port clients use: the proxy listens on the engine's default port. */
@@ -38,6 +39,11 @@ export interface CheckoutDatabaseProps {
   readonly removalPolicy: RemovalPolicy;
   readonly secretRotation: Duration;
   readonly logRetention: RetentionDays;
+  /**
+   * The database's side of the budget (docs/adr/0020): the instance's `max_connections`, the
+   * proxy's borrow and idle timeouts and its share of the connections, the clients' connect timeout.
+   */
+  readonly budget: TimeAndCapacityBudget['database'];
   /** Performance Insights and enhanced monitoring. @default false */
   readonly detailedMonitoring?: boolean;
   /** @default 'checkout' */
@@ -77,6 +83,7 @@ export class CheckoutDatabase extends Construct {
    * own group would make this (stateful) stack depend on the stateless one.
    */
   readonly clientSecurityGroup: SecurityGroup;
+  private readonly budget: TimeAndCapacityBudget['database'];
 
   constructor(scope: Construct, id: string, props: CheckoutDatabaseProps) {
     super(scope, id);
@@ -85,6 +92,7 @@ export class CheckoutDatabase extends Construct {
         `instanceIdentifier must be lower case letters, digits and -, got "${props.instanceIdentifier}"`,
       );
     }
+    this.budget = props.budget;
     this.databaseName = props.databaseName ?? 'checkout';
     this.username = props.username ?? 'checkout';
 
@@ -105,10 +113,12 @@ export class CheckoutDatabase extends Construct {
     const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_16 });
     const parameterGroup = new ParameterGroup(this, 'Parameters', {
       engine,
-      description: 'Checkout PostgreSQL 16: TLS only, slow statements logged',
+      description: 'Checkout PostgreSQL 16: TLS only, slow statements logged, connections per the budget',
       parameters: {
         'rds.force_ssl': '1',
         log_min_duration_statement: '500',
+        // Declared, not left to the memory formula: the budget proves the functions' pools fit it.
+        max_connections: String(props.budget.maxConnections),
       },
     });
 
@@ -222,10 +232,12 @@ export class CheckoutDatabase extends Construct {
       iamAuth: true,
       requireTLS: true,
       // Lambdas hold idle connections between invocations; reclaim them well before the default 30 min.
-      idleClientTimeout: Duration.minutes(5),
-      maxConnectionsPercent: 90,
+      idleClientTimeout: Duration.seconds(props.budget.proxyIdleClientTimeoutSeconds),
+      maxConnectionsPercent: props.budget.proxyMaxConnectionsPercent,
       maxIdleConnectionsPercent: 10,
-      borrowTimeout: Duration.seconds(30),
+      // Shorter than every function that waits for it (docs/adr/0020): a saturated proxy fails
+      // a statement with a retryable error instead of outliving the function.
+      borrowTimeout: Duration.seconds(props.budget.proxyBorrowTimeoutSeconds),
       debugLogging: false,
     });
 
@@ -267,11 +279,11 @@ export class CheckoutDatabase extends Construct {
 
   /**
    * Lets a function connect through the proxy as the application role: sets `DB_PROXY_ENDPOINT`,
-   * `DB_PORT`, `DB_NAME` and `DB_USER` (the `database` group of `src/config/variables.ts`) and grants
-   * `rds-db:connect` for that user only. The function must run in {@link clientSecurityGroup},
-   * which the proxy admits.
+   * `DB_PORT`, `DB_NAME` and `DB_USER` (the `database` group of `src/config/variables.ts`), its pool
+   * size and connect timeout from the budget, and grants `rds-db:connect` for that user only. The
+   * function must run in {@link clientSecurityGroup}, which the proxy admits.
    */
-  grantConnect(fn: LambdaFunction): void {
+  grantConnect(fn: CheckoutFunction): void {
     this.connectAs(fn, APPLICATION_ROLE);
   }
 
@@ -279,23 +291,29 @@ export class CheckoutDatabase extends Construct {
    * Lets the migration runner connect as the owner, and read the application role's secret to
    * set that role's password after migrating (`APP_DB_SECRET_ARN`). No other function may.
    */
-  grantMigrations(fn: LambdaFunction): void {
-    // One connection: the runner works in one transaction under an advisory lock.
-    this.connectAs(fn, this.username, 1);
-    setEnvironment(fn, config.migrations, { applicationSecretArn: this.applicationSecret.secretArn });
-    this.applicationSecret.grantRead(fn);
+  grantMigrations(fn: CheckoutFunction): void {
+    this.connectAs(fn, this.username);
+    setEnvironment(fn.function, config.migrations, {
+      applicationSecretArn: this.applicationSecret.secretArn,
+    });
+    this.applicationSecret.grantRead(fn.function);
   }
 
-  private connectAs(fn: LambdaFunction, user: string, poolMax?: number): void {
+  private connectAs(checkoutFunction: CheckoutFunction, user: string): void {
+    const fn = checkoutFunction.function;
     if (!fn.isBoundToVpc || !fn.connections.securityGroups.includes(this.clientSecurityGroup)) {
       throw new Error(`${fn.node.path} must run in the database client security group to reach the proxy`);
     }
+    const { poolMax } = checkoutFunction.budget;
+    if (!poolMax)
+      throw new Error(`${fn.node.path} connects to the database but its budget line has no poolMax`);
     setEnvironment(fn, config.database, {
       proxyEndpoint: this.proxy.endpoint,
       port: PROXY_PORT,
       name: this.databaseName,
       user,
       poolMax,
+      connectTimeoutSeconds: this.budget.connectTimeoutSeconds,
     });
     this.proxy.grantConnect(fn, user);
   }

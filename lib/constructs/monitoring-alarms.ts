@@ -16,6 +16,9 @@ export interface CheckoutAlarms {
   readonly sagaStartDeadLetterAlarm: Alarm;
   readonly sagaStartAgeAlarm: Alarm;
   readonly proxySaturationAlarm: Alarm;
+  readonly apiRateLimitedAlarm: Alarm;
+  readonly apiThrottledAlarm: Alarm;
+  readonly accountConcurrencyAlarm: Alarm;
   /** Error-rate and throttle alarms of each function, by name. */
   readonly functionAlarms: ReadonlyMap<string, { readonly errors: Alarm; readonly throttles: Alarm }>;
   /** Every alarm above, in dashboard order. */
@@ -157,7 +160,39 @@ export function createAlarms(
     datapointsToAlarm: 3,
   });
 
+  const apiRateLimitedAlarm = top('ApiRateLimited', {
+    description:
+      `More than ${ALARM_THRESHOLDS.apiRateLimitedPercent} % of API requests answered 429 in 3 of 5 minutes: ` +
+      'customers over their limits (or the stage throttle), more than one busy customer would cause.',
+    metric: signals.api.rateLimitedRate,
+    threshold: ALARM_THRESHOLDS.apiRateLimitedPercent,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+  });
+  const apiThrottledAlarm = top('ApiThrottled', {
+    description:
+      'API Gateway throttled requests (429 THROTTLED) in 3 of 5 minutes: the stage throttle, shared by every ' +
+      'customer, is spent; the load is above what the budget sized the stage for.',
+    metric: signals.api.throttled,
+    threshold: ALARM_THRESHOLDS.apiThrottledPerMinute,
+    atLeast: true,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+  });
+  const accountConcurrencyAlarm = top('AccountConcurrency', {
+    description:
+      `The account's claimed Lambda concurrency is above ${ALARM_THRESHOLDS.accountConcurrencyPercent} % of the ` +
+      'quota the stage needs (README, "Deploy to AWS"): unreserved functions are close to being throttled.',
+    metric: signals.concurrency.claimedPercent,
+    threshold: ALARM_THRESHOLDS.accountConcurrencyPercent,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+  });
+
   return {
+    apiRateLimitedAlarm,
+    apiThrottledAlarm,
+    accountConcurrencyAlarm,
     apiLatencyAlarm,
     api5xxRateAlarm,
     sagaFailuresAlarm,

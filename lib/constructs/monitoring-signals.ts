@@ -1,5 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
 import { COMPENSATION_METRIC_NAMES } from '../../src/saga/compensation-metrics.js';
 import type { MonitoringProps } from './monitoring.js';
 
@@ -18,8 +20,32 @@ export interface FunctionSignals {
  * The metrics and expressions the alarms and the dashboard share (docs/runbooks/README.md): built
  * once, so an alarm and the graph beside it always show the same number.
  */
-export function monitoringSignals(props: MonitoringProps) {
+export function monitoringSignals(scope: Construct, props: MonitoringProps) {
   const { apiStage, stateMachine } = props;
+  // Counted from the access logs (jsonAccessLogFormat in checkout-api.ts): `status` and `errorType`.
+  const accessLogCount = (id: string, metricName: string, pattern: ReturnType<typeof FilterPattern.any>) =>
+    new MetricFilter(scope, id, {
+      logGroup: props.apiAccessLogs,
+      metricNamespace: props.metricsNamespace,
+      metricName,
+      filterPattern: pattern,
+      metricValue: '1',
+      defaultValue: 0,
+    }).metric({ statistic: 'Sum', period: oneMinute });
+  const rateLimited = accessLogCount(
+    'RateLimitedAnswers',
+    'ApiRateLimited',
+    FilterPattern.any(FilterPattern.numberValue('$.status', '=', 429)),
+  );
+  // API Gateway's own throttling: the stage throttle (shared by every customer) or a usage-plan limit.
+  const throttled = accessLogCount(
+    'ThrottledAnswers',
+    'ApiThrottled',
+    FilterPattern.any(
+      FilterPattern.stringValue('$.errorType', '=', 'THROTTLED'),
+      FilterPattern.stringValue('$.errorType', '=', 'QUOTA_EXCEEDED'),
+    ),
+  );
   const serverErrors = apiStage.metricServerError({ statistic: 'Sum', period: oneMinute });
   const requests = apiStage.metricCount({ statistic: 'Sum', period: oneMinute });
   const sagaEnded = (period: Duration) => ({
@@ -53,6 +79,13 @@ export function monitoringSignals(props: MonitoringProps) {
       latencyP50: apiStage.metricLatency({ statistic: 'p50', period: oneMinute }),
       latencyP99: apiStage.metricLatency({ statistic: 'p99', period: oneMinute }),
       clientErrors: apiStage.metricClientError({ statistic: 'Sum', period: oneMinute }),
+      rateLimitedRate: new MathExpression({
+        label: '429 rate (%)',
+        expression: 'IF(requests > 0, 100 * limited / requests, 0)',
+        usingMetrics: { requests, limited: rateLimited },
+        period: oneMinute,
+      }),
+      throttled,
       serverErrorRate: new MathExpression({
         label: '5xx rate (%)',
         expression: 'IF(requests > 0, 100 * errors / requests, 0)',
@@ -146,6 +179,23 @@ export function monitoringSignals(props: MonitoringProps) {
         throttles: fn.metricThrottles({ statistic: 'Sum', period: fiveMinutes }),
       };
     }),
+    concurrency: {
+      // The account's concurrency Lambda counts as taken (reservations included), against the
+      // quota the budget says the stage needs.
+      claimedPercent: new MathExpression({
+        label: 'Account concurrency claimed (%)',
+        expression: `100 * claimed / ${props.accountConcurrency}`,
+        usingMetrics: {
+          claimed: new Metric({
+            namespace: 'AWS/Lambda',
+            metricName: 'ClaimedAccountConcurrency',
+            statistic: 'Maximum',
+            period: oneMinute,
+          }),
+        },
+        period: oneMinute,
+      }),
+    },
     database: {
       proxyMetric,
       proxySaturation: new MathExpression({
@@ -191,6 +241,12 @@ export const ALARM_THRESHOLDS = {
   lambdaThrottles: 1,
   /** Proxy connections to the database as a share of what it may open, percent. */
   proxyConnectionSaturationPercent: 80,
+  /** Share of API requests answered 429 (customer limits, firewall, stage throttle), percent. */
+  apiRateLimitedPercent: 5,
+  /** Requests API Gateway throttled (stage throttle or usage plan) in a minute. */
+  apiThrottledPerMinute: 1,
+  /** The account's concurrency claimed, as a share of the quota the budget needs, percent. */
+  accountConcurrencyPercent: 80,
   /** Share of the compensation worker's attempts that fail, percent (two 5-minute periods in a row). */
   compensationFailureRatePercent: 50,
   /** Below this many attempts in 5 minutes the failure rate counts as 0 (one retry is no trend). */

@@ -1,6 +1,7 @@
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { DatabaseInstance, DatabaseProxy } from 'aws-cdk-lib/aws-rds';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -16,6 +17,13 @@ export interface MonitoringProps {
   /** Every alarm notifies this topic (alarm and back to OK). */
   readonly topic: ITopic;
   readonly apiStage: Stage;
+  /**
+   * The stage's JSON access logs: 429 answers (the limits per customer and the stage throttle) are
+   * counted from them, as CloudWatch has no metric of its own for either.
+   */
+  readonly apiAccessLogs: ILogGroup;
+  /** The account's concurrent executions the stage's budget needs (docs/adr/0020). */
+  readonly accountConcurrency: number;
   readonly stateMachine: IStateMachine;
   readonly compensationQueue: IQueue;
   readonly deadLetterQueue: IQueue;
@@ -53,12 +61,15 @@ export class Monitoring extends Construct {
   readonly sagaStartAgeAlarm: Alarm;
   readonly proxySaturationAlarm: Alarm;
   readonly compensationFailureRateAlarm: Alarm;
+  readonly apiRateLimitedAlarm: Alarm;
+  readonly apiThrottledAlarm: Alarm;
+  readonly accountConcurrencyAlarm: Alarm;
   /** Error-rate and throttle alarms of each function, by the name given in `functions`. */
   readonly functionAlarms: ReadonlyMap<string, { readonly errors: Alarm; readonly throttles: Alarm }>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const signals = monitoringSignals(props);
+    const signals = monitoringSignals(this, props);
     const alarms = createAlarms(this, props.topic, signals, props.deadLetterQueueConsoleUrl);
     this.apiLatencyAlarm = alarms.apiLatencyAlarm;
     this.api5xxRateAlarm = alarms.api5xxRateAlarm;
@@ -69,6 +80,9 @@ export class Monitoring extends Construct {
     this.sagaStartDeadLetterAlarm = alarms.sagaStartDeadLetterAlarm;
     this.sagaStartAgeAlarm = alarms.sagaStartAgeAlarm;
     this.proxySaturationAlarm = alarms.proxySaturationAlarm;
+    this.apiRateLimitedAlarm = alarms.apiRateLimitedAlarm;
+    this.apiThrottledAlarm = alarms.apiThrottledAlarm;
+    this.accountConcurrencyAlarm = alarms.accountConcurrencyAlarm;
     this.functionAlarms = alarms.functionAlarms;
     this.dashboard = createDashboard(this, signals, alarms.all);
   }

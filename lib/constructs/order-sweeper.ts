@@ -3,6 +3,7 @@ import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import type { JobBudget } from '../../src/config/budget.js';
 import type { PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
 import type { CheckoutDatabase } from './database.js';
@@ -22,8 +23,8 @@ export interface OrderSweeperProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
-  /** @default every 2 minutes */
-  readonly every?: Duration;
+  /** Its line of the budget: timeout inside the lease of the orders it claims, and its period. */
+  readonly budget: JobBudget;
 }
 
 /**
@@ -38,17 +39,17 @@ export class OrderSweeper extends Construct {
     this.job = new ScheduledFunction(this, 'Job', {
       entry: 'lambdas/workers/sweeper.ts',
       description: 'Recovers orders whose payment saga never started or died',
-      timeout: Duration.seconds(60),
+      budget: props.budget,
       logRetention: props.logRetention,
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
-      schedule: ScheduleExpression.rate(props.every ?? Duration.minutes(2)),
+      schedule: ScheduleExpression.rate(Duration.seconds(props.budget.everySeconds)),
       scheduleDescription: 'Checkout order sweeper',
     });
     const fn = this.job.handler.function;
-    props.database.grantConnect(fn);
-    props.payments.bind(fn);
+    props.database.grantConnect(this.job.handler);
+    props.payments.bind(this.job.handler);
     props.sagaAlias.bindStarter(fn);
     // Executions started through the alias are executions of the state machine: same ARNs.
     grantDescribeSagaExecutions(this.job.handler, props.stateMachineName);

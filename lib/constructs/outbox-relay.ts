@@ -4,6 +4,7 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import type { JobBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import type { PowertoolsSettings } from './checkout-function.js';
 import type { CheckoutDatabase } from './database.js';
@@ -17,6 +18,8 @@ export interface OutboxRelayProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
+  /** Its line of the budget: a timeout under its period and the lease of the events it claims. */
+  readonly budget: JobBudget;
 }
 
 /**
@@ -32,17 +35,20 @@ export class OutboxRelay extends Construct {
     this.job = new ScheduledFunction(this, 'Job', {
       entry: 'lambdas/workers/outbox-relay.ts',
       description: 'Publishes committed outbox events to the checkout event bus',
-      timeout: Duration.seconds(50),
+      budget: props.budget,
       logRetention: props.logRetention,
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
-      schedule: ScheduleExpression.rate(Duration.minutes(1)),
+      schedule: ScheduleExpression.rate(Duration.seconds(props.budget.everySeconds)),
       scheduleDescription: 'Checkout outbox relay',
     });
     const fn = this.job.handler.function;
-    props.database.grantConnect(fn);
-    setEnvironment(fn, config.outboxRelay, { eventBusName: props.eventBus.eventBusName });
+    props.database.grantConnect(this.job.handler);
+    setEnvironment(fn, config.outboxRelay, {
+      eventBusName: props.eventBus.eventBusName,
+      leaseSeconds: props.budget.leaseSeconds,
+    });
     props.eventBus.grantPutEventsTo(fn);
   }
 }

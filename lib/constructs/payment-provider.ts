@@ -1,8 +1,9 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { FunctionUrlAuthType, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { type FunctionBudget, providerDeadlineReserveMs } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import { setEnvironment } from './function-environment.js';
@@ -14,27 +15,32 @@ import { setEnvironment } from './function-environment.js';
 export class PaymentProviderEndpoint {
   /**
    * @param url base URL of the provider's HTTP API (a token is fine)
-   * @param timeout hard client-side timeout of every call (docs/architecture.md, "The parts")
+   * @param timeoutSeconds hard client-side timeout of every call (the budget's, docs/adr/0020)
    * @param credential the secret holding the provider's API key, sent on every call
    */
   constructor(
     readonly url: string,
-    readonly timeout: Duration,
+    readonly timeoutSeconds: number,
     readonly credential: ISecret,
   ) {
-    if (timeout.toMilliseconds() < 1_000) {
-      throw new Error(`the payment timeout must be at least 1 s, got ${timeout.toHumanString()}`);
+    if (!(timeoutSeconds >= 1)) {
+      throw new Error(`the payment timeout must be at least 1 s, got ${timeoutSeconds} s`);
     }
   }
 
   /**
-   * Sets `PAYMENT_PROVIDER_URL`, `PAYMENT_TIMEOUT_MS` and `PAYMENT_PROVIDER_SECRET_ARN` (read by
-   * `src/roots/payments.ts`) and lets the function read the credential.
+   * Sets `PAYMENT_PROVIDER_URL`, `PAYMENT_TIMEOUT_MS`, `PAYMENT_PROVIDER_SECRET_ARN` and what a call
+   * leaves of the invocation for the records after it, from the function's budget line
+   * (`PAYMENT_DEADLINE_RESERVE_MS`, read by `src/roots/payments.ts`), and lets it read the credential.
    */
-  bind(fn: LambdaFunction): void {
-    this.bindWithoutCredential(fn);
-    setEnvironment(fn, config.providerSecret, { secretArn: this.credential.secretArn });
-    this.credential.grantRead(fn);
+  bind(fn: { readonly function: LambdaFunction; readonly budget: FunctionBudget }): void {
+    setEnvironment(fn.function, config.paymentProvider, {
+      url: this.url,
+      timeoutMs: this.timeoutSeconds * 1000,
+      deadlineReserveMs: providerDeadlineReserveMs(fn.budget.work),
+    });
+    setEnvironment(fn.function, config.providerSecret, { secretArn: this.credential.secretArn });
+    this.credential.grantRead(fn.function);
   }
 
   /**
@@ -42,7 +48,7 @@ export class PaymentProviderEndpoint {
    * breaker (readiness) and never calls the provider.
    */
   bindWithoutCredential(fn: LambdaFunction): void {
-    setEnvironment(fn, config.paymentProvider, { url: this.url, timeoutMs: this.timeout.toMilliseconds() });
+    setEnvironment(fn, config.paymentProvider, { url: this.url, timeoutMs: this.timeoutSeconds * 1000 });
   }
 }
 
@@ -75,8 +81,8 @@ export class PaymentProviderCredential extends Construct {
 }
 
 export interface SimulatedPaymentProviderProps {
-  /** The timeout the callers use: the provider must be able to hold a request longer than that. */
-  readonly clientTimeout: Duration;
+  /** Its budget line: it outlives the callers' timeout, so it is the caller who gives up on a held request. */
+  readonly budget: FunctionBudget;
   /** The credential every route of its function URL requires. */
   readonly credential: ISecret;
   readonly logRetention: RetentionDays;
@@ -85,10 +91,11 @@ export interface SimulatedPaymentProviderProps {
 
 /**
  * The simulated payment provider (docs/architecture.md, "The parts") behind a Lambda function URL, for non-production
- * stages only. Its state (authorizations, ledger, injected faults) lives in the memory of one
- * execution environment, hence reserved concurrency 1: a second concurrent environment would
- * answer from an empty store. The price is that a held `pm_auth_timeout` request occupies the
- * provider until it gives up, and concurrent calls meanwhile are throttled (the callers retry).
+ * stages only. Its state (authorizations, ledger, injected faults) lives in the memory of its
+ * execution environment. It reserves no concurrency: non-production stages reserve none, so that
+ * they deploy into a fresh account (docs/adr/0020). Requests one after another reuse the warm
+ * environment; concurrent ones (a held `pm_auth_timeout` request and another call) may start a
+ * second environment, which answers from an empty store: a test double's limit, not a payment's.
  */
 export class SimulatedPaymentProvider extends Construct {
   readonly handler: CheckoutFunction;
@@ -99,10 +106,8 @@ export class SimulatedPaymentProvider extends Construct {
     this.handler = new CheckoutFunction(this, 'Handler', {
       entry: 'lambdas/ops/payment-provider.ts',
       description: 'Simulated payment provider (test double, non-production stages only)',
-      // Outlive the callers' timeout so that it is the caller who gives up on a held request.
-      timeout: Duration.seconds(props.clientTimeout.toSeconds() + 2),
+      budget: props.budget,
       memorySize: 256,
-      reservedConcurrentExecutions: 1,
       logRetention: props.logRetention,
       powertools: { ...props.powertools, serviceName: 'simulated-payment-provider' },
     });

@@ -1,9 +1,10 @@
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { sagaTaskTimeoutSeconds, type TimeAndCapacityBudget } from '../../src/config/budget.js';
 import {
   COMPENSATION_QUEUE_URL_SUBSTITUTION,
   PAYMENT_SAGA_DEFINITION_FILE,
@@ -15,12 +16,6 @@ import type { CheckoutDatabase } from './database.js';
 import { liveAlias } from './live-alias.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { StateMachineLiveAlias } from './state-machine-alias.js';
-
-/**
- * Each Lambda function outlives its Task's `TimeoutSeconds` by this much, so the state's own timeout
- * (`States.Timeout`, which the Retry and Catch rules name) fires first, not a Lambda timeout.
- */
-export const TASK_TIMEOUT_HEADROOM = Duration.seconds(5);
 
 /**
  * `states:DescribeExecution` on the executions of the saga named `stateMachineName` (a literal),
@@ -52,6 +47,8 @@ export interface PaymentSagaProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
+  /** The budget: each task's line (pool, reservation, work) by state name (docs/adr/0020). */
+  readonly budget: TimeAndCapacityBudget;
   /** @default RemovalPolicy.DESTROY */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -79,18 +76,26 @@ export class PaymentSaga extends Construct {
 
     const functions = new Map<string, CheckoutFunction>();
     for (const task of tasks) {
+      const line = props.budget.sagaTasks[task.stateName];
+      if (!line) {
+        throw new Error(
+          `saga task ${task.stateName} has no line in the budget (src/config/budget.ts, sagaTasks)`,
+        );
+      }
       const step = new CheckoutFunction(this, task.stateName, {
         entry: task.entry,
         description: `Payment saga step ${task.stateName}`,
-        timeout: Duration.seconds(task.timeoutSeconds + TASK_TIMEOUT_HEADROOM.toSeconds()),
+        // The invocation ends before its state's TimeoutSeconds does (docs/adr/0020): a step the
+        // state machine gave up on never goes on to capture or confirm behind its back.
+        budget: { ...line, timeoutSeconds: sagaTaskTimeoutSeconds(task.timeoutSeconds) },
         logRetention: props.logRetention,
         powertools: props.powertools,
         vpc: props.vpc,
         securityGroups: [props.database.clientSecurityGroup],
       });
       // Every step runs over the same PaymentSaga (database + payment gateway), built at cold start.
-      props.database.grantConnect(step.function);
-      props.payments.bind(step.function);
+      props.database.grantConnect(step);
+      props.payments.bind(step);
       functions.set(task.stateName, step);
     }
     this.functions = functions;

@@ -2,28 +2,21 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { setEnvironment } from './function-environment.js';
 
 export interface SagaStartQueueProps {
   /**
-   * Timeout of the function consuming the queue (the saga starter). The visibility timeout is six
-   * times this, as AWS recommends for Lambda event sources; it only decides how soon a message
-   * whose starter died is seen again (a start that is merely throttled is handed back within seconds).
+   * The budget (docs/adr/0020): the starter's timeout, of which the visibility timeout is
+   * `visibilityToTimeoutRatio` times (it only decides how soon a message whose starter died is
+   * seen again; a start that is merely throttled is handed back within seconds), the retentions
+   * and the receives before the dead-letter queue. Each receive retries its start for most of an
+   * invocation, so 20 receives are minutes of throttling, about what the sweeper waits before it
+   * starts a stuck order's saga itself.
    */
-  readonly consumerTimeout: Duration;
+  readonly budget: Pick<TimeAndCapacityBudget, 'sagaStarter' | 'sagaStartQueue'>;
   readonly removalPolicy: RemovalPolicy;
-  /**
-   * Receives before a message moves to the dead-letter queue. Each receive retries its start for
-   * most of an invocation, so 20 receives are minutes of throttling, about what the sweeper waits
-   * before it starts a stuck order's saga itself.
-   * @default 20
-   */
-  readonly maxReceiveCount?: number;
-  /** @default Duration.days(4) */
-  readonly retentionPeriod?: Duration;
-  /** Must outlive the source queue's retention. @default Duration.days(14) */
-  readonly deadLetterRetentionPeriod?: Duration;
   /**
    * How long one StartExecution call may take, for every function that starts sagas through this
    * queue's configuration group (`SAGA_START_TIMEOUT_MS`). @default Duration.seconds(1)
@@ -37,8 +30,6 @@ export interface SagaStartQueueProps {
  * a rate the Step Functions quota allows.
  */
 export class SagaStartQueue extends Construct {
-  static readonly VISIBILITY_TO_TIMEOUT_RATIO = 6;
-
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly maxReceiveCount: number;
@@ -46,10 +37,11 @@ export class SagaStartQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: SagaStartQueueProps) {
     super(scope, id);
-    this.maxReceiveCount = props.maxReceiveCount ?? 20;
+    const { sagaStarter, sagaStartQueue } = props.budget;
+    this.maxReceiveCount = sagaStartQueue.maxReceiveCount;
     this.startAttemptTimeout = props.startAttemptTimeout ?? Duration.seconds(1);
-    const retentionPeriod = props.retentionPeriod ?? Duration.days(4);
-    const deadLetterRetentionPeriod = props.deadLetterRetentionPeriod ?? Duration.days(14);
+    const retentionPeriod = Duration.seconds(sagaStartQueue.retentionSeconds);
+    const deadLetterRetentionPeriod = Duration.seconds(sagaStartQueue.deadLetterRetentionSeconds);
     if (deadLetterRetentionPeriod.toSeconds() <= retentionPeriod.toSeconds()) {
       throw new Error(
         `deadLetterRetentionPeriod (${deadLetterRetentionPeriod.toHumanString()}) must be longer than ` +
@@ -71,7 +63,7 @@ export class SagaStartQueue extends Construct {
       enforceSSL: true,
       retentionPeriod,
       visibilityTimeout: Duration.seconds(
-        props.consumerTimeout.toSeconds() * SagaStartQueue.VISIBILITY_TO_TIMEOUT_RATIO,
+        sagaStarter.timeoutSeconds * sagaStartQueue.visibilityToTimeoutRatio,
       ),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
       removalPolicy: props.removalPolicy,

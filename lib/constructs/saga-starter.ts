@@ -1,8 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CheckoutDatabase } from './database.js';
@@ -10,12 +10,6 @@ import { setEnvironment } from './function-environment.js';
 import { liveAlias } from './live-alias.js';
 import type { SagaStartQueue } from './saga-start-queue.js';
 import type { StateMachineLiveAlias } from './state-machine-alias.js';
-
-/**
- * The starter's timeout: one batch of starts, each retried with backoff while the invocation has
- * time (its last 2 s are kept to hand the rest back). The queue's visibility timeout is six times it.
- */
-export const SAGA_STARTER_TIMEOUT = Duration.seconds(10);
 
 export interface SagaStarterProps {
   readonly queue: SagaStartQueue;
@@ -25,20 +19,15 @@ export interface SagaStarterProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
-  /** @default 10 */
-  readonly batchSize?: number;
   /**
-   * Concurrent batches (SQS event sources allow 2 to 1,000). With `startsPerSecond` it bounds the
-   * buffer's share of the account's StartExecution quota. @default 2
+   * The budget (docs/adr/0020): the starter's line (timeout: one start and the hand-back margin,
+   * since it works to a deadline; pool; reservation) and its event source's batch size, maximum
+   * concurrency and starts per second per container, which together bound the buffer's share of
+   * the account's StartExecution quota (a third of the 300/s refill in the large regions), so it
+   * drains a backlog within seconds and leaves most of the quota to checkouts that start their saga
+   * directly.
    */
-  readonly maxConcurrency?: number;
-  /**
-   * StartExecution calls per second of one starter container: 2 × 50 = 100/s at most, a third of
-   * the 300/s the quota refills in the large regions, so the buffer drains a backlog within
-   * seconds and still leaves most of the quota to checkouts that start their saga directly.
-   * @default 50
-   */
-  readonly startsPerSecond?: number;
+  readonly budget: Pick<TimeAndCapacityBudget, 'sagaStarter' | 'sagaStartQueue'>;
 }
 
 /**
@@ -51,22 +40,21 @@ export class SagaStarter extends Construct {
 
   constructor(scope: Construct, id: string, props: SagaStarterProps) {
     super(scope, id);
-    const maxConcurrency = props.maxConcurrency ?? 2;
-    const startsPerSecond = props.startsPerSecond ?? 50;
+    const { maxConcurrency, startsPerSecond, batchSize } = props.budget.sagaStartQueue;
     if (!Number.isInteger(startsPerSecond) || startsPerSecond < 1) {
       throw new Error(`startsPerSecond must be a positive integer, got ${startsPerSecond}`);
     }
     this.handler = new CheckoutFunction(this, 'Handler', {
       entry: 'lambdas/workers/saga-starter.ts',
       description: 'Starts the payment sagas queued when StartExecution failed or was throttled',
-      timeout: SAGA_STARTER_TIMEOUT,
+      budget: props.budget.sagaStarter,
       logRetention: props.logRetention,
       powertools: props.powertools,
       vpc: props.vpc,
       securityGroups: [props.database.clientSecurityGroup],
     });
     const fn = this.handler.function;
-    props.database.grantConnect(fn);
+    props.database.grantConnect(this.handler);
     props.sagaAlias.bindStarter(fn);
     props.queue.bindStartSettings(fn);
     setEnvironment(fn, config.sagaStarter, { startsPerSecond });
@@ -74,7 +62,7 @@ export class SagaStarter extends Construct {
     // it grants the consume (receive, delete, change visibility) on this queue only.
     liveAlias(this.handler).addEventSource(
       new SqsEventSource(props.queue.queue, {
-        batchSize: props.batchSize ?? 10,
+        batchSize,
         reportBatchItemFailures: true,
         maxConcurrency,
       }),

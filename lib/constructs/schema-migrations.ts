@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CustomResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { migrationsFingerprint } from '../../lambdas/ops/migrations-fingerprint.js';
+import type { FunctionBudget } from '../../src/config/budget.js';
 import { CheckoutFunction, type PowertoolsSettings, PROJECT_ROOT } from './checkout-function.js';
 import type { CheckoutDatabase } from './database.js';
 
@@ -17,6 +18,12 @@ export interface SchemaMigrationsProps {
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
   readonly powertools: PowertoolsSettings;
+  /**
+   * Its budget line: up to 6 min of connection retries on a first deploy (the proxy registering its
+   * target), then up to 5 min waiting for another runner's lock; the Provider framework waits at
+   * most 15 min. One connection: the runner works in one transaction under an advisory lock.
+   */
+  readonly budget: FunctionBudget;
 }
 
 /**
@@ -37,9 +44,7 @@ export class SchemaMigrations extends Construct {
     this.handler = new CheckoutFunction(this, 'Handler', {
       entry: 'lambdas/ops/migrate.ts',
       description: 'Applies the SQL migrations on deploy (custom resource)',
-      // Up to 6 min of connection retries on a first deploy (the proxy registering its target), then
-      // up to 5 min waiting for another runner's lock; the Provider framework waits at most 15 min.
-      timeout: Duration.minutes(14),
+      budget: props.budget,
       logRetention: props.logRetention,
       powertools: props.powertools,
       vpc: props.vpc,
@@ -52,7 +57,7 @@ export class SchemaMigrations extends Construct {
         ],
       },
     });
-    props.database.grantMigrations(this.handler.function);
+    props.database.grantMigrations(this.handler);
 
     const provider = new Provider(this, 'Provider', {
       onEventHandler: this.handler.function,

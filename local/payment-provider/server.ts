@@ -36,6 +36,11 @@ export interface SimulatedProvider {
   close(): Promise<void>;
   /** The provider's state, for tests that look behind the HTTP API. */
   state: ProviderStore;
+  /**
+   * Requires another credential from now on, as a provider does once a key is rotated: callers
+   * still sending the old one are refused (401).
+   */
+  rotateCredential(key: string): void;
 }
 
 /**
@@ -83,6 +88,9 @@ export async function startSimulatedProvider(options: SimulatedProviderOptions):
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
     state,
+    rotateCredential: (key) => {
+      deps.credential = { key, scope: deps.credential?.scope ?? 'payments' };
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const controller of inFlight) controller.abort();

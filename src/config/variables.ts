@@ -1,3 +1,4 @@
+import { DATABASE_TIMEOUTS, DEFAULT_PAYMENT_TIMEOUT_SECONDS, DEFAULT_POOL_MAX } from './budget.js';
 import { flag, group, integer, optionalInteger, optionalText, requiredText, text } from './declarations.js';
 
 /**
@@ -85,9 +86,15 @@ export const database = group('database', 'The PostgreSQL pool.', {
   }),
   poolMax: integer({
     name: 'DB_POOL_MAX',
-    doc: 'Connections per container (one request at a time needs few).',
-    setBy: 'stack-optional',
-    defaultValue: 2,
+    doc: "Connections per container: the function's pool size in the budget (docs/adr/0020).",
+    setBy: 'stack',
+    defaultValue: DEFAULT_POOL_MAX,
+  }),
+  connectTimeoutSeconds: integer({
+    name: 'DB_CONNECT_TIMEOUT_SECONDS',
+    doc: 'How long a new connection may take (TCP, TLS, the login at the proxy): the budget says.',
+    setBy: 'stack',
+    defaultValue: DATABASE_TIMEOUTS.connectTimeoutSeconds,
   }),
   region: AWS_REGION,
 });
@@ -103,7 +110,13 @@ export const paymentProvider = group('paymentProvider', 'The payment provider en
     name: 'PAYMENT_TIMEOUT_MS',
     doc: 'Hard client-side timeout of every provider call.',
     setBy: 'stack',
-    defaultValue: 15_000,
+    defaultValue: DEFAULT_PAYMENT_TIMEOUT_SECONDS * 1000,
+  }),
+  deadlineReserveMs: integer({
+    name: 'PAYMENT_DEADLINE_RESERVE_MS',
+    doc: "What a provider call leaves of the invocation for the records after it (the function's budget).",
+    setBy: 'stack-optional',
+    defaultValue: 0,
   }),
   breakerFailureThreshold: integer({
     name: 'PAYMENT_BREAKER_FAILURE_THRESHOLD',
@@ -131,7 +144,7 @@ export const paymentProvider = group('paymentProvider', 'The payment provider en
 export const providerSecret = group('providerSecret', 'The payment provider credential.', {
   secretArn: optionalText({
     name: 'PAYMENT_PROVIDER_SECRET_ARN',
-    doc: 'The secret holding the API key, read once per container.',
+    doc: 'The secret holding the API key, cached per container for a few minutes (docs/adr/0020).',
     setBy: 'stack',
   }),
 });

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import postgres, { type Sql } from 'postgres';
+import { DATABASE_TIMEOUTS } from '../config/budget.js';
 
 export type { Sql } from 'postgres';
 
@@ -10,9 +11,12 @@ export interface SqlClientOptions {
    * @default 2
    */
   readonly max?: number;
-  /** @default 5 */
+  /** @default the budget's (docs/adr/0020) */
   readonly connectTimeoutSeconds?: number;
-  /** Idle connections close after this long so a frozen container does not hold proxy slots. @default 30 */
+  /**
+   * Idle connections close after this long so a frozen container does not hold proxy slots.
+   * @default the budget's (docs/adr/0020)
+   */
   readonly idleTimeoutSeconds?: number;
   /**
    * TLS to the server (required by RDS Proxy), with these options: use `verifiedTls()` from
@@ -101,8 +105,8 @@ export function createSql(url: string, options: SqlClientOptions = {}): Sql {
   return postgres(url, {
     prepare: false,
     max: options.max ?? 2,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    idle_timeout: options.idleTimeoutSeconds ?? 30,
+    connect_timeout: options.connectTimeoutSeconds ?? DATABASE_TIMEOUTS.connectTimeoutSeconds,
+    idle_timeout: options.idleTimeoutSeconds ?? DATABASE_TIMEOUTS.clientIdleTimeoutSeconds,
     max_lifetime: 60 * 15,
     ssl: options.tls ?? false,
     // No catalog query on connect: postgres.js would otherwise ask every new connection for all

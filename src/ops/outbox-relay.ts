@@ -137,14 +137,16 @@ export interface BackoffPolicy {
 
 /**
  * The delay before retrying an event that has now failed `attempt` times: exponential, capped, with
- * "equal jitter" (half fixed, half random). Full jitter could draw zero and retry a broken sink at
- * once; the fixed half guarantees a pause while the random half spreads the retries of a batch.
+ * full jitter (drawn from [0, ceiling]), as every retry against a shared resource here
+ * (docs/adr/0020): the events of a batch the bus refused come back spread over the whole window,
+ * not in a wave at its middle. A draw near zero only makes the event due again; it is claimed by a
+ * later round, one request for the whole batch.
  */
 export function backoffSeconds(attempt: number, policy: BackoffPolicy): number {
   const exponent = Math.max(0, attempt - 1);
   // Capping the exponent first keeps 2 ** exponent finite for events that failed thousands of times.
   const ceiling = Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** Math.min(exponent, 52));
-  return ceiling / 2 + (policy.random() * ceiling) / 2;
+  return policy.random() * ceiling;
 }
 
 /** Publishes and returns the failures by event id; a publisher that throws fails the whole batch. */

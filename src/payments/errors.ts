@@ -3,7 +3,8 @@
  * `Retry`/`Catch` match on it, so rename one only together with `statemachines/payment-saga.asl.json`.
  *
  * Retryable: {@link PaymentProviderTransientError}, {@link PaymentTimeoutError},
- * {@link PaymentCircuitOpenError}. Not retryable: {@link PaymentRejectedError}.
+ * {@link PaymentCircuitOpenError}, {@link PaymentProviderAuthenticationError} (an operator fixes
+ * the key). Not retryable: {@link PaymentRejectedError}.
  * A decline is not an error of the gateway: `authorize` returns `{ outcome: 'DECLINED' }`, and the
  * saga's AuthorizePayment task records it and ends with {@link PaymentDeclinedError}.
  */
@@ -45,6 +46,22 @@ export class PaymentTimeoutError extends Error {
   constructor(message: string, options: ErrorOptions & { timeoutMs: number }) {
     super(message, options);
     this.timeoutMs = options.timeoutMs;
+  }
+}
+
+/**
+ * The provider refused our credential (401 or 403), and again after the secret was read afresh:
+ * the key in Secrets Manager is not one the provider accepts (a rotation half done, or a wrong
+ * key). Our configuration, not an outage: the circuit breaker never counts it, and it says nothing
+ * about the payment. Retried while an operator puts the right key (docs/runbooks/payment-provider-outage.md).
+ */
+export class PaymentProviderAuthenticationError extends Error {
+  override readonly name = 'PaymentProviderAuthenticationError';
+  readonly status: number;
+
+  constructor(message: string, options: ErrorOptions & { status: number }) {
+    super(message, options);
+    this.status = options.status;
   }
 }
 

@@ -1,10 +1,16 @@
+import { invocationTimeLeftMs } from '../runtime/deadline.js';
 import * as z from '../runtime/schema.js';
 import {
   type BreakerState,
   createPaymentCircuitBreaker,
   type PaymentBreakerOptions,
 } from './circuit-breaker.js';
-import { PaymentProviderTransientError, PaymentRejectedError, PaymentTimeoutError } from './errors.js';
+import {
+  PaymentProviderAuthenticationError,
+  PaymentProviderTransientError,
+  PaymentRejectedError,
+  PaymentTimeoutError,
+} from './errors.js';
 import type {
   AuthorizeInput,
   AuthorizeOutcome,
@@ -29,12 +35,29 @@ export interface HttpPaymentGatewayOptions {
    * so that it can come from a per-container cache (`src/runtime/secrets.ts`). @default - none
    */
   credential?: () => Promise<string>;
+  /**
+   * The credential read afresh (past any cache), asked for once when the provider refuses the one
+   * `credential` gave (401/403, e.g. after a key rotation); the call is then sent again with it.
+   * @default - none: a refused credential is a {@link PaymentProviderAuthenticationError} at once
+   */
+  refreshCredential?: () => Promise<string>;
+  /**
+   * What each call leaves of the invocation for the work after it (recording the provider's answer):
+   * a call gets at most the time left minus this, so the invocation never ends in the middle of its
+   * records (docs/adr/0020). @default 0
+   */
+  deadlineReserveMs?: number;
+  /** The invocation's time left, `undefined` outside one. @default the invocation's (src/runtime/deadline.ts) */
+  timeLeftMs?: () => number | undefined;
 }
 
 /** The HTTP adapter, plus the breaker state for readiness checks. */
 export interface HttpPaymentGateway extends PaymentGateway {
   breakerState(): BreakerState;
 }
+
+/** The shortest provider call worth sending: less than this left, the call is not sent at all. */
+const MINIMUM_CALL_MS = 500;
 
 /** A provider answer below 500: a result or a refusal, either way the provider is up. */
 interface ProviderReply {
@@ -72,24 +95,73 @@ const problemBody = z.object({ code: z.optional(z.string()), detail: z.optional(
  * create the gateway once per container and share it.
  */
 export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): HttpPaymentGateway {
-  const { timeoutMs = 15_000, fetch: fetchImpl = globalThis.fetch } = options;
+  const {
+    timeoutMs = 15_000,
+    fetch: fetchImpl = globalThis.fetch,
+    deadlineReserveMs = 0,
+    timeLeftMs = invocationTimeLeftMs,
+  } = options;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const breaker = createPaymentCircuitBreaker(options.breaker);
 
   /**
-   * One request/response within the timeout. Throws only transient and timeout errors. A request
-   * with a body is a POST with its idempotency key; one without is a read (GET).
+   * The time one call may take: the client timeout, or less when the invocation has less left than
+   * the call and the records after it need. Throws, sending nothing, when nothing is left.
+   */
+  function callTimeoutMs(what: string): number {
+    const left = timeLeftMs();
+    if (left === undefined) return timeoutMs;
+    const allowed = Math.min(timeoutMs, Math.floor(left - deadlineReserveMs));
+    if (allowed < Math.min(timeoutMs, MINIMUM_CALL_MS)) {
+      throw new PaymentTimeoutError(
+        `${what}: not sent, ${Math.max(0, Math.floor(left))} ms left of the invocation and ${deadlineReserveMs} ms kept for its records`,
+        { timeoutMs: 0 },
+      );
+    }
+    return allowed;
+  }
+
+  /**
+   * One request/response within the call's time, sent once more with the credential read afresh
+   * when the provider refuses the one we had. Throws only transient, timeout and authentication
+   * errors. A request with a body is a POST with its idempotency key; one without is a read (GET).
    */
   async function exchange(
     path: string,
-    request?: { body: unknown; idempotencyKey: string },
+    request: { body: unknown; idempotencyKey: string } | undefined,
+    allowedMs: number,
   ): Promise<ProviderReply> {
-    const signal = AbortSignal.timeout(timeoutMs);
     const what = `${request ? 'POST' : 'GET'} ${path}`;
+    const signal = AbortSignal.timeout(allowedMs);
+    const key = options.credential ? await options.credential() : undefined;
+    const first = await send(what, path, request, signal, allowedMs, key);
+    if (first.status !== 401 && first.status !== 403) return first;
+    // A refused credential says nothing about the payment: our key is wrong or was just rotated.
+    // Read it afresh once and send the same request (same idempotency key) again.
+    const fresh = options.refreshCredential ? await options.refreshCredential() : undefined;
+    const second =
+      fresh !== undefined && fresh !== key
+        ? await send(what, path, request, signal, allowedMs, fresh)
+        : first;
+    if (second.status !== 401 && second.status !== 403) return second;
+    throw new PaymentProviderAuthenticationError(
+      `${what}: the provider refused our credential (${second.status}), also after reading it again`,
+      { status: second.status, cause: second.body },
+    );
+  }
+
+  /** Sends one request; a 5xx or no answer in time is thrown, every other answer returned. */
+  async function send(
+    what: string,
+    path: string,
+    request: { body: unknown; idempotencyKey: string } | undefined,
+    signal: AbortSignal,
+    allowedMs: number,
+    key: string | undefined,
+  ): Promise<ProviderReply> {
     let status: number;
     let text: string;
     try {
-      const key = options.credential ? await options.credential() : undefined;
       const response = await fetchImpl(`${baseUrl}${path}`, {
         signal,
         ...(request
@@ -108,16 +180,14 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
       text = await response.text(); // inside the try: a body that never ends is a timeout too
     } catch (error) {
       if (signal.aborted) {
-        throw new PaymentTimeoutError(`${what}: no answer within ${timeoutMs} ms`, {
+        throw new PaymentTimeoutError(`${what}: no answer within ${allowedMs} ms`, {
           cause: error,
-          timeoutMs,
+          timeoutMs: allowedMs,
         });
       }
       throw new PaymentProviderTransientError(`${what}: provider unreachable`, { cause: error });
     }
-    // A refused credential says nothing about the payment: our configuration is wrong (or the key
-    // is being rotated). Retried and counted by the breaker like an outage, never a refusal.
-    if (status >= 500 || status === 401 || status === 403) {
+    if (status >= 500) {
       throw new PaymentProviderTransientError(`${what}: provider answered ${status}`, {
         status,
         cause: parseJson(text),
@@ -126,16 +196,25 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
     return { what, status, body: parseJson(text) };
   }
 
-  /** Sends a request through the breaker (one per gateway), so an open circuit never reaches fetch. */
-  function send(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
-    return breaker.execute(() => exchange(path, { body, idempotencyKey }));
+  /**
+   * Sends a request through the breaker (one per gateway), so an open circuit never reaches fetch.
+   * An authentication error passes through it uncounted: it is not an outage; nor is a call the
+   * invocation has no time left for, which is refused before the breaker.
+   */
+  function call(path: string, request?: { body: unknown; idempotencyKey: string }): Promise<ProviderReply> {
+    const allowedMs = callTimeoutMs(`${request ? 'POST' : 'GET'} ${path}`);
+    return breaker.execute(() => exchange(path, request, allowedMs));
+  }
+
+  function post(path: string, body: unknown, idempotencyKey: string): Promise<ProviderReply> {
+    return call(path, { body, idempotencyKey });
   }
 
   return {
     async authorize(input: AuthorizeInput): Promise<AuthorizeOutcome> {
       const { idempotencyKey, ...body } = input;
       const path = '/v1/authorizations';
-      const reply = await send(path, body, idempotencyKey);
+      const reply = await post(path, body, idempotencyKey);
       if (reply.status === 402) {
         const declined = declinedBody.safeParse(reply.body);
         return { outcome: 'DECLINED', reason: declined.success ? declined.data.reason : 'declined' };
@@ -146,28 +225,28 @@ export function createHttpPaymentGateway(options: HttpPaymentGatewayOptions): Ht
 
     async capture(input: CaptureInput): Promise<{ captureId: string }> {
       const path = `/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`;
-      const reply = await send(path, { amountCents: input.amountCents }, input.idempotencyKey);
+      const reply = await post(path, { amountCents: input.amountCents }, input.idempotencyKey);
       const { captureId } = read(reply, captureBody);
       return { captureId };
     },
 
     async void(input: VoidInput): Promise<{ voided: boolean }> {
       const body = { orderId: input.orderId, authorizationId: input.authorizationId };
-      const reply = await send('/v1/voids', body, input.idempotencyKey);
+      const reply = await post('/v1/voids', body, input.idempotencyKey);
       const { voided } = read(reply, voidBody);
       return { voided };
     },
 
     async refund(input: RefundInput): Promise<{ refundId: string }> {
       const { idempotencyKey, ...body } = input;
-      const reply = await send('/v1/refunds', body, idempotencyKey);
+      const reply = await post('/v1/refunds', body, idempotencyKey);
       const { refundId } = read(reply, refundBody);
       return { refundId };
     },
 
     async retrieve({ orderId }: { orderId: string }): Promise<ProviderPaymentState> {
       const path = `/v1/orders/${encodeURIComponent(orderId)}/payments`;
-      const reply = await breaker.execute(() => exchange(path));
+      const reply = await call(path);
       return read(reply, paymentStateBody);
     },
 

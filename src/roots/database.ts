@@ -12,8 +12,8 @@ import { perContainer } from '../runtime/per-container.js';
  * name) before the token is sent. Locally and in tests: `url` as is.
  */
 export function createDatabasePool(config: GroupValues<typeof database>): Sql {
-  const max = config.poolMax;
-  if (config.url) return createSql(config.url, { max });
+  const pool = { max: config.poolMax, connectTimeoutSeconds: config.connectTimeoutSeconds };
+  if (config.url) return createSql(config.url, pool);
   const { variables } = database;
   const hostname = required(variables.proxyEndpoint, config.proxyEndpoint);
   const username = required(variables.user, config.user);
@@ -21,7 +21,7 @@ export function createDatabasePool(config: GroupValues<typeof database>): Sql {
   const region = required(variables.region, config.region);
   const signer = new Signer({ hostname, port: config.port, username, region });
   return createSql(`postgres://${encodeURIComponent(username)}@${hostname}:${config.port}/${name}`, {
-    max,
+    ...pool,
     tls: verifiedTls(hostname),
     password: () => signer.getAuthToken(),
   });

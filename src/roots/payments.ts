@@ -2,12 +2,13 @@ import type { GroupValues } from '../config/declarations.js';
 import type { paymentProvider, providerSecret } from '../config/variables.js';
 import { createHttpPaymentGateway, type HttpPaymentGateway } from '../payments/http-gateway.js';
 import { perContainer } from '../runtime/per-container.js';
-import { secretString } from '../runtime/secrets.js';
+import { freshSecretString, secretString } from '../runtime/secrets.js';
 import { tracedMethods } from '../runtime/tracing.js';
 
 /**
  * A payment gateway from its configuration. The credential: the Secrets Manager secret in AWS
- * (read once per container), the plain key locally, or none.
+ * (cached for a few minutes, read afresh when the provider refuses it), the plain key locally, or
+ * none. Each call leaves the invocation the time its records need (`deadlineReserveMs`).
  */
 export function createPaymentGateway(config: {
   readonly paymentProvider: GroupValues<typeof paymentProvider>;
@@ -15,12 +16,17 @@ export function createPaymentGateway(config: {
 }): HttpPaymentGateway {
   const secretArn = config.providerSecret?.secretArn;
   const { apiKey } = config.paymentProvider;
-  const credential = secretArn ? () => secretString(secretArn) : apiKey ? async () => apiKey : undefined;
+  const credential = secretArn
+    ? { credential: () => secretString(secretArn), refreshCredential: () => freshSecretString(secretArn) }
+    : apiKey
+      ? { credential: async () => apiKey }
+      : {};
   return tracedMethods(
     createHttpPaymentGateway({
       baseUrl: config.paymentProvider.url,
-      ...(credential ? { credential } : {}),
+      ...credential,
       timeoutMs: config.paymentProvider.timeoutMs,
+      deadlineReserveMs: config.paymentProvider.deadlineReserveMs,
       breaker: {
         failureThreshold: config.paymentProvider.breakerFailureThreshold,
         halfOpenAfterMs: config.paymentProvider.breakerHalfOpenAfterMs,

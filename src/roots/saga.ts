@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import type { ConfigOf } from '../config/declarations.js';
 import { SAGA_TASK_FUNCTION } from '../config/functions.js';
 import { OrderStore } from '../db/orders.js';
+import { withInvocationDeadline } from '../runtime/deadline.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import { perContainer } from '../runtime/per-container.js';
 import * as z from '../runtime/schema.js';
@@ -55,7 +56,7 @@ export function sagaTaskHandler<TSchema extends z.ZodMiniType<z.infer<typeof ste
   schema: TSchema,
   run: (saga: PaymentSaga, input: z.infer<TSchema>) => Promise<TResult>,
 ) {
-  const handle = async (event: unknown, _context: Context): Promise<TResult> => {
+  const handle = async (event: unknown, context: Context): Promise<TResult> => {
     const parsed = schema.safeParse(event);
     if (!parsed.success) {
       throw new InvalidTaskInputError(`${step}: invalid input: ${z.prettifyError(parsed.error)}`);
@@ -66,7 +67,8 @@ export function sagaTaskHandler<TSchema extends z.ZodMiniType<z.infer<typeof ste
     clearAnnotations();
     annotate({ orderId: input.orderId, correlationId: input.correlationId, step });
     try {
-      const result = await run(containerPaymentSaga(), input);
+      // Provider calls leave the invocation the time its records need (docs/adr/0020).
+      const result = await withInvocationDeadline(context, () => run(containerPaymentSaga(), input));
       logger.info('saga step succeeded');
       return result;
     } catch (error) {

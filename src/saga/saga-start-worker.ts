@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SAGA_STARTER_STOP_MARGIN_SECONDS } from '../config/budget.js';
 import type { RecoveryStore } from '../db/recovery.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import * as z from '../runtime/schema.js';
@@ -29,7 +30,7 @@ export interface SagaStartWorkerDependencies {
  * Time kept back from the invocation's end: enough to hand the rest of the batch back and answer.
  * Also the margin by which a start lease outlives the invocation that took it.
  */
-const STOP_MARGIN_MS = 2_000;
+const STOP_MARGIN_MS = SAGA_STARTER_STOP_MARGIN_SECONDS * 1000;
 /** Full-jitter backoff between attempts at one start: up to 100 ms, doubling, at most 2 s. */
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 2_000;

@@ -187,30 +187,37 @@ describe("the template's settings: concurrency, timeouts, the DLQ's maxReceiveCo
     expect(lambda['checkout-getWallet']?.coldStarts).toBeGreaterThan(1);
   });
 
-  test("a hanging handler is cut at its timeout and the saga's Retry runs it again", async () => {
-    // Each provider call takes 1.5 s: longer than ReversePayment's 1 s, shorter than the others'.
+  test("a step given less time than its records need does not call the provider, and the saga's Retry runs it again", async () => {
+    // Each provider call would take 1.5 s. ReversePayment's template timeout is 1 s, less than the
+    // time it keeps for its records after a provider call (its budget line, docs/adr/0020): the
+    // template's timeout reaches the handler, which fails the call unsent instead of hanging into
+    // its Lambda timeout. (Cutting a handler that does hang: test/local/containers.test.ts.)
     await fetch(`${stack.providerUrl}/control/faults`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ latencyMs: 1500 }),
     });
 
-    const orderId = await checkout(stack, 'hanging', 'pm_capture_fails');
+    try {
+      const orderId = await checkout(stack, 'hanging', 'pm_capture_fails');
 
-    // ReversePayment retries States.ALL 3 times: 4 attempts, each cut at 1 s.
-    const timeouts = await waitFor('four timeouts', async () => {
-      const lines = linesOf(
-        stack,
-        /\[lambda checkout-ReversePayment\] \S+ Task timed out after 1\.00 seconds/,
+      // ReversePayment retries States.ALL 3 times: 4 attempts, none sent to the provider.
+      const unsent = await waitFor('four unsent attempts', async () => {
+        const lines = linesOf(
+          stack,
+          /"saga step failed".*"function_name":"checkout-ReversePayment".*not sent, \d+ ms left of the invocation/,
+        );
+        return lines.length >= 4 ? lines : undefined;
+      });
+      expect(unsent).toHaveLength(4);
+      expect(linesOf(stack, /\[lambda checkout-ReversePayment\] \S+ Task timed out/)).toEqual([]);
+      // After the Retry gave up, the compensation path took over: nothing stays in flight.
+      await waitFor('the order to settle', async () =>
+        ['CANCELLED', 'REQUIRES_ATTENTION'].includes(await orderStatus(stack, orderId)) ? true : undefined,
       );
-      return lines.length >= 4 ? lines : undefined;
-    });
-    await fetch(`${stack.providerUrl}/control/faults`, { method: 'DELETE' });
-    expect(timeouts).toHaveLength(4);
-    // After the Retry gave up, the compensation path took over: nothing stays in flight.
-    await waitFor('the order to settle', async () =>
-      ['CANCELLED', 'REQUIRES_ATTENTION'].includes(await orderStatus(stack, orderId)) ? true : undefined,
-    );
+    } finally {
+      await fetch(`${stack.providerUrl}/control/faults`, { method: 'DELETE' });
+    }
   });
 
   test("the template's maxReceiveCount moves a failing compensation to the DLQ after that many receives", async () => {

@@ -6,14 +6,12 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { migrationsFingerprint } from '../../lambdas/ops/migrations-fingerprint.js';
 import type { CheckoutFunction } from '../../lib/constructs/checkout-function.js';
-import { CompensationQueue } from '../../lib/constructs/compensation-queue.js';
 import { IDEMPOTENCY_ACTIONS } from '../../lib/constructs/idempotency-table.js';
 import { liveAlias } from '../../lib/constructs/live-alias.js';
 import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
-import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
-import { SagaStartQueue } from '../../lib/constructs/saga-start-queue.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
 import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
+import { INVOCATION_OVERHEAD_SECONDS } from '../../src/config/budget.js';
 import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
 import {
   actionsOf,
@@ -68,16 +66,14 @@ function appFunctions(): {
   });
   const tasks = new Map(paymentSagaTasks().map((task) => [task.stateName, task]));
   return [
-    ...[...statelessStack.apiHandlers.functions].map(([operationId, fn]) => inStateless(operationId, fn, 10)),
-    ...[...statelessStack.saga.functions].map(([state, fn]) =>
-      inStateless(
-        state,
-        fn,
-        (tasks.get(state)?.timeoutSeconds ?? Number.NaN) + TASK_TIMEOUT_HEADROOM.toSeconds(),
-      ),
+    ...[...statelessStack.apiHandlers.functions].map(([operationId, fn]) =>
+      inStateless(operationId, fn, checkout.config.budget.api[operationId]?.timeoutSeconds ?? Number.NaN),
     ),
-    inStateless('CompensationWorker', statelessStack.compensationWorker.handler, 60),
-    inStateless('SagaStarter', statelessStack.sagaStarter.handler, 10),
+    ...[...statelessStack.saga.functions].map(([state, fn]) =>
+      inStateless(state, fn, (tasks.get(state)?.timeoutSeconds ?? Number.NaN) - INVOCATION_OVERHEAD_SECONDS),
+    ),
+    inStateless('CompensationWorker', statelessStack.compensationWorker.handler, 120),
+    inStateless('SagaStarter', statelessStack.sagaStarter.handler, 20),
     inStateless('OrderSweeper', statelessStack.sweeper.job.handler, 60),
     inStateless('OutboxRelay', statelessStack.outboxRelay.job.handler, 50),
     inStateless('SimulatedPaymentProvider', statelessStack.paymentProvider?.handler as CheckoutFunction, 17),
@@ -499,9 +495,7 @@ describe('compensation queues', () => {
       maxReceiveCount: 5,
     });
     expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(
-      CompensationQueue.VISIBILITY_TO_TIMEOUT_RATIO * (worker.Timeout as number),
-    );
+    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * (worker.Timeout as number));
   });
 
   test('DLQ: encrypted, kept 14 days, longer than the source queue keeps messages', () => {
@@ -582,7 +576,7 @@ describe('saga-start queue and starter (docs/adr/0019)', () => {
     });
     expect(dlq.MessageRetentionPeriod as number).toBeGreaterThan(source.MessageRetentionPeriod as number);
     expect(source.VisibilityTimeout).toBe(
-      SagaStartQueue.VISIBILITY_TO_TIMEOUT_RATIO * (starter.Timeout as number),
+      checkout.config.budget.sagaStartQueue.visibilityToTimeoutRatio * (starter.Timeout as number),
     );
   });
 
@@ -773,7 +767,10 @@ describe('REST API', () => {
     }
   });
 
-  test('the stage: JSON access logs, X-Ray, error logging, throttling', () => {
+  test('the stage: JSON access logs, X-Ray, error logging, throttling sized from the budget', () => {
+    // Dev reserves nothing: the stage admits what a fresh account's 10 concurrent executions serve.
+    const { rateLimit, burstLimit } = checkout.config.apiThrottle;
+    expect({ rateLimit, burstLimit }).toEqual({ rateLimit: 20, burstLimit: 10 });
     stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'dev',
       TracingEnabled: true,
@@ -785,19 +782,19 @@ describe('REST API', () => {
         Match.objectLike({
           LoggingLevel: 'ERROR',
           DataTraceEnabled: false,
-          ThrottlingRateLimit: 50,
-          ThrottlingBurstLimit: 100,
+          ThrottlingRateLimit: rateLimit,
+          ThrottlingBurstLimit: burstLimit,
         }),
       ],
     });
   });
 
-  test('a usage plan with per-client limits and one key per client app', () => {
-    stateless.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
-      Throttle: { RateLimit: 20, BurstLimit: 40 },
-      Quota: { Limit: 100_000, Period: 'DAY' },
-      ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
-    });
+  test('a usage plan with one key per client app and no quota or throttle a few customers could use up', () => {
+    const [plan] = resourcesOfType(stateless, 'AWS::ApiGateway::UsagePlan');
+
+    expect(plan?.Properties.ApiStages).toEqual([expect.objectContaining({ Stage: expect.anything() })]);
+    expect(plan?.Properties).not.toHaveProperty('Quota');
+    expect(plan?.Properties).not.toHaveProperty('Throttle');
     stateless.resourceCountIs('AWS::ApiGateway::UsagePlanKey', checkout.config.apiClients.length);
   });
 

@@ -72,7 +72,7 @@ describe('per-customer limits', () => {
     expect(limitsGrant(lambdaAt('putWallet'))).toEqual([]);
   });
 
-  test('the firewall rate-limits each bearer token and each IP per minute, answering 429 RATE_LIMITED with Retry-After', () => {
+  test("the firewall limits each bearer token to the customer's own limits and each IP per minute, answering 429 RATE_LIMITED with Retry-After", () => {
     const [acl] = resourcesOfType(stateless, 'AWS::WAFv2::WebACL');
     const rules = acl?.Properties.Rules as { Name: string; Statement: unknown; Action: unknown }[];
     const rule = (name: string) => rules.find((candidate) => candidate.Name === name);
@@ -86,11 +86,48 @@ describe('per-customer limits', () => {
       },
     };
 
+    const perToken = [
+      { Header: { Name: 'authorization', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+    ];
+    const rules_ = rules.map((candidate) => candidate.Name);
+
+    // The customer's limits (stage config customerLimits), in front of the shared stage throttle.
+    expect(rules_.indexOf('RateLimitPerToken')).toBeLessThan(rules_.indexOf('AWSManagedRulesCommonRuleSet'));
+    expect(rule('CheckoutsPerToken')).toMatchObject({
+      Action: blocked,
+      Statement: {
+        RateBasedStatement: {
+          Limit: 10,
+          EvaluationWindowSec: 60,
+          AggregateKeyType: 'CUSTOM_KEYS',
+          CustomKeys: perToken,
+          ScopeDownStatement: {
+            AndStatement: {
+              Statements: [
+                {
+                  ByteMatchStatement: expect.objectContaining({
+                    FieldToMatch: { Method: {} },
+                    SearchString: 'POST',
+                  }),
+                },
+                {
+                  ByteMatchStatement: expect.objectContaining({
+                    FieldToMatch: { UriPath: {} },
+                    PositionalConstraint: 'ENDS_WITH',
+                    SearchString: '/v1/checkout',
+                  }),
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
     expect(rule('RateLimitPerToken')).toMatchObject({
       Action: blocked,
       Statement: {
         RateBasedStatement: {
-          Limit: 300,
+          Limit: 100,
           EvaluationWindowSec: 60,
           AggregateKeyType: 'CUSTOM_KEYS',
           CustomKeys: [

@@ -34,10 +34,11 @@ describe('local mode reads the synthesized CDK app', () => {
       entry: 'lambdas/api/checkout.ts',
       handlerExport: 'handler',
       memoryMb: 512,
-      timeoutSeconds: 10,
+      timeoutSeconds: 17,
     });
-    // A saga step outlives its Task's TimeoutSeconds (lib/constructs/payment-saga.ts).
-    expect(fn('checkout-AuthorizePayment').timeoutSeconds).toBe(25);
+    // A saga step ends before its Task's TimeoutSeconds, 35 s (docs/adr/0020).
+    expect(fn('checkout-AuthorizePayment').timeoutSeconds).toBe(32);
+    expect(fn('checkout-AuthorizePayment').reservedConcurrency).toBeUndefined();
     expect(fn('checkout-getReadiness').handlerExport).toBe('readyHandler');
   });
 
@@ -84,7 +85,7 @@ describe('local mode reads the synthesized CDK app', () => {
     expect(app.eventSourceMappings).toEqual([
       expect.objectContaining({
         queue: expect.objectContaining({ name: 'CompensationQueue-Queue' }),
-        batchSize: 5,
+        batchSize: 1,
         maximumConcurrency: 5,
         reportBatchItemFailures: true,
       }),

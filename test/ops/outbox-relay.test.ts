@@ -271,8 +271,18 @@ describe('outbox relay', () => {
       const sink = new LocalEventSink({ file: path.join(dir, 'events.jsonl') });
       sink.injectFailure((event) => broken.has(event.aggregateId), 'SinkDown: injected');
 
-      const first = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10 });
-      const rightAway = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10 });
+      const first = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
+      const rightAway = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
 
       expect(first).toEqual({ claimed: 6, published: 4, failed: 2 });
       expect(rightAway.claimed).toBe(0);
@@ -280,20 +290,25 @@ describe('outbox relay', () => {
       expect(failedRows).toHaveLength(2);
       for (const row of failedRows) {
         expect(row).toMatchObject({ published_at: null, attempts: 1, last_error: 'SinkDown: injected' });
-        // Equal jitter: between half and all of the 10 s base delay.
-        expect(row.due_in).toBeGreaterThan(4);
-        expect(row.due_in).toBeLessThanOrEqual(10);
+        // Full jitter: the draw (0.6) of the 10 s base delay.
+        expect(row.due_in).toBeGreaterThan(5);
+        expect(row.due_in).toBeLessThanOrEqual(6);
       }
 
       await makeEverythingDue();
-      const stillDown = await relayOutbox({ sql: db.sql, publisher: sink, baseBackoffSeconds: 10 });
+      const stillDown = await relayOutbox({
+        sql: db.sql,
+        publisher: sink,
+        baseBackoffSeconds: 10,
+        random: () => 0.6,
+      });
       const secondFailures = (await outboxRows()).filter((row) => broken.has(row.aggregate_id));
 
       expect(stillDown).toEqual({ claimed: 2, published: 0, failed: 2 });
       for (const row of secondFailures) {
         expect(row.attempts).toBe(2);
-        expect(row.due_in).toBeGreaterThan(9);
-        expect(row.due_in).toBeLessThanOrEqual(20);
+        expect(row.due_in).toBeGreaterThan(11);
+        expect(row.due_in).toBeLessThanOrEqual(12);
       }
 
       sink.clearFailure();
@@ -509,10 +524,10 @@ describe('backoff', () => {
     expect(ceilings.map(Math.round)).toEqual([5, 10, 20, 40, 640, 900, 900, 900]);
   });
 
-  test('jitter keeps at least half of the delay, so a retry is never immediate', () => {
-    expect(backoffSeconds(1, policy(0))).toBe(2.5);
-    expect(backoffSeconds(3, policy(0.5))).toBe(15);
-    expect(backoffSeconds(50, policy(0))).toBe(450);
+  test('full jitter: the delay is drawn from the whole window, zero to the ceiling', () => {
+    expect(backoffSeconds(1, policy(0))).toBe(0);
+    expect(backoffSeconds(3, policy(0.5))).toBe(10);
+    expect(backoffSeconds(50, policy(0.25))).toBe(225);
   });
 });
 

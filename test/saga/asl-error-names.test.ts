@@ -30,6 +30,8 @@ const STATES_ERRORS = new Set([
  * unhandled rejection, or an exit (docs/PERFORMANCE.md, "Chaos mix with database faults").
  */
 const LAMBDA_RUNTIME_ERRORS = new Set(['Runtime.UnhandledPromiseRejection', 'Runtime.ExitError']);
+/** What the runtime reports for a function that ran past its own timeout (docs/adr/0020). */
+const LAMBDA_TIMEOUT_ERRORS = new Set(['Sandbox.Timedout']);
 
 /** The errors of the Lambda service's Invoke that a Task's Retry may name. */
 const LAMBDA_ERRORS = new Set([
@@ -94,6 +96,7 @@ describe('the error names of the payment saga definition', () => {
         !STATES_ERRORS.has(name) &&
         !LAMBDA_ERRORS.has(name) &&
         !LAMBDA_RUNTIME_ERRORS.has(name) &&
+        !LAMBDA_TIMEOUT_ERRORS.has(name) &&
         !thrown.has(name),
     );
 

@@ -9,6 +9,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
+import { INFRASTRUCTURE_RETRY } from '../../src/config/budget.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -125,8 +126,8 @@ describe('a database write that fails right after a provider side effect (real A
 
     const result = await run(order);
 
-    // The first try plus the 8 infrastructure retries of CapturePayment.
-    expect(injected).toHaveLength(9);
+    // The first try plus the 12 infrastructure retries of CapturePayment (the budget's policy).
+    expect(injected).toHaveLength(1 + INFRASTRUCTURE_RETRY.MaxAttempts);
     expect(result.status).toBe('SUCCEEDED');
     expect(await orders.getOrder(order.orderId)).toMatchObject({
       status: 'CANCELLED',

@@ -17,6 +17,7 @@ import {
 } from '../../local/aws/dynamodb.js';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { LOCAL_AWS_ENVIRONMENT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
+import { type LocalSecretsManager, startLocalSecretsManager } from '../../local/aws/secrets-manager.js';
 import {
   createLocalSqsClient,
   createQueueWithDlq,
@@ -80,6 +81,13 @@ export interface SagaEnvironment {
    * never to replace a step's logic.
    */
   interceptTasks(interceptor: TaskInterceptor | undefined): void;
+  /**
+   * Rotates the provider's key (see `SagaEnvironmentOptions.providerKey`): the provider requires the
+   * new one at once and the secret holds it, while the handlers' caches still hold the old one.
+   */
+  rotateProviderKey(key: string): void;
+  /** GetSecretValue calls the handlers made for the provider's key. */
+  providerKeyReads(): number;
   /** Database and payment invariants; an empty list means all hold. */
   violations(initialStock?: Record<string, number>): Promise<unknown[]>;
   close(): Promise<void>;
@@ -106,6 +114,11 @@ export interface SagaEnvironmentOptions {
    * reports. @default [] (every Task in this process)
    */
   readonly containerTasks?: readonly string[];
+  /**
+   * The provider requires this key on its payment routes, and the handlers read it from a Secrets
+   * Manager stand-in (`PAYMENT_PROVIDER_SECRET_ARN`), as deployed. @default - no credential
+   */
+  readonly providerKey?: string;
 }
 
 /**
@@ -117,7 +130,21 @@ export async function startSagaEnvironment(
   options: SagaEnvironmentOptions = {},
 ): Promise<SagaEnvironment> {
   const db = await createTestDatabase();
-  const provider = await startSimulatedProvider({ port: 0 });
+  const provider = await startSimulatedProvider({
+    port: 0,
+    ...(options.providerKey ? { credential: { key: options.providerKey, scope: 'payments' as const } } : {}),
+  });
+  const secrets: LocalSecretsManager | undefined = options.providerKey
+    ? await startLocalSecretsManager()
+    : undefined;
+  const providerSecretName = 'checkout-payment-provider-key';
+  const secretVariables: Record<string, string> =
+    secrets && options.providerKey
+      ? {
+          PAYMENT_PROVIDER_SECRET_ARN: secrets.putSecretValue(providerSecretName, options.providerKey),
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        }
+      : {};
   const sqsServer = await startLocalSqs();
   const sqs = createLocalSqsClient(sqsServer.endpoint);
   const queue = await createQueueWithDlq(sqs, {
@@ -144,6 +171,7 @@ export async function startSagaEnvironment(
     COMPENSATION_QUEUE_URL: queue.queueUrl,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...secretVariables,
     ...environment,
   };
   Object.assign(process.env, variables);
@@ -199,6 +227,12 @@ export async function startSagaEnvironment(
 
   const env: SagaEnvironment = {
     db,
+    rotateProviderKey(key: string) {
+      if (!secrets) throw new Error('start the environment with providerKey to rotate it');
+      provider.rotateCredential(key);
+      secrets.putSecretValue(providerSecretName, key);
+    },
+    providerKeyReads: () => secrets?.reads(providerSecretName) ?? 0,
     providerUrl: provider.url,
     sqs,
     queue,
@@ -258,6 +292,7 @@ export async function startSagaEnvironment(
       await sqsServer.close();
       await dynamo.close();
       await provider.close();
+      await secrets?.close();
       await endContainerPool();
       await db.drop();
     },

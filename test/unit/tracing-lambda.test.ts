@@ -208,6 +208,7 @@ describe('tracing in Lambda', () => {
       paymentProvider: {
         url: provider.url,
         timeoutMs: 5_000,
+        deadlineReserveMs: 0,
         breakerFailureThreshold: 5,
         breakerHalfOpenAfterMs: 1_000,
         apiKey: undefined,
