@@ -102,10 +102,15 @@ export class CheckoutDatabase extends Construct {
       applicationSecretRotation: this.applicationSecretRotation,
     } = this.rotateCredentials(props));
     ({ proxy: this.proxy, clientSecurityGroup: this.clientSecurityGroup } = this.createProxy(props));
-    // The owner's and the application role's secrets are kept as long as the instance they unlock:
-    // a retained database whose passwords went with the stack is locked.
+    // What only the instance uses is kept as long as it is: its subnet and parameter groups, and the
+    // owner's and the application role's secrets (a retained database whose passwords went with the
+    // stack is locked).
     RemovalPolicies.of(this).apply(props.removalPolicy, {
-      applyToResourceTypes: ['AWS::SecretsManager::Secret'],
+      applyToResourceTypes: [
+        'AWS::RDS::DBSubnetGroup',
+        'AWS::RDS::DBParameterGroup',
+        'AWS::SecretsManager::Secret',
+      ],
     });
     this.acknowledgeFindings(props);
   }
