@@ -76,12 +76,12 @@ describe('local mode reads the synthesized CDK app', () => {
   });
 
   test('queues with their redrive policy, the event source mapping with its settings', () => {
-    const queue = app.queues.find((candidate) => candidate.name === 'CompensationQueue-Queue');
+    const queue = app.queues.find((candidate) => candidate.name === 'checkout-dev-compensations');
 
     expect(queue?.redrive?.maxReceiveCount).toBe(5);
     expect(app.eventSourceMappings).toEqual([
       expect.objectContaining({
-        queue: expect.objectContaining({ name: 'CompensationQueue-Queue' }),
+        queue: expect.objectContaining({ name: 'checkout-dev-compensations' }),
         batchSize: 5,
         maximumConcurrency: 5,
         reportBatchItemFailures: true,
@@ -96,7 +96,7 @@ describe('local mode reads the synthesized CDK app', () => {
     expect(machine?.substitutions).toMatchObject({
       AuthorizePaymentFunctionArn:
         'arn:aws:lambda:us-east-1:123456789012:function:checkout-AuthorizePayment:live',
-      CompensationQueueUrl: 'http://sqs.local/CompensationQueue-Queue',
+      CompensationQueueUrl: 'http://sqs.local/checkout-dev-compensations',
     });
   });
 
