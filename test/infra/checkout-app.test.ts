@@ -13,7 +13,11 @@ import { ALARM_THRESHOLDS } from '../../lib/constructs/monitoring.js';
 import { TASK_TIMEOUT_HEADROOM } from '../../lib/constructs/payment-saga.js';
 import { paymentSagaTasks } from '../../lib/saga-tasks.js';
 import { API_ROUTES, takesJsonBody } from '../../src/api/routes.js';
-import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
+import {
+  SYNTH_TEST_TIMEOUT_MS,
+  type SynthesizedCheckout,
+  synthesizeCheckout,
+} from './support/checkout-app.js';
 import {
   actionsOf,
   cdkPath,
@@ -104,12 +108,20 @@ describe('cdk-nag AwsSolutions checks', () => {
     ]);
   });
 
-  test('a new non-compliant resource fails the synth, naming the rule', () => {
-    const app = synthesizeCheckout({ stage: 'dev', bundle: false });
-    new Queue(app.stateless, 'PlainQueue');
+  test(
+    'a new non-compliant resource fails the synth, naming the rule',
+    { timeout: SYNTH_TEST_TIMEOUT_MS },
+    () => {
+      const synth = () =>
+        synthesizeCheckout({
+          stage: 'dev',
+          bundle: false,
+          beforeSynth: ({ stateless: stack }) => new Queue(stack, 'PlainQueue'),
+        });
 
-    expect(() => app.app.synth({ force: true })).toThrow(/AwsSolutions-SQS4/);
-  });
+      expect(synth).toThrow(/AwsSolutions-SQS4/);
+    },
+  );
 
   test('every acknowledged finding has a written reason and sits on a construct, never on the app or a stack', () => {
     const acknowledgements: { path: string; depth: number; id: string; reason: string }[] = [];

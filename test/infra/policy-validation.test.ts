@@ -11,7 +11,7 @@ import {
   addPolicyValidation,
   ControlTowerRules,
 } from '../../lib/policy-validation.js';
-import { synthesizeCheckout } from './support/checkout-app.js';
+import { SYNTH_TEST_TIMEOUT_MS, synthesizeCheckout } from './support/checkout-app.js';
 
 /** A plain template with one finding of several kinds: what the two plugins are compared on. */
 const FINDINGS_TEMPLATE = {
@@ -64,22 +64,26 @@ function findings(violations: readonly PolicyViolation[]) {
 }
 
 describe('AWS Control Tower proactive controls in every synth', () => {
-  test('a subnet that gives instances public IPs fails the synth of the app, naming the control and the subnet', () => {
-    const message = synthError(() =>
-      synthesizeCheckout({
-        stage: 'dev',
-        bundle: false,
-        beforeSynth: ({ stateful }) => {
-          const subnet = stateful.network.vpc.publicSubnets[0]?.node.defaultChild as CfnSubnet;
-          subnet.mapPublicIpOnLaunch = true;
-        },
-      }),
-    );
+  test(
+    'a subnet that gives instances public IPs fails the synth of the app, naming the control and the subnet',
+    { timeout: SYNTH_TEST_TIMEOUT_MS },
+    () => {
+      const message = synthError(() =>
+        synthesizeCheckout({
+          stage: 'dev',
+          bundle: false,
+          beforeSynth: ({ stateful }) => {
+            const subnet = stateful.network.vpc.publicSubnets[0]?.node.defaultChild as CfnSubnet;
+            subnet.mapPublicIpOnLaunch = true;
+          },
+        }),
+      );
 
-    expect(message).toMatch(/^ERROR .*\(Control Tower\)$/m);
-    expect(message).toContain('Stateful/Network/Vpc/PublicSubnet1/Subnet');
-    expect(message).toContain("Acknowledge with 'Control-Tower::CT.EC2.PR.11'");
-  });
+      expect(message).toMatch(/^ERROR .*\(Control Tower\)$/m);
+      expect(message).toContain('Stateful/Network/Vpc/PublicSubnet1/Subnet');
+      expect(message).toContain("Acknowledge with 'Control-Tower::CT.EC2.PR.11'");
+    },
+  );
 
   test('the rules run on every stack of the app, a stack of a nested stage included, wherever they were added', () => {
     const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'checkout-cdk-')) });

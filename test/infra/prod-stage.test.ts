@@ -3,7 +3,11 @@ import path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { availabilityZonesOf, stageConfig } from '../../lib/config.js';
-import { type SynthesizedCheckout, synthesizeCheckout } from './support/checkout-app.js';
+import {
+  SYNTH_TEST_TIMEOUT_MS,
+  type SynthesizedCheckout,
+  synthesizeCheckout,
+} from './support/checkout-app.js';
 import { resourcesOfType, templateJson } from './support/template-queries.js';
 
 let prod: SynthesizedCheckout;
@@ -182,20 +186,24 @@ describe('stage configuration', () => {
     expect(() => availabilityZonesOf('eu-west-1', 2, 'eu-west-1a,eu-west-1a')).toThrow(/repeats a zone/);
   });
 
-  test('a real account synthesizes offline: no lookup, the zones -c availabilityZones names', () => {
-    const app = synthesizeCheckout({
-      stage: 'prod',
-      bundle: false,
-      context: { account: '111122223333', availabilityZones: 'us-east-1b,us-east-1c,us-east-1d' },
-    });
-    const zones = resourcesOfType(app.statefulTemplate, 'AWS::EC2::Subnet').map(
-      (subnet) => subnet.Properties.AvailabilityZone,
-    );
+  test(
+    'a real account synthesizes offline: no lookup, the zones -c availabilityZones names',
+    { timeout: SYNTH_TEST_TIMEOUT_MS },
+    () => {
+      const app = synthesizeCheckout({
+        stage: 'prod',
+        bundle: false,
+        context: { account: '111122223333', availabilityZones: 'us-east-1b,us-east-1c,us-east-1d' },
+      });
+      const zones = resourcesOfType(app.statefulTemplate, 'AWS::EC2::Subnet').map(
+        (subnet) => subnet.Properties.AvailabilityZone,
+      );
 
-    expect(app.stateful.account).toBe('111122223333');
-    expect(app.assembly.manifest.missing).toBeUndefined();
-    expect(new Set(zones)).toEqual(new Set(['us-east-1b', 'us-east-1c', 'us-east-1d']));
-  });
+      expect(app.stateful.account).toBe('111122223333');
+      expect(app.assembly.manifest.missing).toBeUndefined();
+      expect(new Set(zones)).toEqual(new Set(['us-east-1b', 'us-east-1c', 'us-east-1d']));
+    },
+  );
 
   test('refuses an unknown stage, naming it', () => {
     expect(() => stageConfig({ stage: 'staging' })).toThrow(

@@ -7,6 +7,12 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { addCheckoutStacks, type CheckoutApp } from '../../../lib/checkout-app.js';
 import { PROJECT_ROOT } from '../../../lib/constructs/checkout-function.js';
 
+/**
+ * The time a test that synthesizes in its own body gets, like the hooks: a synth runs both rule
+ * sets (cdk-nag, the Control Tower controls), which takes a while on two busy cores.
+ */
+export const SYNTH_TEST_TIMEOUT_MS = 180_000;
+
 /** A synthesized checkout app: the stacks, their templates and the cloud assembly on disk. */
 export interface SynthesizedCheckout extends CheckoutApp {
   readonly app: App;
