@@ -1,3 +1,9 @@
+/**
+ * The rule sets every synth of the app runs (docs/adr/0021-control-tower-rules-and-retained-resources.md):
+ * cdk-nag's AwsSolutions checks and AWS Control Tower's proactive controls. A finding that is not
+ * acknowledged on its construct, with a reason, fails the synth.
+ */
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -12,12 +18,6 @@ import {
 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-
-/**
- * The rule sets every synth of the app runs (docs/adr/0021-control-tower-rules-and-retained-resources.md):
- * cdk-nag's AwsSolutions checks and AWS Control Tower's proactive controls. A finding that is not
- * acknowledged on its construct, with a reason, fails the synth.
- */
 
 /** The plugin name of the Control Tower rules, and so the prefix of their acknowledgements. */
 export const CONTROL_TOWER = 'Control Tower';
