@@ -1,16 +1,18 @@
-import { type App, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { type App, type Environment, RemovalPolicies, Tags } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { budgetViolations } from '../src/config/budget.js';
-import { type StageConfig, stageConfig } from './config.js';
+import { availabilityZonesOf, type StageConfig, stageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
+import { acknowledgeControlOnEvery, addPolicyValidation } from './policy-validation.js';
 import { paymentSagaDefinitionView } from './saga-tasks.js';
 import { StatefulStack } from './stateful-stack.js';
 import { StatelessStack } from './stateless-stack.js';
 
 /**
- * Synth without credentials (CI) still gets a concrete environment, so availability zones come
- * from cdk.context.json instead of a lookup. A deploy always has credentials, and the CLI then
- * passes the real account in CDK_DEFAULT_ACCOUNT.
+ * The account of a synth without credentials (CI). A deploy always has credentials, and the CLI
+ * then passes the real account in CDK_DEFAULT_ACCOUNT. Nothing in the app looks the account up:
+ * the availability zones are a stage setting (`availabilityZonesOf`), so any account synthesizes
+ * offline to the same template.
  */
 export const SYNTH_ONLY_ACCOUNT = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
@@ -36,8 +38,9 @@ export function assertBudgetHolds(config: StageConfig): void {
 
 /**
  * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|prod`, default
- * dev) to an app, with the cdk-nag AwsSolutions checks as a synth-time validation: a finding that
- * is not acknowledged on its construct (with a reason) fails the synth.
+ * dev) to an app, and the app's rule sets (`addPolicyValidation`: cdk-nag's AwsSolutions checks and
+ * AWS Control Tower's proactive controls): a finding that is not acknowledged on its construct
+ * (with a reason) fails the synth.
  */
 export function addCheckoutStacks(app: App): CheckoutApp {
   const context = (key: string): string | undefined => {
@@ -61,10 +64,11 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     logLevel: config.powertoolsLogLevel,
   };
 
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  addPolicyValidation(app);
 
   const stateful = new StatefulStack(app, 'Stateful', {
     env,
+    availabilityZones: availabilityZonesOf(env.region as string, config.maxAzs, context('availabilityZones')),
     stackName: `checkout-${config.stageName}-stateful`,
     description: `Checkout (${config.stageName}): network, database, tables, queues, identity, ops topic`,
     terminationProtection: config.production,
@@ -93,10 +97,33 @@ export function addCheckoutStacks(app: App): CheckoutApp {
   stateless.addStackDependency(stateful, 'the code needs the schema migrated and the resources it uses');
 
   if (config.production) {
-    // Production logs are an audit trail: they outlive the functions and stacks that wrote them.
-    RemovalPolicies.of(app).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+    // Production logs are an audit trail: they outlive the functions and stacks that wrote them,
+    // but not a first deploy that failed (docs/adr/0021-control-tower-rules-and-retained-resources.md).
+    RemovalPolicies.of(app).retainOnUpdateOrDelete({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
   }
+  for (const stack of [stateful, stateless]) acknowledgeLogChoices(stack, config);
   Tags.of(app).add('app', 'checkout');
   Tags.of(app).add('stage', config.stageName);
   return { config, stateful, stateless };
+}
+
+/** The Control Tower log-group controls this app answers with a choice instead of a change. */
+function acknowledgeLogChoices(stack: StatefulStack | StatelessStack, config: StageConfig): void {
+  acknowledgeControlOnEvery(
+    stack,
+    'AWS::Logs::LogGroup',
+    'CT.CLOUDWATCH.PR.3',
+    'CloudWatch Logs encrypts every log group at rest with keys it manages. A customer managed key would ' +
+      'add a key policy to keep in step with every writer and reader, and a KMS call per batch: the logs hold ' +
+      'order and customer ids, never card data or secrets (the provider holds those), which is not worth it.',
+  );
+  if (config.logRetention < RetentionDays.ONE_YEAR) {
+    acknowledgeControlOnEvery(
+      stack,
+      'AWS::Logs::LogGroup',
+      'CT.CLOUDWATCH.PR.2',
+      `Non-production stage: its logs are kept ${config.logRetention} days (stage config logRetention); ` +
+        'production keeps them a year.',
+    );
+  }
 }

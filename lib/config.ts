@@ -29,10 +29,16 @@ export interface StageConfig {
   readonly stageName: StageName;
   /** Production-safe settings: deletion protection, Multi-AZ, retained data. */
   readonly production: boolean;
-  /** What happens to stateful resources (database, tables, queues, user pool) when they leave the stack. */
+  /**
+   * What happens to stateful resources (database and its secrets, tables, queues, user pool, keys)
+   * when they leave the stack. Production keeps them (`RETAIN_ON_UPDATE_OR_DELETE`, CloudFormation's
+   * `RetainExceptOnCreate`), except when the deploy that created them fails and rolls back, so that
+   * deploy can simply be run again (docs/adr/0021-control-tower-rules-and-retained-resources.md).
+   */
   readonly removalPolicy: RemovalPolicy;
   readonly deletionProtection: boolean;
   readonly multiAz: boolean;
+  /** How many availability zones the VPC spans; which ones is {@link availabilityZonesOf}. */
   readonly maxAzs: number;
   /** NAT gateways for the Lambdas' egress to the payment provider; one per AZ in production. */
   readonly natGateways: number;
@@ -114,7 +120,7 @@ export function stageConfig(context: StageContext = {}): StageConfig {
     return {
       stageName,
       production: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       deletionProtection: true,
       multiAz: true,
       maxAzs: 3,
@@ -158,7 +164,9 @@ export function stageConfig(context: StageContext = {}): StageConfig {
     databaseInstanceType: InstanceType.of(InstanceClass.T4G, InstanceSize.MICRO),
     databaseAllocatedStorageGiB: 20,
     databaseMaxAllocatedStorageGiB: 50,
-    databaseBackupRetention: Duration.days(1),
+    // The least AWS Control Tower accepts (CT.RDS.PR.8); a week of a small dev database fits in the
+    // backup storage RDS includes at no charge.
+    databaseBackupRetention: Duration.days(7),
     secretRotation: Duration.days(30),
     logRetention: RetentionDays.ONE_MONTH,
     powertoolsLogLevel: 'DEBUG',
@@ -213,6 +221,34 @@ export const PRODUCTION_RESERVED_CONCURRENCY: Readonly<Record<string, number>> =
   OutboxRelay: 1,
   SchemaMigrations: 1,
 };
+
+/**
+ * The availability zones a stage's VPC spans in `region`: the `availabilityZones` context value
+ * (`-c availabilityZones=eu-west-1a,eu-west-1b`) when given, else the region's first `count` zones by
+ * letter (`<region>a`, `<region>b`, ...). Named rather than looked up, so a synth needs no AWS
+ * credentials and gives the same template whatever the account (docs/deploy.md, "Preflight").
+ */
+export function availabilityZonesOf(region: string, count: number, override?: string): string[] {
+  const zones = override
+    ? override
+        .split(',')
+        .map((zone) => zone.trim())
+        .filter((zone) => zone !== '')
+    : Array.from({ length: count }, (_, index) => `${region}${String.fromCharCode(97 + index)}`);
+  for (const zone of zones) {
+    if (!zone.startsWith(region) || !/^[a-z]$/.test(zone.slice(region.length))) {
+      throw new Error(`availabilityZones: "${zone}" is not an availability zone of ${region}`);
+    }
+  }
+  if (new Set(zones).size !== zones.length)
+    throw new Error(`availabilityZones repeats a zone: ${zones.join(',')}`);
+  if (zones.length !== count) {
+    throw new Error(
+      `availabilityZones: this stage spans ${count} zones, got ${zones.length} (${zones.join(',')})`,
+    );
+  }
+  return zones;
+}
 
 function isStageName(value: string): value is StageName {
   return (STAGE_NAMES as readonly string[]).includes(value);

@@ -17,6 +17,8 @@ import { SchemaMigrations } from './constructs/schema-migrations.js';
 export interface StatefulStackProps extends StackProps {
   readonly config: StageConfig;
   readonly powertools: PowertoolsSettings;
+  /** The zones the VPC spans, `config.maxAzs` of them (`availabilityZonesOf` in lib/config.ts). */
+  readonly availabilityZones: readonly string[];
 }
 
 /**
@@ -47,13 +49,16 @@ export class StatefulStack extends Stack {
   /** The DLQ in the SQS console, where operators start a redrive. */
   readonly deadLetterQueueConsoleUrl: string;
 
+  private readonly zones: readonly string[];
+
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.zones = props.availabilityZones;
     const retained = { removalPolicy: config.removalPolicy, deletionProtection: config.deletionProtection };
 
     this.network = new Network(this, 'Network', {
-      maxAzs: config.maxAzs,
+      maxAzs: this.zones.length,
       natGateways: config.natGateways,
       flowLogRetention: config.logRetention,
     });
@@ -88,10 +93,12 @@ export class StatefulStack extends Stack {
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
     this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', retained);
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
+      queueName: `checkout-${config.stageName}-compensations`,
       budget: config.budget,
       removalPolicy: config.removalPolicy,
     });
     this.sagaStartQueue = new SagaStartQueue(this, 'SagaStartQueue', {
+      queueName: `checkout-${config.stageName}-saga-starts`,
       budget: config.budget,
       removalPolicy: config.removalPolicy,
     });
@@ -133,5 +140,13 @@ export class StatefulStack extends Stack {
       value: this.paymentProviderCredential.secret.secretArn,
     });
     new CfnOutput(this, 'OpsTopicArn', { value: this.opsTopic.topic.topicArn });
+  }
+
+  /**
+   * The stage's zones instead of CDK's lookup, which a concrete account would need credentials for
+   * at synth time (the override point CDK documents for `Stack.availabilityZones`).
+   */
+  override get availabilityZones(): string[] {
+    return [...this.zones];
   }
 }

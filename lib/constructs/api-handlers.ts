@@ -87,7 +87,9 @@ export interface ApiHandlersProps {
 
 /**
  * One function per API route (the route table's entry and handler export), each granted only
- * what its handler reads. Functions that touch nothing in the VPC (liveness) stay out of it.
+ * what its handler reads. Every one runs in the VPC (Control Tower CT.LAMBDA.PR.3, which an account
+ * enforcing it checks at deploy time); those that use the database in the group the proxy admits,
+ * the others (liveness) in a group of their own.
  */
 export class ApiHandlers extends Construct {
   /** The function of each route, by operation id. */
@@ -107,7 +109,7 @@ export class ApiHandlers extends Construct {
       if (!budget) {
         throw new Error(`route ${route.operationId} has no line in the budget (src/config/budget.ts, api)`);
       }
-      const inVpc = dependencies.includes('database');
+      const usesDatabase = dependencies.includes('database');
       const fn = new CheckoutFunction(this, route.operationId, {
         entry: route.entry,
         handler: route.handler,
@@ -115,7 +117,8 @@ export class ApiHandlers extends Construct {
         budget,
         logRetention: props.logRetention,
         powertools: props.powertools,
-        ...(inVpc ? { vpc: props.vpc, securityGroups: [props.database.clientSecurityGroup] } : {}),
+        vpc: props.vpc,
+        ...(usesDatabase ? { securityGroups: [props.database.clientSecurityGroup] } : {}),
       });
       for (const dependency of dependencies) {
         switch (dependency) {

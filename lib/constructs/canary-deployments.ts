@@ -87,16 +87,23 @@ export class CanaryDeployments extends Construct {
 
     this.application = new LambdaApplication(this, 'Application');
     // One role for every group, holding only what CodeDeploy does to a Lambda alias, instead of the
-    // AWSCodeDeployRoleForLambdaLimited managed policy LambdaDeploymentGroup would attach to each.
+    // AWSCodeDeployRoleForLambdaLimited managed policy LambdaDeploymentGroup would attach to each
+    // (which allows these calls on every function of the account). Lambda authorizes GetAlias and
+    // UpdateAlias on the function's ARN (the managed policy grants `function:*`, not aliases only),
+    // so each function is named twice: its unqualified ARN and its live alias's ARN. With the
+    // alias alone, the first deploy passes (nothing to shift yet) and every later one fails its
+    // shift and rolls back (docs/adr/0021-control-tower-rules-and-retained-resources.md).
     this.role = new Role(this, 'ServiceRole', {
       assumedBy: new ServicePrincipal('codedeploy.amazonaws.com'),
       description: 'CodeDeploy: shifts the live aliases of the checkout functions',
     });
-    const aliases = props.rollouts.map((rollout) => liveAlias(rollout.handler));
     this.role.addToPolicy(
       new PolicyStatement({
         actions: ['lambda:GetAlias', 'lambda:UpdateAlias', 'lambda:GetProvisionedConcurrencyConfig'],
-        resources: aliases.map((alias) => alias.functionArn),
+        resources: props.rollouts.flatMap(({ handler }) => [
+          handler.function.functionArn,
+          liveAlias(handler).functionArn,
+        ]),
       }),
     );
     this.role.addToPolicy(new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }));
@@ -104,7 +111,7 @@ export class CanaryDeployments extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'cloudwatch:DescribeAlarms, the read-only call CodeDeploy polls the rollback alarms with; the ' +
-        'Lambda actions are limited to the live aliases.',
+        'Lambda actions are limited to the functions that roll out and their live aliases.',
     });
     // The groups cannot add the managed policy to this one.
     const role = this.role.withoutPolicyUpdates();

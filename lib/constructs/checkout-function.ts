@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { type ISecurityGroup, type IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { FunctionBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import type { PowertoolsLogLevel } from '../config.js';
+import { acknowledgeFalsePositive } from '../policy-validation.js';
 import { FUNCTION_BUNDLING } from './function-bundling.js';
 import { environmentOf } from './function-environment.js';
 
@@ -178,6 +179,14 @@ export class CheckoutFunction extends Construct {
     // Local mode (local/lambda) runs each function from its entry, read from the template.
     (this.function.node.defaultChild as CfnFunction).addMetadata('checkout:entry', props.entry);
 
+    if (props.vpc && Stack.of(props.vpc) !== Stack.of(this)) {
+      acknowledgeFalsePositive(
+        this.function,
+        'CT.LAMBDA.PR.3',
+        'the function is in the VPC, but its subnet and security group ids come from the stack that owns ' +
+          'the VPC (Fn::GetStackOutput), and the rule accepts only literal ids or references within the template.',
+      );
+    }
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

@@ -1,13 +1,19 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { compensationVisibilitySeconds, type TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { setEnvironment } from './function-environment.js';
 
 export interface CompensationQueueProps {
+  /**
+   * The queue's name, unique in the account and region (the stage in it). Named because the
+   * dead-letter queue admits only this queue as a source, by ARN: an ARN taken from the queue
+   * itself would make the two queues depend on each other.
+   */
+  readonly queueName: string;
   /**
    * The budget (docs/adr/0020): the visibility timeout is its ratio (six) times the worker's
    * timeout, as AWS recommends for Lambda event sources, so a batch is never visible again while
@@ -20,7 +26,8 @@ export interface CompensationQueueProps {
 
 /**
  * The queue of failed compensations (docs/adr/0002) and its dead-letter queue, both encrypted and
- * TLS-only. Operators redrive the dead-letter queue back to the source queue from the console.
+ * TLS-only. The dead-letter queue accepts messages from this queue only (its redrive-allow policy).
+ * Operators redrive it back to the source queue from the console.
  */
 export class CompensationQueue extends Construct {
   readonly queue: Queue;
@@ -39,15 +46,24 @@ export class CompensationQueue extends Construct {
           `retentionPeriod (${retentionPeriod.toHumanString()})`,
       );
     }
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.queueName)) {
+      throw new Error(`queueName must be 1 to 80 letters, digits, - and _, got "${props.queueName}"`);
+    }
     const visibilityTimeout = Duration.seconds(compensationVisibilitySeconds(props.budget));
 
+    const queueArn = Stack.of(this).formatArn({ service: 'sqs', resource: props.queueName });
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: deadLetterRetentionPeriod,
+      redriveAllowPolicy: {
+        redrivePermission: RedrivePermission.BY_QUEUE,
+        sourceQueues: [Queue.fromQueueArn(this, 'SourceQueue', queueArn)],
+      },
       removalPolicy: props.removalPolicy,
     });
     this.queue = new Queue(this, 'Queue', {
+      queueName: props.queueName,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod,

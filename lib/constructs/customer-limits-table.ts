@@ -8,6 +8,7 @@ import {
   LIMITS_TTL_ATTRIBUTE,
 } from '../../src/api/customer-limits.js';
 import * as config from '../../src/config/variables.js';
+import { acknowledgeControl } from '../policy-validation.js';
 import { setEnvironment } from './function-environment.js';
 
 export interface CustomerLimitsTableProps {
@@ -33,12 +34,11 @@ export class CustomerLimitsTable extends Construct {
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
     });
-    Validations.of(this.table).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'Rate-limit counters of the current minute, deleted by TTL one minute later: there is nothing to ' +
-        'recover to a point in time.',
-    });
+    const nothingToRecover =
+      'Rate-limit counters of the current minute, deleted by TTL one minute later: there is nothing to ' +
+      'recover to a point in time.';
+    Validations.of(this.table).acknowledge({ id: 'AwsSolutions-DDB3', reason: nothingToRecover });
+    acknowledgeControl(this.table, 'CT.DYNAMODB.PR.1', nothingToRecover);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicies, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type InstanceType, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { APPLICATION_ROLE } from '../../src/db/roles.js';
+import { acknowledgeControl } from '../policy-validation.js';
 import type { CheckoutFunction } from './checkout-function.js';
 import { setEnvironment } from './function-environment.js';
 
@@ -36,6 +37,7 @@ export interface CheckoutDatabaseProps {
   readonly maxAllocatedStorageGiB: number;
   readonly backupRetention: Duration;
   readonly deletionProtection: boolean;
+  /** Of the instance and of what only it uses: its secrets, subnet group and log groups. */
   readonly removalPolicy: RemovalPolicy;
   readonly secretRotation: Duration;
   readonly logRetention: RetentionDays;
@@ -61,6 +63,9 @@ export interface CheckoutDatabaseProps {
  * credentials in Secrets Manager with scheduled rotation.
  */
 const ISOLATED = { subnetType: SubnetType.PRIVATE_ISOLATED };
+
+/** The log types the instance exports to CloudWatch Logs, and the construct id of each one's group. */
+const EXPORTED_LOGS = { postgresql: 'PostgresLogs', upgrade: 'UpgradeLogs' } as const;
 
 export class CheckoutDatabase extends Construct {
   readonly instance: DatabaseInstance;
@@ -105,6 +110,16 @@ export class CheckoutDatabase extends Construct {
       applicationSecretRotation: this.applicationSecretRotation,
     } = this.rotateCredentials(props));
     ({ proxy: this.proxy, clientSecurityGroup: this.clientSecurityGroup } = this.createProxy(props));
+    // What only the instance uses is kept as long as it is: its subnet and parameter groups, and the
+    // owner's and the application role's secrets (a retained database whose passwords went with the
+    // stack is locked).
+    RemovalPolicies.of(this).apply(props.removalPolicy, {
+      applyToResourceTypes: [
+        'AWS::RDS::DBSubnetGroup',
+        'AWS::RDS::DBParameterGroup',
+        'AWS::SecretsManager::Secret',
+      ],
+    });
     this.acknowledgeFindings(props);
   }
 
@@ -122,13 +137,17 @@ export class CheckoutDatabase extends Construct {
       },
     });
 
-    // RDS creates this group itself when it starts exporting logs, with no retention; creating it
-    // first (and the instance after it) sets the retention without a log-retention custom resource.
-    const postgresLogs = new LogGroup(this, 'PostgresLogs', {
-      logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/postgresql`,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
+    // RDS creates these groups itself when it starts exporting logs, with no retention; creating
+    // them first (and the instance after them) sets the retention without a log-retention custom
+    // resource. Both log types PostgreSQL has: the server log and the engine upgrade log.
+    const logGroups = Object.entries(EXPORTED_LOGS).map(
+      ([logType, groupId]) =>
+        new LogGroup(this, groupId, {
+          logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${logType}`,
+          retention: props.logRetention,
+          removalPolicy: props.removalPolicy,
+        }),
+    );
 
     const instanceSecurityGroup = new SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc: props.vpc,
@@ -159,14 +178,14 @@ export class CheckoutDatabase extends Construct {
       copyTagsToSnapshot: true,
       autoMinorVersionUpgrade: true,
       allowMajorVersionUpgrade: false,
-      cloudwatchLogsExports: ['postgresql'],
+      cloudwatchLogsExports: Object.keys(EXPORTED_LOGS),
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
       ...(props.detailedMonitoring
         ? { enablePerformanceInsights: true, monitoringInterval: Duration.seconds(60) }
         : {}),
     });
-    instance.node.addDependency(postgresLogs);
+    instance.node.addDependency(...logGroups);
     return instance;
   }
 
@@ -269,12 +288,39 @@ export class CheckoutDatabase extends Construct {
         reason: 'Non-production stage: torn down with cdk destroy; production enables deletion protection.',
       });
     }
-    Validations.of(this.instance).acknowledge({
-      id: 'AwsSolutions-RDS11',
-      reason:
-        'The instance sits in isolated subnets and admits only its proxy and rotation function; a non-default ' +
-        'port would add no protection and clients talk to the proxy on 5432 anyway.',
-    });
+    const defaultPort =
+      'The instance sits in isolated subnets and admits only its proxy and rotation function; a non-default ' +
+      'port would add no protection and clients talk to the proxy on 5432 anyway.';
+    Validations.of(this.instance).acknowledge({ id: 'AwsSolutions-RDS11', reason: defaultPort });
+    acknowledgeControl(this.instance, 'CT.RDS.PR.20', defaultPort);
+    acknowledgeControl(
+      this.instance,
+      'CT.RDS.PR.30',
+      "Storage is encrypted with RDS's AWS managed key. A customer managed key would matter for sharing " +
+        'snapshots with another account, which this service does not do; switching later means restoring a ' +
+        'snapshot into a new instance (docs/adr/0021-control-tower-rules-and-retained-resources.md).',
+    );
+    if (!props.multiAz) {
+      acknowledgeControl(
+        this.instance,
+        'CT.RDS.PR.1',
+        'Non-production stage: one AZ is enough; production runs Multi-AZ (stage config).',
+      );
+    }
+    if (!props.deletionProtection) {
+      acknowledgeControl(
+        this.instance,
+        'CT.RDS.PR.13',
+        'Non-production stage: torn down with cdk destroy; production enables deletion protection (stage config).',
+      );
+    }
+    if (!props.detailedMonitoring) {
+      acknowledgeControl(
+        this.instance,
+        'CT.RDS.PR.2',
+        'Non-production stage: no enhanced monitoring; production turns it on with Performance Insights (stage config).',
+      );
+    }
   }
 
   /**

@@ -15,13 +15,15 @@ const LIVE_ALIAS_ID = 'LiveAlias';
  *
  * Versions are retained when a newer one replaces them (CloudFormation would delete them once the
  * deploy completes), so a rollback by hand can point the alias back at the previous version in
- * seconds (docs/runbooks/deploy-rollback.md); deleting the function deletes them all.
+ * seconds (docs/runbooks/deploy-rollback.md); deleting the function deletes them all. Not when the
+ * deploy that published one failed and rolled back: that version never served (CloudFormation's
+ * `RetainExceptOnCreate`, docs/adr/0021-control-tower-rules-and-retained-resources.md).
  */
 export function liveAlias(handler: CheckoutFunction): Alias {
   const existing = handler.node.tryFindChild(LIVE_ALIAS_ID);
   if (existing instanceof Alias) return existing;
   const version = handler.function.currentVersion;
-  version.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  version.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
   return new Alias(handler, LIVE_ALIAS_ID, {
     aliasName: LIVE_ALIAS_NAME,
     version,

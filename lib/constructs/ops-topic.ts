@@ -1,5 +1,5 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -14,7 +14,9 @@ export interface OpsTopicProps {
 /**
  * The SNS topic every alarm notifies. Encrypted with a customer managed key because CloudWatch
  * cannot publish to a topic under the AWS managed SNS key; the key lets CloudWatch in, and the
- * topic accepts CloudWatch alarms of this account only.
+ * topic accepts CloudWatch alarms of this account only. Grants on the key may be created only for
+ * AWS services working on an AWS resource (Control Tower CT.KMS.PR.3): nobody can hand its use to a
+ * principal its policy does not name.
  */
 export class OpsTopic extends Construct {
   readonly topic: Topic;
@@ -29,6 +31,18 @@ export class OpsTopic extends Construct {
     });
     const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
     this.key.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey');
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'GrantsOnlyForAwsServices',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+        },
+      }),
+    );
 
     this.topic = new Topic(this, 'Topic', {
       displayName: 'Checkout operations',

@@ -5,6 +5,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type FunctionBudget, providerDeadlineReserveMs } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
+import { acknowledgeControl } from '../policy-validation.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import { setEnvironment } from './function-environment.js';
 
@@ -115,5 +116,17 @@ export class SimulatedPaymentProvider extends Construct {
     props.credential.grantRead(this.handler.function);
     // A public URL, like a card network's test endpoint: the credential guards every route of it.
     this.url = this.handler.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE }).url;
+
+    const testDouble =
+      'The simulated provider is a test double of non-production stages, public like a card network test ' +
+      'endpoint: every route checks the provider API key (Authorization: Bearer), as the real provider does, ' +
+      'and no real money or card data reaches it.';
+    acknowledgeControl(this, 'CT.LAMBDA.PR.2', testDouble);
+    acknowledgeControl(this, 'CT.LAMBDA.PR.5', testDouble);
+    acknowledgeControl(
+      this,
+      'CT.LAMBDA.PR.3',
+      `${testDouble} It stands for a service on the internet, so it runs outside the VPC like one.`,
+    );
   }
 }

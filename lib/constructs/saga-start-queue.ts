@@ -1,12 +1,17 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { TimeAndCapacityBudget } from '../../src/config/budget.js';
 import * as config from '../../src/config/variables.js';
 import { setEnvironment } from './function-environment.js';
 
 export interface SagaStartQueueProps {
+  /**
+   * The queue's name, unique in the account and region (the stage in it). Named because the
+   * dead-letter queue admits only this queue as a source, by ARN (see `CompensationQueue`).
+   */
+  readonly queueName: string;
   /**
    * The budget (docs/adr/0020): the starter's timeout, of which the visibility timeout is
    * `visibilityToTimeoutRatio` times (it only decides how soon a message whose starter died is
@@ -48,6 +53,9 @@ export class SagaStartQueue extends Construct {
           `retentionPeriod (${retentionPeriod.toHumanString()})`,
       );
     }
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(props.queueName)) {
+      throw new Error(`queueName must be 1 to 80 letters, digits, - and _, got "${props.queueName}"`);
+    }
     if (!Number.isInteger(this.maxReceiveCount) || this.maxReceiveCount < 1) {
       throw new Error(`maxReceiveCount must be a positive integer, got ${this.maxReceiveCount}`);
     }
@@ -56,9 +64,20 @@ export class SagaStartQueue extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: deadLetterRetentionPeriod,
+      redriveAllowPolicy: {
+        redrivePermission: RedrivePermission.BY_QUEUE,
+        sourceQueues: [
+          Queue.fromQueueArn(
+            this,
+            'SourceQueue',
+            Stack.of(this).formatArn({ service: 'sqs', resource: props.queueName }),
+          ),
+        ],
+      },
       removalPolicy: props.removalPolicy,
     });
     this.queue = new Queue(this, 'Queue', {
+      queueName: props.queueName,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod,

@@ -5,6 +5,7 @@ import { Schedule, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../policy-validation.js';
 import { CheckoutFunction, type CheckoutFunctionProps } from './checkout-function.js';
 import { liveAlias } from './live-alias.js';
 
@@ -45,12 +46,11 @@ export class ScheduledFunction extends Construct {
       retryAttempts: 0,
       onFailure: new SqsDestination(this.failedRuns),
     });
-    Validations.of(this.failedRuns).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a failure destination (failed scheduled runs, for the alarm and the operator); ' +
-        'nothing consumes it, so it needs no dead-letter queue of its own.',
-    });
+    const noDeadLetterQueue =
+      'This queue is itself a failure destination (failed scheduled runs, for the alarm and the operator); ' +
+      'nothing consumes it, so it needs no dead-letter queue of its own.';
+    Validations.of(this.failedRuns).acknowledge({ id: 'AwsSolutions-SQS3', reason: noDeadLetterQueue });
+    acknowledgeControl(this.failedRuns, 'CT.SQS.PR.1', noDeadLetterQueue);
     // A role of its own, instead of the stack-level one LambdaInvoke would share between targets.
     const invokeRole = new Role(this, 'InvokeRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {

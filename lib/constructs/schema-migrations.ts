@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { CustomResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
@@ -61,6 +61,10 @@ export class SchemaMigrations extends Construct {
 
     const provider = new Provider(this, 'Provider', {
       onEventHandler: this.handler.function,
+      // In the VPC like every function of the app (Control Tower CT.LAMBDA.PR.3); it calls the
+      // Lambda API and answers CloudFormation's S3 URL through the NAT gateways.
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       logGroup: new LogGroup(this, 'ProviderLogs', {
         retention: props.logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -89,6 +93,12 @@ export class SchemaMigrations extends Construct {
       reason:
         'CDK Provider framework function (built by aws-cdk-lib): it only relays CloudFormation events to the ' +
         'migration function and writes its own logs.',
+    });
+    Validations.of(provider).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason:
+        'CDK Provider framework function (built by aws-cdk-lib) in the VPC: the AWS managed policy holds only the ' +
+        'network-interface calls Lambda makes for a function in a VPC.',
     });
   }
 }

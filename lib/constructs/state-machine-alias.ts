@@ -58,8 +58,9 @@ export class StateMachineLiveAlias extends Construct {
       description: 'Published by the deploy that changed the payment saga',
     });
     // Kept when a newer version replaces it, so the alias can be pointed back at it by hand
-    // (docs/runbooks/deploy-rollback.md); deleting the state machine deletes its versions.
-    this.version.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // (docs/runbooks/deploy-rollback.md); deleting the state machine deletes its versions. A version
+    // whose deploy failed and rolled back goes (RetainExceptOnCreate): it never served.
+    this.version.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
     this.alias = new CfnStateMachineAlias(this, 'Alias', {
       name: STATE_MACHINE_ALIAS_NAME,
       description: 'New payment saga executions start here; deploys shift it by canary',

@@ -54,6 +54,20 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
     }
   }
 
+  /** Exactly what an operator types: `npm run ops -- <args>`, npm's own banner included. */
+  async function npmOps(args: readonly string[], env: Record<string, string> = {}): Promise<OpsRun> {
+    try {
+      const { stdout, stderr } = await execFileAsync('npm', ['run', 'ops', '--', ...args], {
+        cwd: ROOT,
+        env: { ...process.env, LOCAL_DATA_DIR: dataDir, ...env },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
   async function json<T>(args: readonly string[], env?: Record<string, string>): Promise<T> {
     const run = await ops([...args, '--json'], env);
     if (run.code !== 0) throw new Error(`ops ${args.join(' ')} failed: ${run.stderr}`);
@@ -217,6 +231,22 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
 
       expect(run.code).toBe(code);
       expectOneErrorLine(run, message);
+    });
+
+    test('npm run ops -- retry <unknown id> prints one line and exits 1, with the stack running and without', async () => {
+      const running = await npmOps(['retry', 'no-such-compensation']);
+      const stopped = await npmOps(['retry', 'no-such-compensation'], {
+        LOCAL_DATA_DIR: path.join(dataDir, 'nowhere'),
+      });
+
+      for (const run of [running, stopped]) {
+        expect(run.code).toBe(1);
+        // npm prints the script it runs ("> serverless-checkout@… ops", "> tsx bin/ops.ts …"); nothing else.
+        expect(run.stdout.split('\n').filter((line) => line !== '' && !line.startsWith('> '))).toEqual([]);
+        expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+      }
+      expect(running.stderr).toMatch(/^ops: COMPENSATION_NOT_FOUND: /);
+      expect(stopped.stderr).toMatch(/^ops: no local stack found in .*nowhere: start it with npm start/);
     });
 
     test('without a running stack it says how to start one', async () => {

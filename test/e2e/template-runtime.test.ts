@@ -100,7 +100,7 @@ describe('a template with mistakes in it: the local stack fails as AWS would', (
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
-    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'CompensationQueue-Queue' }));
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'checkout-dev-compensations' }));
 
     await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: '{}' }));
 
@@ -138,7 +138,7 @@ describe('a template with mistakes in it: the local stack fails as AWS would', (
       (await orderStatus(stack, orderId)) === 'REQUIRES_ATTENTION' ? true : undefined,
     );
     expect(linesOf(stack, /\[iam\] AccessDenied/).join('\n')).toMatch(
-      /assumed-role\/PaymentSagaStateMachineRole\w+\/\S+ is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:123456789012:CompensationQueue-Queue/,
+      /assumed-role\/PaymentSagaStateMachineRole\w+\/\S+ is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:123456789012:checkout-dev-compensations/,
     );
   });
 });

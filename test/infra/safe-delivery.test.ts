@@ -81,8 +81,12 @@ describe('functions roll out by CodeDeploy through their live alias', () => {
       expect(referencedLogicalId(alias.Properties.FunctionName), name).toBe(functionId(fn));
       expect(version.Type, name).toBe('AWS::Lambda::Version');
       expect(referencedLogicalId(version.Properties.FunctionName), name).toBe(functionId(fn));
-      // Kept when the next deploy replaces it: a rollback by hand points the alias back at it.
-      expect([version.DeletionPolicy, version.UpdateReplacePolicy], name).toEqual(['Retain', 'Retain']);
+      // Kept when the next deploy replaces it: a rollback by hand points the alias back at it. Not
+      // kept when the deploy that published it rolls back: it never served.
+      expect([version.DeletionPolicy, version.UpdateReplacePolicy], name).toEqual([
+        'RetainExceptOnCreate',
+        'Retain',
+      ]);
     }
   });
 
@@ -175,21 +179,30 @@ describe('functions roll out by CodeDeploy through their live alias', () => {
     }
   });
 
-  test("CodeDeploy's one role holds no managed policy and may change only the live aliases", () => {
+  test("CodeDeploy's one role holds no managed policy and may shift the alias of every function that rolls out", () => {
     const roleId = referencedLogicalId(
       deploymentGroupOf(checkout.stateless.compensationWorker.handler).Properties.ServiceRoleArn,
     ) as string;
     const statements = roleStatements(stateless, roleId);
-    const aliasStatement = statements.find((s) =>
-      actionsOf(s).includes('lambda:UpdateAlias'),
-    ) as PolicyStatement;
+    const granted = (action: string) =>
+      statements
+        .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(action))
+        .flatMap(resourcesOf)
+        .map((arn) => JSON.stringify(arn));
 
     expect(resource(roleId).Properties.ManagedPolicyArns).toBeUndefined();
-    expect(resourcesOf(aliasStatement).map(referencedLogicalId).sort()).toEqual(
-      servingFunctions()
-        .map(({ fn }) => aliasId(fn))
-        .sort(),
-    );
+    // Lambda authorizes GetAlias and UpdateAlias on the function's ARN, as AWS's managed
+    // AWSCodeDeployRoleForLambdaLimited does (function:*): each function, and its live alias.
+    for (const action of ['lambda:GetAlias', 'lambda:UpdateAlias']) {
+      expect(granted(action).sort(), action).toEqual(
+        servingFunctions()
+          .flatMap(({ fn }) => [
+            JSON.stringify({ 'Fn::GetAtt': [functionId(fn), 'Arn'] }),
+            JSON.stringify({ Ref: aliasId(fn) }),
+          ])
+          .sort(),
+      );
+    }
     for (const { fn } of servingFunctions()) {
       expect(referencedLogicalId(deploymentGroupOf(fn).Properties.ServiceRoleArn)).toBe(roleId);
     }
@@ -262,7 +275,7 @@ describe('the payment saga starts executions through a versioned alias', () => {
     expect(version.Properties.StateMachineRevisionId).toEqual({
       'Fn::GetAtt': [machine.logicalId, 'StateMachineRevisionId'],
     });
-    expect([version.DeletionPolicy, version.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    expect([version.DeletionPolicy, version.UpdateReplacePolicy]).toEqual(['RetainExceptOnCreate', 'Retain']);
   });
 
   test('the live alias shifts new executions to the new version by canary, rolling back on saga failures', () => {

@@ -77,20 +77,20 @@ describe('local mode reads the synthesized CDK app', () => {
   });
 
   test('queues with their redrive policy, the event source mappings with their settings', () => {
-    const queue = app.queues.find((candidate) => candidate.name === 'CompensationQueue-Queue');
-    const sagaStarts = app.queues.find((candidate) => candidate.name === 'SagaStartQueue-Queue');
+    const queue = app.queues.find((candidate) => candidate.name === 'checkout-dev-compensations');
+    const sagaStarts = app.queues.find((candidate) => candidate.name === 'checkout-dev-saga-starts');
 
     expect(queue?.redrive?.maxReceiveCount).toBe(5);
     expect(sagaStarts?.redrive?.maxReceiveCount).toBe(20);
     expect(app.eventSourceMappings).toEqual([
       expect.objectContaining({
-        queue: expect.objectContaining({ name: 'CompensationQueue-Queue' }),
+        queue: expect.objectContaining({ name: 'checkout-dev-compensations' }),
         batchSize: 1,
         maximumConcurrency: 5,
         reportBatchItemFailures: true,
       }),
       expect.objectContaining({
-        queue: expect.objectContaining({ name: 'SagaStartQueue-Queue' }),
+        queue: expect.objectContaining({ name: 'checkout-dev-saga-starts' }),
         batchSize: 10,
         maximumConcurrency: 2,
         reportBatchItemFailures: true,
@@ -105,7 +105,7 @@ describe('local mode reads the synthesized CDK app', () => {
     expect(machine?.substitutions).toMatchObject({
       AuthorizePaymentFunctionArn:
         'arn:aws:lambda:us-east-1:123456789012:function:checkout-AuthorizePayment:live',
-      CompensationQueueUrl: 'http://sqs.local/CompensationQueue-Queue',
+      CompensationQueueUrl: 'http://sqs.local/checkout-dev-compensations',
     });
   });
 

@@ -7,6 +7,12 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { addCheckoutStacks, type CheckoutApp } from '../../../lib/checkout-app.js';
 import { PROJECT_ROOT } from '../../../lib/constructs/checkout-function.js';
 
+/**
+ * The time a test that synthesizes in its own body gets, like the hooks: a synth runs both rule
+ * sets (cdk-nag, the Control Tower controls), which takes a while on two busy cores.
+ */
+export const SYNTH_TEST_TIMEOUT_MS = 180_000;
+
 /** A synthesized checkout app: the stacks, their templates and the cloud assembly on disk. */
 export interface SynthesizedCheckout extends CheckoutApp {
   readonly app: App;
@@ -25,21 +31,22 @@ export interface SynthesizeOptions {
   readonly bundle?: boolean;
   /** More context, e.g. `paymentProviderUrl`. */
   readonly context?: Record<string, string>;
+  /** Changes the app before it synthesizes, e.g. to plant a resource the rule sets must refuse. */
+  readonly beforeSynth?: (checkout: CheckoutApp) => void;
 }
 
 /**
  * Builds the app exactly as `bin/app.ts` does, with the context the CDK CLI would pass: the
- * feature flags of cdk.json and the committed lookups of cdk.context.json (so no AWS call is
- * made). `app.synth()` runs the cdk-nag validation: an unacknowledged finding throws here.
+ * feature flags of cdk.json (the app looks nothing up, so there is no cdk.context.json).
+ * `app.synth()` runs the app's rule sets (cdk-nag and the Control Tower controls): an
+ * unacknowledged finding throws here.
  */
 export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheckout {
   const cdkJson = readJson<{ context: Record<string, unknown> }>('cdk.json');
-  const lookups = readJson<Record<string, unknown>>('cdk.context.json');
   const app = new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'checkout-cdk-')),
     context: {
       ...cdkJson.context,
-      ...lookups,
       // As the CLI sets them: resources name their construct path and their asset.
       'aws:cdk:enable-path-metadata': true,
       'aws:cdk:enable-asset-metadata': true,
@@ -49,6 +56,7 @@ export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheck
     },
   });
   const checkout = addCheckoutStacks(app);
+  options.beforeSynth?.(checkout);
   const assembly = app.synth();
   return {
     ...checkout,
