@@ -1,5 +1,6 @@
 import { type App, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
 import { type StageConfig, stageConfig } from './config.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { StatefulStack } from './stateful-stack.js';
@@ -13,14 +14,18 @@ import { StatelessStack } from './stateless-stack.js';
 export const SYNTH_ONLY_ACCOUNT = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
 
-export interface CheckoutApp {
-  readonly config: StageConfig;
+/** The two stacks of one stage. */
+export interface CheckoutStacks {
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
 }
 
+export interface CheckoutApp extends CheckoutStacks {
+  readonly config: StageConfig;
+}
+
 /**
- * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|prod`, default
+ * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|staging|prod`, default
  * dev) to an app, with the cdk-nag AwsSolutions checks as a synth-time validation: a finding that
  * is not acknowledged on its construct (with a reason) fails the synth.
  */
@@ -39,15 +44,25 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT ?? SYNTH_ONLY_ACCOUNT,
     region: context('region') ?? process.env.CDK_DEFAULT_REGION ?? DEFAULT_REGION,
   };
+
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  return { config, ...addStageStacks(app, config, env) };
+}
+
+/**
+ * The stacks of one stage, in `scope`: the app itself (`cdk deploy -c stage=...`) or a stage of the
+ * delivery pipeline (lib/pipeline.ts). Validation plugins belong to the app, which runs them on
+ * every stage nested in it.
+ */
+export function addStageStacks(scope: Construct, config: StageConfig, env: Environment): CheckoutStacks {
   const powertools: PowertoolsSettings = {
     serviceName: 'checkout',
     metricsNamespace: 'Checkout',
     logLevel: config.powertoolsLogLevel,
   };
 
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-
-  const stateful = new StatefulStack(app, 'Stateful', {
+  const stateful = new StatefulStack(scope, 'Stateful', {
     env,
     stackName: `checkout-${config.stageName}-stateful`,
     description: `Checkout (${config.stageName}): network, database, tables, queues, identity, ops topic`,
@@ -55,7 +70,7 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     config,
     powertools,
   });
-  const stateless = new StatelessStack(app, 'Stateless', {
+  const stateless = new StatelessStack(scope, 'Stateless', {
     env,
     stackName: `checkout-${config.stageName}-stateless`,
     description: `Checkout (${config.stageName}): functions, payment saga, API, worker, dashboard and alarms`,
@@ -75,11 +90,14 @@ export function addCheckoutStacks(app: App): CheckoutApp {
   });
   stateless.addStackDependency(stateful, 'the code needs the schema migrated and the resources it uses');
 
-  if (config.production) {
-    // Production logs are an audit trail: they outlive the functions and stacks that wrote them.
-    RemovalPolicies.of(app).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+  // On the stacks, not the app: one app also holds the delivery pipeline and the stages it deploys.
+  for (const stack of [stateful, stateless]) {
+    if (config.production) {
+      // Production logs are an audit trail: they outlive the functions and stacks that wrote them.
+      RemovalPolicies.of(stack).retain({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+    }
+    Tags.of(stack).add('app', 'checkout');
+    Tags.of(stack).add('stage', config.stageName);
   }
-  Tags.of(app).add('app', 'checkout');
-  Tags.of(app).add('stage', config.stageName);
-  return { config, stateful, stateless };
+  return { stateful, stateless };
 }

@@ -2,9 +2,17 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { InstanceClass, InstanceSize, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
-/** The deployment stages this app knows: `cdk synth -c stage=dev|prod`. */
-export const STAGE_NAMES = ['dev', 'prod'] as const;
+/**
+ * The deployment stages this app knows: `cdk synth -c stage=dev|staging|prod`. `staging` is the
+ * stage the delivery pipeline deploys and smoke-tests before production (docs/deploy.md).
+ */
+export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
+
+/** The IAM role the delivery pipeline's smoke test runs as: an admin principal of staging. */
+export const SMOKE_TEST_ROLE_NAME = 'checkout-staging-smoke-test';
+/** The API client (usage-plan key) of the smoke test, in the stages with `smokeTest`. */
+export const SMOKE_TEST_API_CLIENT = 'smoke-test';
 
 /** Log levels Powertools understands (`POWERTOOLS_LOG_LEVEL`). */
 export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -78,6 +86,13 @@ export interface StageConfig {
   readonly paymentTimeout: Duration;
   /** E-mail subscribed to the ops topic. @default - no subscription */
   readonly opsEmail?: string;
+  /**
+   * What `npm run smoke` needs in AWS (docs/deploy.md, "The smoke test"): a Cognito app client that
+   * signs its smoke-test customer in with IAM-authorised admin calls, and an API key of its own.
+   * Never in production, whose provider has no test cards.
+   * @default false
+   */
+  readonly smokeTest?: boolean;
 }
 
 /** The context values `bin/app.ts` reads (`-c key=value` or `cdk.json`). */
@@ -128,6 +143,44 @@ export function stageConfig(context: StageContext = {}): StageConfig {
         ssmParameterName: '/checkout/prod/payment-provider-url',
       },
       paymentTimeout: Duration.seconds(15),
+      ...opsEmail,
+    };
+  }
+  if (stageName === 'staging') {
+    // Production's shape (Multi-AZ database, three AZs, its limits, clients and log level), so the
+    // smoke test and the bake exercise what production runs; but torn down like dev, no reserved
+    // concurrency, and the simulated provider, whose test cards the smoke test pays with.
+    return {
+      stageName,
+      production: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+      deletionProtection: false,
+      multiAz: true,
+      maxAzs: 3,
+      natGateways: 1,
+      databaseInstanceType: InstanceType.of(InstanceClass.T4G, InstanceSize.MEDIUM),
+      databaseAllocatedStorageGiB: 20,
+      databaseMaxAllocatedStorageGiB: 100,
+      databaseBackupRetention: Duration.days(1),
+      secretRotation: Duration.days(30),
+      logRetention: RetentionDays.ONE_MONTH,
+      powertoolsLogLevel: 'INFO',
+      apiThrottle: { rateLimit: 500, burstLimit: 1000 },
+      apiClientThrottle: { rateLimit: 200, burstLimit: 400, requestsPerDay: 5_000_000 },
+      apiClients: ['web', 'mobile'],
+      customerLimits,
+      firewallLimits,
+      // The pipeline's smoke test reads and stocks its product through the admin routes.
+      adminPrincipals: adminPrincipals(`checkout-staging-operator,${SMOKE_TEST_ROLE_NAME}`),
+      paymentProvider: context.paymentProviderUrl
+        ? {
+            kind: 'external',
+            url: validUrl(context.paymentProviderUrl),
+            ssmParameterName: '/checkout/staging/payment-provider-url',
+          }
+        : { kind: 'simulated' },
+      paymentTimeout: Duration.seconds(15),
+      smokeTest: true,
       ...opsEmail,
     };
   }
