@@ -24,7 +24,10 @@ export class CheckoutStage extends Stage implements CheckoutStacks {
       throw new Error(`stage ${id} needs an explicit account and region, got ${JSON.stringify(props.env)}`);
     }
     this.config = props.config;
-    const stacks = addStageStacks(this, props.config, { account: props.env.account, region: props.env.region });
+    const stacks = addStageStacks(this, props.config, {
+      account: props.env.account,
+      region: props.env.region,
+    });
     this.stateful = stacks.stateful;
     this.stateless = stacks.stateless;
   }

@@ -66,6 +66,7 @@ export function pipelineSettings(context: PipelineContext = {}): PipelineSetting
 }
 
 function check(name: string, value: string, pattern: RegExp): string {
-  if (!pattern.test(value)) throw new Error(`${name}: "${value}" is not valid (docs/deploy.md, "The delivery pipeline")`);
+  if (!pattern.test(value))
+    throw new Error(`${name}: "${value}" is not valid (docs/deploy.md, "The delivery pipeline")`);
   return value;
 }

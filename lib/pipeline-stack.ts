@@ -1,11 +1,5 @@
 import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import {
-  BuildSpec,
-  Cache,
-  ComputeType,
-  LinuxBuildImage,
-  LocalCacheMode,
-} from 'aws-cdk-lib/aws-codebuild';
+import { BuildSpec, Cache, ComputeType, LinuxBuildImage, LocalCacheMode } from 'aws-cdk-lib/aws-codebuild';
 import { PipelineType } from 'aws-cdk-lib/aws-codepipeline';
 import { CfnPolicy, CfnRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -155,7 +149,9 @@ export class PipelineStack extends Stack {
         POLL_SECONDS: String(BAKE_POLL_INTERVAL.toSeconds()),
       },
       commands: [BAKE_SCRIPT],
-      rolePolicyStatements: [new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] })],
+      rolePolicyStatements: [
+        new PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }),
+      ],
       timeout: BAKE_TIME.plus(Duration.minutes(10)),
     });
     bake.addStepDependency(smokeTest);
@@ -275,6 +271,8 @@ function acknowledgeWildcards(scope: IConstruct, reason: string): void {
     if (!(child instanceof CfnPolicy || child instanceof CfnRole)) continue;
     const findings = rules.iam.IAMNoWildcardPermissions(child);
     if (!Array.isArray(findings)) continue;
-    Validations.of(child).acknowledge(...findings.map((finding) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason })));
+    Validations.of(child).acknowledge(
+      ...findings.map((finding) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason })),
+    );
   }
 }
