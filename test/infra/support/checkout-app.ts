@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { addCheckoutStacks, type CheckoutApp } from '../../../lib/checkout-app.js';
 import { PROJECT_ROOT } from '../../../lib/constructs/checkout-function.js';
+import { addDeliveryPipeline, type DeliveryPipeline } from '../../../lib/pipeline.js';
 
 /** A synthesized checkout app: the stacks, their templates and the cloud assembly on disk. */
 export interface SynthesizedCheckout extends CheckoutApp {
@@ -33,9 +34,38 @@ export interface SynthesizeOptions {
  * made). `app.synth()` runs the cdk-nag validation: an unacknowledged finding throws here.
  */
 export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheckout {
+  const app = cliLikeApp(options);
+  const checkout = addCheckoutStacks(app);
+  const assembly = app.synth();
+  return {
+    ...checkout,
+    app,
+    assembly,
+    statefulTemplate: Template.fromStack(checkout.stateful),
+    statelessTemplate: Template.fromStack(checkout.stateless),
+  };
+}
+
+/** The whole app as `bin/app.ts` builds it: the stacks of `-c stage`, and the delivery pipeline. */
+export interface SynthesizedApp extends DeliveryPipeline {
+  readonly checkout: CheckoutApp;
+  readonly assembly: CloudAssembly;
+  readonly pipelineTemplate: Template;
+}
+
+/** Builds and synthesizes the app exactly as `bin/app.ts` does (every validation plugin runs). */
+export function synthesizeApp(options: Omit<SynthesizeOptions, 'stage'> = {}): SynthesizedApp {
+  const app = cliLikeApp({ stage: 'dev', ...options });
+  const checkout = addCheckoutStacks(app);
+  const delivery = addDeliveryPipeline(app);
+  const assembly = app.synth();
+  return { ...delivery, checkout, assembly, pipelineTemplate: Template.fromStack(delivery.stack) };
+}
+
+function cliLikeApp(options: SynthesizeOptions): App {
   const cdkJson = readJson<{ context: Record<string, unknown> }>('cdk.json');
   const lookups = readJson<Record<string, unknown>>('cdk.context.json');
-  const app = new App({
+  return new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'checkout-cdk-')),
     context: {
       ...cdkJson.context,
@@ -48,15 +78,6 @@ export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheck
       stage: options.stage,
     },
   });
-  const checkout = addCheckoutStacks(app);
-  const assembly = app.synth();
-  return {
-    ...checkout,
-    app,
-    assembly,
-    statefulTemplate: Template.fromStack(checkout.stateful),
-    statelessTemplate: Template.fromStack(checkout.stateless),
-  };
 }
 
 function readJson<T>(file: string): T {
