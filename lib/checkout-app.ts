@@ -1,7 +1,8 @@
-import { type App, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
+import { type App, Aspects, type Environment, RemovalPolicies, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type StageConfig, stageConfig } from './config.js';
+import { AllAtOnceRollouts } from './constructs/all-at-once-rollouts.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { StatefulStack } from './stateful-stack.js';
 import { StatelessStack } from './stateless-stack.js';
@@ -90,6 +91,7 @@ export function addStageStacks(scope: Construct, config: StageConfig, env: Envir
   });
   stateless.addStackDependency(stateful, 'the code needs the schema migrated and the resources it uses');
 
+  if (config.allAtOnceRollouts) Aspects.of(stateless).add(new AllAtOnceRollouts());
   // On the stacks, not the app: one app also holds the delivery pipeline and the stages it deploys.
   for (const stack of [stateful, stateless]) {
     if (config.production) {

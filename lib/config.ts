@@ -93,6 +93,13 @@ export interface StageConfig {
    * @default false
    */
   readonly smokeTest?: boolean;
+  /**
+   * Shift a new version of the functions and the saga all at once (same deployment groups, same
+   * rollback alarms) instead of by canary: for a stage without customer traffic, where a canary
+   * waits with nothing to judge. Staging's bake after the smoke test is its observation window.
+   * @default false
+   */
+  readonly allAtOnceRollouts?: boolean;
 }
 
 /** The context values `bin/app.ts` reads (`-c key=value` or `cdk.json`). */
@@ -181,6 +188,7 @@ export function stageConfig(context: StageContext = {}): StageConfig {
         : { kind: 'simulated' },
       paymentTimeout: Duration.seconds(15),
       smokeTest: true,
+      allAtOnceRollouts: true,
       ...opsEmail,
     };
   }

@@ -232,6 +232,42 @@ describe('the staging stage', () => {
   });
 });
 
+describe('rollouts per stage', () => {
+  const deploymentConfigs = (template: Template) =>
+    resourcesOfType(template, 'AWS::CodeDeploy::DeploymentGroup').map(
+      (group) => group.Properties.DeploymentConfigName,
+    );
+  const sagaAlias = (template: Template) =>
+    resourcesOfType(template, 'AWS::StepFunctions::StateMachineAlias')[0]?.Properties
+      .DeploymentPreference as {
+      Type: string;
+      Alarms?: unknown;
+    };
+
+  test('staging shifts every function and the saga at once, still rolled back by the same alarms', () => {
+    const staging = Template.fromStack(app.staging.stateless);
+
+    const configs = deploymentConfigs(staging);
+    expect(configs.length).toBeGreaterThan(10);
+    expect(new Set(configs)).toEqual(new Set(['CodeDeployDefault.LambdaAllAtOnce']));
+    expect(sagaAlias(staging)).toMatchObject({
+      Type: 'ALL_AT_ONCE',
+      Alarms: [{ Ref: expect.stringMatching(/^MonitoringSagaFailures/) }],
+    });
+    for (const group of resourcesOfType(staging, 'AWS::CodeDeploy::DeploymentGroup')) {
+      expect(group.Properties.AlarmConfiguration).toMatchObject({ Enabled: true });
+    }
+  });
+
+  test('prod keeps its canaries', () => {
+    const prod = Template.fromStack(app.production.stateless);
+
+    expect(deploymentConfigs(prod)).toContain('CodeDeployDefault.LambdaCanary10Percent5Minutes');
+    expect(deploymentConfigs(prod)).not.toContain('CodeDeployDefault.LambdaAllAtOnce');
+    expect(sagaAlias(prod)).toMatchObject({ Type: 'CANARY', Percentage: 10, Interval: 10 });
+  });
+});
+
 describe('pipeline settings', () => {
   test('default to placeholders for the synth-only account, and prod in the pipeline account', () => {
     const settings = pipelineSettings();
