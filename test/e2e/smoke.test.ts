@@ -2,7 +2,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { LOCAL_CREDENTIALS } from '../../local/aws/local-account.js';
 import { findFreePort } from '../../local/ports.js';
+import { createAdminClient } from '../../tools/ops/admin-client.js';
+import { startIamGateway } from '../support/aws-control-plane.js';
 import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -60,6 +63,35 @@ describe('npm run smoke against the local stack', () => {
     });
     return (await response.json()) as { onHand: number; reserved: number; available: number };
   }
+
+  test('stocks its product in AWS with a SigV4-signed PUT, its body under the signature', async () => {
+    const gateway = await startIamGateway({
+      apiUrl: stack.apiUrl,
+      stageName: 'staging',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const signed = createAdminClient(gateway.url, {
+        kind: 'sigv4',
+        region: 'us-east-1',
+        credentials: LOCAL_CREDENTIALS,
+      });
+      const forged = createAdminClient(gateway.url, {
+        kind: 'sigv4',
+        region: 'us-east-1',
+        credentials: { ...LOCAL_CREDENTIALS, secretAccessKey: 'not-the-secret' },
+      });
+      const input = { name: 'Signed', priceCents: 250, currency: 'USD', onHand: 7 };
+
+      const put = await signed.request('PUT', '/v1/admin/products/SIGNED-1', input);
+
+      expect(put).toMatchObject({ status: 200, body: { sku: 'SIGNED-1', onHand: 7, available: 7 } });
+      await expect(forged.request('PUT', '/v1/admin/products/SIGNED-1', input)).rejects.toThrow(/HTTP 403/);
+      expect(await product('SIGNED-1')).toMatchObject({ onHand: 7 });
+    } finally {
+      await gateway.close();
+    }
+  });
 
   test('passes: ready, a card checkout CONFIRMED, a declined one CANCELLED with its stock back', async () => {
     const run = await smoke(['--target', stack.apiUrl]);
