@@ -217,6 +217,42 @@ describe('the delivery pipeline', () => {
   });
 });
 
+describe("the pipeline's stages get what the stage config applies to its stacks", () => {
+  // The pipeline synthesizes its stages on their own, so what is applied to the app (tags, removal
+  // policies, any aspect) never reaches them: addStageStacks applies it to the stacks.
+  test("tags the resources of staging and prod with app and stage, as the smoke role's conditions expect", () => {
+    const stagingPool = resourcesOfType(
+      Template.fromStack(app.staging.stateful),
+      'AWS::Cognito::UserPool',
+    )[0];
+    const stagingKeys = resourcesOfType(Template.fromStack(app.staging.stateless), 'AWS::ApiGateway::ApiKey');
+    const prodPool = resourcesOfType(
+      Template.fromStack(app.production.stateful),
+      'AWS::Cognito::UserPool',
+    )[0];
+
+    expect(stagingPool?.Properties.UserPoolTags).toMatchObject({ app: 'checkout', stage: 'staging' });
+    expect(stagingKeys.length).toBeGreaterThan(0);
+    for (const key of stagingKeys) {
+      expect(key.Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'app', Value: 'checkout' },
+          { Key: 'stage', Value: 'staging' },
+        ]),
+      );
+    }
+    expect(prodPool?.Properties.UserPoolTags).toMatchObject({ app: 'checkout', stage: 'prod' });
+  });
+
+  test("prod's log groups are retained, staging's are not", () => {
+    const policies = (template: Template) =>
+      new Set(resourcesOfType(template, 'AWS::Logs::LogGroup').map((group) => group.DeletionPolicy));
+
+    expect(policies(Template.fromStack(app.production.stateless))).toEqual(new Set(['Retain']));
+    expect(policies(Template.fromStack(app.staging.stateless))).toEqual(new Set(['Delete']));
+  });
+});
+
 describe('the staging stage', () => {
   test('runs the simulated provider with a smoke-test client and key; prod has neither', () => {
     const staging = Template.fromStack(app.staging.stateful);
