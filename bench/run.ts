@@ -138,12 +138,15 @@ try {
       load.unconfirmed > 0 ? [{ unconfirmed: load.unconfirmed }] : [],
     ),
   ];
+  // On a pool of its own: the chaos mix restarted PostgreSQL under the run's pool, and a connection
+  // the server cut while idle can fail the next statement sent on it.
+  const auditSql = createSql(target.databaseUrl, { max: 2, applicationName: BENCH_APPLICATION_NAME });
   const reports = await auditSettledSystem({
-    sql,
+    sql: auditSql,
     ledger: await client.ledger(),
     initialStock: ctx.initialStock,
     earlier: checks,
-  });
+  }).finally(() => auditSql.end({ timeout: 5 }));
   const violations = reports.reduce((sum, r) => sum + r.violations, 0);
   for (const r of reports) {
     console.log(`${r.violations === 0 ? 'ok  ' : 'FAIL'} ${String(r.violations).padStart(5)}  ${r.name}`);

@@ -1,7 +1,9 @@
-import { type App, type Environment, RemovalPolicies, Tags } from 'aws-cdk-lib';
+import { type App, Aspects, type Environment, RemovalPolicies, Tags } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
 import { budgetViolations } from '../src/config/budget.js';
 import { availabilityZonesOf, type StageConfig, stageConfig } from './config.js';
+import { AllAtOnceRollouts } from './constructs/all-at-once-rollouts.js';
 import type { PowertoolsSettings } from './constructs/checkout-function.js';
 import { acknowledgeControlOnEvery, addPolicyValidation } from './policy-validation.js';
 import { paymentSagaDefinitionView } from './saga-tasks.js';
@@ -17,10 +19,14 @@ import { StatelessStack } from './stateless-stack.js';
 export const SYNTH_ONLY_ACCOUNT = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
 
-export interface CheckoutApp {
-  readonly config: StageConfig;
+/** The two stacks of one stage. */
+export interface CheckoutStacks {
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
+}
+
+export interface CheckoutApp extends CheckoutStacks {
+  readonly config: StageConfig;
 }
 
 /**
@@ -37,8 +43,8 @@ export function assertBudgetHolds(config: StageConfig): void {
 }
 
 /**
- * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|prod`, default
- * dev) to an app, and the app's rule sets (`addPolicyValidation`: cdk-nag's AwsSolutions checks and
+ * Adds the checkout stacks of the stage named by the `stage` context (`-c stage=dev|staging|prod`,
+ * default dev) to an app, and the app's rule sets (`addPolicyValidation`: cdk-nag's AwsSolutions checks and
  * AWS Control Tower's proactive controls): a finding that is not acknowledged on its construct
  * (with a reason) fails the synth.
  */
@@ -53,29 +59,45 @@ export function addCheckoutStacks(app: App): CheckoutApp {
     paymentProviderUrl: context('paymentProviderUrl'),
     adminPrincipals: context('adminPrincipals'),
   });
-  assertBudgetHolds(config);
   const env: Environment = {
     account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT ?? SYNTH_ONLY_ACCOUNT,
     region: context('region') ?? process.env.CDK_DEFAULT_REGION ?? DEFAULT_REGION,
   };
+
+  addPolicyValidation(app);
+
+  return { config, ...addStageStacks(app, config, env, context('availabilityZones')) };
+}
+
+/**
+ * The stacks of one stage, in `scope`: the app itself (`cdk deploy -c stage=...`) or a stage of the
+ * delivery pipeline (lib/pipeline.ts), after the stage's budget is checked. Validation plugins belong
+ * to the app, which runs them on every stage nested in it. `availabilityZones` overrides the
+ * stage's zones (`availabilityZonesOf`).
+ */
+export function addStageStacks(
+  scope: Construct,
+  config: StageConfig,
+  env: Environment,
+  availabilityZones?: string,
+): CheckoutStacks {
+  assertBudgetHolds(config);
   const powertools: PowertoolsSettings = {
     serviceName: 'checkout',
     metricsNamespace: 'Checkout',
     logLevel: config.powertoolsLogLevel,
   };
 
-  addPolicyValidation(app);
-
-  const stateful = new StatefulStack(app, 'Stateful', {
+  const stateful = new StatefulStack(scope, 'Stateful', {
     env,
-    availabilityZones: availabilityZonesOf(env.region as string, config.maxAzs, context('availabilityZones')),
+    availabilityZones: availabilityZonesOf(env.region as string, config.maxAzs, availabilityZones),
     stackName: `checkout-${config.stageName}-stateful`,
     description: `Checkout (${config.stageName}): network, database, tables, queues, identity, ops topic`,
     terminationProtection: config.production,
     config,
     powertools,
   });
-  const stateless = new StatelessStack(app, 'Stateless', {
+  const stateless = new StatelessStack(scope, 'Stateless', {
     env,
     stackName: `checkout-${config.stageName}-stateless`,
     description: `Checkout (${config.stageName}): functions, payment saga, API, worker, dashboard and alarms`,
@@ -96,15 +118,19 @@ export function addCheckoutStacks(app: App): CheckoutApp {
   });
   stateless.addStackDependency(stateful, 'the code needs the schema migrated and the resources it uses');
 
-  if (config.production) {
-    // Production logs are an audit trail: they outlive the functions and stacks that wrote them,
-    // but not a first deploy that failed (docs/adr/0021-control-tower-rules-and-retained-resources.md).
-    RemovalPolicies.of(app).retainOnUpdateOrDelete({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+  if (config.allAtOnceRollouts) Aspects.of(stateless).add(new AllAtOnceRollouts());
+  // On the stacks, not the app: one app also holds the delivery pipeline and the stages it deploys.
+  for (const stack of [stateful, stateless]) {
+    if (config.production) {
+      // Production logs are an audit trail: they outlive the functions and stacks that wrote them,
+      // but not a first deploy that failed (docs/adr/0021-control-tower-rules-and-retained-resources.md).
+      RemovalPolicies.of(stack).retainOnUpdateOrDelete({ applyToResourceTypes: ['AWS::Logs::LogGroup'] });
+    }
+    acknowledgeLogChoices(stack, config);
+    Tags.of(stack).add('app', 'checkout');
+    Tags.of(stack).add('stage', config.stageName);
   }
-  for (const stack of [stateful, stateless]) acknowledgeLogChoices(stack, config);
-  Tags.of(app).add('app', 'checkout');
-  Tags.of(app).add('stage', config.stageName);
-  return { config, stateful, stateless };
+  return { stateful, stateless };
 }
 
 /** The Control Tower log-group controls this app answers with a choice instead of a change. */

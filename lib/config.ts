@@ -3,9 +3,17 @@ import { InstanceClass, InstanceSize, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { apiStageThrottle, checkoutBudget, type TimeAndCapacityBudget } from '../src/config/budget.js';
 
-/** The deployment stages this app knows: `cdk synth -c stage=dev|prod`. */
-export const STAGE_NAMES = ['dev', 'prod'] as const;
+/**
+ * The deployment stages this app knows: `cdk synth -c stage=dev|staging|prod`. `staging` is the
+ * stage the delivery pipeline deploys and smoke-tests before production (docs/deploy.md).
+ */
+export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
+
+/** The IAM role the delivery pipeline's smoke test runs as: an admin principal of staging. */
+export const SMOKE_TEST_ROLE_NAME = 'checkout-staging-smoke-test';
+/** The API client (usage-plan key) of the smoke test, in the stages with `smokeTest`. */
+export const SMOKE_TEST_API_CLIENT = 'smoke-test';
 
 /** Log levels Powertools understands (`POWERTOOLS_LOG_LEVEL`). */
 export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -87,6 +95,20 @@ export interface StageConfig {
   readonly paymentProvider: PaymentProviderConfig;
   /** E-mail subscribed to the ops topic. @default - no subscription */
   readonly opsEmail?: string;
+  /**
+   * What `npm run smoke` needs in AWS (docs/deploy.md, "The smoke test"): a Cognito app client that
+   * signs its smoke-test customer in with IAM-authorised admin calls, and an API key of its own.
+   * Never in production, whose provider has no test cards.
+   * @default false
+   */
+  readonly smokeTest?: boolean;
+  /**
+   * Shift a new version of the functions and the saga all at once (same deployment groups, same
+   * rollback alarms) instead of by canary: for a stage without customer traffic, where a canary
+   * waits with nothing to judge. Staging's bake after the smoke test is its observation window.
+   * @default false
+   */
+  readonly allAtOnceRollouts?: boolean;
 }
 
 /** The context values `bin/app.ts` reads (`-c key=value` or `cdk.json`). */
@@ -143,6 +165,53 @@ export function stageConfig(context: StageContext = {}): StageConfig {
         ...(context.paymentProviderUrl ? { url: validUrl(context.paymentProviderUrl) } : {}),
         ssmParameterName: '/checkout/prod/payment-provider-url',
       },
+      ...opsEmail,
+    };
+  }
+  if (stageName === 'staging') {
+    const stagingBudget = checkoutBudget({
+      paymentTimeoutSeconds: 15,
+      // db.t4g.medium (4 GiB): below RDS's default for its memory.
+      maxConnections: 400,
+      // Nothing is reserved outside production; staging's functions share what the account has,
+      // and the proxy's connections bound how many of them the budget lets run at once.
+      accountConcurrency: 100,
+    });
+    // Production's shape (Multi-AZ database, three AZs, its limits, clients and log level), so the
+    // smoke test and the bake exercise what production runs; but torn down like dev, no reserved
+    // concurrency, and the simulated provider, whose test cards the smoke test pays with.
+    return {
+      stageName,
+      production: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+      deletionProtection: false,
+      multiAz: true,
+      maxAzs: 3,
+      natGateways: 1,
+      databaseInstanceType: InstanceType.of(InstanceClass.T4G, InstanceSize.MEDIUM),
+      databaseAllocatedStorageGiB: 20,
+      databaseMaxAllocatedStorageGiB: 100,
+      // Control Tower's CT.RDS.PR.8 asks for 7 days at least, in every stage.
+      databaseBackupRetention: Duration.days(7),
+      secretRotation: Duration.days(30),
+      logRetention: RetentionDays.ONE_MONTH,
+      powertoolsLogLevel: 'INFO',
+      budget: stagingBudget,
+      apiThrottle: apiStageThrottle(stagingBudget),
+      apiClients: ['web', 'mobile'],
+      customerLimits,
+      firewallLimits,
+      // The pipeline's smoke test reads and stocks its product through the admin routes.
+      adminPrincipals: adminPrincipals(`checkout-staging-operator,${SMOKE_TEST_ROLE_NAME}`),
+      paymentProvider: context.paymentProviderUrl
+        ? {
+            kind: 'external',
+            url: validUrl(context.paymentProviderUrl),
+            ssmParameterName: '/checkout/staging/payment-provider-url',
+          }
+        : { kind: 'simulated' },
+      smokeTest: true,
+      allAtOnceRollouts: true,
       ...opsEmail,
     };
   }

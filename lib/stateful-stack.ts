@@ -105,6 +105,7 @@ export class StatefulStack extends Stack {
     this.identity = new CustomerIdentity(this, 'CustomerIdentity', {
       ...retained,
       threatProtection: config.production,
+      smokeTestClient: config.smokeTest === true,
     });
     this.paymentProviderCredential = new PaymentProviderCredential(this, 'PaymentProviderCredential', {
       removalPolicy: config.removalPolicy,
@@ -135,6 +136,12 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });
+    if (this.identity.smokeTestClient) {
+      new CfnOutput(this, 'SmokeTestClientId', {
+        description: 'Cognito app client of npm run smoke (admin sign-in only)',
+        value: this.identity.smokeTestClient.userPoolClientId,
+      });
+    }
     new CfnOutput(this, 'PaymentProviderSecretArn', {
       description: 'The payment provider API key: put the external provider key here (docs/deploy.md)',
       value: this.paymentProviderCredential.secret.secretArn,

@@ -8,7 +8,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '../src/api/routes.js';
-import type { StageConfig } from './config.js';
+import { SMOKE_TEST_API_CLIENT, type StageConfig } from './config.js';
 import { apiAccessPolicy } from './constructs/api-access-policy.js';
 import { ApiFirewall } from './constructs/api-firewall.js';
 import { ApiHandlers } from './constructs/api-handlers.js';
@@ -168,7 +168,8 @@ export class StatelessStack extends Stack {
       userPool: props.userPool,
       stageName: config.stageName,
       throttle: config.apiThrottle,
-      apiClients: config.apiClients,
+      // The smoke test's own key: its calls count against no customer app's.
+      apiClients: config.smokeTest ? [...config.apiClients, SMOKE_TEST_API_CLIENT] : config.apiClients,
       logRetention: config.logRetention,
       policy: apiAccessPolicy(this, API_ROUTES, config.adminPrincipals),
     });
@@ -247,5 +248,12 @@ export class StatelessStack extends Stack {
       value: this.saga.live.aliasArn,
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    const smokeTestKey = this.api.apiKeys.get(SMOKE_TEST_API_CLIENT);
+    if (smokeTestKey) {
+      new CfnOutput(this, 'SmokeTestApiKeyId', {
+        description: 'API key of npm run smoke (read its value with apigateway:GetApiKey)',
+        value: smokeTestKey.keyId,
+      });
+    }
   }
 }

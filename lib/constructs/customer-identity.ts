@@ -18,6 +18,13 @@ export interface CustomerIdentityProps {
    * @default false
    */
   readonly threatProtection?: boolean;
+  /**
+   * A second app client for the smoke test (`npm run smoke`), signing in only through the
+   * IAM-authorised admin API (ADMIN_USER_PASSWORD_AUTH): no customer app can use it without AWS
+   * credentials allowed `cognito-idp:AdminInitiateAuth` on this pool. Non-production only.
+   * @default false
+   */
+  readonly smokeTestClient?: boolean;
 }
 
 /**
@@ -32,6 +39,8 @@ export class CustomerIdentity extends Construct {
    * the apps sign in through the user pool API and send the ID token.
    */
   readonly appClient: UserPoolClient;
+  /** The smoke test's client (see {@link CustomerIdentityProps.smokeTestClient}). */
+  readonly smokeTestClient?: UserPoolClient;
 
   constructor(scope: Construct, id: string, props: CustomerIdentityProps) {
     super(scope, id);
@@ -68,6 +77,18 @@ export class CustomerIdentity extends Construct {
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),
     });
+    if (props.smokeTestClient) {
+      this.smokeTestClient = this.userPool.addClient('SmokeTestClient', {
+        generateSecret: false,
+        authFlows: { adminUserPassword: true },
+        disableOAuth: true,
+        supportedIdentityProviders: [],
+        preventUserExistenceErrors: true,
+        accessTokenValidity: Duration.minutes(15),
+        idTokenValidity: Duration.minutes(15),
+        refreshTokenValidity: Duration.hours(1),
+      });
+    }
 
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG2',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -64,7 +65,7 @@ export async function startIamGateway(options: {
   const prefix = `/${options.stageName}`;
   const server = createServer(async (request, response) => {
     const body = await readBody(request);
-    if (!(await verifies(request, options.credentials))) {
+    if (!(await verifies(request, body, options.credentials))) {
       response.writeHead(403, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           message: 'The request signature we calculated does not match the signature you provided.',
@@ -76,7 +77,10 @@ export async function startIamGateway(options: {
     const url = new URL(request.url ?? '/', 'http://gateway');
     const forwarded = await fetch(`${options.apiUrl}${url.pathname.slice(prefix.length)}${url.search}`, {
       method: request.method ?? 'GET',
-      headers: { authorization: 'Bearer admin' },
+      headers: {
+        authorization: 'Bearer admin',
+        ...(request.headers['content-type'] ? { 'content-type': request.headers['content-type'] } : {}),
+      },
       ...(body.length > 0 ? { body } : {}),
     });
     response
@@ -95,12 +99,17 @@ const AUTHORIZATION =
 /** Signs the request again with the expected credentials and compares, as AWS does. */
 async function verifies(
   request: IncomingMessage,
+  body: Buffer,
   credentials: { readonly accessKeyId: string; readonly secretAccessKey: string },
 ): Promise<boolean> {
   const match = AUTHORIZATION.exec(request.headers.authorization ?? '');
   const amzDate = request.headers['x-amz-date'];
   if (!match || match[1] !== credentials.accessKeyId || typeof amzDate !== 'string') return false;
   const [, , region = '', signedHeaders = ''] = match;
+  // The payload hash the signature covers must be the hash of the body that arrived.
+  const payloadHash = request.headers['x-amz-content-sha256'];
+  if (payloadHash !== undefined && payloadHash !== createHash('sha256').update(body).digest('hex'))
+    return false;
   const url = new URL(request.url ?? '/', `http://${request.headers.host}`);
   const headers = Object.fromEntries(
     signedHeaders.split(';').map((name) => [name, String(request.headers[name] ?? '')]),
@@ -115,6 +124,8 @@ async function verifies(
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       headers,
+      // The payload's hash is part of the signature: a body changed on the way does not verify.
+      ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
     },
     { signingDate: parseAmzDate(amzDate) },
   );

@@ -10,9 +10,15 @@ export interface AdminResponse {
 
 /** Calls the admin routes of the checkout API (docs/openapi.yaml, tag `admin`). */
 export interface AdminClient {
-  /** `path` starts with `/v1/admin/`. Answers 2xx; anything else becomes an {@link OpsError}. */
-  request(method: 'GET' | 'POST', path: string): Promise<AdminResponse>;
+  /**
+   * `path` starts with `/v1/admin/`; `body` is sent as JSON. Answers 2xx; anything else becomes an
+   * {@link OpsError}.
+   */
+  request(method: 'GET' | 'POST' | 'PUT', path: string, body?: object): Promise<AdminResponse>;
 }
+
+/** Above API Gateway's own 29 s integration timeout: a request that outlives it will never be answered. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 type Credentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
 
@@ -44,9 +50,11 @@ export function createAdminClient(baseUrl: string, authentication: AdminAuthenti
       : undefined;
 
   return {
-    async request(method, path) {
+    async request(method, path, json) {
       const url = new URL(`${base}${path}`);
       let headers: Record<string, string> = { accept: 'application/json' };
+      const payload = json === undefined ? undefined : JSON.stringify(json);
+      if (payload !== undefined) headers['content-type'] = 'application/json';
       if (signer) {
         const signed = await signer.sign({
           method,
@@ -56,6 +64,7 @@ export function createAdminClient(baseUrl: string, authentication: AdminAuthenti
           path: url.pathname,
           query: Object.fromEntries(url.searchParams),
           headers: { ...headers, host: url.host },
+          ...(payload !== undefined ? { body: payload } : {}),
         });
         // fetch sets Host from the URL itself: the same value that was signed.
         const { host: _host, ...rest } = signed.headers;
@@ -66,7 +75,12 @@ export function createAdminClient(baseUrl: string, authentication: AdminAuthenti
 
       let response: Response;
       try {
-        response = await fetch(url, { method, headers });
+        response = await fetch(url, {
+          method,
+          headers,
+          ...(payload !== undefined ? { body: payload } : {}),
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
       } catch (error) {
         throw new OpsError(`cannot reach the API at ${base}: ${causeOf(error)}`, 1, { cause: error });
       }

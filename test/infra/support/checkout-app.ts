@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { addCheckoutStacks, type CheckoutApp } from '../../../lib/checkout-app.js';
 import { PROJECT_ROOT } from '../../../lib/constructs/checkout-function.js';
+import { addDeliveryPipeline, type DeliveryPipeline } from '../../../lib/pipeline.js';
 
 /**
  * The time a test that synthesizes in its own body gets, like the hooks: a synth runs both rule
@@ -22,7 +23,7 @@ export interface SynthesizedCheckout extends CheckoutApp {
 }
 
 export interface SynthesizeOptions {
-  readonly stage: 'dev' | 'prod';
+  readonly stage: 'dev' | 'staging' | 'prod';
   /**
    * Bundle the functions with esbuild, as `cdk synth` does. Off, the templates are the same but the
    * code assets are placeholders: faster, for tests that do not open the bundles.
@@ -42,8 +43,38 @@ export interface SynthesizeOptions {
  * unacknowledged finding throws here.
  */
 export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheckout {
+  const app = cliLikeApp(options);
+  const checkout = addCheckoutStacks(app);
+  options.beforeSynth?.(checkout);
+  const assembly = app.synth();
+  return {
+    ...checkout,
+    app,
+    assembly,
+    statefulTemplate: Template.fromStack(checkout.stateful),
+    statelessTemplate: Template.fromStack(checkout.stateless),
+  };
+}
+
+/** The whole app as `bin/app.ts` builds it: the stacks of `-c stage`, and the delivery pipeline. */
+export interface SynthesizedApp extends DeliveryPipeline {
+  readonly checkout: CheckoutApp;
+  readonly assembly: CloudAssembly;
+  readonly pipelineTemplate: Template;
+}
+
+/** Builds and synthesizes the app exactly as `bin/app.ts` does (every validation plugin runs). */
+export function synthesizeApp(options: Omit<SynthesizeOptions, 'stage'> = {}): SynthesizedApp {
+  const app = cliLikeApp({ stage: 'dev', ...options });
+  const checkout = addCheckoutStacks(app);
+  const delivery = addDeliveryPipeline(app);
+  const assembly = app.synth();
+  return { ...delivery, checkout, assembly, pipelineTemplate: Template.fromStack(delivery.stack) };
+}
+
+function cliLikeApp(options: SynthesizeOptions): App {
   const cdkJson = readJson<{ context: Record<string, unknown> }>('cdk.json');
-  const app = new App({
+  return new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'checkout-cdk-')),
     context: {
       ...cdkJson.context,
@@ -55,16 +86,6 @@ export function synthesizeCheckout(options: SynthesizeOptions): SynthesizedCheck
       stage: options.stage,
     },
   });
-  const checkout = addCheckoutStacks(app);
-  options.beforeSynth?.(checkout);
-  const assembly = app.synth();
-  return {
-    ...checkout,
-    app,
-    assembly,
-    statefulTemplate: Template.fromStack(checkout.stateful),
-    statelessTemplate: Template.fromStack(checkout.stateless),
-  };
 }
 
 function readJson<T>(file: string): T {
