@@ -11,5 +11,13 @@ export default defineConfig({
     env: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
     pool: 'forks',
     maxWorkers: 2,
+    coverage: {
+      enabled: true,
+      provider: 'v8',
+      include: ['src/**/*.ts', 'lambdas/**/*.ts', 'lib/**/*.ts'],
+      reporter: ['text-summary', 'json-summary', 'text'],
+      reportsDirectory: 'coverage',
+      reportOnFailure: true,
+    },
   },
 });
