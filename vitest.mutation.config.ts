@@ -3,12 +3,21 @@ import base from './vitest.config.js';
 
 /**
  * The configuration of the mutation runs (`npm run mutate`, `npm run mutate:sql`; docs/testing.md):
- * the settings of `npm test` without its coverage, and a global setup that starts only the
- * database server (the tests they run need none of the local stack's bundles).
+ * the settings of `npm test` without its coverage, the tests that run the money path in this
+ * process (the end-to-end tests run it in child processes, where no mutant is switched on), and a
+ * global setup that starts only the database server.
  */
 export default defineConfig({
   test: {
     ...base.test,
+    include: [
+      'test/saga/**/*.test.ts',
+      'test/api/**/*.test.ts',
+      'test/payments/**/*.test.ts',
+      'test/db/**/*.test.ts',
+      'test/local-aws/**/*.test.ts',
+      'test/ops/**/*.test.ts',
+    ],
     globalSetup: ['test/support/database-setup.ts'],
     coverage: { enabled: false },
   },
