@@ -1,23 +1,16 @@
 // `npm run mutate`: mutation testing of the money path's TypeScript (docs/testing.md, "Mutation
 // testing"; docs/adr/0025-test-evidence-coverage-and-mutation.md).
+import moneyPath from './tools/money-path.json' with { type: 'json' };
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   // The tests of the money path on a database-only global setup; `related: false` because the saga
   // tests reach the step handlers through the ASL's task table, an import vite's graph cannot see.
-  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
-  mutate: [
-    'src/saga/steps.ts',
-    'src/checkout/place-order.ts',
-    'src/api/checkout.ts',
-    'src/api/idempotency.ts',
-    'src/saga/compensation-worker.ts',
-    'src/saga/saga-start-worker.ts',
-    'src/payments/http-gateway.ts',
-    'src/payments/circuit-breaker.ts',
-    'src/db/errors.ts',
-    'src/db/orders.ts',
-  ],
+  // Forks, as in `npm test`: the tests start servers and change process-wide state.
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false, pool: 'forks' },
+  // The money path, listed once for this and for the coverage thresholds (vitest.config.ts).
+  mutate: moneyPath.modules,
   // Each mutant runs only the tests that reached it in the dry run.
   coverageAnalysis: 'perTest',
   // A mutant in module-level code runs before any test, so every test would have to run for it.
