@@ -110,6 +110,19 @@ describe('problem mapping', () => {
       new postgres.PostgresError({ code: '23514', message: 'check violation' } as never),
       false,
     ],
+    [
+      "one refusal per address tried (Node's connect over IPv4 and IPv6), without a code of its own",
+      new AggregateError(
+        [Object.assign(new Error('v6'), { code: 'ECONNREFUSED' }), new Error('v4')],
+        'connect',
+      ),
+      true,
+    ],
+    [
+      'an AggregateError of errors that are not connection failures',
+      new AggregateError([new Error('a')]),
+      false,
+    ],
     ['a plain error', new Error('bug'), false],
   ])('%s is transient: %s', (_, error, transient) => {
     expect(isTransientDatabaseError(error)).toBe(transient);
