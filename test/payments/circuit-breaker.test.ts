@@ -39,7 +39,12 @@ describe('payment circuit breaker', () => {
     let answer: (value: string) => void = () => {};
     const secondCall = vi.fn(async () => 'second');
 
-    const probe = breaker.execute(() => new Promise<string>((resolve) => (answer = resolve)));
+    const probe = breaker.execute(
+      () =>
+        new Promise<string>((resolve) => {
+          answer = resolve;
+        }),
+    );
     const inFlight = breaker.state();
     const second = breaker.execute(secondCall);
     await new Promise((resolve) => setImmediate(resolve));
