@@ -227,6 +227,11 @@ describe('order function guards', () => {
     const before = await footprint(db.sql);
 
     await expect(orders.confirm(unpaid.orderId, CORRELATION)).rejects.toBeInstanceOf(IllegalTransitionError);
+    await expect(orders.confirm(unpaid.orderId, CORRELATION)).rejects.toMatchObject({
+      transition: 'confirm',
+      status: 'PENDING',
+      detail: { paymentStatus: 'PENDING' },
+    });
     await expect(orders.confirm(authorizedOnly.orderId, CORRELATION)).rejects.toBeInstanceOf(
       IllegalTransitionError,
     );
@@ -248,6 +253,22 @@ describe('order function guards', () => {
 
     expect(await footprint(db.sql)).toEqual(before);
     expect(await new WalletStore(db.sql).getWallet(customerId)).toMatchObject({ balanceCents: 5000 });
+  });
+
+  test('fencing answers whether the order is fenced: yes for one being compensated, no for a sale', async () => {
+    const compensating = await pendingOrder();
+    const sale = await pendingOrder();
+    await orders.markAuthorized(sale.orderId, 'auth-fence-sale', CORRELATION);
+    await orders.markCaptured(sale.orderId, 'cap-fence-sale', CORRELATION);
+    await orders.confirm(sale.orderId, CORRELATION);
+
+    const fenced = await orders.fence(compensating.orderId, CORRELATION);
+    const again = await orders.fence(compensating.orderId, CORRELATION);
+    const notFenced = await orders.fence(sale.orderId, CORRELATION);
+
+    expect(fenced).toEqual({ changed: true, status: 'PENDING', fenced: true });
+    expect(again).toEqual({ changed: false, status: 'PENDING', fenced: true });
+    expect(notFenced).toEqual({ changed: false, status: 'CONFIRMED', fenced: false });
   });
 
   test('cancel_order refuses a cancellation without a reason', async () => {
