@@ -42,13 +42,13 @@ function schemaPointer(operationId: string, status: number, mediaType: string): 
   const responses = (operation?.responses ?? {}) as Json;
   const response = responses[String(status)] as Json | undefined;
   if (!response) return undefined;
-  const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+  const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
   const base =
     typeof response.$ref === 'string'
       ? (response.$ref as string).slice(1)
-      : `/paths/${escape(route.path)}/${route.method.toLowerCase()}/responses/${status}`;
+      : `/paths/${escapePointer(route.path)}/${route.method.toLowerCase()}/responses/${status}`;
   const content = (resolve(response).content ?? {}) as Json;
-  return content[mediaType] ? `${base}/content/${escape(mediaType)}/schema` : undefined;
+  return content[mediaType] ? `${base}/content/${escapePointer(mediaType)}/schema` : undefined;
 }
 
 /** What is wrong with a response of `operationId`, or an empty list when it matches the document. */
