@@ -12,6 +12,7 @@ import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
+import type { OperatorControlsTable } from './operator-controls-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
 import type { SagaStartQueue } from './saga-start-queue.js';
@@ -38,14 +39,16 @@ type RouteDependency =
   /** `STATE_MACHINE_ARN`: states:DescribeExecution on the saga's executions (the admin order view). */
   | 'describeSaga'
   /** `COMPENSATION_QUEUE_URL`: sqs:SendMessage on the compensation queue (an operator's retry). */
-  | 'compensationQueue';
+  | 'compensationQueue'
+  /** `OPERATOR_CONTROLS_TABLE_NAME`: one Query on the switches' partition (the checkout kill switch). */
+  | 'checkoutSwitch';
 
 /**
  * Per operation id, exactly what its handler uses. A route added to the table without an entry
  * here fails the synth, so nobody ships a function with guessed permissions.
  */
 const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga', 'sagaStartQueue'],
+  placeOrder: ['checkoutSwitch', 'checkoutLimit', 'database', 'idempotency', 'startSaga', 'sagaStartQueue'],
   getOrder: ['requestLimit', 'database'],
   getLiveness: [],
   getReadiness: ['database', 'idempotencyProbe', 'payments'],
@@ -77,6 +80,8 @@ export interface ApiHandlersProps {
   readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
   readonly compensationQueue: CompensationQueue;
+  /** The operators' switches, checkout's kill switch among them. */
+  readonly operatorControls: OperatorControlsTable;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -154,6 +159,9 @@ export class ApiHandlers extends Construct {
             break;
           case 'compensationQueue':
             props.compensationQueue.bindSender(fn.function);
+            break;
+          case 'checkoutSwitch':
+            props.operatorControls.grantSwitchRead(fn.function);
             break;
         }
       }

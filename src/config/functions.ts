@@ -7,6 +7,7 @@ import {
   idempotency,
   lambda,
   migrations,
+  operatorControls,
   outboxRelay,
   paymentProvider,
   powertools,
@@ -27,7 +28,14 @@ export const COMMON_GROUPS = [lambda, powertools] as const;
 
 const paymentClient = [database, paymentProvider, providerSecret] as const;
 
-export const CHECKOUT_FUNCTION = [database, idempotency, customerLimits, stateMachine, sagaStart] as const;
+export const CHECKOUT_FUNCTION = [
+  database,
+  idempotency,
+  customerLimits,
+  operatorControls,
+  stateMachine,
+  sagaStart,
+] as const;
 export const ORDER_READ_FUNCTION = [database, customerLimits] as const;
 export const LIVENESS_FUNCTION = [] as const;
 export const READINESS_FUNCTION = [database, idempotency, paymentProvider] as const;
