@@ -26,6 +26,7 @@ import { startIamProxy } from './lambda/iam.js';
 import {
   COMPENSATION_WORKER_ENTRY,
   localVisibilityTimeoutSeconds,
+  OUTBOX_RELAY_ENTRY,
   SWEEPER_ENTRY,
   sweeperEnvironment,
 } from './lambda/local-differences.js';
@@ -41,6 +42,7 @@ import {
   type TemplateFunction,
   type TemplateTable,
 } from './lambda/template.js';
+import { pausable, startLocalOperatorSwitches } from './operator-switches.js';
 import { JournaledProviderStore } from './payment-provider/journaled-store.js';
 import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
@@ -333,6 +335,8 @@ export async function startLocalStack(
       ) as string,
     };
     await restoreCompensationQueue(sql, sqs, compensationQueue);
+    // Pollers and jobs start behind the operators' switches (local/operator-switches.ts).
+    const pausedMappings: Parameters<typeof startLocalOperatorSwitches>[0]['mappings'][number][] = [];
     for (const mapping of app.eventSourceMappings) {
       const consumer = functions.find(mapping.function);
       progress(`starting ${consumer.name} behind its event source mapping (batches of ${mapping.batchSize})`);
@@ -340,18 +344,21 @@ export async function startLocalStack(
       stops.push([`the SQS client of ${consumer.name}'s event source`, async () => pollerClient.destroy()]);
       // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
       // to seconds, a second poller would be handed a message still being worked on.
-      const poller = startSqsPoller({
-        // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
-        client: pollerClient,
-        queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
-        batchSize: mapping.batchSize,
-        reportBatchItemFailures: mapping.reportBatchItemFailures,
-        waitTimeSeconds: 1,
-        visibilityTimeoutSeconds: config.compensationRetrySeconds,
-        functionName: consumer.name,
-        handler: (event) => functions.invoke(consumer, event),
-        onError: (error) => log(`[lambda ${consumer.name}] batch failed: ${describeError(error)}`),
-      });
+      const poller = pausable(() =>
+        startSqsPoller({
+          // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
+          client: pollerClient,
+          queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
+          batchSize: mapping.batchSize,
+          reportBatchItemFailures: mapping.reportBatchItemFailures,
+          waitTimeSeconds: 1,
+          visibilityTimeoutSeconds: config.compensationRetrySeconds,
+          functionName: consumer.name,
+          handler: (event) => functions.invoke(consumer, event),
+          onError: (error) => log(`[lambda ${consumer.name}] batch failed: ${describeError(error)}`),
+        }),
+      );
+      pausedMappings.push({ mapping, runner: poller });
       stops.push([`${consumer.name}'s event source`, () => poller.stop()]);
     }
 
@@ -360,18 +367,38 @@ export async function startLocalStack(
     progress(`starting the crash-recovery sweeper (${sweeper.name})`);
     // Sagas in flight when the stack last stopped died with it: pick them up straight away.
     await recoverAtStart(functions, sweeper);
-    const sweeps = repeatEvery(config.sweeperIntervalMs, async () => {
-      await functions.invoke(sweeper, scheduledEvent(sweeper));
-    });
+    const sweeps = pausable(() =>
+      repeatEvery(config.sweeperIntervalMs, async () => {
+        await functions.invoke(sweeper, scheduledEvent(sweeper));
+      }),
+    );
     stops.push(['the sweeper', () => sweeps.stop()]);
 
     progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
-    const relay = startLocalOutboxRelay({
-      sql: appSql,
-      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
-      intervalMs: 1000,
-    });
+    const relay = pausable(() =>
+      startLocalOutboxRelay({
+        sql: appSql,
+        publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
+        intervalMs: 1000,
+      }),
+    );
     stops.push(['the outbox relay', () => relay.stop()]);
+    const outboxRelay = app.functions.find((fn) => fn.entry === OUTBOX_RELAY_ENTRY);
+    if (!outboxRelay)
+      throw new LocalStackConfigError(`the CDK app has no function for ${OUTBOX_RELAY_ENTRY}`);
+    const switches = await startLocalOperatorSwitches({
+      app,
+      dataDir: config.dataDir,
+      dynamoDbEndpoint: endpoints.dynamodb,
+      mappings: pausedMappings,
+      jobs: [
+        { function: sweeper, runner: sweeps },
+        { function: outboxRelay, runner: relay },
+      ],
+      workerEntry: COMPENSATION_WORKER_ENTRY,
+      functionOf: (mapping) => functions.find(mapping.function),
+    });
+    stops.push(["the operators' switches", () => switches.endpoint.close()]);
 
     progress(`starting the API on 127.0.0.1:${config.apiPort} (${app.apiMethods.length} methods)`);
     const api = await startLocalApiServer({
@@ -401,6 +428,7 @@ export async function startLocalStack(
       compensationDlqArn: queueArn(compensationQueue.dlqUrl),
       stepFunctionsEndpoint: sfnProxy.endpoint,
       stateMachineArn: machine.stateMachineArn,
+      switches: switches.state,
     };
     await writeFile(path.join(config.dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 

@@ -10,6 +10,7 @@ import {
   showOrder,
 } from './commands.js';
 import { OpsError } from './errors.js';
+import { changeSwitch, isSwitchName, listSwitches, showOperatorLog } from './switch-commands.js';
 import { asOpsError, localTarget, type OpsTarget, stageTarget } from './target.js';
 
 export const USAGE = `usage: npm run ops -- <command> [--stage <name>] [--json]
@@ -20,6 +21,11 @@ export const USAGE = `usage: npm run ops -- <command> [--stage <name>] [--json]
   dlq peek [--max N]                      read the DLQ's messages without deleting them
   order <orderId>                         an order's status, saga, compensation and timeline
   redrive-execution <orderId>             Step Functions RedriveExecution of a failed saga (AWS only)
+  switch list                             the kill switches: on or off, who changed them, when, why
+  switch checkout|worker|jobs off|on [--reason "..."]
+                                          stop or resume new checkouts, the compensation worker,
+                                          or the sweeper and outbox relay (docs/runbooks/kill-switches.md)
+  log [--limit N]                         the operator log: switch changes, redrives, bulk retries
 
 Against the local stack (npm start; LOCAL_DATA_DIR finds it) unless --stage names a deployed
 stage, whose stacks are found with CloudFormation using the default AWS credentials and region.`;
@@ -86,6 +92,7 @@ function parseOptions(argv: readonly string[]) {
         status: { type: 'string' },
         limit: { type: 'string' },
         max: { type: 'string' },
+        reason: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -127,6 +134,24 @@ function commandOf(command: string | undefined, args: readonly string[], options
     case 'redrive-execution':
       expect(1, 'one order id');
       return (target) => redriveExecution(target, args[0] as string);
+    case 'switch': {
+      const [name, value] = args;
+      if (args.length === 1 && name === 'list') return (target) => listSwitches(target);
+      if (args.length !== 2 || !name || !isSwitchName(name) || (value !== 'on' && value !== 'off')) {
+        throw new OpsError(`switch takes list, or checkout|worker|jobs and on|off\n${USAGE}`, 2);
+      }
+      const reason = options.reason ?? '';
+      if (reason.length > 500) throw new OpsError('--reason is at most 500 characters', 2);
+      return (target, progress) => changeSwitch(target, { name, value, reason }, progress);
+    }
+    case 'log': {
+      expect(0, 'no arguments (--limit N)');
+      const limit = Number(options.limit ?? '20');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+        throw new OpsError(`--limit must be an integer from 1 to 100, not ${options.limit}`, 2);
+      }
+      return (target) => showOperatorLog(target, limit);
+    }
     case undefined:
       throw new OpsError(`a command is needed\n${USAGE}`, 2);
     default:
