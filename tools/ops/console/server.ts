@@ -312,7 +312,8 @@ function send(response: ServerResponse, reply: Reply): void {
     'content-type': `${reply.type}; charset=utf-8`,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    // Not no-referrer: with it, browsers send `Origin: null` on form posts, which the origin check refuses.
+    'referrer-policy': 'same-origin',
     'x-frame-options': 'DENY',
     'content-security-policy':
       "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
