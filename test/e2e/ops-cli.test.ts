@@ -170,6 +170,27 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
       expect(second.approximateCount).toBe(2);
     });
 
+    test('retry-matching counts the FAILED compensations a filter matches, and retries none when the confirmed count is stale', async () => {
+      const count = await json<{ matching: number; compensationIds: string[] }>([
+        'retry-matching',
+        '--customer',
+        'olga',
+      ]);
+      const refused = await ops(['retry-matching', '--customer', 'olga', '--expect', '3']);
+      const after = await json<{ items: { status: string }[] }>(['compensations', '--customer', 'olga']);
+
+      expect(count.matching).toBe(2);
+      expect(count.compensationIds.sort()).toEqual(
+        [`${retried}:compensation`, `${redriven}:compensation`].sort(),
+      );
+      expect(refused.code).toBe(1);
+      expectOneErrorLine(
+        refused,
+        /^ops: the filter now matches 2 failed compensation\(s\), not the 3 confirmed: nothing was retried; look again$/,
+      );
+      expect(after.items.map((item) => item.status)).toEqual(['FAILED', 'FAILED']);
+    });
+
     test('retry, once the cause is fixed, resolves the order: CANCELLED; a second retry is refused', async () => {
       await fetch(`${stack.providerUrl}/control/faults`, { method: 'DELETE' });
 
@@ -192,10 +213,10 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
     });
 
     test('redrive reports the move task until it completes and leaves the DLQ empty; the order is CANCELLED', async () => {
-      const redrive = await ops(['redrive']);
+      const redrive = await ops(['redrive', '--rate', '1', '--reason', 'provider fixed']);
 
       expect(redrive.code).toBe(0);
-      expect(redrive.stdout).toMatch(/redriving about 2 message\(s\)/);
+      expect(redrive.stdout).toMatch(/redriving about 2 message\(s\) .* at 1 a second/);
       expect(redrive.stdout).toMatch(/^ {2}COMPLETED: 2 of 2 moved$/m);
       expect(redrive.stdout).toMatch(/moved 2 message\(s\) .* the DLQ now holds 0/);
       await waitFor(
@@ -204,6 +225,14 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
         'the redriven order',
       );
       expect((await json<{ approximateCount: number }>(['dlq', 'peek'])).approximateCount).toBe(0);
+      const { entries } = await json<{
+        entries: { action: string; reason: string; detail: Record<string, string> }[];
+      }>(['log']);
+      expect(entries[0]).toMatchObject({
+        action: 'redrive dlq',
+        reason: 'provider fixed',
+        detail: { moved: '2', ratePerSecond: '1' },
+      });
       // npm run redrive is the short form of the same command.
       const short = await execFileAsync('npm', ['run', '--silent', 'redrive'], {
         cwd: ROOT,
