@@ -186,6 +186,30 @@ describe('kill switches: the Lambda and Scheduler calls, the record, the operato
     expect(recorded).toMatchObject({ state: 'off', unrecorded: false, reason: 'recorded now' });
   });
 
+  test('Lambda unreachable: the command fails and nothing is recorded, neither the switch nor the log', async () => {
+    const unreachable = new LambdaClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: 'http://127.0.0.1:9',
+      maxAttempts: 1,
+    });
+    const before = await readOperatorLog(controls, 100);
+
+    const failure = await setSwitch(
+      { ...controls, lambda: unreachable },
+      { name: 'worker', value: 'off', reason: 'x' },
+    ).catch((error: Error) => error);
+
+    expect(failure).toBeInstanceOf(Error);
+    expect((await readOperatorLog(controls, 100)).length).toBe(before.length);
+    expect((await readSwitches(controls)).find((view) => view.name === 'worker')).toMatchObject({
+      state: 'on',
+      unrecorded: false,
+    });
+    expect(worker.running()).toBe(1);
+    unreachable.destroy();
+  });
+
   test('a worker paused before a restart stays paused after it', async () => {
     await setSwitch(controls, { name: 'worker', value: 'off', reason: 'restart test' });
     await endpoint.close();
