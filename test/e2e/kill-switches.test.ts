@@ -98,6 +98,8 @@ describe('kill switches against the local stack, with npm run ops (docs/runbooks
 
   test('checkout off: 503 CHECKOUT_PAUSED within 10 s and nothing written; on again: 202 for the same key, not a replay', async () => {
     const key = `paused-${randomUUID()}`;
+    // A warm container that read the switch on: the stop must reach it through its cache's expiry.
+    expect((await checkout(`warm-${randomUUID()}`)).status).toBe(202);
 
     const off = await ops(['switch', 'checkout', 'off', '--reason', 'e2e: provider incident']);
     // Within 10 s of the command (the acceptance bound; checkout caches the switch 5 s).
