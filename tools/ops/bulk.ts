@@ -187,6 +187,7 @@ export interface Attention {
     readonly orderId: string;
     readonly createdAt: string;
   } | null;
+  /** Up to 100: the admin API's page. */
   readonly unresolvedCount: number;
   /** Switches that are not on (off, or changing). */
   readonly switchesOff: readonly string[];

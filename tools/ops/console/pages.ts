@@ -56,7 +56,7 @@ function attentionBar(attention: Attention | undefined): Html {
   const oldest = attention.oldestUnresolved;
   return html`<section class="attention" aria-label="Needs attention">
 <span${attention.dlqDepth > 0 ? new Html(' class="bad"') : ''}>DLQ: ${attention.dlqDepth} message(s)</span>
-<span${attention.unresolvedCount > 0 ? new Html(' class="bad"') : ''}>Unresolved compensations: ${attention.unresolvedCount}${oldest ? html`, oldest <a href="/orders/${oldest.orderId}">${oldest.orderId}</a> (${age(oldest.createdAt)} old)` : ''}</span>
+<span${attention.unresolvedCount > 0 ? new Html(' class="bad"') : ''}>Unresolved compensations: ${attention.unresolvedCount >= 100 ? '100 or more' : attention.unresolvedCount}${oldest ? html`, oldest <a href="/orders/${oldest.orderId}">${oldest.orderId}</a> (${age(oldest.createdAt)} old)` : ''}</span>
 <span${attention.switchesOff.length > 0 ? new Html(' class="bad"') : ''}>Switches off: ${attention.switchesOff.length > 0 ? html`<a href="/switches">${attention.switchesOff.join(', ')}</a>` : 'none'}</span>
 </section>`;
 }
@@ -116,7 +116,7 @@ export function compensationsPage(
 <button type="submit">Redrive DLQ…</button></div></fieldset>
 </form>
 <table>
-<caption>${items.length} compensation(s), unresolved first (${describeFilter(filter)})</caption>
+<caption>${items.length >= 100 ? 'The first 100' : items.length} compensation(s), unresolved first (${describeFilter(filter)})</caption>
 <thead><tr><th scope="col">Order</th><th scope="col">Customer</th><th scope="col">Status</th><th scope="col">Steps left</th><th scope="col">Last error</th><th scope="col">Attempts</th><th scope="col">Age</th><th scope="col">In DLQ</th><th scope="col">Customer is owed</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`,

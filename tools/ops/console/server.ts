@@ -136,7 +136,7 @@ export async function startOpsConsole(
       return page(
         confirmPage(await context(url), {
           title: 'Retry all matching',
-          summary: `This retries ${candidates.length} failed compensation(s) matching ${describeFilter(filter)}. Each retry is recorded on its order's timeline.`,
+          summary: `This retries ${candidates.length} failed compensation(s) matching ${describeFilter(filter)}${candidates.length >= 100 ? ' (the first 100: run it again for the rest)' : ''}. Each retry is recorded on its order's timeline.`,
           action: '/compensations/retry-matching',
           fields: { ...filter, expected: String(candidates.length) },
           items: candidates.map(
