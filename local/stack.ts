@@ -11,7 +11,7 @@ import { CompensationStore } from '../src/db/compensations.js';
 import { migrate } from '../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.js';
 import { describeError } from '../src/runtime/errors.js';
-import { compensationMessageOf } from '../src/saga/compensation-queue.js';
+import { compensationMessageOf } from '../src/saga/compensation-message.js';
 import { startLocalApiServer } from './api-server.js';
 import { createLocalDynamoDbClient, createTable, startLocalDynamoDb } from './aws/dynamodb.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';

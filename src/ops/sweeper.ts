@@ -3,7 +3,8 @@ import type { OrderStore } from '../db/orders.js';
 import type { RecoveryStore, StuckOrder } from '../db/recovery.js';
 import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
-import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
+import { compensationMessageOf } from '../saga/compensation-message.js';
+import type { CompensationQueue } from '../saga/compensation-queue.js';
 import { type SagaInspector, SagaStartError, type SagaStarter } from '../saga/saga-starter.js';
 import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
 

@@ -7,6 +7,7 @@ import {
   type ProviderPaymentState,
   paymentIdempotencyKey,
 } from '../payments/gateway.js';
+import { COMPENSATION_STEPS, type CompensationStep } from './compensation-message.js';
 import { NO_FAULTS, type SideEffectFaults } from './faults.js';
 
 /** What every step receives: the order and the correlation id that follows it everywhere. */
@@ -22,19 +23,7 @@ export interface SagaDependencies {
   readonly faults?: SideEffectFaults;
 }
 
-/**
- * The compensation steps, in the order they run after the order is fenced: what the customer is
- * owed (stock, store credit) first, then the payment, then the cancel that waits for the money
- * (docs/adr/0018). The compensation queue carries the ones left; a message of an earlier release
- * that lists them in another order runs in this one.
- */
-export const COMPENSATION_STEPS = [
-  'RELEASE_RESERVATIONS',
-  'REFUND_STORE_CREDIT',
-  'REVERSE_PAYMENT',
-  'CANCEL_ORDER',
-] as const;
-export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
+export { COMPENSATION_STEPS, type CompensationStep };
 
 /** What reversing a payment did at the provider. */
 export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
