@@ -151,7 +151,8 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
       currency: command.currency,
       paymentMethod: command.paymentMethod,
       storeCreditCents: command.storeCreditCents,
-      items: normalizeCart(command.items),
+      // The store merges and sorts the lines: the order in which place_order locks them.
+      items: command.items,
       correlationId: command.correlationId,
       ...(dependencies.reservationTtlSeconds === undefined
         ? {}
