@@ -20,6 +20,12 @@ import { startSqsPoller } from './aws/sqs-poller.js';
 import { type StartExecutionQuota, startStepFunctionsEndpoint } from './aws/step-functions-endpoint.js';
 import { seedDemoCatalog } from './demo-catalog.js';
 import { LocalEventSink, startLocalOutboxRelay } from './event-sink.js';
+import {
+  INJECTED_FAULTS_FILE,
+  injectRecordFailuresAtRate,
+  installRecordFailures,
+  removeRecordFailures,
+} from './faults/record-failures.js';
 import { type LocalBuild, prepareLocalBuild } from './lambda/build.js';
 import { accessKeyOf, LocalFunctions } from './lambda/functions.js';
 import { startIamProxy } from './lambda/iam.js';
@@ -46,7 +52,6 @@ import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
 import { findFreePort } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
-import { INJECTED_FAULTS_FILE } from './record-failures.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
 import { UsageMeter } from './usage.js';
@@ -215,6 +220,17 @@ export async function startLocalStack(
       handlerDatabaseUrl = bouncer.url;
     }
 
+    const recordFailureRate = config.recordFailureRate ?? 0;
+    const faultsFile = path.join(config.dataDir, INJECTED_FAULTS_FILE);
+    if (recordFailureRate > 0) {
+      progress(
+        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${faultsFile})`,
+      );
+      await installRecordFailures(sql);
+    } else {
+      await removeRecordFailures(sql);
+    }
+
     progress(`starting the simulated payment provider on 127.0.0.1:${config.providerPort}`);
     // The payment routes want a credential as in AWS; the ledger and fault controls stay open locally.
     const providerKey = randomBytes(24).toString('base64url');
@@ -222,6 +238,9 @@ export async function startLocalStack(
       port: config.providerPort,
       credential: { key: providerKey, scope: 'payments' },
       store: await JournaledProviderStore.open(path.join(config.dataDir, 'payment-provider.jsonl')),
+      ...(recordFailureRate > 0
+        ? { afterSideEffect: injectRecordFailuresAtRate({ sql, rate: recordFailureRate, file: faultsFile }) }
+        : {}),
     });
     stops.push(['the payment provider', () => provider.close()]);
 
@@ -239,13 +258,6 @@ export async function startLocalStack(
     );
     for (const table of app.tables) await createTemplateTable(dynamo.endpoint, table);
 
-    const recordFailureRate = config.recordFailureRate ?? 0;
-    const faultsFile = path.join(config.dataDir, INJECTED_FAULTS_FILE);
-    if (recordFailureRate > 0) {
-      progress(
-        `injecting record failures after ${recordFailureRate * 100} % of provider side effects (${faultsFile})`,
-      );
-    }
     const endpoints = {
       dynamodb: `http://127.0.0.1:${config.dynamoDbPort}`,
       sqs: `http://127.0.0.1:${config.sqsPort}`,
@@ -268,7 +280,6 @@ export async function startLocalStack(
           fn.entry === SWEEPER_ENTRY ? sweeperEnvironment(config.sweeperStuckAfterSeconds) : {},
       },
       maxContainersPerFunction: config.maxContainersPerFunction,
-      ...(recordFailureRate > 0 ? { recordFailures: { rate: recordFailureRate, file: faultsFile } } : {}),
       usage,
       log,
     });

@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
-import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/record-failures.js';
+import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/faults/record-failures.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';

@@ -8,7 +8,6 @@ import {
   paymentIdempotencyKey,
 } from '../payments/gateway.js';
 import { COMPENSATION_STEPS, type CompensationStep } from './compensation-message.js';
-import { NO_FAULTS, type SideEffectFaults } from './faults.js';
 
 /** What every step receives: the order and the correlation id that follows it everywhere. */
 export interface StepInput {
@@ -19,8 +18,6 @@ export interface StepInput {
 export interface SagaDependencies {
   readonly orders: OrderStore;
   readonly payments: PaymentGateway;
-  /** Fault injection between a provider side effect and its record; tests and local mode only. */
-  readonly faults?: SideEffectFaults;
 }
 
 export { COMPENSATION_STEPS, type CompensationStep };
@@ -59,11 +56,7 @@ function settledAtProvider(payment: Order['payment']): boolean {
  * reports, never from the last row this service managed to write (docs/architecture.md).
  */
 export class PaymentSaga {
-  private readonly faults: SideEffectFaults;
-
-  constructor(private readonly deps: SagaDependencies) {
-    this.faults = deps.faults ?? NO_FAULTS;
-  }
+  constructor(private readonly deps: SagaDependencies) {}
 
   /**
    * Authorizes the order's card charge and records the authorization (order AUTHORIZED). A decline
@@ -96,7 +89,6 @@ export class PaymentSaga {
       await this.deps.orders.recordPaymentOutcome(orderId, 'DECLINED', correlationId);
       throw new PaymentDeclinedError(orderId, outcome.reason);
     }
-    this.faults.afterSideEffect('authorize', orderId);
     await this.unlessFenced({ orderId, correlationId }, () =>
       this.deps.orders.markAuthorized(orderId, outcome.authorizationId, correlationId),
     );
@@ -127,7 +119,6 @@ export class PaymentSaga {
         amountCents: order.chargeCents,
         idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
       }));
-      this.faults.afterSideEffect('capture', orderId);
       const capture = captureId;
       await this.unlessFenced({ orderId, correlationId }, () =>
         this.deps.orders.markCaptured(orderId, capture, correlationId),
@@ -168,7 +159,6 @@ export class PaymentSaga {
           authorizationId: authorization.authorizationId,
           idempotencyKey: paymentIdempotencyKey(orderId, 'void'),
         });
-        this.faults.afterSideEffect('void', orderId);
       }
       const refundable = authorization.capturedCents - authorization.refundedCents;
       if (authorization.status === 'captured' && refundable > 0) {
@@ -178,7 +168,6 @@ export class PaymentSaga {
           amountCents: refundable,
           idempotencyKey: paymentIdempotencyKey(orderId, 'refund'),
         });
-        this.faults.afterSideEffect('refund', orderId);
       }
     }
     const action = wasCaptured(state) ? 'REFUNDED' : 'VOIDED';
