@@ -1,17 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
-import { problem } from '../../src/payments/provider/responses.js';
-import { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
 import { type PaymentEffect, sideEffectOfRequest, succeeded } from '../faults/side-effects.js';
+import { handleProviderRequest, type ProviderDependencies } from './handler.js';
+import { problem } from './responses.js';
+import { InMemoryProviderStore, type ProviderStore } from './store.js';
 
 export {
   handleProviderRequest,
   type ProviderRequest,
   type ProviderResponse,
-} from '../../src/payments/provider/handler.js';
-export { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
+} from './handler.js';
+export { InMemoryProviderStore, type ProviderStore } from './store.js';
 
 /** Bodies larger than this are refused; the API's bodies are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;

@@ -126,7 +126,7 @@ export const FUNCTION_DECLARATIONS: readonly FunctionDeclaration[] = [
   { entry: 'lambdas/workers/sweeper.ts', handler: 'handler', groups: SWEEPER_FUNCTION },
   { entry: 'lambdas/workers/outbox-relay.ts', handler: 'handler', groups: OUTBOX_RELAY_FUNCTION },
   { entry: 'lambdas/ops/migrate.ts', handler: 'handler', groups: MIGRATION_FUNCTION },
-  { entry: 'lambdas/ops/payment-provider.ts', handler: 'handler', groups: PAYMENT_PROVIDER_FUNCTION },
+  { entry: 'local/payment-provider/function.ts', handler: 'handler', groups: PAYMENT_PROVIDER_FUNCTION },
 ];
 
 /** Every saga task handler (`lambdas/saga/*.ts`, one per Task state of the ASL) reads the same groups. */

@@ -48,7 +48,7 @@ export interface SweepReport {
  * running and brings them to a terminal state.
  *
  * - no execution at all (the API committed the order but neither started its saga nor could queue
- *   the start, a saga-start message that ended in its DLQ, or the local stack restarted): start
+ *   the start, a saga-start message that ended in its DLQ, or an execution that was lost): start
  *   it — unless the stock reservation has expired, then compensate. A start that is merely
  *   queued is never compensated early: checkout answered only minutes ago and the saga starter
  *   holds the order's lease while it starts it (docs/adr/0019); and starting an order the starter
