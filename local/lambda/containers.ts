@@ -104,6 +104,8 @@ export class ContainerPool {
   private readonly waiting: ((container: Container) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** The faults' one-time preparation, shared by every acquire. */
+  private faultsPrepared: Promise<void> | undefined;
 
   constructor(private readonly options: ContainerPoolOptions) {}
 
@@ -194,12 +196,15 @@ export class ContainerPool {
   }
 
   private async acquire(): Promise<{ container: Container; cold: boolean }> {
+    // Before the capacity check, never between it and start(): concurrent acquires must see each
+    // other's containers. Without faults nothing is awaited, as before there were any.
+    if (this.options.faults) {
+      this.faultsPrepared ??= this.options.faults.prepare();
+      await this.faultsPrepared;
+    }
     const idle = this.idle.pop();
     if (idle) return { container: idle, cold: false };
-    if (this.all.size < this.options.maxContainers) {
-      await this.options.faults?.prepare();
-      return { container: this.start(), cold: true };
-    }
+    if (this.all.size < this.options.maxContainers) return { container: this.start(), cold: true };
     return { container: await new Promise<Container>((resolve) => this.waiting.push(resolve)), cold: false };
   }
 
