@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { SMOKE_TEST_ROLE_NAME } from '../../lib/config.js';
 import { pipelineSettings } from '../../lib/pipeline-settings.js';
 import { BAKE_TIME } from '../../lib/pipeline-stack.js';
-import { type SynthesizedApp, synthesizeApp } from './support/checkout-app.js';
+import { SYNTH_TEST_TIMEOUT_MS, type SynthesizedApp, synthesizeApp } from './support/checkout-app.js';
 import {
   resourcesOfType,
   roleStatements,
@@ -34,11 +34,12 @@ interface PipelineStage {
 let app: SynthesizedApp;
 let stages: readonly PipelineStage[];
 
+// The whole app (dev's stacks, the pipeline, staging and prod) with both rule sets on every stack.
 beforeAll(() => {
   app = synthesizeApp({ bundle: false });
   const [pipeline] = resourcesOfType(app.pipelineTemplate, 'AWS::CodePipeline::Pipeline');
   stages = (pipeline as TemplateResource).Properties.Stages as PipelineStage[];
-});
+}, SYNTH_TEST_TIMEOUT_MS);
 
 /** The actions of a pipeline stage in the order they run (by run order, then name). */
 function actions(stageName: string): Action[] {
