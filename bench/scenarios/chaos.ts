@@ -333,8 +333,8 @@ async function untilNothingInFlight(ctx: BenchContext, since: number) {
  */
 async function dlqAfterTheLoad(ctx: BenchContext, sqs: SQSClient, dlqUrl: string) {
   // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
-  // DLQ at the first receive after that attempt's visibility timeout. Locally one poller takes
-  // one batch at a time (local/lambda/local-differences.ts), so behind a backlog of other
+  // DLQ at the first receive after that attempt's visibility timeout. Locally a poller receives
+  // in rounds (local/lambda/local-differences.ts), so behind a backlog of other
   // compensations that receive can come tens of seconds later. Wait for each FAILED
   // compensation's own message, not for a count: a compensation queued twice (a QueueCompensation
   // send retried after its answer was lost, a worker's re-send whose answer was lost) can have
