@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueUrlCommand,
@@ -7,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
-import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/faults/record-failures.js';
+import { failedRecords } from '../../local/faults/record-failures.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
@@ -89,7 +87,7 @@ export interface DatabaseFaults {
   readonly restarts: { readonly fast: number; readonly immediate: number };
   /** Rounds of `pg_terminate_backend` on the stack's connections, and connections terminated. */
   readonly terminations: { readonly rounds: number; readonly connections: number };
-  /** Records failed right after a provider side effect, by effect (from the stack's injected-faults.jsonl). */
+  /** Records failed right after a provider side effect, by effect (counted in the database). */
   readonly recordFailures: {
     readonly rate: number;
     readonly total: number;
@@ -148,7 +146,7 @@ export async function chaos(
       databaseFaults: {
         restarts: load.restarts,
         terminations: load.terminations,
-        recordFailures: { rate: recordFailureRate, ...(await recordFailures(ctx.target.dataDir, orderIds)) },
+        recordFailures: { rate: recordFailureRate, ...(await recordFailures(ctx, orderIds)) },
       },
       ...(await outcomes(ctx, orderIds)),
       dlq: {
@@ -451,16 +449,19 @@ function terminateConnectionsEvery(
   };
 }
 
-/** The stack's log of injected record failures, for this run's orders. */
-async function recordFailures(dataDir: string, orderIds: readonly string[]) {
+/**
+ * The records that failed right after their side effect, for this run's orders: counted where they
+ * failed, in the database (local/faults/record-failures.ts), not where they were planned, so a
+ * record the product never came to write is not counted. None when nothing was injected.
+ */
+async function recordFailures(ctx: BenchContext, orderIds: readonly string[]) {
   const ours = new Set(orderIds);
-  const text = await readFile(path.join(dataDir, INJECTED_FAULTS_FILE), 'utf8').catch(() => '');
-  const injected = text
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as InjectedRecordFailure)
-    .filter((entry) => ours.has(entry.orderId));
-  return { total: injected.length, byEffect: tally(injected.map((entry) => entry.effect)) };
+  const failed = await failedRecords(ctx.sql).catch(() => [] as string[]);
+  const effects = failed.flatMap((key) => {
+    const [effect = '', orderId = ''] = key.split(':');
+    return ours.has(orderId) ? [effect] : [];
+  });
+  return { total: effects.length, byEffect: tally(effects) };
 }
 
 interface Sent {
