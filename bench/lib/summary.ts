@@ -7,6 +7,7 @@ import {
 } from '../scenarios/physical-limit.js';
 import type { CheckoutUsage, CostBreakdown } from './cost.js';
 import type { CpuUse } from './cpu.js';
+import { databaseCostSection } from './database-cost-report.js';
 import type { BenchResults } from './results.js';
 import { kib } from './results.js';
 import { type LatencySummary, round } from './stats.js';
@@ -216,6 +217,7 @@ function costSection(cost: CostResult): string[] {
     '',
     `Express bills the saga's time per checkout; ${happy.executionMs} ms (median POST → CONFIRMED here) is used.`,
     '',
+    ...(happy.database ? [...databaseCostSection(happy.database), ''] : []),
   ];
 }
 

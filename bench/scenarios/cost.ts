@@ -16,7 +16,14 @@ import {
   usageBetween,
 } from '../lib/cost.js';
 import { confirmationLatencies, countInStatus, createProducts } from '../lib/database.js';
+import {
+  type DatabaseCost,
+  type SingleStatementReference,
+  singleStatementReference,
+  startDatabaseCostMeter,
+} from '../lib/database-cost.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
+import { BENCH_APPLICATION_NAME } from './chaos.js';
 import { median, round } from '../lib/stats.js';
 
 export interface PhaseCost {
@@ -34,6 +41,8 @@ export interface CostResult {
     readonly executionMs: number;
     readonly express: CostBreakdown;
     readonly durable: CostBreakdown;
+    /** PostgreSQL's cost of these checkouts, decomposed by statement, to the last event published. */
+    readonly database?: DatabaseCost & { readonly reference: SingleStatementReference };
   };
   readonly chaos?: PhaseCost;
 }
@@ -87,6 +96,11 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
 
   const before = await ctx.client.usage();
   const startedAt = await databaseNow(ctx.sql);
+  const database = await startDatabaseCostMeter({
+    sql: ctx.sql,
+    ...(ctx.target.postgresPid ? { postgresPid: ctx.target.postgresPid } : {}),
+    benchApplicationName: BENCH_APPLICATION_NAME,
+  });
   const run = await closedLoop({
     count: checkouts,
     concurrency: 4,
@@ -105,6 +119,10 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   await waitUntil(async () => (await countInStatus(ctx.sql, ids, ['CONFIRMED'])) === ids.length, {
     timeoutMs: 60_000,
   });
+  // Settled: every event of these orders published too, so the relay's share is in the window.
+  await waitUntil(async () => (await unpublishedEvents(ctx.sql, ids)) === 0, { timeoutMs: 60_000 });
+  const databaseCost = await database.stop(checkouts);
+  const reference = await singleStatementReference(ctx.target.databaseUrl, 2000);
   const after = await ctx.client.usage();
   const events = await outboxEventsSince(ctx.sql, startedAt);
   const usage = perCheckout(usageBetween(before, after), checkouts, usageOptions(events));
@@ -124,8 +142,19 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
       executionMs,
       express: expressCost(usage, prices, executionMs),
       durable: durableCost(usage, prices),
+      database: { ...databaseCost, reference },
     },
   };
+}
+
+async function unpublishedEvents(sql: Sql, orderIds: readonly string[]): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`
+    select count(*)::int as count
+    from outbox_events
+    where aggregate_id = any (${orderIds as string[]}::uuid[])
+      and published_at is null
+  `;
+  return row?.count ?? 0;
 }
 
 /** Scenario 7b: the chaos mix's usage per checkout sent, from snapshots taken around it. */
