@@ -18,6 +18,7 @@ import { openTarget } from './lib/stack.js';
 import { BENCH_APPLICATION_NAME } from './scenarios/chaos.js';
 import { warmUp } from './scenarios/checkout-load.js';
 import { measureHappyCost } from './scenarios/cost.js';
+import { type RoundTripAb, roundTripAb } from './scenarios/round-trip-ab.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     target: { type: 'string' },
     'database-url': { type: 'string' },
     'data-dir': { type: 'string' },
+    /** Blocks of the interleaved statement A/B (0: none). */
+    'ab-blocks': { type: 'string', default: '6' },
   },
 });
 const checkouts = Number(values.checkouts);
@@ -53,13 +56,28 @@ try {
   await warmUp(ctx);
   progress.step(`${checkouts} happy card checkouts, measured to the last event published`);
   const cost = await measureHappyCost(ctx, checkouts);
-  const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), cost };
+  const abBlocks = Number(values['ab-blocks']);
+  let roundTrips: RoundTripAb | undefined;
+  if (abBlocks > 0) {
+    progress.step(
+      `the checkout's statements before and after migration 0015, interleaved (${abBlocks} blocks each)`,
+    );
+    roundTrips = await roundTripAb(ctx, { perBlock: 100, blocks: abBlocks });
+  }
+  const results = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    cost,
+    ...(roundTrips ? { roundTripAb: roundTrips } : {}),
+  };
   await writeFile(path.join(outDir, 'checkout-cost.json'), `${JSON.stringify(results, null, 2)}\n`);
   if (cost.happy.database) console.log(databaseCostSection(cost.happy.database).join('\n'));
   console.log(`\nresults in ${path.join(outDir, 'checkout-cost.json')}`);
   exitCode = 0;
 } catch (error) {
-  console.error(`bench:cost failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  console.error(
+    `bench:cost failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
 } finally {
   client.close();
   await sql.end({ timeout: 5 });

@@ -7,7 +7,9 @@ export function databaseCostSection(
 ): string[] {
   const { reference: ref, cpu, machine } = cost;
   const perRoundTrip = (ms: number | undefined) =>
-    ms !== undefined && ref.backendCpuUs ? ` (${round((ms * 1000) / ref.backendCpuUs, 1)} single-statement round trips)` : '';
+    ms !== undefined && ref.backendCpuUs
+      ? ` (${round((ms * 1000) / ref.backendCpuUs, 1)} single-statement round trips)`
+      : '';
   const loaded = machine.quiet
     ? 'a quiet machine'
     : `a **loaded** machine (load average ${machine.loadAverageBefore} → ${machine.loadAverageAfter}): ` +
@@ -30,7 +32,9 @@ export function databaseCostSection(
           '',
           '| component | statements per checkout | executor ms per checkout |',
           '|---|---:|---:|',
-          ...cost.components.map((c) => `| ${c.component} | ${c.callsPerCheckout} | ${c.execMsPerCheckout} |`),
+          ...cost.components.map(
+            (c) => `| ${c.component} | ${c.callsPerCheckout} | ${c.execMsPerCheckout} |`,
+          ),
           '',
           '| statement (top level) | component | per checkout | ms per call | rows per call | shared blocks per call |',
           '|---|---|---:|---:|---:|---:|',

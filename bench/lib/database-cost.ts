@@ -40,7 +40,11 @@ export interface DatabaseCost {
   };
   readonly reference?: SingleStatementReference;
   /** How busy the machine was: time figures from a loaded machine are upper bounds. */
-  readonly machine: { readonly loadAverageBefore: number; readonly loadAverageAfter: number; readonly quiet: boolean };
+  readonly machine: {
+    readonly loadAverageBefore: number;
+    readonly loadAverageAfter: number;
+    readonly quiet: boolean;
+  };
 }
 
 export interface ComponentCost {
@@ -90,7 +94,8 @@ export function componentOf(query: string): string {
     return 'sweeper';
   if (q.includes('recovery_lease_until')) return 'saga starter';
   if (/^select \$1$/.test(q.trim())) return 'readiness / ping';
-  if (/^(begin|commit|rollback|set |show |discard|reset)/.test(q.trim())) return 'session and transaction control';
+  if (/^(begin|commit|rollback|set |show |discard|reset)/.test(q.trim()))
+    return 'session and transaction control';
   return 'other';
 }
 
@@ -224,10 +229,7 @@ export async function startDatabaseCostMeter(options: {
         checkouts,
         windowSeconds: round((last.at - first.at) / 1000, 2),
         statementStatistics: withStatements,
-        roundTripsPerCheckout: round(
-          top.reduce((sum, s) => sum + s.calls, 0) / checkouts,
-          3,
-        ),
+        roundTripsPerCheckout: round(top.reduce((sum, s) => sum + s.calls, 0) / checkouts, 3),
         components: [...components]
           .map(([component, c]) => ({
             component,
@@ -259,7 +261,10 @@ export async function startDatabaseCostMeter(options: {
  * backend's CPU from /proc and its executor time from pg_stat_statements. What a statement costs
  * at the least on this server, on this machine, in this run.
  */
-export async function singleStatementReference(url: string, roundTrips: number): Promise<SingleStatementReference> {
+export async function singleStatementReference(
+  url: string,
+  roundTrips: number,
+): Promise<SingleStatementReference> {
   const applicationName = 'checkout-bench-reference';
   const sql = createSql(url, { max: 1, applicationName });
   try {
@@ -290,7 +295,12 @@ export async function singleStatementReference(url: string, roundTrips: number):
         ? { backendCpuUs: round(((cpuAfter - cpuBefore) * 1e6) / roundTrips, 2) }
         : {}),
       ...(execBefore && execAfter && execAfter.calls > execBefore.calls
-        ? { execUs: round(((execAfter.total - execBefore.total) * 1000) / (execAfter.calls - execBefore.calls), 3) }
+        ? {
+            execUs: round(
+              ((execAfter.total - execBefore.total) * 1000) / (execAfter.calls - execBefore.calls),
+              3,
+            ),
+          }
         : {}),
       wallUs: round(wallUs, 1),
     };
@@ -305,7 +315,9 @@ async function statementRows(sql: Sql, role: string): Promise<Map<string, Statem
       rows::float8 as rows, (shared_blks_hit + shared_blks_read)::float8 as shared_blks,
       shared_blks_dirtied::float8 as shared_blks_dirtied
     from pg_stat_statements
-    where userid = (select usesysid from pg_user where usename = ${role})
+    where (toplevel and userid = (select usesysid from pg_user where usename = ${role}))
+      -- Inside the order functions: they run as their owner (security definer), not as the role.
+      or (not toplevel and query not like '%pg_stat_statements%')
   `;
   return new Map(rows.map((row) => [`${row.queryid}:${row.toplevel}`, row]));
 }

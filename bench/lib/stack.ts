@@ -4,7 +4,6 @@ import { findFreePort } from '../../local/ports.js';
 import { type RestartMode, startRestartablePostgres } from '../../local/postgres.js';
 import { isProcessAlive } from '../../local/processes.js';
 import type { LocalStackState } from '../../local/stack.js';
-import { enableStatementStatistics } from './database-cost.js';
 import { STATE_FILE } from '../../local/stack.js';
 import {
   freeStackPorts,
@@ -12,6 +11,7 @@ import {
   type StackProcess,
   spawnStack,
 } from '../../test/support/local-stack-process.js';
+import { enableStatementStatistics } from './database-cost.js';
 
 /** The system under test: a local stack the bench started, or one it was pointed at. */
 export interface BenchTarget {

@@ -15,6 +15,7 @@ import {
   standardCost,
   usageBetween,
 } from '../lib/cost.js';
+import { startCpuMeter } from '../lib/cpu.js';
 import { confirmationLatencies, countInStatus, createProducts } from '../lib/database.js';
 import {
   type DatabaseCost,
@@ -23,8 +24,8 @@ import {
   startDatabaseCostMeter,
 } from '../lib/database-cost.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
-import { BENCH_APPLICATION_NAME } from './chaos.js';
 import { median, round } from '../lib/stats.js';
+import { BENCH_APPLICATION_NAME } from './chaos.js';
 
 export interface PhaseCost {
   readonly usage: CheckoutUsage;
@@ -41,6 +42,11 @@ export interface CostResult {
     readonly executionMs: number;
     readonly express: CostBreakdown;
     readonly durable: CostBreakdown;
+    /**
+     * CPU of the function containers per checkout (ms, from /proc): the handlers' own CPU
+     * (`usage.handlerCpuMs`) plus the local runtime's (IPC, serialisation), which Lambda does not bill.
+     */
+    readonly containerCpuMs?: number;
     /** PostgreSQL's cost of these checkouts, decomposed by statement, to the last event published. */
     readonly database?: DatabaseCost & { readonly reference: SingleStatementReference };
   };
@@ -96,6 +102,8 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
 
   const before = await ctx.client.usage();
   const startedAt = await databaseNow(ctx.sql);
+  const containers = await startCpuMeter(ctx.target);
+  const windowStarted = performance.now();
   const database = await startDatabaseCostMeter({
     sql: ctx.sql,
     ...(ctx.target.postgresPid ? { postgresPid: ctx.target.postgresPid } : {}),
@@ -122,6 +130,11 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   // Settled: every event of these orders published too, so the relay's share is in the window.
   await waitUntil(async () => (await unpublishedEvents(ctx.sql, ids)) === 0, { timeoutMs: 60_000 });
   const databaseCost = await database.stop(checkouts);
+  const containerCores = (await containers.stop())?.functions;
+  const containerCpuMs =
+    containerCores === undefined
+      ? undefined
+      : round((containerCores * (performance.now() - windowStarted)) / checkouts, 2);
   const reference = await singleStatementReference(ctx.target.databaseUrl, 2000);
   const after = await ctx.client.usage();
   const events = await outboxEventsSince(ctx.sql, startedAt);
@@ -142,6 +155,7 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
       executionMs,
       express: expressCost(usage, prices, executionMs),
       durable: durableCost(usage, prices),
+      ...(containerCpuMs === undefined ? {} : { containerCpuMs }),
       database: { ...databaseCost, reference },
     },
   };

@@ -74,7 +74,7 @@ export class LocalFunctions {
       ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
       log: (line) => options.log(`[lambda ${fn.name}] ${line}`),
       onInvocation: (record) =>
-        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart),
+        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart, record.cpuMs),
     });
   }
 

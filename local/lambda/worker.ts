@@ -98,17 +98,25 @@ function installFaults(message: InitMessage): void {
 
 async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Promise<void> {
   const started = performance.now();
+  // The handler's own CPU, what Lambda bills as compute: this container runs one invocation at a
+  // time, so the process's CPU between these two points is the handler's (the IPC around it is not).
+  const cpu = process.cpuUsage();
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage(cpu);
+    return (user + system) / 1000;
+  };
   const { requestId } = message;
   running = { requestId, started };
   try {
     const value = await (handler as Handler)(message.event, lambdaContext(message));
-    send({ type: 'result', requestId, value, durationMs: performance.now() - started });
+    send({ type: 'result', requestId, value, durationMs: performance.now() - started, cpuMs: cpuMs() });
   } catch (error) {
     send({
       type: 'failed',
       requestId,
       error: toFunctionError(error),
       durationMs: performance.now() - started,
+      cpuMs: cpuMs(),
     });
   } finally {
     running = undefined;
