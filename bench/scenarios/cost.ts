@@ -130,11 +130,16 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   // Settled: every event of these orders published too, so the relay's share is in the window.
   await waitUntil(async () => (await unpublishedEvents(ctx.sql, ids)) === 0, { timeoutMs: 60_000 });
   const databaseCost = await database.stop(checkouts);
-  const containerCores = (await containers.stop())?.functions;
+  // The stack's children but PostgreSQL (which runs apart): the function containers.
+  const containerUse = await containers.stop();
   const containerCpuMs =
-    containerCores === undefined
+    containerUse === undefined
       ? undefined
-      : round((containerCores * (performance.now() - windowStarted)) / checkouts, 2);
+      : round(
+          ((containerUse.functions + containerUse.otherChildren) * (performance.now() - windowStarted)) /
+            checkouts,
+          2,
+        );
   const reference = await singleStatementReference(ctx.target.databaseUrl, 2000);
   const after = await ctx.client.usage();
   const events = await outboxEventsSince(ctx.sql, startedAt);
