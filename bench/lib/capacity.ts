@@ -42,7 +42,7 @@ export interface CapacityRow {
     readonly sustained: number;
     readonly binding: string;
   }[];
-  /** The instance and its proxy per million checkouts, at the database-bound rate (the instance fully used). */
+  /** The instance and its proxy per million checkouts, at the sustained rate of the first region class. */
   readonly databaseDollarsPerMillion: number;
 }
 
@@ -94,18 +94,20 @@ export function capacityModel(cost: CostResult, inputs: CapacityInputs, prices: 
   const rows = inputs.instances.map((instance) => {
     const databaseLimit = (instance.vcpu * inputs.databaseCpuTarget * 1000) / measured;
     const hourly = instance.multiAzPerHour + instance.vcpu * inputs.rdsProxyPerVcpuHour;
+    const regions = serviceLimits.map(({ region, limits }) => {
+      const all = [{ name: 'database CPU', checkoutsPerSecond: databaseLimit }, ...limits];
+      const binding = all.reduce((low, limit) =>
+        limit.checkoutsPerSecond < low.checkoutsPerSecond ? limit : low,
+      );
+      return { region, sustained: round(binding.checkoutsPerSecond, 0), binding: binding.name };
+    });
+    const sustained = regions[0]?.sustained ?? databaseLimit;
     return {
       instanceClass: instance.class,
       vcpu: instance.vcpu,
       databaseLimit: round(databaseLimit, 0),
-      regions: serviceLimits.map(({ region, limits }) => {
-        const all = [{ name: 'database CPU', checkoutsPerSecond: databaseLimit }, ...limits];
-        const binding = all.reduce((low, limit) =>
-          limit.checkoutsPerSecond < low.checkoutsPerSecond ? limit : low,
-        );
-        return { region, sustained: round(binding.checkoutsPerSecond, 0), binding: binding.name };
-      }),
-      databaseDollarsPerMillion: round((hourly / (databaseLimit * 3600)) * 1_000_000, 2),
+      regions,
+      databaseDollarsPerMillion: round((hourly / (sustained * 3600)) * 1_000_000, 2),
     };
   });
   const withProviderWait = {
@@ -162,9 +164,27 @@ export function capacityMarkdown(
     `| Lambda time in AWS (billed + ${inputs.providerCallsPerCheckout} provider calls × ${inputs.providerCallMs} ms assumed) | ${round(model.lambdaSecondsPerCheckout * 1000, 1)} ms |`,
     `| API requests / DynamoDB writes, reads / SQS requests / events | ${usage.apiRequests} / ${usage.dynamodbWrites}, ${usage.dynamodbReads} / ${usage.sqsRequests} / ${usage.events} |`,
     '',
+    "**The handlers' own CPU per happy checkout** (measured inside each container around the handler; billed duration as the local runtime timed it, waits on the stand-ins included)",
+    '',
+    '| function | invocations | handler CPU (ms) | billed duration (ms) |',
+    '|---|---:|---:|---:|',
+    ...Object.entries(usage.lambda)
+      .sort(([, a], [, b]) => (b.cpuMs ?? 0) - (a.cpuMs ?? 0))
+      .map(
+        ([name, fn]) =>
+          `| ${name} | ${fn.invocations} | ${fn.cpuMs === undefined ? 'n/a' : round(fn.cpuMs, 2)} | ${fn.billedMs} |`,
+      ),
+    `| **per checkout** | ${usage.lambdaInvocations} | **${usage.handlerCpuMs ?? 'n/a'}** | ${usage.lambdaBilledMs} |`,
+    ...(cost.happy.containerCpuMs
+      ? [
+          '',
+          `The containers' whole CPU in the same window was ${cost.happy.containerCpuMs} ms per checkout: the rest is the local runtime (IPC, serialisation), which Lambda does not bill.`,
+        ]
+      : []),
+    '',
     `**Sustained checkouts/s per database instance class** (database at ${inputs.databaseCpuTarget * 100} % CPU; every other limit at its default quota)`,
     '',
-    `| instance (Multi-AZ) | vCPU | database alone | ${inputs.regions.map((r) => `${r.name}: sustained, binding limit`).join(' | ')} | instance + proxy per million checkouts |`,
+    `| instance (Multi-AZ) | vCPU | database alone | ${inputs.regions.map((r) => `${r.name}: sustained, binding limit`).join(' | ')} | instance + proxy per million checkouts, at the sustained rate of ${inputs.regions[0]?.name} |`,
     `|---|---:|---:|${inputs.regions.map(() => '---').join('|')}|---:|`,
     ...model.rows.map(
       (row) =>
@@ -182,7 +202,7 @@ export function capacityMarkdown(
         `| ${limit.name} | ${model.serviceLimits.map((r) => r.limits[i]?.checkoutsPerSecond ?? '–').join(' | ')} |`,
     ),
     '',
-    '**Cost per million happy card checkouts by component** (services at list price; the database at the rate of the table above)',
+    '**Cost per million happy card checkouts by component** (services at list price; the database at its sustained rate in the first region class)',
     '',
     '| component | quantity per checkout | $ per million checkouts |',
     '|---|---:|---:|',
@@ -194,7 +214,7 @@ export function capacityMarkdown(
       .slice(0, 1)
       .map(
         (row) =>
-          `| ${row.instanceClass} Multi-AZ + RDS Proxy, used at ${inputs.databaseCpuTarget * 100} % | | $${row.databaseDollarsPerMillion} |`,
+          `| ${row.instanceClass} Multi-AZ + RDS Proxy at ${row.regions[0]?.sustained} checkouts/s | | $${row.databaseDollarsPerMillion} |`,
       ),
   ];
 }

@@ -140,7 +140,7 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
             checkouts,
           2,
         );
-  const reference = await singleStatementReference(ctx.target.databaseUrl, 2000);
+  const reference = await singleStatementReference(ctx.target.databaseUrl, 10_000);
   const after = await ctx.client.usage();
   const events = await outboxEventsSince(ctx.sql, startedAt);
   const usage = perCheckout(usageBetween(before, after), checkouts, usageOptions(events));
