@@ -34,6 +34,9 @@ function send(message: ContainerMessage, then: () => void = () => {}): void {
 
 // The parent went away (stopped, or killed): a container never outlives it.
 process.on('disconnect', () => process.exit(0));
+// The pool stops its containers with SIGTERM: exit as a process does, so exit hooks run (a CPU
+// profile asked for with LOCAL_LAMBDA_NODE_FLAGS is written then).
+process.on('SIGTERM', () => process.exit(0));
 
 /**
  * As the Lambda Node runtime does: an unhandled rejection fails the invocation running with
