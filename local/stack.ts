@@ -338,13 +338,17 @@ export async function startLocalStack(
       progress(`starting ${consumer.name} behind its event source mapping (batches of ${mapping.batchSize})`);
       const pollerClient = roleClient(SQSClient, endpoints.sqs, consumer.role);
       stops.push([`the SQS client of ${consumer.name}'s event source`, async () => pollerClient.destroy()]);
-      // One batch at a time (local/lambda/local-differences.ts): with the visibility timeout compressed
-      // to seconds, a second poller would be handed a message still being worked on.
+      // As many batches at once as the mapping's MaximumConcurrency, received in rounds
+      // (local/lambda/local-differences.ts): with the visibility timeout compressed to seconds, a
+      // receive while a batch is still being worked on could be handed one of its messages.
       const poller = startSqsPoller({
         // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
         client: pollerClient,
         queueUrl: queueUrls.get(idOf(mapping.queue)) as string,
         batchSize: mapping.batchSize,
+        ...(mapping.maximumConcurrency !== undefined
+          ? { maximumConcurrency: mapping.maximumConcurrency }
+          : {}),
         reportBatchItemFailures: mapping.reportBatchItemFailures,
         waitTimeSeconds: 1,
         visibilityTimeoutSeconds: config.compensationRetrySeconds,

@@ -23,6 +23,11 @@ export interface SqsPollerOptions {
   readonly handler: SqsBatchHandler;
   /** Messages per invocation, 1 to 10 (one ReceiveMessage call). @default 10 */
   readonly batchSize?: number;
+  /**
+   * Batches handled at once, as the mapping's `ScalingConfig.MaximumConcurrency`: each round
+   * receives this many batches and hands them to concurrent invocations. @default 1
+   */
+  readonly maximumConcurrency?: number;
   /** Long-poll duration; the local server waits all of it unless the batch fills. @default 1 */
   readonly waitTimeSeconds?: number;
   /**
@@ -57,8 +62,10 @@ export class SqsBatchError extends Error {
  * that names an unknown or empty message id, fails the whole batch: nothing is deleted and every
  * message comes back after its visibility timeout, counting towards `maxReceiveCount`.
  *
- * Unlike Lambda, one poller runs one batch at a time (no scaling out to concurrent invocations)
- * and does not cut a handler off at the function timeout. Stop pollers before closing the server.
+ * Like Lambda with `MaximumConcurrency`, up to that many batches run at once. Unlike Lambda, the
+ * poller works in rounds: it receives again only once every batch of the round is done, so a message
+ * still being handled is never handed out twice however short the visibility timeout, and it does
+ * not cut a handler off at the function timeout. Stop pollers before closing the server.
  */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const {
@@ -66,6 +73,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     queueUrl,
     handler,
     batchSize = 10,
+    maximumConcurrency = 1,
     waitTimeSeconds = 1,
     visibilityTimeoutSeconds,
     reportBatchItemFailures = true,
@@ -77,6 +85,9 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
     throw new RangeError(`batchSize must be an integer from 1 to 10, got ${batchSize}`);
   }
+  if (!Number.isInteger(maximumConcurrency) || maximumConcurrency < 1) {
+    throw new RangeError(`maximumConcurrency must be a positive integer, got ${maximumConcurrency}`);
+  }
   if (visibilityTimeoutSeconds !== undefined && visibilityTimeoutSeconds <= waitTimeSeconds) {
     throw new RangeError(
       `visibilityTimeoutSeconds (${visibilityTimeoutSeconds}) must exceed waitTimeSeconds (${waitTimeSeconds})`,
@@ -84,6 +95,15 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   }
 
   const stopping = new AbortController();
+
+  /** One round: up to `maximumConcurrency` batches, received together and handled at once. */
+  async function pollRound(queueArn: string): Promise<void> {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: maximumConcurrency }, () => pollOnce(queueArn)),
+    );
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
 
   async function pollOnce(queueArn: string): Promise<void> {
     const { Messages = [] } = await client.send(
@@ -133,7 +153,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     while (!stopping.signal.aborted) {
       try {
         queueArn ??= await getQueueArn(client, queueUrl);
-        await pollOnce(queueArn);
+        await pollRound(queueArn);
       } catch (error) {
         if (stopping.signal.aborted) break;
         onError(error);

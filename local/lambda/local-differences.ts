@@ -15,8 +15,9 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
  *   client timeout is `PAYMENT_TIMEOUT_MS` of `npm start`'s environment (default 2000 ms, so that a
  *   never-answering provider fails in seconds), and the visibility timeout of every queue an event
  *   source mapping drains (the compensation queue, the saga-start queue) is
- *   `LOCAL_COMPENSATION_RETRY_SECONDS`, so each mapping runs one batch at a time (see
- *   {@link localVisibilityTimeoutSeconds}). A message the saga starter hands back early
+ *   `LOCAL_COMPENSATION_RETRY_SECONDS`, so each mapping works in rounds of up to its
+ *   `MaximumConcurrency` batches and receives again only when a round is done (see
+ *   {@link localVisibilityTimeoutSeconds} and local/aws/sqs-poller.ts). A message the saga starter hands back early
  *   (`ChangeMessageVisibility`) counts one more receive locally than in AWS: local-aws-sqs counts a
  *   visibility change as a receive.
  * - Quotas: the local Step Functions endpoint holds StartExecution to a token bucket of

@@ -80,7 +80,7 @@ describe('local stack end to end, over HTTP only', () => {
 
     expect(placed.status).toBe(202);
     const { orderId } = JSON.parse(placed.text) as { orderId: string };
-    await waitForOrder('alice', orderId, 'CONFIRMED', 5_000);
+    await waitForOrder('alice', orderId, 'CONFIRMED');
   });
 
   test('pm_card_declined reaches CANCELLED with the stock restored', async () => {
@@ -89,7 +89,7 @@ describe('local stack end to end, over HTTP only', () => {
     const placed = await checkout('alice', 'declined-1', cart('SKU-2', 'pm_card_declined'));
 
     const { orderId } = JSON.parse(placed.text) as { orderId: string };
-    await waitForOrder('alice', orderId, 'CANCELLED', 5_000);
+    await waitForOrder('alice', orderId, 'CANCELLED');
     expect((await order('alice', orderId)).cancellationReason).toBe('PAYMENT_DECLINED');
     expect(await product('SKU-2')).toEqual(before);
   });

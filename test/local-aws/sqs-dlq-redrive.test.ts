@@ -169,4 +169,50 @@ describe('local SQS with a DLQ, consumed by the event-source poller', () => {
     ]);
     expect(await messagesIn(queue.queueUrl)).toBe(0);
   });
+
+  test('MaximumConcurrency: batches of one run at once, and nothing is received twice while a round is in hand', async () => {
+    const queue = await createQueueWithDlq(client, {
+      name: 'concurrent-batches',
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    });
+    await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queue.queueUrl,
+        Entries: ['a', 'b', 'c'].map((body) => ({ Id: body, MessageBody: body })),
+      }),
+    );
+
+    // Each batch waits for the others: with one batch at a time this round never completes.
+    const inHand: string[] = [];
+    const received: string[] = [];
+    let release!: () => void;
+    const allInHand = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const poller = startSqsPoller({
+      client,
+      queueUrl: queue.queueUrl,
+      batchSize: 1,
+      maximumConcurrency: 3,
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        const bodies = event.Records.map(
+          (record) => `${record.body}#${record.attributes.ApproximateReceiveCount}`,
+        );
+        received.push(...bodies);
+        inHand.push(...bodies);
+        if (new Set(inHand.map((entry) => entry.split('#')[0])).size === 3) release();
+        await allInHand;
+        return { batchItemFailures: [] };
+      },
+      onError: () => {},
+    });
+    pollers.push(poller);
+
+    await vi.waitFor(() => expect(new Set(inHand).size).toBe(3), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await messagesIn(queue.queueUrl)).toBe(0), { timeout: 10_000 });
+    await poller.stop();
+    expect(received.sort()).toEqual(['a#1', 'b#1', 'c#1']);
+  });
 });
