@@ -69,7 +69,10 @@ export class LocalFunctions {
       },
       // LOCAL_LAMBDA_NODE_FLAGS adds Node flags to every container, e.g. `--cpu-prof --cpu-prof-dir=<dir>`
       // to profile the handlers (docs/capacity.md); each container writes its profile when it stops.
-      execArgv: [...nodeFlags(fn), ...(process.env.LOCAL_LAMBDA_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)],
+      execArgv: [
+        ...nodeFlags(fn),
+        ...(process.env.LOCAL_LAMBDA_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+      ],
       timeoutSeconds: fn.timeoutSeconds,
       maxContainers: localConcurrency(fn, options.maxContainersPerFunction),
       workerBundle: path.join(options.build.bundleDir, WORKER_BUNDLE),
