@@ -7,11 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import type { SideEffectFaults } from '../../src/saga/faults.js';
 import { createLambdaContext } from '../aws/lambda-context.js';
-import { recordFailureFaults } from '../record-failures.js';
-import { LOCAL_FAULTS } from './fault-hook.js';
-import { processCrashFaults } from './process-crashes.js';
 import {
   type ContainerMessage,
   type FunctionError,
@@ -64,13 +60,19 @@ process.on('uncaughtException', (error) => crash(toFunctionError(error), 129));
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'init') void init(message);
+  else if (message.type === 'crash') crashNow(message);
   else void invoke(message);
 });
+
+/** The pool ends this process mid-invocation (see `CrashMessage`). */
+function crashNow(message: Extract<ParentMessage, { type: 'crash' }>): void {
+  if (message.kind === 'exit') process.exit(1);
+  void Promise.reject(new Error(`write CONNECTION_CLOSED (injected: ${message.reason})`));
+}
 
 async function init(message: InitMessage): Promise<void> {
   const started = performance.now();
   try {
-    installFaults(message);
     const module = (await import(pathToFileURL(message.bundle).href)) as Record<string, unknown>;
     const exported = module[message.handlerExport];
     if (typeof exported !== 'function') {
@@ -83,20 +85,6 @@ async function init(message: InitMessage): Promise<void> {
   } catch (error) {
     send({ type: 'initFailed', error: toFunctionError(error), initMs: performance.now() - started });
   }
-}
-
-/** The local fault injection the pool asked for, where the bundles' saga code looks for it. */
-function installFaults(message: InitMessage): void {
-  const faults: SideEffectFaults[] = [
-    ...(message.crashPlans ? [processCrashFaults(message.crashPlans)] : []),
-    ...(message.recordFailures ? [recordFailureFaults(message.recordFailures)] : []),
-  ];
-  if (faults.length === 0) return;
-  (globalThis as { [LOCAL_FAULTS]?: SideEffectFaults })[LOCAL_FAULTS] = {
-    afterSideEffect(effect, orderId) {
-      for (const fault of faults) fault.afterSideEffect(effect, orderId);
-    },
-  };
 }
 
 async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Promise<void> {

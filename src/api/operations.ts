@@ -1,7 +1,8 @@
 import type { CompensationStore } from '../db/compensations.js';
 import type { OrderHistoryStore } from '../db/order-history.js';
 import type { OrderStore } from '../db/orders.js';
-import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
+import { compensationMessageOf } from '../saga/compensation-message.js';
+import type { CompensationQueue } from '../saga/compensation-queue.js';
 import type { SagaInspector } from '../saga/saga-starter.js';
 import { jsonResponse, type Route } from './http.js';
 import { requireAdmin } from './identity.js';

@@ -245,7 +245,7 @@ function gatewayProblem(
 
 /**
  * Errors API Gateway makes itself, in the API's own format, so a client cannot tell whether the
- * gateway or a handler refused it. The CDK API construct and the local API server both read this.
+ * gateway or a handler refused it. The CDK API construct reads this, and so can anything that stands in for the gateway.
  */
 export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   gatewayProblem(

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { OrderStore, PlaceOrderResult } from '../db/orders.js';
 import { type CartLine, normalizeCart, type Order } from '../domain/order.js';
 import { logger } from '../runtime/observability.js';
-import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import type { SagaStartBuffer, SagaStarter } from '../saga/saga-starter.js';
 
 /** A validated checkout request of one customer (the HTTP layer validates the body). */
@@ -50,8 +49,6 @@ export interface PlaceOrderDependencies {
   readonly sagaStarter: SagaStarter;
   /** Where a start that failed or was throttled waits to be made (the saga-start queue). */
   readonly sagaStartBuffer: SagaStartBuffer;
-  /** Fault injection right after the order is committed; tests and local mode only. @default none */
-  readonly faults?: SideEffectFaults;
   /** How long stock stays reserved without the saga settling it. @default 3600 */
   readonly reservationTtlSeconds?: number;
 }
@@ -94,7 +91,6 @@ export function orderIdFor(customerId: string, idempotencyKey: string): string {
  */
 export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
   const { orders, sagaStarter, sagaStartBuffer } = dependencies;
-  const faults = dependencies.faults ?? NO_FAULTS;
 
   async function startSaga(order: Order, correlationId: string): Promise<SagaStartOutcome> {
     const input = { orderId: order.orderId, correlationId, chargeCents: order.chargeCents };
@@ -148,7 +144,8 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
       currency: command.currency,
       paymentMethod: command.paymentMethod,
       storeCreditCents: command.storeCreditCents,
-      items: normalizeCart(command.items),
+      // The store merges and sorts the lines: the order in which place_order locks them.
+      items: command.items,
       correlationId: command.correlationId,
       ...(dependencies.reservationTtlSeconds === undefined
         ? {}
@@ -163,7 +160,6 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
       return resume(raced, command);
     }
     if (result.outcome !== 'PLACED') return result;
-    faults.afterSideEffect('placeOrder', orderId);
     const sagaStart = await startSaga(result.order, command.correlationId);
     return { outcome: 'ACCEPTED', order: result.order, resumed: false, sagaStart };
   };

@@ -8,7 +8,7 @@
  * templates. The saga's `TimeoutSeconds` and `Retry` stay in the ASL file, its readable definition;
  * the rules read them from there.
  *
- * Pure (no aws-cdk-lib), so functions, local mode and tests load it cheaply. Seconds unless a name
+ * Pure (no aws-cdk-lib), so functions, tools and tests load it cheaply. Seconds unless a name
  * says otherwise.
  */
 

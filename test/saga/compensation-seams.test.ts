@@ -14,8 +14,9 @@ import { type PaymentGateway, paymentIdempotencyKey } from '../../src/payments/g
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { logger } from '../../src/runtime/observability.js';
-import { compensationMessageOf, SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
-import { type CompensationMessage, createCompensationWorker } from '../../src/saga/compensation-worker.js';
+import { type CompensationMessage, compensationMessageOf } from '../../src/saga/compensation-message.js';
+import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
+import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 import { PaymentSaga, type StepInput } from '../../src/saga/steps.js';
 import {
   dlqDepth,
