@@ -244,6 +244,24 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_captured jsonb;
+begin
+  v_captured := mark_captured(p_order_id, p_capture_id, p_correlation_id);
+  if v_captured ->> 'outcome' not in ('APPLIED', 'UNCHANGED') then
+    return v_captured || jsonb_build_object('step', 'capture');
+  end if;
+  return confirm_order(p_order_id, p_correlation_id) || jsonb_build_object('step', 'confirm');
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.confirm_order(p_order_id uuid, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -581,6 +599,52 @@ begin
     from orders o
     join payments p on p.order_id = o.id
     where o.id = p_order_id
+  );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_step_view(p_order_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return (
+    select jsonb_build_object(
+      'orderId', o.id,
+      'status', o.status,
+      'currency', o.currency,
+      'chargeCents', o.charge_cents,
+      'paymentMethod', o.payment_method,
+      'payment', jsonb_build_object('status', p.status, 'authorizationId', p.authorization_id),
+      -- As order_snapshot's (0013): fenced, or compensated by a release that ran without a fence.
+      'fenced', o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED')
+    )
+    from orders o
+    join payments p on p.order_id = o.id
+    where o.id = p_order_id
+  );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  -- A retry must find its order even when the stock or credit the first attempt reserved has gone
+  -- since: place_order would answer OUT_OF_STOCK before it ever reached the duplicate key.
+  if exists (select 1 from orders where id = p_order_id) then
+    return jsonb_build_object('outcome', 'EXISTS', 'order', order_snapshot(p_order_id));
+  end if;
+  return place_order(
+    p_order_id, p_customer_id, p_currency, p_payment_method, p_store_credit_cents,
+    p_skus, p_quantities, p_reservation_ttl, p_correlation_id
   );
 end
 $function$;
@@ -1008,7 +1072,11 @@ grant update (on_hand, updated_at) on inventory to checkout_app;
 grant update (recovery_lease_until) on orders to checkout_app;
 grant update (attempts, last_error, next_attempt_at, published_at) on outbox_events to checkout_app;
 grant update (currency, name, price_cents, updated_at) on products to checkout_app;
+grant execute on function capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text) to PUBLIC;
+grant execute on function payment_step_view(p_order_id uuid) to PUBLIC;
+grant execute on function place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to PUBLIC;
 grant execute on function cancel_order(p_order_id uuid, p_reason text, p_correlation_id text) to checkout_app;
+grant execute on function capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
 grant execute on function confirm_order(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function fence_order(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to checkout_app;
@@ -1016,6 +1084,8 @@ grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_co
 grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to checkout_app;
 grant execute on function order_holdings(p_order_id uuid) to checkout_app;
 grant execute on function order_snapshot(p_order_id uuid) to checkout_app;
+grant execute on function payment_step_view(p_order_id uuid) to checkout_app;
+grant execute on function place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
 grant execute on function place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
 grant execute on function record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text) to checkout_app;
 grant execute on function refund_store_credit(p_order_id uuid, p_correlation_id text) to checkout_app;

@@ -21,6 +21,8 @@ export interface InvocationRecord {
   readonly durationMs: number;
   readonly initMs?: number;
   readonly coldStart: boolean;
+  /** The handler's own CPU time, as the container measured it. */
+  readonly cpuMs?: number;
 }
 
 export interface ContainerPoolOptions {
@@ -145,12 +147,13 @@ export class ContainerPool {
       );
     });
     container.pending = undefined;
-    const record = (durationMs: number) =>
+    const record = (durationMs: number, cpuMs?: number) =>
       this.options.onInvocation?.({
         functionName: this.options.functionName,
         durationMs: durationMs + (cold ? (initMs ?? 0) : 0),
         ...(cold ? { initMs } : {}),
         coldStart: cold,
+        ...(cpuMs === undefined ? {} : { cpuMs }),
       });
 
     if (reply === 'timeout' || reply.type === 'exit') {
@@ -170,11 +173,11 @@ export class ContainerPool {
     if (reply.type === 'failed' && reply.crashed) this.discard(container);
     else this.release(container);
     if (reply.type === 'result') {
-      record(reply.durationMs);
+      record(reply.durationMs, reply.cpuMs);
       return reply.value;
     }
     if (reply.type === 'failed') {
-      record(reply.durationMs);
+      record(reply.durationMs, reply.cpuMs);
       throw new FunctionInvocationError(reply.error);
     }
     throw new Error(`unexpected reply ${reply.type} from a container of ${this.options.functionName}`);

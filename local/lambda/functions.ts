@@ -65,13 +65,18 @@ export class LocalFunctions {
         ...localEnvironment(fn, { ...options.settings, accessKeyId: accessKeyOf(fn.role) }),
         ...overrides,
       },
-      execArgv: nodeFlags(fn),
+      // LOCAL_LAMBDA_NODE_FLAGS adds Node flags to every container, e.g. `--cpu-prof --cpu-prof-dir=<dir>`
+      // to profile the handlers (docs/capacity.md); each container writes its profile when it stops.
+      execArgv: [
+        ...nodeFlags(fn),
+        ...(process.env.LOCAL_LAMBDA_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+      ],
       timeoutSeconds: fn.timeoutSeconds,
       maxContainers: localConcurrency(fn, options.maxContainersPerFunction),
       workerBundle: path.join(options.build.bundleDir, WORKER_BUNDLE),
       log: (line) => options.log(`[lambda ${fn.name}] ${line}`),
       onInvocation: (record) =>
-        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart),
+        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart, record.cpuMs),
     });
   }
 

@@ -48,12 +48,15 @@ export type ContainerMessage =
       readonly requestId: string;
       readonly value: unknown;
       readonly durationMs: number;
+      /** The handler's own CPU time (process.cpuUsage around it), apart from the runtime's IPC. */
+      readonly cpuMs?: number;
     }
   | {
       readonly type: 'failed';
       readonly requestId: string;
       readonly error: FunctionError;
       readonly durationMs: number;
+      readonly cpuMs?: number;
       /** The process is ending (an unhandled rejection or exception): its container is gone. */
       readonly crashed?: true;
     };

@@ -18,7 +18,7 @@ export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 export interface CheckoutDependencies {
-  readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
+  readonly orders: Pick<OrderStore, 'placeOrFindOrder' | 'getOrder'>;
   readonly sagaStarter: SagaStarter;
   /** Where a saga start that failed or was throttled is handed over (docs/adr/0019). */
   readonly sagaStartBuffer: SagaStartBuffer;

@@ -44,7 +44,7 @@ export type PlaceOrderOutcome =
   | { readonly outcome: 'IDEMPOTENCY_KEY_REUSED'; readonly orderId: string };
 
 export interface PlaceOrderDependencies {
-  readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
+  readonly orders: Pick<OrderStore, 'placeOrFindOrder' | 'getOrder'>;
   /** One short attempt at StartExecution (no long retry ladder on the request path). */
   readonly sagaStarter: SagaStarter;
   /** Where a start that failed or was throttled waits to be made (the saga-start queue). */
@@ -135,13 +135,10 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
   return async function placeOrder(command: PlaceOrderCommand): Promise<PlaceOrderOutcome> {
     const orderId = orderIdFor(command.customerId, command.idempotencyKey);
 
-    // Read first, not just rely on the primary key: a retry must find its order even when the
-    // stock or credit the first attempt reserved is no longer available to a second placement
-    // (place_order would answer OUT_OF_STOCK before ever reaching the duplicate insert).
-    const existing = await orders.getOrder(orderId);
-    if (existing) return resume(existing, command);
-
-    const result = await orders.placeOrder({
+    // One round trip (migrations/0015): the order an earlier attempt with this key placed is found
+    // before anything is checked, so a retry finds it even when the stock or credit it reserved is
+    // no longer available to a second placement.
+    const result = await orders.placeOrFindOrder({
       orderId,
       customerId: command.customerId,
       currency: command.currency,
@@ -154,8 +151,9 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
         ? {}
         : { reservationTtlSeconds: dependencies.reservationTtlSeconds }),
     });
-    // Another attempt with the same key committed the order between our read and our insert
-    // (only possible when its idempotency lock had expired): pick that order up.
+    if (result.outcome === 'EXISTS') return resume(result.order, command);
+    // Another attempt with the same key committed the order between this call's check and its
+    // insert (only possible when its idempotency lock had expired): pick that order up.
     if (result.outcome === 'ALREADY_PLACED') {
       const raced = await orders.getOrder(orderId);
       if (!raced) throw new Error(`order ${orderId} was reported placed but cannot be read`);

@@ -1,6 +1,6 @@
-import type { OrderStore } from '../db/orders.js';
+import type { OrderStore, PaymentView } from '../db/orders.js';
 import { IllegalTransitionError, OrderFencedError, OrderNotFoundError } from '../domain/errors.js';
-import type { Order, OrderStatus } from '../domain/order.js';
+import type { OrderStatus } from '../domain/order.js';
 import { PaymentDeclinedError } from '../payments/errors.js';
 import {
   type PaymentGateway,
@@ -34,7 +34,7 @@ export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
  * still in flight may land after it (docs/architecture.md, "The compensation fence"), so that
  * payment is asked about again.
  */
-function settledAtProvider(payment: Order['payment']): boolean {
+function settledAtProvider(payment: PaymentView['payment']): boolean {
   switch (payment.status) {
     case 'NOT_REQUIRED':
     case 'DECLINED':
@@ -120,10 +120,14 @@ export class PaymentSaga {
         idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
       }));
       const capture = captureId;
+      // The capture's record and the confirmation in one round trip (migrations/0015).
       await this.unlessFenced({ orderId, correlationId }, () =>
-        this.deps.orders.markCaptured(orderId, capture, correlationId),
+        this.deps.orders.captureAndConfirm(orderId, capture, correlationId),
       );
+      return { captureId };
     }
+    // The capture is recorded but the order not confirmed: the confirmation was refused on an
+    // earlier try, or a release before 0015 recorded the two apart.
     await this.unlessFenced({ orderId, correlationId }, () =>
       this.deps.orders.confirm(orderId, correlationId),
     );
@@ -279,8 +283,9 @@ export class PaymentSaga {
     }
   }
 
-  private async order(orderId: string): Promise<Order> {
-    const order = await this.deps.orders.getOrder(orderId);
+  /** The payment steps' read: the order's state, fence and payment, not its items (migrations/0015). */
+  private async order(orderId: string): Promise<PaymentView> {
+    const order = await this.deps.orders.getPaymentView(orderId);
     if (!order) throw new OrderNotFoundError(orderId);
     return order;
   }
