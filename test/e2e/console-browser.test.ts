@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readAttention } from '../../tools/ops/bulk.js';
 import { type OpsConsole, startOpsConsole } from '../../tools/ops/console/server.js';
 import { localTarget, type OpsTarget } from '../../tools/ops/target.js';
 import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../support/local-stack-process.js';
@@ -81,6 +82,12 @@ describe('the operator console in a real browser, against the local stack (docs/
       );
     }
     target = await localTarget(dataDir);
+    // A FAILED row comes with the 5th receive; SQS moves the message once its visibility ends.
+    await waitFor(
+      () => readAttention(target),
+      (attention) => attention.dlqDepth === 5,
+      'five messages in the DLQ',
+    );
     opsConsole = await startOpsConsole(target);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
