@@ -520,6 +520,50 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.order_holdings(p_order_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return (
+  select jsonb_build_object(
+    'reservedItems', (
+      select coalesce(jsonb_agg(jsonb_build_object('sku', r.sku, 'quantity', r.quantity) order by r.sku), '[]'::jsonb)
+      from reservations r
+      where r.order_id = o.id
+        and r.status = 'HELD'
+    ),
+    -- Debits are negative and refunds positive in the ledger: what is still taken is minus their sum.
+    'storeCreditCents', (
+      select greatest(0, -coalesce(sum(t.amount_cents), 0))
+      from wallet_transactions t
+      where t.order_id = o.id
+        and t.kind in ('DEBIT', 'REFUND')
+    ),
+    'card', (
+      select jsonb_build_object(
+        'status', case p.status
+          when 'AUTHORIZED' then 'AUTHORIZED'
+          when 'CAPTURED' then 'CAPTURED'
+          -- Authorize may have reached the provider without its answer: the provider knows.
+          when 'PENDING' then 'UNKNOWN'
+          else 'NONE'
+        end,
+        'amountCents', case when p.status in ('AUTHORIZED', 'CAPTURED', 'PENDING') then p.amount_cents else 0 end
+      )
+      from payments p
+      where p.order_id = o.id
+    )
+  )
+  from orders o
+  where o.id = p_order_id
+  );
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -916,6 +960,50 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.requeue_compensation(p_compensation_id text, p_requested_by text, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_order_id uuid;
+  v_status text;
+begin
+  select order_id, status into v_order_id, v_status
+  from failed_compensations
+  where compensation_id = p_compensation_id
+  for update;
+  if not found then
+    return jsonb_build_object('outcome', 'NOT_FOUND');
+  end if;
+  if v_status = 'RESOLVED' then
+    return jsonb_build_object('outcome', 'RESOLVED', 'status', v_status);
+  end if;
+  -- FAILED waits for the worker again; PENDING and RETRYING are already waiting or being worked on.
+  if v_status = 'FAILED' then
+    update failed_compensations
+    set status = 'PENDING', updated_at = now()
+    where compensation_id = p_compensation_id;
+  end if;
+  perform record_order_event(
+    v_order_id,
+    'COMPENSATION_RETRY_REQUESTED',
+    jsonb_build_object(
+      'compensationId', p_compensation_id,
+      'requestedBy', p_requested_by,
+      'previousStatus', v_status
+    ),
+    p_correlation_id
+  );
+  return jsonb_build_object(
+    'outcome', 'APPLIED',
+    'status', case when v_status = 'FAILED' then 'PENDING' else v_status end
+  );
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.set_order_status(p_order_id uuid, p_from text, p_to text, p_event text, p_detail jsonb, p_correlation_id text, p_cancellation_reason text DEFAULT NULL::text)
  RETURNS void
  LANGUAGE plpgsql
@@ -994,6 +1082,7 @@ grant execute on function fence_order(p_order_id uuid, p_correlation_id text) to
 grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to checkout_app;
+grant execute on function order_holdings(p_order_id uuid) to checkout_app;
 grant execute on function order_snapshot(p_order_id uuid) to checkout_app;
 grant execute on function payment_step_view(p_order_id uuid) to checkout_app;
 grant execute on function place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
@@ -1001,6 +1090,7 @@ grant execute on function place_order(p_order_id uuid, p_customer_id text, p_cur
 grant execute on function record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text) to checkout_app;
 grant execute on function refund_store_credit(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function release_reservations(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function requeue_compensation(p_compensation_id text, p_requested_by text, p_correlation_id text) to checkout_app;
 grant execute on function set_wallet_balance(p_customer_id text, p_balance_cents bigint, p_adjustment_key text) to checkout_app;
 
 alter role checkout_app in database current_database() set idle_in_transaction_session_timeout = '10s';

@@ -13,6 +13,7 @@ import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../src/db/roles.j
 import { describeError } from '../src/runtime/errors.js';
 import { compensationMessageOf } from '../src/saga/compensation-message.js';
 import { startLocalApiServer } from './api-server.js';
+import type { Pausable } from './aws/control-plane-endpoint.js';
 import { createLocalDynamoDbClient, createTable, startLocalDynamoDb } from './aws/dynamodb.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws/local-account.js';
 import { createLocalSqsClient, startLocalSqs } from './aws/sqs.js';
@@ -32,6 +33,7 @@ import { startIamProxy } from './lambda/iam.js';
 import {
   COMPENSATION_WORKER_ENTRY,
   localVisibilityTimeoutSeconds,
+  OUTBOX_RELAY_ENTRY,
   SWEEPER_ENTRY,
   sweeperEnvironment,
 } from './lambda/local-differences.js';
@@ -45,9 +47,11 @@ import {
   type ResourceId,
   readLocalApplication,
   readQueues,
+  type TemplateEventSourceMapping,
   type TemplateFunction,
   type TemplateTable,
 } from './lambda/template.js';
+import { pausable, startLocalOperatorSwitches } from './operator-switches.js';
 import { JournaledProviderStore } from './payment-provider/journaled-store.js';
 import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
@@ -190,8 +194,20 @@ export async function startLocalStack(
     });
     await enforceIam(context, functions, stores);
     const saga = await startSaga(context, app, functions);
-    const compensationQueue = await startEventSources(context, { app, functions, stores, sql: database.sql });
-    await startSchedules(context, { app, functions, appSql: database.appSql });
+    const events = await startEventSources(context, { app, functions, stores, sql: database.sql });
+    const jobs = await startSchedules(context, { app, functions, appSql: database.appSql });
+    // Pollers and jobs run behind the operators' switches, which start them (local/operator-switches.ts).
+    const switches = await startLocalOperatorSwitches({
+      app,
+      dataDir: config.dataDir,
+      dynamoDbEndpoint: endpointsOf(config).dynamodb,
+      mappings: events.mappings,
+      jobs,
+      workerEntry: COMPENSATION_WORKER_ENTRY,
+      functionOf: (mapping) => functions.find(mapping.function),
+    });
+    context.stops.push("the operators' switches", () => switches.endpoint.close());
+    const compensationQueue = events.compensationQueue;
     const api = await startApi(context, app, functions);
     await writeStackState(config.dataDir, {
       pid: process.pid,
@@ -202,6 +218,7 @@ export async function startLocalStack(
       compensationDlqArn: queueArn(compensationQueue.dlqUrl),
       stepFunctionsEndpoint: saga.endpoint,
       stateMachineArn: saga.stateMachineArn,
+      switches: switches.state,
     });
     return { apiUrl: api.url, providerUrl: provider.url, close: () => context.stops.stopAll() };
   } catch (error) {
@@ -486,8 +503,13 @@ async function startEventSources(
     readonly stores: Stores;
     readonly sql: Sql;
   },
-): Promise<{ readonly queueUrl: string; readonly dlqUrl: string }> {
+): Promise<{
+  readonly compensationQueue: { readonly queueUrl: string; readonly dlqUrl: string };
+  /** Each mapping's poller, not started: the operators' switches start it. */
+  readonly mappings: { readonly mapping: TemplateEventSourceMapping; readonly runner: Pausable }[];
+}> {
   const { app, functions, stores } = options;
+  const mappings: { mapping: TemplateEventSourceMapping; runner: Pausable }[] = [];
   const compensationMapping = app.eventSourceMappings.find(
     (mapping) => functions.find(mapping.function).entry === COMPENSATION_WORKER_ENTRY,
   );
@@ -511,47 +533,65 @@ async function startEventSources(
     // As many batches at once as the mapping's MaximumConcurrency, received in rounds
     // (local/lambda/local-differences.ts): with the visibility timeout compressed to seconds, a
     // receive while a batch is still being worked on could be handed one of its messages.
-    const poller = startSqsPoller({
-      // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
-      client: pollerClient,
-      queueUrl: stores.queueUrls.get(idOf(mapping.queue)) as string,
-      batchSize: mapping.batchSize,
-      ...(mapping.maximumConcurrency !== undefined ? { maximumConcurrency: mapping.maximumConcurrency } : {}),
-      reportBatchItemFailures: mapping.reportBatchItemFailures,
-      waitTimeSeconds: 1,
-      visibilityTimeoutSeconds: config.compensationRetrySeconds,
-      functionName: consumer.name,
-      handler: (event) => functions.invoke(consumer, event),
-      onError: (error) => log(`[lambda ${consumer.name}] batch failed: ${describeError(error)}`),
-    });
+    const poller = pausable(() =>
+      startSqsPoller({
+        // Lambda polls with the function's role: it needs sqs:ReceiveMessage and DeleteMessage.
+        client: pollerClient,
+        queueUrl: stores.queueUrls.get(idOf(mapping.queue)) as string,
+        batchSize: mapping.batchSize,
+        ...(mapping.maximumConcurrency !== undefined
+          ? { maximumConcurrency: mapping.maximumConcurrency }
+          : {}),
+        reportBatchItemFailures: mapping.reportBatchItemFailures,
+        waitTimeSeconds: 1,
+        visibilityTimeoutSeconds: config.compensationRetrySeconds,
+        functionName: consumer.name,
+        handler: (event) => functions.invoke(consumer, event),
+        onError: (error) => log(`[lambda ${consumer.name}] batch failed: ${describeError(error)}`),
+      }),
+    );
+    mappings.push({ mapping, runner: poller });
     stops.push(`${consumer.name}'s event source`, () => poller.stop());
   }
-  return compensationQueue;
+  return { compensationQueue, mappings };
 }
 
-/** The sweeper (once at start, then on its interval) and the outbox relay to `events.jsonl`. */
+/**
+ * The sweeper (once at start, then on its interval) and the outbox relay to `events.jsonl`, each
+ * returned with the function its schedule targets, not started: the operators' switches start them.
+ */
 async function startSchedules(
   { config, progress, stops, usage }: StartContext,
   options: { readonly app: LocalApplication; readonly functions: LocalFunctions; readonly appSql: Sql },
-): Promise<void> {
+): Promise<{ readonly function: TemplateFunction; readonly runner: Pausable }[]> {
   const { app, functions } = options;
   const sweeper = app.functions.find((fn) => fn.entry === SWEEPER_ENTRY);
   if (!sweeper) throw new LocalStackConfigError(`the CDK app has no function for ${SWEEPER_ENTRY}`);
   progress(`starting the crash-recovery sweeper (${sweeper.name})`);
   // Sagas in flight when the stack last stopped died with it: pick them up straight away.
   await recoverAtStart(functions, sweeper);
-  const sweeps = repeatEvery(config.sweeperIntervalMs, async () => {
-    await functions.invoke(sweeper, scheduledEvent(sweeper));
-  });
+  const sweeps = pausable(() =>
+    repeatEvery(config.sweeperIntervalMs, async () => {
+      await functions.invoke(sweeper, scheduledEvent(sweeper));
+    }),
+  );
   stops.push('the sweeper', () => sweeps.stop());
 
   progress(`starting the outbox relay (events go to ${path.join(config.dataDir, 'events.jsonl')})`);
-  const relay = startLocalOutboxRelay({
-    sql: options.appSql,
-    publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
-    intervalMs: 1000,
-  });
+  const relay = pausable(() =>
+    startLocalOutboxRelay({
+      sql: options.appSql,
+      publisher: new LocalEventSink({ file: path.join(config.dataDir, 'events.jsonl'), usage }),
+      intervalMs: 1000,
+    }),
+  );
   stops.push('the outbox relay', () => relay.stop());
+  const outboxRelay = app.functions.find((fn) => fn.entry === OUTBOX_RELAY_ENTRY);
+  if (!outboxRelay) throw new LocalStackConfigError(`the CDK app has no function for ${OUTBOX_RELAY_ENTRY}`);
+  return [
+    { function: sweeper, runner: sweeps },
+    { function: outboxRelay, runner: relay },
+  ];
 }
 
 /** The template's API methods behind the local API Gateway. */

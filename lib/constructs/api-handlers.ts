@@ -14,6 +14,7 @@ import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
+import type { OperatorControlsTable } from './operator-controls-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
 import type { SagaStartQueue } from './saga-start-queue.js';
@@ -38,6 +39,8 @@ export interface ApiHandlersProps {
   readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
   readonly compensationQueue: CompensationQueue;
+  /** The operators' switches, checkout's kill switch among them. */
+  readonly operatorControls: OperatorControlsTable;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -127,6 +130,10 @@ export class ApiHandlers extends Construct {
         return;
       case config.compensationQueue.key:
         props.compensationQueue.bindSender(fn.function);
+        return;
+      case config.operatorControls.key:
+        if (access !== 'switches') break;
+        props.operatorControls.grantSwitchRead(fn.function);
         return;
     }
     throw new Error(

@@ -67,7 +67,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       422: ['IDEMPOTENCY_KEY_REUSED', 'CURRENCY_MISMATCH', 'STORE_CREDIT_EXCEEDS_TOTAL'],
       429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
-      503: ['SERVICE_UNAVAILABLE'],
+      503: ['SERVICE_UNAVAILABLE', 'CHECKOUT_PAUSED'],
     },
     gatewayResponses: THROTTLING,
   },

@@ -58,6 +58,13 @@ export const DATABASE_CALL_SECONDS =
  */
 export const SECRET_MAX_AGE_SECONDS = 300;
 
+/**
+ * How long a checkout container keeps the operators' checkout switch it read (docs/adr/0024): a
+ * stop takes effect on every container within this, without a deploy, for one DynamoDB query per
+ * container and interval rather than one per checkout.
+ */
+export const SWITCH_MAX_AGE_SECONDS = 5;
+
 /** The provider client's timeout when the stage sets none (`PAYMENT_TIMEOUT_MS`). */
 export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 15;
 

@@ -7,6 +7,7 @@ import {
   idempotency,
   lambda,
   migrations,
+  operatorControls,
   outboxRelay,
   paymentProvider,
   powertools,
@@ -41,7 +42,9 @@ export type Access =
   /** The state machine: DescribeExecution of its executions only. */
   | 'describe'
   /** The payment provider: its endpoint, to report the breaker; no credential, never called. */
-  | 'breakerOnly';
+  | 'breakerOnly'
+  /** The operator controls table: one Query of the switches' partition (checkout's kill switch). */
+  | 'switches';
 
 /** A group a function reads, with how much of the resource behind it it uses. */
 export type LimitedGroup<G extends ConfigGroup = ConfigGroup> = G & { readonly access: Access };
@@ -62,6 +65,7 @@ export const CHECKOUT_FUNCTION = [
   database,
   idempotency,
   limitedTo(customerLimits, 'checkouts'),
+  limitedTo(operatorControls, 'switches'),
   limitedTo(stateMachine, 'start'),
   sagaStart,
 ] as const;

@@ -177,6 +177,15 @@ export const customerLimits = group('customerLimits', 'Per-customer request and 
   }),
 });
 
+/** The operators' switches (docs/adr/0024): checkout reads whether it is stopped. */
+export const operatorControls = group('operatorControls', "The operators' switches.", {
+  tableName: requiredText({
+    name: 'OPERATOR_CONTROLS_TABLE_NAME',
+    doc: 'The DynamoDB table of the kill switches and the operator log; checkout only queries the switches.',
+    setBy: 'stack',
+  }),
+});
+
 /** The payment saga: where executions start or are described. */
 export const stateMachine = group('stateMachine', 'The payment saga state machine.', {
   arn: requiredText({
@@ -290,6 +299,7 @@ export const CONFIG_GROUPS = [
   providerSecret,
   idempotency,
   customerLimits,
+  operatorControls,
   stateMachine,
   sagaStart,
   sagaStarter,

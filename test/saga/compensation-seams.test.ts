@@ -389,7 +389,10 @@ describe('compensation at the seams between layers', () => {
       // send, then mark the row PENDING); a worker had queued a copy of it again.
       expect(await redriveDlq(env.sqs, { dlqArn: env.queue.dlqArn, sourceArn: env.queue.queueArn })).toBe(1);
       await queue.send(message);
-      await compensations.markRequeued(compensationId);
+      await compensations.markRequeued(compensationId, {
+        requestedBy: 'arn:operator',
+        correlationId: 'corr',
+      });
       await queue.send(message);
 
       const batches = startRecordingWorker(5_000);
