@@ -244,6 +244,24 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_captured jsonb;
+begin
+  v_captured := mark_captured(p_order_id, p_capture_id, p_correlation_id);
+  if v_captured ->> 'outcome' not in ('APPLIED', 'UNCHANGED') then
+    return v_captured || jsonb_build_object('step', 'capture');
+  end if;
+  return confirm_order(p_order_id, p_correlation_id) || jsonb_build_object('step', 'confirm');
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.confirm_order(p_order_id uuid, p_correlation_id text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -502,6 +520,50 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.order_holdings(p_order_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return (
+  select jsonb_build_object(
+    'reservedItems', (
+      select coalesce(jsonb_agg(jsonb_build_object('sku', r.sku, 'quantity', r.quantity) order by r.sku), '[]'::jsonb)
+      from reservations r
+      where r.order_id = o.id
+        and r.status = 'HELD'
+    ),
+    -- Debits are negative and refunds positive in the ledger: what is still taken is minus their sum.
+    'storeCreditCents', (
+      select greatest(0, -coalesce(sum(t.amount_cents), 0))
+      from wallet_transactions t
+      where t.order_id = o.id
+        and t.kind in ('DEBIT', 'REFUND')
+    ),
+    'card', (
+      select jsonb_build_object(
+        'status', case p.status
+          when 'AUTHORIZED' then 'AUTHORIZED'
+          when 'CAPTURED' then 'CAPTURED'
+          -- Authorize may have reached the provider without its answer: the provider knows.
+          when 'PENDING' then 'UNKNOWN'
+          else 'NONE'
+        end,
+        'amountCents', case when p.status in ('AUTHORIZED', 'CAPTURED', 'PENDING') then p.amount_cents else 0 end
+      )
+      from payments p
+      where p.order_id = o.id
+    )
+  )
+  from orders o
+  where o.id = p_order_id
+  );
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.order_snapshot(p_order_id uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -537,6 +599,52 @@ begin
     from orders o
     join payments p on p.order_id = o.id
     where o.id = p_order_id
+  );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.payment_step_view(p_order_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return (
+    select jsonb_build_object(
+      'orderId', o.id,
+      'status', o.status,
+      'currency', o.currency,
+      'chargeCents', o.charge_cents,
+      'paymentMethod', o.payment_method,
+      'payment', jsonb_build_object('status', p.status, 'authorizationId', p.authorization_id),
+      -- As order_snapshot's (0013): fenced, or compensated by a release that ran without a fence.
+      'fenced', o.fenced_at is not null or o.status in ('CANCELLED', 'REQUIRES_ATTENTION') or p.status in ('VOIDED', 'REFUNDED')
+    )
+    from orders o
+    join payments p on p.order_id = o.id
+    where o.id = p_order_id
+  );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  -- A retry must find its order even when the stock or credit the first attempt reserved has gone
+  -- since: place_order would answer OUT_OF_STOCK before it ever reached the duplicate key.
+  if exists (select 1 from orders where id = p_order_id) then
+    return jsonb_build_object('outcome', 'EXISTS', 'order', order_snapshot(p_order_id));
+  end if;
+  return place_order(
+    p_order_id, p_customer_id, p_currency, p_payment_method, p_store_credit_cents,
+    p_skus, p_quantities, p_reservation_ttl, p_correlation_id
   );
 end
 $function$;
@@ -852,6 +960,50 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.requeue_compensation(p_compensation_id text, p_requested_by text, p_correlation_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_order_id uuid;
+  v_status text;
+begin
+  select order_id, status into v_order_id, v_status
+  from failed_compensations
+  where compensation_id = p_compensation_id
+  for update;
+  if not found then
+    return jsonb_build_object('outcome', 'NOT_FOUND');
+  end if;
+  if v_status = 'RESOLVED' then
+    return jsonb_build_object('outcome', 'RESOLVED', 'status', v_status);
+  end if;
+  -- FAILED waits for the worker again; PENDING and RETRYING are already waiting or being worked on.
+  if v_status = 'FAILED' then
+    update failed_compensations
+    set status = 'PENDING', updated_at = now()
+    where compensation_id = p_compensation_id;
+  end if;
+  perform record_order_event(
+    v_order_id,
+    'COMPENSATION_RETRY_REQUESTED',
+    jsonb_build_object(
+      'compensationId', p_compensation_id,
+      'requestedBy', p_requested_by,
+      'previousStatus', v_status
+    ),
+    p_correlation_id
+  );
+  return jsonb_build_object(
+    'outcome', 'APPLIED',
+    'status', case when v_status = 'FAILED' then 'PENDING' else v_status end
+  );
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.set_order_status(p_order_id uuid, p_from text, p_to text, p_event text, p_detail jsonb, p_correlation_id text, p_cancellation_reason text DEFAULT NULL::text)
  RETURNS void
  LANGUAGE plpgsql
@@ -920,17 +1072,25 @@ grant update (on_hand, updated_at) on inventory to checkout_app;
 grant update (recovery_lease_until) on orders to checkout_app;
 grant update (attempts, last_error, next_attempt_at, published_at) on outbox_events to checkout_app;
 grant update (currency, name, price_cents, updated_at) on products to checkout_app;
+grant execute on function capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text) to PUBLIC;
+grant execute on function payment_step_view(p_order_id uuid) to PUBLIC;
+grant execute on function place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to PUBLIC;
 grant execute on function cancel_order(p_order_id uuid, p_reason text, p_correlation_id text) to checkout_app;
+grant execute on function capture_and_confirm(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
 grant execute on function confirm_order(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function fence_order(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function mark_authorized(p_order_id uuid, p_authorization_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_captured(p_order_id uuid, p_capture_id text, p_correlation_id text) to checkout_app;
 grant execute on function mark_requires_attention(p_order_id uuid, p_compensation_id text, p_steps jsonb, p_error text, p_cancellation_reason text, p_correlation_id text) to checkout_app;
+grant execute on function order_holdings(p_order_id uuid) to checkout_app;
 grant execute on function order_snapshot(p_order_id uuid) to checkout_app;
+grant execute on function payment_step_view(p_order_id uuid) to checkout_app;
+grant execute on function place_or_find_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
 grant execute on function place_order(p_order_id uuid, p_customer_id text, p_currency text, p_payment_method text, p_store_credit_cents bigint, p_skus text[], p_quantities integer[], p_reservation_ttl interval, p_correlation_id text) to checkout_app;
 grant execute on function record_payment_outcome(p_order_id uuid, p_payment_status text, p_correlation_id text) to checkout_app;
 grant execute on function refund_store_credit(p_order_id uuid, p_correlation_id text) to checkout_app;
 grant execute on function release_reservations(p_order_id uuid, p_correlation_id text) to checkout_app;
+grant execute on function requeue_compensation(p_compensation_id text, p_requested_by text, p_correlation_id text) to checkout_app;
 grant execute on function set_wallet_balance(p_customer_id text, p_balance_cents bigint, p_adjustment_key text) to checkout_app;
 
 alter role checkout_app in database current_database() set idle_in_transaction_session_timeout = '10s';

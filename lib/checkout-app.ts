@@ -110,6 +110,7 @@ export function addStageStacks(
     compensationQueue: stateful.compensationQueue,
     sagaStartQueue: stateful.sagaStartQueue,
     customerLimits: stateful.customerLimits,
+    operatorControls: stateful.operatorControls,
     paymentProviderCredential: stateful.paymentProviderCredential.secret,
     userPool: stateful.identity.userPool,
     eventBus: stateful.eventBus,

@@ -124,7 +124,7 @@ export class PipelineStack extends Stack {
       },
       synthCodeBuildDefaults: {
         // The test suite is most of the build (docs/deploy.md, "Stage durations"): two test files
-        // at a time, each starting local stacks and databases that use more cores than that.
+        // at a time, each starting emulated stacks and databases that use more cores than that.
         buildEnvironment: { computeType: ComputeType.LARGE },
         timeout: Duration.minutes(40),
         // npm's download cache between builds on the same host (best effort, no bucket to keep).

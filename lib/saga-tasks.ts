@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { SagaDefinitionView } from '../src/config/budget.js';
 
 /**
- * The saga's Lambda tasks, read from the ASL file. CDK builds one function per task from this list
- * and local mode serves each task with the same handler module, so the definition is the one place
- * that names the saga's steps. Pure: no aws-cdk-lib import, so local mode and tests load it cheaply.
+ * The saga's Lambda tasks, read from the ASL file. CDK builds one function per task from this list,
+ * so the definition is the one place that names the saga's steps. Pure: no aws-cdk-lib import, so
+ * tools and tests load it cheaply.
  */
 
 /** The saga definition, relative to the repository root. */

@@ -9,6 +9,7 @@ import { CustomerLimitsTable } from './constructs/customer-limits-table.js';
 import { CheckoutDatabase } from './constructs/database.js';
 import { IdempotencyTable } from './constructs/idempotency-table.js';
 import { Network } from './constructs/network.js';
+import { OperatorControlsTable } from './constructs/operator-controls-table.js';
 import { OpsTopic } from './constructs/ops-topic.js';
 import { PaymentProviderCredential } from './constructs/payment-provider.js';
 import { SagaStartQueue } from './constructs/saga-start-queue.js';
@@ -40,6 +41,8 @@ export class StatefulStack extends Stack {
   readonly sagaStartQueue: SagaStartQueue;
   /** Per-customer request counters of the API (one item per customer and minute). */
   readonly customerLimits: CustomerLimitsTable;
+  /** The operators' kill switches and log (docs/adr/0024). */
+  readonly operatorControls: OperatorControlsTable;
   readonly identity: CustomerIdentity;
   readonly opsTopic: OpsTopic;
   /** The payment provider's API key. */
@@ -92,6 +95,10 @@ export class StatefulStack extends Stack {
     this.apiIdempotency = new IdempotencyTable(this, 'ApiIdempotency', retained);
     this.compensationIdempotency = new IdempotencyTable(this, 'CompensationIdempotency', retained);
     this.customerLimits = new CustomerLimitsTable(this, 'CustomerLimits', retained);
+    this.operatorControls = new OperatorControlsTable(this, 'OperatorControls', {
+      ...retained,
+      adminPrincipals: config.adminPrincipals,
+    });
     this.compensationQueue = new CompensationQueue(this, 'CompensationQueue', {
       queueName: `checkout-${config.stageName}-compensations`,
       budget: config.budget,
@@ -134,6 +141,10 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'SagaStartQueueArn', { value: this.sagaStartQueue.queue.queueArn });
     new CfnOutput(this, 'SagaStartDlqArn', { value: this.sagaStartQueue.deadLetterQueue.queueArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'OperatorControlsTableName', {
+      description: 'Kill switches and the operator log: npm run ops -- switch ... writes it',
+      value: this.operatorControls.table.tableName,
+    });
     new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.identity.appClient.userPoolClientId });
     if (this.identity.smokeTestClient) {

@@ -23,6 +23,7 @@ import type { IdempotencyTable } from './constructs/idempotency-table.js';
 import { JobAlarms } from './constructs/job-alarms.js';
 import { liveAlias } from './constructs/live-alias.js';
 import { Monitoring } from './constructs/monitoring.js';
+import type { OperatorControlsTable } from './constructs/operator-controls-table.js';
 import { OrderSweeper } from './constructs/order-sweeper.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
 import { PaymentProviderEndpoint, SimulatedPaymentProvider } from './constructs/payment-provider.js';
@@ -47,6 +48,8 @@ export interface StatelessStackProps extends StackProps {
   readonly paymentProviderCredential: ISecret;
   /** Counters of the per-customer limits. */
   readonly customerLimits: CustomerLimitsTable;
+  /** The operators' kill switches: checkout reads its own. */
+  readonly operatorControls: OperatorControlsTable;
   /** Customers' user pool, whose tokens the API's authorizer accepts. */
   readonly userPool: IUserPool;
   /** Where the outbox relay publishes. */
@@ -156,6 +159,7 @@ export class StatelessStack extends Stack {
       sagaStartQueue,
       stateMachineName: this.saga.stateMachineName,
       compensationQueue,
+      operatorControls: props.operatorControls,
       payments,
       budget: config.budget.api,
     });
@@ -248,6 +252,15 @@ export class StatelessStack extends Stack {
       value: this.saga.live.aliasArn,
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    // What the kill switches of npm run ops turn off and on (docs/adr/0024).
+    new CfnOutput(this, 'CompensationWorkerMappingId', {
+      description: "The compensation worker's event source mapping: npm run ops -- switch worker off|on",
+      value: this.compensationWorker.eventSourceMappingId,
+    });
+    new CfnOutput(this, 'JobScheduleNames', {
+      description: 'The sweeper and outbox relay schedules: npm run ops -- switch jobs off|on',
+      value: [this.sweeper.job.schedule.scheduleName, this.outboxRelay.job.schedule.scheduleName].join(','),
+    });
     const smokeTestKey = this.api.apiKeys.get(SMOKE_TEST_API_CLIENT);
     if (smokeTestKey) {
       new CfnOutput(this, 'SmokeTestApiKeyId', {

@@ -61,8 +61,7 @@ export const INFRASTRUCTURE_RETRY_SCALE = 0.1;
 /**
  * The payment saga as AWS runs it, on this machine: the ASL file executed by aws-local-stepfunctions,
  * each Task served by its real Lambda handler module, the compensation queue on the local SQS. The
- * handlers build from the configuration the host gives them (`hostConfiguration`, see
- * `local/stack.ts`), or read it from the environment as in AWS when none is given (the tests).
+ * handlers read their configuration from the environment, as in AWS.
  */
 export async function createLocalPaymentSaga(options: LocalPaymentSagaOptions): Promise<LocalStateMachine> {
   const substitutions: Record<string, string> = {

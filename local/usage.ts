@@ -21,21 +21,27 @@ export interface LambdaUsage {
   readonly invocations: number;
   readonly billedMs: number;
   readonly coldStarts: number;
+  /** The handlers' own CPU time, summed (what the containers measured around each handler). */
+  readonly cpuMs?: number;
 }
 
 export class UsageMeter {
   private readonly counts = new Map<string, number>();
-  private readonly lambda = new Map<string, { invocations: number; billedMs: number; coldStarts: number }>();
+  private readonly lambda = new Map<
+    string,
+    { invocations: number; billedMs: number; coldStarts: number; cpuMs: number }
+  >();
 
   count(name: string, amount = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + amount);
   }
 
   /** One invocation; Lambda rounds each invocation's duration up to the next millisecond. */
-  invocation(functionName: string, durationMs: number, coldStart = false): void {
-    const entry = this.lambda.get(functionName) ?? { invocations: 0, billedMs: 0, coldStarts: 0 };
+  invocation(functionName: string, durationMs: number, coldStart = false, cpuMs = 0): void {
+    const entry = this.lambda.get(functionName) ?? { invocations: 0, billedMs: 0, coldStarts: 0, cpuMs: 0 };
     entry.invocations += 1;
     entry.billedMs += Math.max(1, Math.ceil(durationMs));
+    entry.cpuMs += cpuMs;
     if (coldStart) entry.coldStarts += 1;
     this.lambda.set(functionName, entry);
   }

@@ -69,6 +69,7 @@ export function usageBetween(before: UsageSnapshot, after: UsageSnapshot): Usage
         invocations,
         billedMs: entry.billedMs - earlier.billedMs,
         coldStarts: (entry.coldStarts ?? 0) - (earlier.coldStarts ?? 0),
+        ...(entry.cpuMs === undefined ? {} : { cpuMs: entry.cpuMs - (earlier.cpuMs ?? 0) }),
       };
     }
   }
@@ -96,6 +97,11 @@ export interface CheckoutUsage {
   readonly lambdaBilledMs: number;
   /** Containers started for the checkouts, per checkout: each is a cold start AWS would have too. */
   readonly coldStarts: number;
+  /**
+   * The handlers' own CPU per checkout (ms), measured inside each container around the handler:
+   * what Lambda bills as compute, without the local runtime's IPC and the stand-ins.
+   */
+  readonly handlerCpuMs?: number;
   readonly lambdaGbSeconds: number;
   /** Sagas' task functions only (`checkout-<State>`), for the other orchestrators on paper. */
   readonly sagaTaskInvocations: number;
@@ -145,12 +151,16 @@ export function perCheckout(
           invocations: per(entry.invocations),
           billedMs: per(entry.billedMs),
           coldStarts: per(entry.coldStarts),
+          ...(entry.cpuMs === undefined ? {} : { cpuMs: per(entry.cpuMs) }),
         },
       ]),
     ),
     lambdaInvocations: per(functions.reduce((total, [, entry]) => total + entry.invocations, 0)),
     lambdaBilledMs: per(functions.reduce((total, [, entry]) => total + entry.billedMs, 0)),
     coldStarts: per(functions.reduce((total, [, entry]) => total + entry.coldStarts, 0)),
+    ...(functions.some(([, entry]) => entry.cpuMs !== undefined)
+      ? { handlerCpuMs: per(functions.reduce((total, [, entry]) => total + (entry.cpuMs ?? 0), 0)) }
+      : {}),
     lambdaGbSeconds: per(gbSeconds(functions.reduce((total, [, entry]) => total + entry.billedMs, 0))),
     sagaTaskInvocations: per(tasks.reduce((total, [, entry]) => total + entry.invocations, 0)),
     sagaTaskGbSeconds: per(gbSeconds(tasks.reduce((total, [, entry]) => total + entry.billedMs, 0))),

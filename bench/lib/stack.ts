@@ -11,6 +11,7 @@ import {
   type StackProcess,
   spawnStack,
 } from '../../test/support/local-stack-process.js';
+import { enableStatementStatistics } from './database-cost.js';
 
 /** The system under test: a local stack the bench started, or one it was pointed at. */
 export interface BenchTarget {
@@ -66,6 +67,8 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     dataDir: path.join(path.dirname(dataDir), 'postgres'),
     port: await findFreePort(),
   });
+  // Statement statistics for the cost per checkout (bench/lib/database-cost.ts), before the stack connects.
+  await enableStatementStatistics(postgres.adminUrl, () => postgres.restart('fast'));
   log(
     `starting a local stack (data in ${dataDir}, API on 127.0.0.1:${ports.PORT}, PostgreSQL on :${postgres.port})`,
   );
@@ -79,7 +82,8 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
   };
   let stopping = false;
   const start = async (env: Record<string, string>) => {
-    const started = await spawnStack({ ports, dataDir, readyTimeoutMs: 120_000, env });
+    // A synth on a machine shared with other work can take minutes.
+    const started = await spawnStack({ ports, dataDir, readyTimeoutMs: 600_000, env });
     // A stack that dies under the bench says why, instead of leaving only connection errors.
     void started.exited.then((code) => {
       if (!stopping) log(`the local stack died (exit code ${code}):\n${started.output().slice(-4000)}`);

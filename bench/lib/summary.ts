@@ -7,6 +7,7 @@ import {
 } from '../scenarios/physical-limit.js';
 import type { CheckoutUsage, CostBreakdown } from './cost.js';
 import type { CpuUse } from './cpu.js';
+import { databaseCostSection } from './database-cost-report.js';
 import type { BenchResults } from './results.js';
 import { kib } from './results.js';
 import { type LatencySummary, round } from './stats.js';
@@ -82,6 +83,8 @@ export function summaryMarkdown(results: BenchResults): string {
     '',
     ...cpuTable([...load.ramp, load.constantRate].map((phase) => ({ label: phase.label, cpu: phase.cpu }))),
     '',
+    ...machineBound(load.constantRate.cpu),
+
     '## 3. Physical limit (same database, same run)',
     '',
     `${limit.connections} connections (the stack's handler pool, DB_POOL_MAX), ${limit.durationSeconds} s per loop; ` +
@@ -172,6 +175,21 @@ export function summaryMarkdown(results: BenchResults): string {
   return lines.join('\n');
 }
 
+/**
+ * The load profile is not a target (docs/capacity.md turns the measured costs into what AWS carries):
+ * what bounded it here is the machine, said with its busy cores.
+ */
+function machineBound(cpu: CpuUse | undefined): string[] {
+  if (!cpu) return [];
+  return [
+    `Not a target: the seeds' load targets are production targets, answered from the costs per checkout in ` +
+      `docs/capacity.md. Here the profile is bounded by this machine: at the constant rate ${cpu.machine} of its ` +
+      `${cpu.cores} cores were busy (function containers ${cpu.functions}, stack process ${cpu.stackNode}, ` +
+      `PostgreSQL ${cpu.postgres}, bench ${cpu.bench}, other work ${cpu.others}).`,
+    '',
+  ];
+}
+
 function costSection(cost: CostResult): string[] {
   const { happy, chaos } = cost;
   const usageRow = (label: string, u: CheckoutUsage) =>
@@ -216,6 +234,7 @@ function costSection(cost: CostResult): string[] {
     '',
     `Express bills the saga's time per checkout; ${happy.executionMs} ms (median POST → CONFIRMED here) is used.`,
     '',
+    ...(happy.database ? [...databaseCostSection(happy.database), ''] : []),
   ];
 }
 

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueUrlCommand,
@@ -7,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { approximateQueueDepth, createLocalSqsClient, redriveDlq } from '../../local/aws/sqs.js';
-import { INJECTED_FAULTS_FILE, type InjectedRecordFailure } from '../../local/record-failures.js';
+import { failedRecords } from '../../local/faults/record-failures.js';
 import type { CheckoutBody, CheckoutExchange } from '../lib/api.js';
 import { auditDlqAgainstTable, type InvariantReport, report } from '../lib/audit.js';
 import type { BenchContext } from '../lib/context.js';
@@ -15,7 +13,7 @@ import { auditHealthyCardOrders } from '../lib/invariants.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
 import { distribution, type LatencySummary, round, summarize } from '../lib/stats.js';
 
-/** The test payment methods (README "Local mode") and how often the chaos mix uses each. */
+/** The test payment methods (docs/local.md) and how often the chaos mix uses each. */
 export const PAYMENT_MIX: readonly [method: string, weight: number][] = [
   ['pm_card_visa', 45],
   ['pm_card_declined', 10],
@@ -89,7 +87,7 @@ export interface DatabaseFaults {
   readonly restarts: { readonly fast: number; readonly immediate: number };
   /** Rounds of `pg_terminate_backend` on the stack's connections, and connections terminated. */
   readonly terminations: { readonly rounds: number; readonly connections: number };
-  /** Records failed right after a provider side effect, by effect (from the stack's injected-faults.jsonl). */
+  /** Records failed right after a provider side effect, by effect (counted in the database). */
   readonly recordFailures: {
     readonly rate: number;
     readonly total: number;
@@ -119,7 +117,7 @@ export async function chaos(
     readonly beforeLoad?: () => Promise<void>;
   } = {},
 ): Promise<ChaosResult> {
-  const { checkouts, concurrency, outageMs, settleTimeoutMs } = ctx.sizes.chaos;
+  const { checkouts } = ctx.sizes.chaos;
   const random = mulberry32(SEED);
   const { prices, customers } = await seedChaosFixtures(ctx, checkouts);
   const requests = Array.from({ length: checkouts }, (_, i) =>
@@ -128,47 +126,130 @@ export async function chaos(
 
   const sqs = createLocalSqsClient(ctx.target.state.sqsEndpoint);
   const dlqUrl = await queueUrl(sqs, ctx.target.state.compensationDlqArn);
-  const faults: { atMs: number; action: string }[] = [];
-  const started = performance.now();
-  const fault = async (action: string, apply: () => Promise<void>) => {
-    await apply();
-    faults.push({ atMs: Math.round(performance.now() - started), action });
-  };
+  const faults = new FaultLog();
+  try {
+    const recordFailureRate = await prepareFaults(ctx, faults, hooks);
+    const load = await loadUnderFaults(ctx, faults, requests);
+    const loadEnd = performance.now();
+    const orderIds = [...new Set(load.exchanges.flatMap((e) => (e.orderId ? [e.orderId] : [])))];
+    ctx.progress.step(`  draining with the faults still on (${orderIds.length} orders accepted)`);
+    const { drained, drainMs } = await untilNothingInFlight(ctx, loadEnd);
+    const dlq = await dlqAfterTheLoad(ctx, sqs, dlqUrl);
+    ctx.progress.step(
+      `  ${dlq.failed} compensations failed for good, ${dlq.inDlq.length} in the DLQ: clearing faults, redriving`,
+    );
+    const redrive = await clearFaultsAndRedrive(ctx, faults, sqs, dlqUrl);
 
+    const result: ChaosResult = {
+      ...(await resultOfTheLoad(ctx, requests, load)),
+      faults: faults.entries,
+      databaseFaults: {
+        restarts: load.restarts,
+        terminations: load.terminations,
+        recordFailures: { rate: recordFailureRate, ...(await recordFailures(ctx, orderIds)) },
+      },
+      ...(await outcomes(ctx, orderIds)),
+      dlq: {
+        failedBeforeRedrive: dlq.failed,
+        messagesBeforeRedrive: dlq.inDlq.length,
+        redrives: redrive.redrives,
+        moved: redrive.moved,
+      },
+      drainMs: round(drainMs),
+      settleMs: round(redrive.settleMs),
+      settled: drained && redrive.settled,
+      dlqAudit: dlq.audit,
+      healthyCardOrders: await auditHealthyCardOrders(ctx.sql, await ctx.client.ledger(), orderIds),
+    };
+    ctx.progress.step(
+      `  orders ${JSON.stringify(result.orders)}, compensations ${JSON.stringify(result.compensations)}, ` +
+        `settled in ${Math.round(drainMs + redrive.settleMs)} ms`,
+    );
+    return result;
+  } finally {
+    await ctx.client.clearFaults().catch(() => {});
+    sqs.destroy();
+  }
+}
+
+/** What was done to the provider and the database, in milliseconds from the start of the scenario. */
+class FaultLog {
+  readonly entries: { atMs: number; action: string }[] = [];
+  private readonly started = performance.now();
+
+  /** Applies a fault, then logs it. */
+  async apply(action: string, apply: () => Promise<void>): Promise<void> {
+    await apply();
+    this.entries.push({ atMs: Math.round(performance.now() - this.started), action });
+  }
+}
+
+/**
+ * The stack restarted with record failures injected (when the bench owns it), then the provider's
+ * baseline latency and errors. Returns the record-failure rate in force.
+ */
+async function prepareFaults(
+  ctx: BenchContext,
+  faults: FaultLog,
+  hooks: { readonly beforeLoad?: () => Promise<void> },
+): Promise<number> {
+  let recordFailureRate = 0;
+  const { restartStack } = ctx.target;
+  if (restartStack) {
+    ctx.progress.step(`  restarting the stack with LOCAL_FAULT_RECORD_FAILURE_RATE=${RECORD_FAILURE_RATE}`);
+    await faults.apply(`record failures after ${RECORD_FAILURE_RATE * 100} % of provider side effects`, () =>
+      restartStack({ LOCAL_FAULT_RECORD_FAILURE_RATE: String(RECORD_FAILURE_RATE) }),
+    );
+    recordFailureRate = RECORD_FAILURE_RATE;
+  }
+  await hooks.beforeLoad?.();
+  await faults.apply(`latency ${BASELINE_FAULTS.latencyMs} ms, error rate ${BASELINE_FAULTS.errorRate}`, () =>
+    ctx.client.setFaults(BASELINE_FAULTS),
+  );
+  return recordFailureRate;
+}
+
+interface LoadUnderFaults {
+  readonly elapsedMs: number;
+  readonly exchanges: CheckoutExchange[];
+  /** The first and second answers of the requests sent twice at once. */
+  readonly pairs: (readonly [CheckoutExchange, CheckoutExchange])[];
+  readonly restarts: DatabaseFaults['restarts'];
+  readonly terminations: DatabaseFaults['terminations'];
+}
+
+/**
+ * The checkouts in a closed loop while the faults happen: the provider outage at 40 % of them,
+ * PostgreSQL restarted fast at 25 % and immediate at 70 % (when the bench owns the server), and a
+ * share of the stack's connections terminated every {@link TERMINATE_EVERY_MS}.
+ */
+async function loadUnderFaults(
+  ctx: BenchContext,
+  faults: FaultLog,
+  requests: readonly ChaosRequest[],
+): Promise<LoadUnderFaults> {
+  const { checkouts, concurrency, outageMs } = ctx.sizes.chaos;
+  const { restartDatabase } = ctx.target;
   const restarts = { fast: 0, immediate: 0 };
   const terminations = { rounds: 0, connections: 0 };
-  let recordFailureRate = 0;
-  let stopTerminating = () => {};
+  let outage: Promise<void> | undefined;
+  const outageAt = Math.floor(checkouts * 0.4);
+  // The two restarts fall outside the provider outage, so each fault is seen on its own too.
+  const databaseRestarts = new Map<number, 'fast' | 'immediate'>(
+    restartDatabase
+      ? [
+          [Math.floor(checkouts * 0.25), 'fast'],
+          [Math.floor(checkouts * 0.7), 'immediate'],
+        ]
+      : [],
+  );
+  const restarting: Promise<void>[] = [];
+  let faultError: unknown;
+  const stopTerminating = terminateConnectionsEvery(ctx, TERMINATE_EVERY_MS, (killed) => {
+    terminations.rounds += 1;
+    terminations.connections += killed;
+  });
   try {
-    const { restartStack, restartDatabase } = ctx.target;
-    if (restartStack) {
-      ctx.progress.step(`  restarting the stack with LOCAL_FAULT_RECORD_FAILURE_RATE=${RECORD_FAILURE_RATE}`);
-      await fault(`record failures after ${RECORD_FAILURE_RATE * 100} % of provider side effects`, () =>
-        restartStack({ LOCAL_FAULT_RECORD_FAILURE_RATE: String(RECORD_FAILURE_RATE) }),
-      );
-      recordFailureRate = RECORD_FAILURE_RATE;
-    }
-    await hooks.beforeLoad?.();
-    await fault(`latency ${BASELINE_FAULTS.latencyMs} ms, error rate ${BASELINE_FAULTS.errorRate}`, () =>
-      ctx.client.setFaults(BASELINE_FAULTS),
-    );
-    let outage: Promise<void> | undefined;
-    const outageAt = Math.floor(checkouts * 0.4);
-    // The two restarts fall outside the provider outage, so each fault is seen on its own too.
-    const databaseRestarts = new Map<number, 'fast' | 'immediate'>(
-      restartDatabase
-        ? [
-            [Math.floor(checkouts * 0.25), 'fast'],
-            [Math.floor(checkouts * 0.7), 'immediate'],
-          ]
-        : [],
-    );
-    const restarting: Promise<void>[] = [];
-    let faultError: unknown;
-    stopTerminating = terminateConnectionsEvery(ctx, TERMINATE_EVERY_MS, (killed) => {
-      terminations.rounds += 1;
-      terminations.connections += killed;
-    });
     ctx.progress.step(
       `  ${checkouts} checkouts at concurrency ${concurrency}, provider outage at ${outageAt}` +
         `, PostgreSQL restarts at ${[...databaseRestarts].map(([at, mode]) => `${at} (${mode})`).join(', ') || "none (not the bench's server)"}` +
@@ -181,20 +262,22 @@ export async function chaos(
         const restartMode = databaseRestarts.get(i);
         if (restartMode && restartDatabase) {
           restarting.push(
-            fault(`PostgreSQL restart -m ${restartMode}`, async () => {
-              await restartDatabase(restartMode);
-              restarts[restartMode] += 1;
-            }).catch((error: unknown) => {
-              // Reported after the load, not as an unhandled rejection in the middle of it.
-              faultError ??= error;
-            }),
+            faults
+              .apply(`PostgreSQL restart -m ${restartMode}`, async () => {
+                await restartDatabase(restartMode);
+                restarts[restartMode] += 1;
+              })
+              .catch((error: unknown) => {
+                // Reported after the load, not as an unhandled rejection in the middle of it.
+                faultError ??= error;
+              }),
           );
         }
         if (i === outageAt) {
           outage = (async () => {
-            await fault('outage: error rate 1', () => ctx.client.setFaults({ errorRate: 1 }));
+            await faults.apply('outage: error rate 1', () => ctx.client.setFaults({ errorRate: 1 }));
             await new Promise((resolve) => setTimeout(resolve, outageMs));
-            await fault('outage over: back to the baseline faults', () =>
+            await faults.apply('outage over: back to the baseline faults', () =>
               ctx.client.setFaults(BASELINE_FAULTS),
             );
           })().catch((error: unknown) => {
@@ -208,125 +291,127 @@ export async function chaos(
     await outage;
     await Promise.all(restarting);
     if (faultError) throw faultError;
-    stopTerminating();
-    const loadEnd = performance.now();
-    const exchanges = run.results.map((sent) => sent.first);
-    const pairs = run.results.flatMap((sent) => (sent.second ? [[sent.first, sent.second] as const] : []));
-    const orderIds = [...new Set(exchanges.flatMap((e) => (e.orderId ? [e.orderId] : [])))];
-
-    ctx.progress.step(`  draining with the faults still on (${orderIds.length} orders accepted)`);
-    const drained = await waitUntil(
-      async () => {
-        const state = await inFlight(ctx);
-        ctx.progress.note(
-          `in flight: ${state.pending} PENDING, ${state.authorized} AUTHORIZED, ` +
-            `${state.attention} REQUIRES_ATTENTION, ${state.retrying} compensations retrying`,
-        );
-        return state.total === 0;
-      },
-      { timeoutMs: settleTimeoutMs, intervalMs: 500 },
-    );
-    const drainMs = performance.now() - loadEnd;
-    if (!drained)
-      ctx.progress.step(
-        `  still in flight after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`,
-      );
-
-    // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
-    // DLQ at the first receive after that attempt's visibility timeout. Locally one poller takes
-    // one batch at a time (local/lambda/local-differences.ts), so behind a backlog of other
-    // compensations that receive can come tens of seconds later. Wait for each FAILED
-    // compensation's own message, not for a count: a compensation queued twice (a QueueCompensation
-    // send retried after its answer was lost, a worker's re-send whose answer was lost) can have
-    // two messages there, which would make up the count before every FAILED one has arrived.
-    const failed = await countFailed(ctx);
-    await waitUntil(
-      async () => {
-        if ((await approximateQueueDepth(sqs, dlqUrl)) < failed) return false;
-        const present = new Set(await peekDlq(sqs, dlqUrl));
-        return (await failedCompensationIds(ctx)).every((id) => present.has(id));
-      },
-      {
-        timeoutMs: Math.max((ctx.target.compensationRetrySeconds + 5) * 1000, DLQ_CATCH_UP_MS),
-        intervalMs: 250,
-      },
-    );
-    const inDlq = await peekDlq(sqs, dlqUrl);
-    const dlqAudit = await auditDlqAgainstTable(ctx.sql, inDlq);
-    ctx.progress.step(
-      `  ${failed} compensations failed for good, ${inDlq.length} in the DLQ: clearing faults, redriving`,
-    );
-
-    const settleStart = performance.now();
-    await fault('faults cleared (DELETE /control/faults)', () => ctx.client.clearFaults());
-    let redrives = 0;
-    let moved = 0;
-    let lastRedrive = 0;
-    const settled = await waitUntil(
-      async () => {
-        const depth = await approximateQueueDepth(sqs, dlqUrl);
-        // A compensation whose last attempt raced the clear lands in the DLQ later: redrive again.
-        if (depth > 0 && performance.now() - lastRedrive > 3000) {
-          lastRedrive = performance.now();
-          redrives += 1;
-          moved += await redriveDlq(sqs, {
-            dlqArn: ctx.target.state.compensationDlqArn,
-            sourceArn: ctx.target.state.compensationQueueArn,
-          });
-          return false;
-        }
-        const { total, unresolved } = await inFlight(ctx);
-        return depth === 0 && total === 0 && unresolved === 0;
-      },
-      { timeoutMs: settleTimeoutMs, intervalMs: 500 },
-    );
-    const settleMs = performance.now() - settleStart;
-    if (!settled)
-      ctx.progress.step(`  not settled after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`);
-
-    const result: ChaosResult = {
-      checkouts,
-      concurrency,
-      seed: SEED,
-      elapsedMs: round(run.elapsedMs),
-      requestsPerSecond: round(checkouts / (run.elapsedMs / 1000), 1),
-      paymentMethods: tally(requests.map((r) => r.body.paymentMethod)),
-      withStoreCredit: requests.filter((r) => r.body.storeCreditCents > 0).length,
-      duplicatesSent: requests.filter((r) => r.duplicate).length,
-      duplicateAnswers: tally(pairs.map(([, second]) => answer(second))),
-      duplicateOrders: report(
-        'a request sent twice at once placed one order at most',
-        pairs
-          .filter(([a, b]) => a.orderId && b.orderId && a.orderId !== b.orderId)
-          .map(([a, b]) => ({ first: a.orderId, second: b.orderId })),
-      ),
-      statuses: tally(exchanges.map(answer)),
-      post: summarize(exchanges.map((e) => e.ms)),
-      postDistribution: distribution(exchanges.map((e) => e.ms)),
-      faults,
-      databaseFaults: {
-        restarts,
-        terminations,
-        recordFailures: { rate: recordFailureRate, ...(await recordFailures(ctx.target.dataDir, orderIds)) },
-      },
-      ...(await outcomes(ctx, orderIds)),
-      dlq: { failedBeforeRedrive: failed, messagesBeforeRedrive: inDlq.length, redrives, moved },
-      drainMs: round(drainMs),
-      settleMs: round(settleMs),
-      settled: drained && settled,
-      dlqAudit,
-      healthyCardOrders: await auditHealthyCardOrders(ctx.sql, await ctx.client.ledger(), orderIds),
+    return {
+      elapsedMs: run.elapsedMs,
+      exchanges: run.results.map((sent) => sent.first),
+      pairs: run.results.flatMap((sent) => (sent.second ? [[sent.first, sent.second] as const] : [])),
+      restarts,
+      terminations,
     };
-    ctx.progress.step(
-      `  orders ${JSON.stringify(result.orders)}, compensations ${JSON.stringify(result.compensations)}, ` +
-        `settled in ${Math.round(drainMs + settleMs)} ms`,
-    );
-    return result;
   } finally {
     stopTerminating();
-    await ctx.client.clearFaults().catch(() => {});
-    sqs.destroy();
   }
+}
+
+/** Waits, with the faults still on, until no order and no compensation is in flight; `drainMs` from `since`. */
+async function untilNothingInFlight(ctx: BenchContext, since: number) {
+  const { settleTimeoutMs } = ctx.sizes.chaos;
+  const drained = await waitUntil(
+    async () => {
+      const state = await inFlight(ctx);
+      ctx.progress.note(
+        `in flight: ${state.pending} PENDING, ${state.authorized} AUTHORIZED, ` +
+          `${state.attention} REQUIRES_ATTENTION, ${state.retrying} compensations retrying`,
+      );
+      return state.total === 0;
+    },
+    { timeoutMs: settleTimeoutMs, intervalMs: 500 },
+  );
+  const drainMs = performance.now() - since;
+  if (!drained)
+    ctx.progress.step(
+      `  still in flight after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`,
+    );
+  return { drained, drainMs };
+}
+
+/**
+ * The compensations the worker gave up on, and the DLQ once each of their messages is there,
+ * checked against the audit table.
+ */
+async function dlqAfterTheLoad(ctx: BenchContext, sqs: SQSClient, dlqUrl: string) {
+  // The worker marks a compensation FAILED on its last attempt; SQS moves the message to the
+  // DLQ at the first receive after that attempt's visibility timeout. Locally a poller receives
+  // in rounds (local/lambda/local-differences.ts), so behind a backlog of other
+  // compensations that receive can come tens of seconds later. Wait for each FAILED
+  // compensation's own message, not for a count: a compensation queued twice (a QueueCompensation
+  // send retried after its answer was lost, a worker's re-send whose answer was lost) can have
+  // two messages there, which would make up the count before every FAILED one has arrived.
+  const failed = await countFailed(ctx);
+  await waitUntil(
+    async () => {
+      if ((await approximateQueueDepth(sqs, dlqUrl)) < failed) return false;
+      const present = new Set(await peekDlq(sqs, dlqUrl));
+      return (await failedCompensationIds(ctx)).every((id) => present.has(id));
+    },
+    {
+      timeoutMs: Math.max((ctx.target.compensationRetrySeconds + 5) * 1000, DLQ_CATCH_UP_MS),
+      intervalMs: 250,
+    },
+  );
+  const inDlq = await peekDlq(sqs, dlqUrl);
+  return { failed, inDlq, audit: await auditDlqAgainstTable(ctx.sql, inDlq) };
+}
+
+/**
+ * Clears the faults and redrives the DLQ as `npm run redrive` does, again whenever a late message
+ * lands there, until nothing is in flight, nothing unresolved and the DLQ empty.
+ */
+async function clearFaultsAndRedrive(ctx: BenchContext, faults: FaultLog, sqs: SQSClient, dlqUrl: string) {
+  const { settleTimeoutMs } = ctx.sizes.chaos;
+  const started = performance.now();
+  await faults.apply('faults cleared (DELETE /control/faults)', () => ctx.client.clearFaults());
+  let redrives = 0;
+  let moved = 0;
+  let lastRedrive = 0;
+  const settled = await waitUntil(
+    async () => {
+      const depth = await approximateQueueDepth(sqs, dlqUrl);
+      // A compensation whose last attempt raced the clear lands in the DLQ later: redrive again.
+      if (depth > 0 && performance.now() - lastRedrive > 3000) {
+        lastRedrive = performance.now();
+        redrives += 1;
+        moved += await redriveDlq(sqs, {
+          dlqArn: ctx.target.state.compensationDlqArn,
+          sourceArn: ctx.target.state.compensationQueueArn,
+        });
+        return false;
+      }
+      const { total, unresolved } = await inFlight(ctx);
+      return depth === 0 && total === 0 && unresolved === 0;
+    },
+    { timeoutMs: settleTimeoutMs, intervalMs: 500 },
+  );
+  const settleMs = performance.now() - started;
+  if (!settled)
+    ctx.progress.step(`  not settled after ${settleTimeoutMs} ms: ${JSON.stringify(await inFlight(ctx))}`);
+  return { redrives, moved, settled, settleMs };
+}
+
+/** What the requests were and how they were answered. */
+async function resultOfTheLoad(ctx: BenchContext, requests: readonly ChaosRequest[], load: LoadUnderFaults) {
+  const { checkouts, concurrency } = ctx.sizes.chaos;
+  const { exchanges, pairs } = load;
+  return {
+    checkouts,
+    concurrency,
+    seed: SEED,
+    elapsedMs: round(load.elapsedMs),
+    requestsPerSecond: round(checkouts / (load.elapsedMs / 1000), 1),
+    paymentMethods: tally(requests.map((r) => r.body.paymentMethod)),
+    withStoreCredit: requests.filter((r) => r.body.storeCreditCents > 0).length,
+    duplicatesSent: requests.filter((r) => r.duplicate).length,
+    duplicateAnswers: tally(pairs.map(([, second]) => answer(second))),
+    duplicateOrders: report(
+      'a request sent twice at once placed one order at most',
+      pairs
+        .filter(([a, b]) => a.orderId && b.orderId && a.orderId !== b.orderId)
+        .map(([a, b]) => ({ first: a.orderId, second: b.orderId })),
+    ),
+    statuses: tally(exchanges.map(answer)),
+    post: summarize(exchanges.map((e) => e.ms)),
+    postDistribution: distribution(exchanges.map((e) => e.ms)),
+  };
 }
 
 /**
@@ -364,16 +449,19 @@ function terminateConnectionsEvery(
   };
 }
 
-/** The stack's log of injected record failures, for this run's orders. */
-async function recordFailures(dataDir: string, orderIds: readonly string[]) {
+/**
+ * The records that failed right after their side effect, for this run's orders: counted where they
+ * failed, in the database (local/faults/record-failures.ts), not where they were planned, so a
+ * record the product never came to write is not counted. None when nothing was injected.
+ */
+async function recordFailures(ctx: BenchContext, orderIds: readonly string[]) {
   const ours = new Set(orderIds);
-  const text = await readFile(path.join(dataDir, INJECTED_FAULTS_FILE), 'utf8').catch(() => '');
-  const injected = text
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as InjectedRecordFailure)
-    .filter((entry) => ours.has(entry.orderId));
-  return { total: injected.length, byEffect: tally(injected.map((entry) => entry.effect)) };
+  const failed = await failedRecords(ctx.sql).catch(() => [] as string[]);
+  const effects = failed.flatMap((key) => {
+    const [effect = '', orderId = ''] = key.split(':');
+    return ours.has(orderId) ? [effect] : [];
+  });
+  return { total: effects.length, byEffect: tally(effects) };
 }
 
 interface Sent {

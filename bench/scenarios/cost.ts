@@ -15,9 +15,17 @@ import {
   standardCost,
   usageBetween,
 } from '../lib/cost.js';
+import { startCpuMeter } from '../lib/cpu.js';
 import { confirmationLatencies, countInStatus, createProducts } from '../lib/database.js';
+import {
+  type DatabaseCost,
+  type SingleStatementReference,
+  singleStatementReference,
+  startDatabaseCostMeter,
+} from '../lib/database-cost.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
 import { median, round } from '../lib/stats.js';
+import { BENCH_APPLICATION_NAME } from './chaos.js';
 
 export interface PhaseCost {
   readonly usage: CheckoutUsage;
@@ -34,6 +42,13 @@ export interface CostResult {
     readonly executionMs: number;
     readonly express: CostBreakdown;
     readonly durable: CostBreakdown;
+    /**
+     * CPU of the function containers per checkout (ms, from /proc): the handlers' own CPU
+     * (`usage.handlerCpuMs`) plus the local runtime's (IPC, serialisation), which Lambda does not bill.
+     */
+    readonly containerCpuMs?: number;
+    /** PostgreSQL's cost of these checkouts, decomposed by statement, to the last event published. */
+    readonly database?: DatabaseCost & { readonly reference: SingleStatementReference };
   };
   readonly chaos?: PhaseCost;
 }
@@ -87,6 +102,13 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
 
   const before = await ctx.client.usage();
   const startedAt = await databaseNow(ctx.sql);
+  const containers = await startCpuMeter(ctx.target);
+  const windowStarted = performance.now();
+  const database = await startDatabaseCostMeter({
+    sql: ctx.sql,
+    ...(ctx.target.postgresPid ? { postgresPid: ctx.target.postgresPid } : {}),
+    benchApplicationName: BENCH_APPLICATION_NAME,
+  });
   const run = await closedLoop({
     count: checkouts,
     concurrency: 4,
@@ -105,6 +127,20 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   await waitUntil(async () => (await countInStatus(ctx.sql, ids, ['CONFIRMED'])) === ids.length, {
     timeoutMs: 60_000,
   });
+  // Settled: every event of these orders published too, so the relay's share is in the window.
+  await waitUntil(async () => (await unpublishedEvents(ctx.sql, ids)) === 0, { timeoutMs: 60_000 });
+  const databaseCost = await database.stop(checkouts);
+  // The stack's children but PostgreSQL (which runs apart): the function containers.
+  const containerUse = await containers.stop();
+  const containerCpuMs =
+    containerUse === undefined
+      ? undefined
+      : round(
+          ((containerUse.functions + containerUse.otherChildren) * (performance.now() - windowStarted)) /
+            checkouts,
+          2,
+        );
+  const reference = await singleStatementReference(ctx.target.databaseUrl, 10_000);
   const after = await ctx.client.usage();
   const events = await outboxEventsSince(ctx.sql, startedAt);
   const usage = perCheckout(usageBetween(before, after), checkouts, usageOptions(events));
@@ -124,8 +160,20 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
       executionMs,
       express: expressCost(usage, prices, executionMs),
       durable: durableCost(usage, prices),
+      ...(containerCpuMs === undefined ? {} : { containerCpuMs }),
+      database: { ...databaseCost, reference },
     },
   };
+}
+
+async function unpublishedEvents(sql: Sql, orderIds: readonly string[]): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`
+    select count(*)::int as count
+    from outbox_events
+    where aggregate_id = any (${orderIds as string[]}::uuid[])
+      and published_at is null
+  `;
+  return row?.count ?? 0;
 }
 
 /** Scenario 7b: the chaos mix's usage per checkout sent, from snapshots taken around it. */

@@ -16,7 +16,7 @@ export interface CheckoutHandlerOptions {
   readonly checkoutMetrics?: CheckoutMetrics;
 }
 
-/** `POST /v1/checkout` with the given dependencies (tests and the local stack inject their own). */
+/** `POST /v1/checkout` with the given dependencies (tests inject their own). */
 export function createCheckoutHandler(
   dependencies: Provider<CheckoutDependencies>,
   options: CheckoutHandlerOptions = {},

@@ -5,6 +5,8 @@ import { Construct } from 'constructs';
 import type { CustomerLimits } from '../../src/api/customer-limits.js';
 import type { ApiRoute } from '../../src/api/routes.js';
 import type { FunctionBudget } from '../../src/config/budget.js';
+import type { ConfigGroup } from '../../src/config/declarations.js';
+import { accessOf, needsOf } from '../../src/config/functions.js';
 import * as config from '../../src/config/variables.js';
 import { CheckoutFunction, type PowertoolsSettings } from './checkout-function.js';
 import type { CompensationQueue } from './compensation-queue.js';
@@ -12,51 +14,11 @@ import type { CustomerLimitsTable } from './customer-limits-table.js';
 import type { CheckoutDatabase } from './database.js';
 import { setEnvironment } from './function-environment.js';
 import type { IdempotencyTable } from './idempotency-table.js';
+import type { OperatorControlsTable } from './operator-controls-table.js';
 import type { PaymentProviderEndpoint } from './payment-provider.js';
 import { grantDescribeSagaExecutions } from './payment-saga.js';
 import type { SagaStartQueue } from './saga-start-queue.js';
 import type { StateMachineLiveAlias } from './state-machine-alias.js';
-
-/** What a route's handler module reads at runtime (see `src/roots/api.ts` and `src/config/functions.ts`). */
-type RouteDependency =
-  /** The pool (`DB_*`): rds-db:connect through the proxy. */
-  | 'database'
-  /** Powertools idempotency records: get, put, update, delete. */
-  | 'idempotency'
-  /** The readiness probe: DescribeTable on the idempotency table, no item access. */
-  | 'idempotencyProbe'
-  /** The customer's requests per minute: one UpdateItem on the limits table. */
-  | 'requestLimit'
-  /** The customer's requests and checkouts per minute: one UpdateItem on the limits table. */
-  | 'checkoutLimit'
-  /** `STATE_MACHINE_ARN`, the saga's `live` alias: states:StartExecution through it. */
-  | 'startSaga'
-  /** `SAGA_START_QUEUE_URL`: sqs:SendMessage on the saga-start queue, where a failed start goes. */
-  | 'sagaStartQueue'
-  /** `PAYMENT_PROVIDER_URL`: readiness reports the payment breaker. */
-  | 'payments'
-  /** `STATE_MACHINE_ARN`: states:DescribeExecution on the saga's executions (the admin order view). */
-  | 'describeSaga'
-  /** `COMPENSATION_QUEUE_URL`: sqs:SendMessage on the compensation queue (an operator's retry). */
-  | 'compensationQueue';
-
-/**
- * Per operation id, exactly what its handler uses. A route added to the table without an entry
- * here fails the synth, so nobody ships a function with guessed permissions.
- */
-const ROUTE_DEPENDENCIES: Readonly<Record<string, readonly RouteDependency[]>> = {
-  placeOrder: ['checkoutLimit', 'database', 'idempotency', 'startSaga', 'sagaStartQueue'],
-  getOrder: ['requestLimit', 'database'],
-  getLiveness: [],
-  getReadiness: ['database', 'idempotencyProbe', 'payments'],
-  putProduct: ['database'],
-  getProduct: ['database'],
-  putWallet: ['database'],
-  getWallet: ['database'],
-  listCompensations: ['database'],
-  retryCompensation: ['database', 'compensationQueue'],
-  getAdminOrder: ['database', 'describeSaga'],
-};
 
 export interface ApiHandlersProps {
   /** The route table (`src/api/routes.ts`). */
@@ -77,6 +39,8 @@ export interface ApiHandlersProps {
   readonly stateMachineName: string;
   /** Where an operator's compensation retry is queued. */
   readonly compensationQueue: CompensationQueue;
+  /** The operators' switches, checkout's kill switch among them. */
+  readonly operatorControls: OperatorControlsTable;
   readonly payments: PaymentProviderEndpoint;
   readonly vpc: IVpc;
   readonly logRetention: RetentionDays;
@@ -99,17 +63,17 @@ export class ApiHandlers extends Construct {
     super(scope, id);
     const functions = new Map<string, CheckoutFunction>();
     for (const route of props.routes) {
-      const dependencies = ROUTE_DEPENDENCIES[route.operationId];
-      if (!dependencies) {
+      const needs = needsOf(route.entry, route.handler);
+      if (!needs) {
         throw new Error(
-          `route ${route.operationId} has no entry in ROUTE_DEPENDENCIES (lib/constructs/api-handlers.ts)`,
+          `route ${route.operationId} (${route.entry}#${route.handler}) declares no needs in src/config/functions.ts`,
         );
       }
       const budget = props.budget[route.operationId];
       if (!budget) {
         throw new Error(`route ${route.operationId} has no line in the budget (src/config/budget.ts, api)`);
       }
-      const usesDatabase = dependencies.includes('database');
+      const usesDatabase = needs.some((need) => need.key === config.database.key);
       const fn = new CheckoutFunction(this, route.operationId, {
         entry: route.entry,
         handler: route.handler,
@@ -120,45 +84,60 @@ export class ApiHandlers extends Construct {
         vpc: props.vpc,
         ...(usesDatabase ? { securityGroups: [props.database.clientSecurityGroup] } : {}),
       });
-      for (const dependency of dependencies) {
-        switch (dependency) {
-          case 'database':
-            props.database.grantConnect(fn);
-            break;
-          case 'idempotency':
-            props.idempotencyTable.grantIdempotency(fn.function);
-            break;
-          case 'requestLimit':
-            props.customerLimitsTable.grantLimits(fn.function, {
-              requestsPerMinute: props.customerLimits.requestsPerMinute,
-            });
-            break;
-          case 'checkoutLimit':
-            props.customerLimitsTable.grantLimits(fn.function, props.customerLimits);
-            break;
-          case 'idempotencyProbe':
-            props.idempotencyTable.grantReadinessProbe(fn.function);
-            break;
-          case 'startSaga':
-            props.sagaAlias.bindStarter(fn.function);
-            break;
-          case 'sagaStartQueue':
-            props.sagaStartQueue.bindSender(fn.function);
-            break;
-          case 'payments':
-            props.payments.bindWithoutCredential(fn.function);
-            break;
-          case 'describeSaga':
-            setEnvironment(fn.function, config.stateMachine, { arn: props.stateMachine.stateMachineArn });
-            grantDescribeSagaExecutions(fn, props.stateMachineName);
-            break;
-          case 'compensationQueue':
-            props.compensationQueue.bindSender(fn.function);
-            break;
-        }
-      }
+      for (const need of needs) this.grant(fn, need, props, route.operationId);
       functions.set(route.operationId, fn);
     }
     this.functions = functions;
+  }
+
+  /**
+   * Binds a function to the resource behind one group it reads: the group's variables and the
+   * grant, as much as its access says (`limitedTo` in src/config/functions.ts). A group with no
+   * binding here fails the synth, so nobody ships a function with guessed permissions.
+   */
+  private grant(fn: CheckoutFunction, need: ConfigGroup, props: ApiHandlersProps, operationId: string): void {
+    const access = accessOf(need);
+    switch (need.key) {
+      case config.database.key:
+        props.database.grantConnect(fn);
+        return;
+      case config.idempotency.key:
+        if (access === 'probe') props.idempotencyTable.grantReadinessProbe(fn.function);
+        else props.idempotencyTable.grantIdempotency(fn.function);
+        return;
+      case config.customerLimits.key:
+        props.customerLimitsTable.grantLimits(
+          fn.function,
+          access === 'checkouts'
+            ? props.customerLimits
+            : { requestsPerMinute: props.customerLimits.requestsPerMinute },
+        );
+        return;
+      case config.stateMachine.key:
+        if (access === 'start') {
+          props.sagaAlias.bindStarter(fn.function);
+        } else if (access === 'describe') {
+          setEnvironment(fn.function, config.stateMachine, { arn: props.stateMachine.stateMachineArn });
+          grantDescribeSagaExecutions(fn, props.stateMachineName);
+        } else break;
+        return;
+      case config.sagaStart.key:
+        props.sagaStartQueue.bindSender(fn.function);
+        return;
+      case config.paymentProvider.key:
+        if (access !== 'breakerOnly') break;
+        props.payments.bindWithoutCredential(fn.function);
+        return;
+      case config.compensationQueue.key:
+        props.compensationQueue.bindSender(fn.function);
+        return;
+      case config.operatorControls.key:
+        if (access !== 'switches') break;
+        props.operatorControls.grantSwitchRead(fn.function);
+        return;
+    }
+    throw new Error(
+      `route ${operationId} reads ${need.key}${access ? ` (${access})` : ''}, which no API function is bound to (lib/constructs/api-handlers.ts)`,
+    );
   }
 }

@@ -67,7 +67,7 @@ export interface CheckoutFunctionProps {
 
 /**
  * A Lambda function the way this app builds all of them: Node.js 24 on ARM64, a minified ESM
- * bundle built by the locally installed esbuild (no Docker), source maps, Powertools environment,
+ * bundle built by the esbuild in node_modules (no Docker), source maps, Powertools environment,
  * X-Ray tracing, a log group with a retention, and an execution role that holds only what this
  * function is granted (no AWS managed policies).
  */
@@ -153,7 +153,7 @@ export class CheckoutFunction extends Construct {
         // Stack traces point at the TypeScript sources instead of the minified bundle.
         nodeOptions: '--enable-source-maps',
       }),
-      // As FUNCTION_BUNDLING says, which local mode and the bench build with too.
+      // As FUNCTION_BUNDLING says, which every other build of the functions uses too.
       bundling: {
         format: { esm: OutputFormat.ESM, cjs: OutputFormat.CJS }[FUNCTION_BUNDLING.format],
         target: FUNCTION_BUNDLING.target,
@@ -176,7 +176,7 @@ export class CheckoutFunction extends Construct {
       },
     });
 
-    // Local mode (local/lambda) runs each function from its entry, read from the template.
+    // Which source the function is built from, for whatever reads the template (as CDK's asset metadata).
     (this.function.node.defaultChild as CfnFunction).addMetadata('checkout:entry', props.entry);
 
     if (props.vpc && Stack.of(props.vpc) !== Stack.of(this)) {
@@ -191,7 +191,7 @@ export class CheckoutFunction extends Construct {
       id: 'AwsSolutions-L1',
       reason:
         'Deliberately pinned to nodejs24.x, the runtime the project builds (esbuild target node24) and runs its ' +
-        'tests and local stack on (docs/adr/0017); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
+        'tests on (docs/adr/0017); moving to a newer runtime is a reviewed change of FUNCTION_RUNTIME, not a drift.',
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -34,6 +34,8 @@ export interface CompensationWorkerProps {
  */
 export class CompensationWorker extends Construct {
   readonly handler: CheckoutFunction;
+  /** Its event source mapping's id: the worker's kill switch disables it (docs/adr/0024). */
+  readonly eventSourceMappingId: string;
 
   constructor(scope: Construct, id: string, props: CompensationWorkerProps) {
     super(scope, id);
@@ -55,12 +57,12 @@ export class CompensationWorker extends Construct {
     props.idempotencyTable.grantIdempotency(fn);
     props.payments.bind(this.handler);
     // The event source mapping invokes the `live` alias, so a deploy shifts the batches gradually.
-    liveAlias(this.handler).addEventSource(
-      new SqsEventSource(props.queue.queue, {
-        batchSize: props.budget.compensationQueue.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: props.budget.compensationQueue.maxConcurrency,
-      }),
-    );
+    const source = new SqsEventSource(props.queue.queue, {
+      batchSize: props.budget.compensationQueue.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.budget.compensationQueue.maxConcurrency,
+    });
+    liveAlias(this.handler).addEventSource(source);
+    this.eventSourceMappingId = source.eventSourceMappingId;
   }
 }

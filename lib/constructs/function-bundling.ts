@@ -2,10 +2,9 @@ import path from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /**
- * How every function's bundle is built, in one place for the three builds that must agree: CDK's
- * for AWS (`CheckoutFunction`), local mode's for its containers (`local/lambda/build.ts`) and the
- * bench's bundles scenario (`bench/scenarios/bundles.ts`). No CDK import here: local mode and the
- * bench load this module without the CDK library.
+ * How every function's bundle is built, in one place for every build that must agree with CDK's
+ * for AWS (`CheckoutFunction`): the tools that run or measure the functions build with it too. No
+ * CDK import here, so they load this module without the CDK library.
  */
 export const FUNCTION_BUNDLING = {
   /** The Node version of `FUNCTION_RUNTIME` (nodejs24.x). */

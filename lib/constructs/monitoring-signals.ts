@@ -1,9 +1,45 @@
 import { Duration } from 'aws-cdk-lib';
+import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
+import type { DatabaseInstance, DatabaseProxy } from 'aws-cdk-lib/aws-rds';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { COMPENSATION_METRIC_NAMES } from '../../src/saga/compensation-metrics.js';
-import type { MonitoringProps } from './monitoring.js';
+
+/** What the monitoring construct watches and where it sends its alarms (`monitoring.ts`). */
+export interface MonitoringProps {
+  /** Every alarm notifies this topic (alarm and back to OK). */
+  readonly topic: ITopic;
+  readonly apiStage: Stage;
+  /**
+   * The stage's JSON access logs: 429 answers (the limits per customer and the stage throttle) are
+   * counted from them, as CloudWatch has no metric of its own for either.
+   */
+  readonly apiAccessLogs: ILogGroup;
+  /** The account's concurrent executions the stage's budget needs (docs/adr/0020). */
+  readonly accountConcurrency: number;
+  readonly stateMachine: IStateMachine;
+  readonly compensationQueue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /** Saga starts waiting for the saga starter (docs/adr/0019), and its dead-letter queue. */
+  readonly sagaStartQueue: IQueue;
+  readonly sagaStartDeadLetterQueue: IQueue;
+  /** The functions to watch for errors and throttles, by a stable name (a construct id each). */
+  readonly functions: ReadonlyMap<string, IFunction>;
+  readonly proxy: DatabaseProxy;
+  readonly database: DatabaseInstance;
+  /** Console link to the dead-letter queue, quoted in the DLQ alarm's description. @default - none */
+  readonly deadLetterQueueConsoleUrl?: string;
+  /** Namespace of the functions' Powertools metrics (the `powertools` configuration group). */
+  readonly metricsNamespace: string;
+  /** Their `service` dimension (likewise). */
+  readonly serviceName: string;
+}
 
 const oneMinute = Duration.minutes(1);
 const fiveMinutes = Duration.minutes(5);

@@ -105,7 +105,7 @@ export class SimulatedPaymentProvider extends Construct {
   constructor(scope: Construct, id: string, props: SimulatedPaymentProviderProps) {
     super(scope, id);
     this.handler = new CheckoutFunction(this, 'Handler', {
-      entry: 'lambdas/ops/payment-provider.ts',
+      entry: 'local/payment-provider/function.ts',
       description: 'Simulated payment provider (test double, non-production stages only)',
       budget: props.budget,
       memorySize: 256,

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { functionBuildOptions } from '../../lib/constructs/function-bundling.js';
 
 /**
@@ -19,13 +19,7 @@ const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 export const LOCAL_BUILD_DIR = path.join(PROJECT_ROOT, '.local-build');
 /** The files a build depends on: the CDK app, the handlers and everything they import. */
 const SOURCE_FOLDERS = ['bin', 'lib', 'lambdas', 'src', 'statemachines', 'migrations', 'local/lambda'];
-const SOURCE_FILES = [
-  'cdk.json',
-  'cdk.context.json',
-  'package-lock.json',
-  'tsconfig.json',
-  'local/record-failures.ts',
-];
+const SOURCE_FILES = ['cdk.json', 'cdk.context.json', 'package-lock.json', 'tsconfig.json'];
 
 /** The worker bootstrap each container runs; bundled next to the functions. */
 export const WORKER_BUNDLE = '_container/worker.mjs';
@@ -174,10 +168,8 @@ export const ENTRY_METADATA = 'checkout:entry';
 /**
  * Bundles every handler module under lambdas/ (each function's entry is one), and the container
  * bootstrap, in one esbuild run with the settings CDK bundles with (lib/constructs/function-bundling.ts):
- * ESM, minified, source maps, the AWS SDK bundled with its Lambda-only aliases. Two differences,
- * local only: the target is this machine's Node, and `src/saga/faults.ts` is replaced by
- * `local/lambda/fault-hook.ts`, through which the container installs the local fault injection
- * (`LOCAL_FAULT_RECORD_FAILURE_RATE`); no deployed bundle contains it.
+ * ESM, minified, source maps, the AWS SDK bundled with its Lambda-only aliases. The bundles are
+ * what CDK would build; the container bootstrap is the emulator's own.
  */
 async function bundleFunctions(outDir: string): Promise<void> {
   const entries = (await listFiles('lambdas')).filter((file) => file.endsWith('.ts'));
@@ -195,25 +187,9 @@ async function bundleFunctions(outDir: string): Promise<void> {
       outdir: outDir,
       outExtension: { '.js': '.mjs' },
       logLevel: 'warning',
-      plugins: [localFaultHook],
     }),
   );
 }
-
-const FAULTS_MODULE = path.join(PROJECT_ROOT, 'src/saga/faults.ts');
-
-/** Resolves the saga's fault module to the local hook in local bundles (see {@link bundleFunctions}). */
-const localFaultHook: Plugin = {
-  name: 'local-fault-hook',
-  setup(esbuild) {
-    esbuild.onResolve({ filter: /\/faults\.js$/ }, (args) => {
-      const resolved = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
-      return resolved === FAULTS_MODULE
-        ? { path: path.join(import.meta.dirname, 'fault-hook.ts') }
-        : undefined;
-    });
-  },
-};
 
 /** Keeps the three newest builds: each is a few megabytes. */
 async function pruneOldBuilds(current: string): Promise<void> {

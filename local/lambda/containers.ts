@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { ContainerMessage, FunctionError, InitMessage } from './protocol.js';
+import type { ContainerMessage, CrashMessage, FunctionError, InitMessage } from './protocol.js';
 
 /** A failed invocation, as Lambda reports it: `name` is the `errorType` Step Functions matches. */
 export class FunctionInvocationError extends Error {
@@ -21,6 +21,8 @@ export interface InvocationRecord {
   readonly durationMs: number;
   readonly initMs?: number;
   readonly coldStart: boolean;
+  /** The handler's own CPU time, as the container measured it. */
+  readonly cpuMs?: number;
 }
 
 export interface ContainerPoolOptions {
@@ -35,13 +37,38 @@ export interface ContainerPoolOptions {
   /** Containers at most: the reserved concurrency, or a local cap. */
   readonly maxContainers: number;
   readonly workerBundle: string;
-  readonly recordFailures?: InitMessage['recordFailures'];
-  /** Where tests plan process crashes (local/lambda/process-crashes.ts). @default - none */
-  readonly crashPlans?: string;
+  /**
+   * Fault injection at the containers' network seams (local/faults/process-crashes.ts): it may
+   * route a container's calls through itself and end the container's process. @default - none
+   */
+  readonly faults?: ContainerFaults;
   /** Told about cold starts, init failures and timeouts, as Lambda's log lines. */
   readonly log: (line: string) => void;
   /** Told about every invocation, for the usage meter. */
   readonly onInvocation?: (record: InvocationRecord) => void;
+}
+
+/** How an injected crash ends a container's process (see `CrashMessage`). */
+export type CrashKind = 'unhandledRejection' | 'exit';
+
+/** A container as fault injection sees it: an id, and a way to end its process. */
+export interface FaultableContainer {
+  readonly id: number;
+  /** Ends the container's process as `kind` says, mid-invocation; resolves once it has exited. */
+  crash(kind: CrashKind, reason: string): Promise<void>;
+}
+
+/** Fault injection at the seams the emulator owns: what a container's calls go through. */
+export interface ContainerFaults {
+  /** Called before a pool starts its first container. */
+  prepare(): Promise<void>;
+  /** The environment of a starting container: `environment`, its calls routed as the faults need. */
+  environmentFor(
+    container: FaultableContainer,
+    environment: Readonly<Record<string, string>>,
+  ): Record<string, string>;
+  /** The container is gone. */
+  forget(container: FaultableContainer): void;
 }
 
 /** A container's process ended on its own, with this exit code or signal. */
@@ -63,6 +90,8 @@ interface Container {
   exited: boolean;
   /** Killed by the pool (a timeout), not exited on its own. */
   killed?: boolean;
+  /** Resolves once the process has exited. */
+  readonly closed: Promise<void>;
 }
 
 /**
@@ -77,6 +106,8 @@ export class ContainerPool {
   private readonly waiting: ((container: Container) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** The faults' one-time preparation, shared by every acquire. */
+  private faultsPrepared: Promise<void> | undefined;
 
   constructor(private readonly options: ContainerPoolOptions) {}
 
@@ -116,12 +147,13 @@ export class ContainerPool {
       );
     });
     container.pending = undefined;
-    const record = (durationMs: number) =>
+    const record = (durationMs: number, cpuMs?: number) =>
       this.options.onInvocation?.({
         functionName: this.options.functionName,
         durationMs: durationMs + (cold ? (initMs ?? 0) : 0),
         ...(cold ? { initMs } : {}),
         coldStart: cold,
+        ...(cpuMs === undefined ? {} : { cpuMs }),
       });
 
     if (reply === 'timeout' || reply.type === 'exit') {
@@ -141,11 +173,11 @@ export class ContainerPool {
     if (reply.type === 'failed' && reply.crashed) this.discard(container);
     else this.release(container);
     if (reply.type === 'result') {
-      record(reply.durationMs);
+      record(reply.durationMs, reply.cpuMs);
       return reply.value;
     }
     if (reply.type === 'failed') {
-      record(reply.durationMs);
+      record(reply.durationMs, reply.cpuMs);
       throw new FunctionInvocationError(reply.error);
     }
     throw new Error(`unexpected reply ${reply.type} from a container of ${this.options.functionName}`);
@@ -167,6 +199,12 @@ export class ContainerPool {
   }
 
   private async acquire(): Promise<{ container: Container; cold: boolean }> {
+    // Before the capacity check, never between it and start(): concurrent acquires must see each
+    // other's containers. Without faults nothing is awaited, as before there were any.
+    if (this.options.faults) {
+      this.faultsPrepared ??= this.options.faults.prepare();
+      await this.faultsPrepared;
+    }
     const idle = this.idle.pop();
     if (idle) return { container: idle, cold: false };
     if (this.all.size < this.options.maxContainers) return { container: this.start(), cold: true };
@@ -195,20 +233,34 @@ export class ContainerPool {
 
   private start(): Container {
     const { options } = this;
+    const id = this.nextId++;
+    let closed: () => void = () => {};
+    const whenClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const faultable: FaultableContainer = {
+      id,
+      crash: async (kind, reason) => {
+        child.send({ type: 'crash', kind, reason } satisfies CrashMessage, () => {});
+        await whenClosed;
+      },
+    };
+    const environment = options.faults
+      ? options.faults.environmentFor(faultable, options.environment)
+      : options.environment;
     const child = fork(options.workerBundle, [], {
-      env: { ...options.environment },
+      env: { ...environment },
       execArgv: [...options.execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
-    const id = this.nextId++;
     let settle: { resolve: (initMs: number) => void; reject: (error: Error) => void } | undefined;
     const ready = new Promise<number>((resolve, reject) => {
       settle = { resolve, reject };
     });
     // Awaited in invoke(); a container discarded before anyone awaits it must not warn.
     ready.catch(() => {});
-    const container: Container = { process: child, id, ready, exited: false };
+    const container: Container = { process: child, id, ready, exited: false, closed: whenClosed };
     child.on('message', (message: ContainerMessage) => {
       if (message.type === 'ready') {
         options.log(`INIT_REPORT Init Duration: ${message.initMs.toFixed(2)} ms (container ${id})`);
@@ -233,6 +285,8 @@ export class ContainerPool {
         );
       }
       container.exited = true;
+      options.faults?.forget(faultable);
+      closed();
       container.pending?.resolve({ type: 'exit', code, signal });
       settle?.reject(
         new FunctionInvocationError({
@@ -248,8 +302,6 @@ export class ContainerPool {
         type: 'init',
         bundle: options.bundle,
         handlerExport: options.handlerExport,
-        ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
-        ...(options.crashPlans ? { crashPlans: options.crashPlans } : {}),
       } satisfies InitMessage,
       () => {},
     );

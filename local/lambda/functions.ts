@@ -6,7 +6,6 @@ import { ContainerPool, FunctionInvocationError } from './containers.js';
 import type { LocalPrincipal } from './iam.js';
 import { isAllowed } from './iam.js';
 import { type LocalSettings, localConcurrency, localEnvironment, nodeFlags } from './local-differences.js';
-import type { InitMessage } from './protocol.js';
 import { idOf, type LocalApplication, type ResourceId, type TemplateFunction } from './template.js';
 
 export interface LocalFunctionsOptions {
@@ -15,7 +14,6 @@ export interface LocalFunctionsOptions {
   readonly settings: Omit<LocalSettings, 'accessKeyId'>;
   /** `LOCAL_LAMBDA_MAX_CONTAINERS`: containers per function at most, below its reserved concurrency. */
   readonly maxContainersPerFunction: number;
-  readonly recordFailures?: InitMessage['recordFailures'];
   readonly usage?: UsageMeter;
   readonly log: (line: string) => void;
 }
@@ -67,14 +65,18 @@ export class LocalFunctions {
         ...localEnvironment(fn, { ...options.settings, accessKeyId: accessKeyOf(fn.role) }),
         ...overrides,
       },
-      execArgv: nodeFlags(fn),
+      // LOCAL_LAMBDA_NODE_FLAGS adds Node flags to every container, e.g. `--cpu-prof --cpu-prof-dir=<dir>`
+      // to profile the handlers (docs/capacity.md); each container writes its profile when it stops.
+      execArgv: [
+        ...nodeFlags(fn),
+        ...(process.env.LOCAL_LAMBDA_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
+      ],
       timeoutSeconds: fn.timeoutSeconds,
       maxContainers: localConcurrency(fn, options.maxContainersPerFunction),
       workerBundle: path.join(options.build.bundleDir, WORKER_BUNDLE),
-      ...(options.recordFailures ? { recordFailures: options.recordFailures } : {}),
       log: (line) => options.log(`[lambda ${fn.name}] ${line}`),
       onInvocation: (record) =>
-        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart),
+        options.usage?.invocation(record.functionName, record.durationMs, record.coldStart, record.cpuMs),
     });
   }
 

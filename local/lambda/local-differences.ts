@@ -127,10 +127,12 @@ export function localConcurrency(fn: TemplateFunction, cap: number): number {
  * A queue's visibility timeout locally: the compensation retry delay (`LOCAL_COMPENSATION_RETRY_SECONDS`)
  * for queues an event source mapping drains, compressed time instead of the template's minutes.
  * Retention and the redrive policy (`maxReceiveCount`) are the template's. Because seconds no
- * longer outlast the function's timeout as the template's visibility does (6 × 60 s), the mapping
- * runs one batch at a time (its `MaximumConcurrency` is not used): a second poller would be handed
- * a message still being worked on, counting a receive no attempt made. (Extending the batch's
- * visibility while it runs is no remedy: local-aws-sqs counts a visibility change as a receive.)
+ * longer outlast the function's timeout as the template's visibility does (6 × the worker's
+ * timeout), the mapping works in rounds: up to its `MaximumConcurrency` batches at once, and no
+ * receive until the round is done (local/aws/sqs-poller.ts). A receive during a round could be
+ * handed a message still being worked on, counting a receive no attempt made. (Extending the
+ * batch's visibility while it runs is no remedy: local-aws-sqs counts a visibility change as a
+ * receive.)
  */
 export function localVisibilityTimeoutSeconds(
   queue: TemplateQueue,

@@ -9,10 +9,6 @@ export interface InitMessage {
   /** The function's bundle, an absolute path. */
   readonly bundle: string;
   readonly handlerExport: string;
-  /** Local fault injection (`LOCAL_FAULT_RECORD_FAILURE_RATE`), installed before the handler loads. */
-  readonly recordFailures?: { readonly rate: number; readonly file: string };
-  /** Planned process deaths (local/lambda/process-crashes.ts): the folder the plans are written to. */
-  readonly crashPlans?: string;
 }
 
 export interface InvokeMessage {
@@ -23,7 +19,19 @@ export interface InvokeMessage {
   readonly deadline: number;
 }
 
-export type ParentMessage = InitMessage | InvokeMessage;
+/**
+ * Ends the process, as a crash in the middle of an invocation would (fault injection from outside
+ * the function: local/faults/process-crashes.ts): `exit` exits with status 1, `unhandledRejection`
+ * leaves a rejected promise nobody awaits, which the runtime reports and exits on.
+ */
+export interface CrashMessage {
+  readonly type: 'crash';
+  readonly kind: 'exit' | 'unhandledRejection';
+  /** Why, for the rejection's message. */
+  readonly reason: string;
+}
+
+export type ParentMessage = InitMessage | InvokeMessage | CrashMessage;
 
 /** What Lambda reports for a failed invocation: `errorType` is the error's name. */
 export interface FunctionError {
@@ -40,12 +48,15 @@ export type ContainerMessage =
       readonly requestId: string;
       readonly value: unknown;
       readonly durationMs: number;
+      /** The handler's own CPU time (process.cpuUsage around it), apart from the runtime's IPC. */
+      readonly cpuMs?: number;
     }
   | {
       readonly type: 'failed';
       readonly requestId: string;
       readonly error: FunctionError;
       readonly durationMs: number;
+      readonly cpuMs?: number;
       /** The process is ending (an unhandled rejection or exception): its container is gone. */
       readonly crashed?: true;
     };

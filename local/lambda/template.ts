@@ -420,103 +420,127 @@ const PSEUDO_PARAMETERS: Record<string, string> = {
 
 /** Reads the application out of the assembly, resolving what it needs with `resolver`. */
 export function readLocalApplication(assembly: CloudAssembly, resolver: IntrinsicResolver): LocalApplication {
-  const refOf = (stack: string, value: Json): ResourceId => {
-    const logicalId =
-      (value as { Ref?: string })?.Ref ?? (value as { 'Fn::GetAtt'?: string[] })?.['Fn::GetAtt']?.[0];
-    if (typeof logicalId !== 'string')
-      throw new TemplateError(`expected a Ref or GetAtt, got ${JSON.stringify(value)}`);
-    return { stack, logicalId };
-  };
-  /** The function behind an alias, a function, or an ARN naming one (`Fn::Join` of an alias). */
-  const functionOf = (stack: string, value: Json): ResourceId => {
-    const text = JSON.stringify(value);
-    for (const { stack: fnStack, logicalId, resource } of assembly.resourcesOfType('AWS::Lambda::Alias')) {
-      if (fnStack === stack && text.includes(`"${logicalId}"`)) {
-        return refOf(stack, resource.Properties?.FunctionName);
-      }
-    }
-    return refOf(stack, value);
-  };
-
-  const functions = assembly
-    .resourcesOfType('AWS::Lambda::Function')
-    .flatMap(({ stack, logicalId, resource }) => {
-      const properties = resource.Properties ?? {};
-      const entry = resource.Metadata?.[ENTRY_METADATA];
-      // Functions CDK makes for itself (custom resources, log retention) are not the app's.
-      if (typeof entry !== 'string') return [];
-      const id = { stack, logicalId };
-      const where = `function ${assembly.nameOf(id)}`;
-      const variables = ((properties.Environment as { Variables?: Record<string, Json> })?.Variables ??
-        {}) as Record<string, Json>;
-      const environment = Object.fromEntries(
-        Object.entries(variables).map(([name, value]) => [
-          name,
-          resolver.resolveString(value, stack, `${where}, environment variable ${name}`),
-        ]),
-      );
-      const handler = String(properties.Handler ?? 'index.handler');
-      const fn: TemplateFunction = {
-        ...id,
-        name: assembly.nameOf(id),
-        arn: resolver.resolveString({ 'Fn::GetAtt': [logicalId, 'Arn'] }, stack, where),
-        entry,
-        handlerExport: handler.slice(handler.lastIndexOf('.') + 1),
-        memoryMb: Number(properties.MemorySize ?? 128),
-        timeoutSeconds: Number(properties.Timeout ?? 3),
-        ...(properties.ReservedConcurrentExecutions !== undefined
-          ? { reservedConcurrency: Number(properties.ReservedConcurrentExecutions) }
-          : {}),
-        environment,
-        role: refOf(stack, properties.Role),
-      };
-      return [fn];
-    });
-
+  // In this order: the first part that cannot be resolved is the one reported.
+  const functions = readFunctions(assembly, resolver);
   const queues = readQueues(assembly);
+  return {
+    functions,
+    queues,
+    tables: readTables(assembly),
+    eventSourceMappings: readEventSourceMappings(assembly, resolver, queues),
+    stateMachines: readStateMachines(assembly, resolver),
+    schedules: readSchedules(assembly),
+    apiMethods: readApiMethods(assembly, (stack, value) => functionOf(assembly, stack, value)),
+    policies: readPolicies(assembly, resolver),
+  };
+}
 
-  const tables = assembly.resourcesOfType('AWS::DynamoDB::Table').map(({ stack, logicalId, resource }) => ({
+/** The resource a `Ref` or `Fn::GetAtt` names. */
+function refOf(stack: string, value: Json): ResourceId {
+  const logicalId =
+    (value as { Ref?: string })?.Ref ?? (value as { 'Fn::GetAtt'?: string[] })?.['Fn::GetAtt']?.[0];
+  if (typeof logicalId !== 'string')
+    throw new TemplateError(`expected a Ref or GetAtt, got ${JSON.stringify(value)}`);
+  return { stack, logicalId };
+}
+
+/** The function behind an alias, a function, or an ARN naming one (`Fn::Join` of an alias). */
+function functionOf(assembly: CloudAssembly, stack: string, value: Json): ResourceId {
+  const text = JSON.stringify(value);
+  for (const { stack: fnStack, logicalId, resource } of assembly.resourcesOfType('AWS::Lambda::Alias')) {
+    if (fnStack === stack && text.includes(`"${logicalId}"`)) {
+      return refOf(stack, resource.Properties?.FunctionName);
+    }
+  }
+  return refOf(stack, value);
+}
+
+/** The app's functions: those CDK built from an entry of ours (it is in their metadata). */
+function readFunctions(assembly: CloudAssembly, resolver: IntrinsicResolver): TemplateFunction[] {
+  return assembly.resourcesOfType('AWS::Lambda::Function').flatMap(({ stack, logicalId, resource }) => {
+    const properties = resource.Properties ?? {};
+    const entry = resource.Metadata?.[ENTRY_METADATA];
+    // Functions CDK makes for itself (custom resources, log retention) are not the app's.
+    if (typeof entry !== 'string') return [];
+    const id = { stack, logicalId };
+    const where = `function ${assembly.nameOf(id)}`;
+    const variables = ((properties.Environment as { Variables?: Record<string, Json> })?.Variables ??
+      {}) as Record<string, Json>;
+    const environment = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [
+        name,
+        resolver.resolveString(value, stack, `${where}, environment variable ${name}`),
+      ]),
+    );
+    const handler = String(properties.Handler ?? 'index.handler');
+    const fn: TemplateFunction = {
+      ...id,
+      name: assembly.nameOf(id),
+      arn: resolver.resolveString({ 'Fn::GetAtt': [logicalId, 'Arn'] }, stack, where),
+      entry,
+      handlerExport: handler.slice(handler.lastIndexOf('.') + 1),
+      memoryMb: Number(properties.MemorySize ?? 128),
+      timeoutSeconds: Number(properties.Timeout ?? 3),
+      ...(properties.ReservedConcurrentExecutions !== undefined
+        ? { reservedConcurrency: Number(properties.ReservedConcurrentExecutions) }
+        : {}),
+      environment,
+      role: refOf(stack, properties.Role),
+    };
+    return [fn];
+  });
+}
+
+function readTables(assembly: CloudAssembly): TemplateTable[] {
+  return assembly.resourcesOfType('AWS::DynamoDB::Table').map(({ stack, logicalId, resource }) => ({
     stack,
     logicalId,
     name: assembly.nameOf({ stack, logicalId }),
     keySchema: resource.Properties?.KeySchema as TemplateTable['keySchema'],
     attributeDefinitions: resource.Properties?.AttributeDefinitions as TemplateTable['attributeDefinitions'],
   }));
+}
 
-  /** The queue an `EventSourceArn` names, found by the ARN it resolves to. */
+/** Each mapping with the queue its `EventSourceArn` names, found by the ARN it resolves to. */
+function readEventSourceMappings(
+  assembly: CloudAssembly,
+  resolver: IntrinsicResolver,
+  queues: readonly TemplateQueue[],
+): TemplateEventSourceMapping[] {
   const queueArns = new Map(
     queues.map((queue) => [
       resolver.resolveString({ 'Fn::GetAtt': [queue.logicalId, 'Arn'] }, queue.stack, `queue ${queue.name}`),
       queue,
     ]),
   );
-  const eventSourceMappings = assembly
-    .resourcesOfType('AWS::Lambda::EventSourceMapping')
-    .map(({ stack, logicalId, resource }) => {
-      const properties = resource.Properties ?? {};
-      const sourceArn = resolver.resolveString(
-        properties.EventSourceArn,
-        stack,
-        `event source mapping ${logicalId}`,
-      );
-      const queue = queueArns.get(sourceArn);
-      if (!queue)
-        throw new TemplateError(`event source mapping ${logicalId}: ${sourceArn} is not a queue of the app`);
-      const scaling = properties.ScalingConfig as { MaximumConcurrency?: number } | undefined;
-      return {
-        queue,
-        function: functionOf(stack, properties.FunctionName),
-        batchSize: Number(properties.BatchSize ?? 10),
-        ...(scaling?.MaximumConcurrency !== undefined
-          ? { maximumConcurrency: scaling.MaximumConcurrency }
-          : {}),
-        reportBatchItemFailures: ((properties.FunctionResponseTypes as string[]) ?? []).includes(
-          'ReportBatchItemFailures',
-        ),
-      };
-    });
+  return assembly.resourcesOfType('AWS::Lambda::EventSourceMapping').map(({ stack, logicalId, resource }) => {
+    const properties = resource.Properties ?? {};
+    const sourceArn = resolver.resolveString(
+      properties.EventSourceArn,
+      stack,
+      `event source mapping ${logicalId}`,
+    );
+    const queue = queueArns.get(sourceArn);
+    if (!queue)
+      throw new TemplateError(`event source mapping ${logicalId}: ${sourceArn} is not a queue of the app`);
+    const scaling = properties.ScalingConfig as { MaximumConcurrency?: number } | undefined;
+    return {
+      queue,
+      function: functionOf(assembly, stack, properties.FunctionName),
+      batchSize: Number(properties.BatchSize ?? 10),
+      ...(scaling?.MaximumConcurrency !== undefined
+        ? { maximumConcurrency: scaling.MaximumConcurrency }
+        : {}),
+      reportBatchItemFailures: ((properties.FunctionResponseTypes as string[]) ?? []).includes(
+        'ReportBatchItemFailures',
+      ),
+    };
+  });
+}
 
-  const stateMachines = assembly
+/** Each state machine with its definition (inline or an S3 asset) and its substitutions resolved. */
+function readStateMachines(assembly: CloudAssembly, resolver: IntrinsicResolver): TemplateStateMachine[] {
+  return assembly
     .resourcesOfType('AWS::StepFunctions::StateMachine')
     .map(({ stack, logicalId, resource }) => {
       const properties = resource.Properties ?? {};
@@ -539,33 +563,23 @@ export function readLocalApplication(assembly: CloudAssembly, resolver: Intrinsi
         role: refOf(stack, properties.RoleArn),
       };
     });
+}
 
-  const schedules = assembly
-    .resourcesOfType('AWS::Scheduler::Schedule')
-    .flatMap(({ stack, logicalId, resource }) => {
-      const properties = resource.Properties ?? {};
-      const rate = /^rate\((\d+) (minutes?|hours?|seconds?)\)$/.exec(String(properties.ScheduleExpression));
-      if (!rate || properties.State === 'DISABLED') return [];
-      const unit = { second: 1, minute: 60, hour: 3600 }[(rate[2] as string).replace(/s$/, '') as 'second'];
-      return [
-        {
-          name: assembly.nameOf({ stack, logicalId }),
-          rateSeconds: Number(rate[1]) * unit,
-          target: functionOf(stack, (properties.Target as { Arn: Json }).Arn),
-        },
-      ];
-    });
-
-  return {
-    functions,
-    queues,
-    tables,
-    eventSourceMappings,
-    stateMachines,
-    schedules,
-    apiMethods: readApiMethods(assembly, functionOf),
-    policies: readPolicies(assembly, resolver),
-  };
+/** The enabled `rate(...)` schedules and the function each targets. */
+function readSchedules(assembly: CloudAssembly): TemplateSchedule[] {
+  return assembly.resourcesOfType('AWS::Scheduler::Schedule').flatMap(({ stack, logicalId, resource }) => {
+    const properties = resource.Properties ?? {};
+    const rate = /^rate\((\d+) (minutes?|hours?|seconds?)\)$/.exec(String(properties.ScheduleExpression));
+    if (!rate || properties.State === 'DISABLED') return [];
+    const unit = { second: 1, minute: 60, hour: 3600 }[(rate[2] as string).replace(/s$/, '') as 'second'];
+    return [
+      {
+        name: assembly.nameOf({ stack, logicalId }),
+        rateSeconds: Number(rate[1]) * unit,
+        target: functionOf(assembly, stack, (properties.Target as { Arn: Json }).Arn),
+      },
+    ];
+  });
 }
 
 /** The queues of the assembly: these need no resolving, and exist before anything else is read. */

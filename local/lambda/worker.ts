@@ -7,11 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import type { SideEffectFaults } from '../../src/saga/faults.js';
 import { createLambdaContext } from '../aws/lambda-context.js';
-import { recordFailureFaults } from '../record-failures.js';
-import { LOCAL_FAULTS } from './fault-hook.js';
-import { processCrashFaults } from './process-crashes.js';
 import {
   type ContainerMessage,
   type FunctionError,
@@ -34,6 +30,9 @@ function send(message: ContainerMessage, then: () => void = () => {}): void {
 
 // The parent went away (stopped, or killed): a container never outlives it.
 process.on('disconnect', () => process.exit(0));
+// The pool stops its containers with SIGTERM: exit as a process does, so exit hooks run (a CPU
+// profile asked for with LOCAL_LAMBDA_NODE_FLAGS is written then).
+process.on('SIGTERM', () => process.exit(0));
 
 /**
  * As the Lambda Node runtime does: an unhandled rejection fails the invocation running with
@@ -61,13 +60,19 @@ process.on('uncaughtException', (error) => crash(toFunctionError(error), 129));
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'init') void init(message);
+  else if (message.type === 'crash') crashNow(message);
   else void invoke(message);
 });
+
+/** The pool ends this process mid-invocation (see `CrashMessage`). */
+function crashNow(message: Extract<ParentMessage, { type: 'crash' }>): void {
+  if (message.kind === 'exit') process.exit(1);
+  void Promise.reject(new Error(`write CONNECTION_CLOSED (injected: ${message.reason})`));
+}
 
 async function init(message: InitMessage): Promise<void> {
   const started = performance.now();
   try {
-    installFaults(message);
     const module = (await import(pathToFileURL(message.bundle).href)) as Record<string, unknown>;
     const exported = module[message.handlerExport];
     if (typeof exported !== 'function') {
@@ -82,33 +87,27 @@ async function init(message: InitMessage): Promise<void> {
   }
 }
 
-/** The local fault injection the pool asked for, where the bundles' saga code looks for it. */
-function installFaults(message: InitMessage): void {
-  const faults: SideEffectFaults[] = [
-    ...(message.crashPlans ? [processCrashFaults(message.crashPlans)] : []),
-    ...(message.recordFailures ? [recordFailureFaults(message.recordFailures)] : []),
-  ];
-  if (faults.length === 0) return;
-  (globalThis as { [LOCAL_FAULTS]?: SideEffectFaults })[LOCAL_FAULTS] = {
-    afterSideEffect(effect, orderId) {
-      for (const fault of faults) fault.afterSideEffect(effect, orderId);
-    },
-  };
-}
-
 async function invoke(message: Extract<ParentMessage, { type: 'invoke' }>): Promise<void> {
   const started = performance.now();
+  // The handler's own CPU, what Lambda bills as compute: this container runs one invocation at a
+  // time, so the process's CPU between these two points is the handler's (the IPC around it is not).
+  const cpu = process.cpuUsage();
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage(cpu);
+    return (user + system) / 1000;
+  };
   const { requestId } = message;
   running = { requestId, started };
   try {
     const value = await (handler as Handler)(message.event, lambdaContext(message));
-    send({ type: 'result', requestId, value, durationMs: performance.now() - started });
+    send({ type: 'result', requestId, value, durationMs: performance.now() - started, cpuMs: cpuMs() });
   } catch (error) {
     send({
       type: 'failed',
       requestId,
       error: toFunctionError(error),
       durationMs: performance.now() - started,
+      cpuMs: cpuMs(),
     });
   } finally {
     running = undefined;

@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
+import { InMemoryProviderStore, type ProviderStore } from './store.js';
 
 type Mutation =
   | 'claimIdempotencyKey'

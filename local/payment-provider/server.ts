@@ -1,16 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
-import { problem } from '../../src/payments/provider/responses.js';
-import { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
+import { type PaymentEffect, sideEffectOfRequest, succeeded } from '../faults/side-effects.js';
+import { handleProviderRequest, type ProviderDependencies } from './handler.js';
+import { problem } from './responses.js';
+import { InMemoryProviderStore, type ProviderStore } from './store.js';
 
 export {
   handleProviderRequest,
   type ProviderRequest,
   type ProviderResponse,
-} from '../../src/payments/provider/handler.js';
-export { InMemoryProviderStore, type ProviderStore } from '../../src/payments/provider/store.js';
+} from './handler.js';
+export { InMemoryProviderStore, type ProviderStore } from './store.js';
 
 /** Bodies larger than this are refused; the API's bodies are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -26,6 +27,11 @@ export interface SimulatedProviderOptions {
   store?: ProviderStore;
   /** The credential its payment routes require (see `ProviderDependencies.credential`). @default - none */
   credential?: ProviderDependencies['credential'];
+  /**
+   * Told of every side effect the provider has just performed, before it answers (fault
+   * injection from outside the product, local/faults/record-failures.ts). @default - nothing
+   */
+  afterSideEffect?: (effect: PaymentEffect, orderId: string) => Promise<void>;
 }
 
 export interface SimulatedProvider {
@@ -68,7 +74,7 @@ export async function startSimulatedProvider(options: SimulatedProviderOptions):
       inFlight.delete(controller);
       controller.abort();
     });
-    serve(req, res, deps, controller.signal).catch((error: unknown) => {
+    serve(req, res, deps, controller.signal, options.afterSideEffect).catch((error: unknown) => {
       logger.error('simulated payment provider could not answer', { error });
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -105,6 +111,7 @@ async function serve(
   res: ServerResponse,
   deps: ProviderDependencies,
   signal: AbortSignal,
+  afterSideEffect: SimulatedProviderOptions['afterSideEffect'],
 ): Promise<void> {
   const body = await readBody(req);
   if (body === undefined) {
@@ -121,6 +128,10 @@ async function serve(
     deps,
     signal,
   );
+  const performed = sideEffectOfRequest(req.method ?? 'GET', headers['idempotency-key']);
+  if (afterSideEffect && performed && succeeded(response.status)) {
+    await afterSideEffect(performed.effect, performed.orderId);
+  }
   send(res, response.status, response.headers, response.body);
 }
 

@@ -12,7 +12,7 @@ import {
   skuSchema,
   walletInputSchema,
 } from './schemas.js';
-import { compensationView, productView, walletView } from './views.js';
+import { compensationListingView, productView, walletView } from './views.js';
 
 /**
  * Admin routes (IAM-authorised in AWS). PUTs are idempotent by meaning (upsert a product, set a
@@ -76,15 +76,17 @@ export function createGetWalletRoute(dependencies: AdminDependencies): Route {
   };
 }
 
-/** `GET /v1/admin/compensations?status=&limit=`: the audit view of the compensation DLQ, newest first. */
+/**
+ * `GET /v1/admin/compensations?status=&step=&error=&olderThanMinutes=&customerId=&limit=`: the audit
+ * view of the compensation DLQ, unresolved first, then newest first; each with its customer and what
+ * they are still owed.
+ */
 export function createListCompensationsRoute(dependencies: AdminDependencies): Route {
   return async ({ event }) => {
     requireAdmin(event);
     const query = parseWith(compensationQuerySchema, event.queryStringParameters ?? {}, '/query');
-    const items = await dependencies.compensations.list({
-      ...(query.status ? { status: query.status } : {}),
-      ...(query.limit ? { limit: query.limit } : {}),
-    });
-    return jsonResponse(200, { items: items.map(compensationView) });
+    const filter = Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined));
+    const items = await dependencies.compensations.list(filter);
+    return jsonResponse(200, { items: items.map(compensationListingView) });
   };
 }

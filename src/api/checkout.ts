@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createPlaceOrder, type PlaceOrderOutcome } from '../checkout/place-order.js';
 import type { OrderStore } from '../db/orders.js';
 import type { SagaStartBuffer, SagaStarter } from '../saga/saga-starter.js';
+import { type CheckoutSwitch, withCheckoutSwitch } from './checkout-switch.js';
 import { type CustomerLimiter, withCustomerLimits } from './customer-limits.js';
 import { headerValue, jsonResponse, parseWith, type Route, readJsonBody } from './http.js';
 import type { CheckoutIdempotency } from './idempotency.js';
@@ -17,13 +18,15 @@ export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 export interface CheckoutDependencies {
-  readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
+  readonly orders: Pick<OrderStore, 'placeOrFindOrder' | 'getOrder'>;
   readonly sagaStarter: SagaStarter;
   /** Where a saga start that failed or was throttled is handed over (docs/adr/0019). */
   readonly sagaStartBuffer: SagaStartBuffer;
   readonly idempotency: CheckoutIdempotency;
-  /** Per-customer limits, spent before anything else is read or written. @default - no limits */
+  /** Per-customer limits, spent before anything else is written. @default - no limits */
   readonly limiter?: Pick<CustomerLimiter, 'consume'>;
+  /** The operators' switch, read before anything is written (docs/adr/0024). @default - never paused */
+  readonly checkoutSwitch?: CheckoutSwitch;
   /** @default 3600 */
   readonly reservationTtlSeconds?: number;
 }
@@ -157,7 +160,10 @@ export function createCheckoutRoute(dependencies: CheckoutDependencies): Route {
       ? { ...response, headers: { ...response.headers, [REPLAYED_HEADER]: 'true' }, replayed }
       : response;
   };
-  return withCustomerLimits(route, dependencies.limiter, 'checkout');
+  return withCheckoutSwitch(
+    withCustomerLimits(route, dependencies.limiter, 'checkout'),
+    dependencies.checkoutSwitch,
+  );
 }
 
 /** Counts each checkout response once: replayed, accepted, or rejected with its code. */

@@ -8,8 +8,7 @@ import { ProblemError } from './problems.js';
  * Per-customer limits (docs/runbooks/customer-rate-limits.md): a fixed one-minute window per
  * customer, counted with one conditional `UpdateItem` per request on a DynamoDB item keyed by
  * customer and window. The condition refuses the increment once a counter is at its limit, so a
- * refused request changes nothing, and DynamoDB TTL removes the items of past windows. The same
- * code runs locally against dynalite.
+ * refused request changes nothing, and DynamoDB TTL removes the items of past windows.
  */
 
 /** The table's partition key and TTL attribute (`lib/constructs/customer-limits-table.ts`). */

@@ -8,8 +8,8 @@ export const CHECKOUT_IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
 
 /**
  * Prefix of the record keys (`checkout.place-order#<hash>`). Fixed rather than Powertools' default
- * (the Lambda function name), so that renaming or splitting the function, the local stack and the
- * tests all address the same records.
+ * (the Lambda function name), so that renaming or splitting the function, or calling the
+ * use case outside Lambda (the tests), addresses the same records.
  */
 export const CHECKOUT_IDEMPOTENCY_KEY_PREFIX = 'checkout.place-order';
 
@@ -21,7 +21,7 @@ export interface CheckoutIdempotency {
 }
 
 export interface CheckoutIdempotencyOptions {
-  /** The client of the idempotency table; point it at dynalite locally. */
+  /** The client of the idempotency table. */
   readonly client: DynamoDBClient;
   readonly tableName: string;
   /** @default CHECKOUT_IDEMPOTENCY_EXPIRY_SECONDS */

@@ -4,11 +4,11 @@ import { ProblemError } from './problems.js';
 /**
  * Who is calling, read from what API Gateway puts into the event after authorising the request:
  * the Cognito user-pool authorizer's claims for customers (`sub` is the customer id), the SigV4
- * caller for IAM-authorised admin routes. The local HTTP server puts the identities of its dev
- * tokens (`dev-<customerId>`, `admin`) into the same places, so handlers read only the event.
+ * caller for IAM-authorised admin routes. Handlers read only the event, so anything that puts the
+ * identities into the same places can stand in for API Gateway.
  */
 
-/** Customer ids are Cognito `sub`s (uuids) in AWS; locally whatever follows `dev-`. */
+/** Customer ids are Cognito `sub`s (uuids) in AWS; any short printable id is accepted. */
 const CUSTOMER_ID = /^[^\p{Cc}\p{Cs}\s]{1,128}$/u;
 
 /** The customer id when the request carries valid customer claims. */

@@ -1,7 +1,8 @@
 import type { CompensationStore } from '../db/compensations.js';
 import type { OrderHistoryStore } from '../db/order-history.js';
 import type { OrderStore } from '../db/orders.js';
-import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
+import { compensationMessageOf } from '../saga/compensation-message.js';
+import type { CompensationQueue } from '../saga/compensation-queue.js';
 import type { SagaInspector } from '../saga/saga-starter.js';
 import { jsonResponse, type Route } from './http.js';
 import { requireAdmin } from './identity.js';
@@ -16,7 +17,7 @@ import { adminOrderView } from './views.js';
 
 export interface AdminOrderDependencies {
   readonly orders: Pick<OrderStore, 'getOrder'>;
-  readonly history: Pick<OrderHistoryStore, 'events'>;
+  readonly history: Pick<OrderHistoryStore, 'events' | 'holdings'>;
   readonly compensations: Pick<CompensationStore, 'findByOrder'>;
   /** DescribeExecution of the execution named by the order id. */
   readonly sagas: SagaInspector;
@@ -35,12 +36,13 @@ export function createGetAdminOrderRoute(dependencies: AdminOrderDependencies): 
     const order =
       orderId && UUID_PATTERN.test(orderId) ? await dependencies.orders.getOrder(orderId) : undefined;
     if (!order) throw new ProblemError('ORDER_NOT_FOUND', 'No such order.');
-    const [events, compensation, sagaState] = await Promise.all([
+    const [events, compensation, owed, sagaState] = await Promise.all([
       dependencies.history.events(order.orderId),
       dependencies.compensations.findByOrder(order.orderId),
+      dependencies.history.holdings(order.orderId),
       sagaStatusOf(dependencies.sagas, order.orderId),
     ]);
-    return jsonResponse(200, adminOrderView({ order, events, compensation, sagaState }));
+    return jsonResponse(200, adminOrderView({ order, events, compensation, owed, sagaState }));
   };
 }
 
@@ -49,11 +51,12 @@ export function createGetAdminOrderRoute(dependencies: AdminOrderDependencies): 
  * the worker needs (from its audit row). The message is sent before the row says PENDING, so a
  * failure in between leaves a queued message behind a FAILED row, never a PENDING row with nothing
  * queued. A copy still in the DLQ may be redriven later: the worker is idempotent on
- * compensationId, so it changes nothing twice.
+ * compensationId, so it changes nothing twice. The order's timeline records the retry with the
+ * IAM principal that asked for it, with the status change (docs/adr/0024).
  */
 export function createRetryCompensationRoute(dependencies: CompensationRetryDependencies): Route {
-  return async ({ event }) => {
-    requireAdmin(event);
+  return async ({ event, correlationId }) => {
+    const requestedBy = requireAdmin(event);
     const compensationId = event.pathParameters?.compensationId ?? '';
     const compensation =
       compensationId.length > 0 && compensationId.length <= 200
@@ -76,8 +79,16 @@ export function createRetryCompensationRoute(dependencies: CompensationRetryDepe
         { cause: error },
       );
     }
-    const queued = (await dependencies.compensations.markRequeued(compensationId)) ?? compensation;
-    return jsonResponse(202, { compensationId, status: queued.status });
+    const queued = await dependencies.compensations.markRequeued(compensationId, {
+      requestedBy,
+      correlationId,
+    });
+    // Resolved by the worker between the read above and now: the message sent changes nothing.
+    const status = queued.outcome === 'APPLIED' ? queued.status : 'RESOLVED';
+    if (status === 'RESOLVED') {
+      throw new ProblemError('COMPENSATION_ALREADY_RESOLVED', 'The compensation was resolved meanwhile.');
+    }
+    return jsonResponse(202, { compensationId, status });
   };
 }
 

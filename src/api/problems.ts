@@ -38,6 +38,7 @@ export const PROBLEMS = {
   RATE_LIMITED: { status: 429, title: 'Too many requests from this customer' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
+  CHECKOUT_PAUSED: { status: 503, title: 'Checkout is paused' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
@@ -65,6 +66,8 @@ const RETRY_AFTER_SECONDS: Partial<Record<ProblemCode, number>> = {
   THROTTLED: 1,
   RATE_LIMITED: 60,
   SERVICE_UNAVAILABLE: 2,
+  // An operator's stop lasts minutes, not seconds: clients back off rather than hammer it.
+  CHECKOUT_PAUSED: 30,
 };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -245,7 +248,7 @@ function gatewayProblem(
 
 /**
  * Errors API Gateway makes itself, in the API's own format, so a client cannot tell whether the
- * gateway or a handler refused it. The CDK API construct and the local API server both read this.
+ * gateway or a handler refused it. The CDK API construct reads this, and so can anything that stands in for the gateway.
  */
 export const GATEWAY_PROBLEMS: readonly GatewayProblem[] = [
   gatewayProblem(

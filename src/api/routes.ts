@@ -1,15 +1,15 @@
 import type { ProblemCode } from './problems.js';
 
 /**
- * The HTTP API's route table: the single list the OpenAPI test, the local HTTP server and the
- * CDK API construct read, so a route cannot exist in one and be missing from another.
+ * The HTTP API's route table: the single list the OpenAPI test, the CDK API construct and
+ * anything that stands in for API Gateway read, so a route cannot exist in one and be missing from another.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
 /**
  * - `customer`: a Cognito user-pool JWT (`Authorization: Bearer`); the customer is its `sub`.
- * - `admin`: IAM (SigV4) in AWS; locally `Authorization: Bearer admin`.
+ * - `admin`: IAM (SigV4).
  * - `none`: public (health checks).
  */
 export type RouteAuth = 'customer' | 'admin' | 'none';
@@ -67,7 +67,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       422: ['IDEMPOTENCY_KEY_REUSED', 'CURRENCY_MISMATCH', 'STORE_CREDIT_EXCEEDS_TOTAL'],
       429: ['RATE_LIMITED'],
       500: ['INTERNAL_ERROR'],
-      503: ['SERVICE_UNAVAILABLE'],
+      503: ['SERVICE_UNAVAILABLE', 'CHECKOUT_PAUSED'],
     },
     gatewayResponses: THROTTLING,
   },

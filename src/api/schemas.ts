@@ -1,5 +1,6 @@
 import { COMPENSATION_STATUSES } from '../db/compensations.js';
 import * as z from '../runtime/schema.js';
+import { COMPENSATION_STEPS } from '../saga/steps.js';
 
 /**
  * Request schemas of the HTTP API (docs/openapi.yaml). Objects are strict: an unknown member is a
@@ -82,7 +83,10 @@ export const customerIdSchema = z
     z.regex(/^[^\p{Cc}\p{Cs}\s]+$/u, 'must not contain whitespace or control characters'),
   );
 
-/** `GET /v1/admin/compensations` query: `status` is case-insensitive, `limit` 1-100. */
+/**
+ * `GET /v1/admin/compensations` query: `status` (case-insensitive, or UNRESOLVED for every status
+ * but RESOLVED), `step` still to do, `error` text, `olderThanMinutes`, `customerId`, `limit` 1-100.
+ */
 // Unknown query parameters are ignored (cache busters and tracing tags are common), unlike body members.
 export const compensationQuerySchema = z.object({
   status: z.optional(
@@ -91,9 +95,31 @@ export const compensationQuerySchema = z.object({
         z.string(),
         z.transform((value) => value.toUpperCase()),
       ),
-      z.enum(COMPENSATION_STATUSES, { error: `must be one of ${COMPENSATION_STATUSES.join(', ')}` }),
+      z.enum([...COMPENSATION_STATUSES, 'UNRESOLVED'], {
+        error: `must be one of ${[...COMPENSATION_STATUSES, 'UNRESOLVED'].join(', ')}`,
+      }),
     ),
   ),
+  step: z.optional(
+    z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((value) => value.toUpperCase()),
+      ),
+      z.enum(COMPENSATION_STEPS, { error: `must be one of ${COMPENSATION_STEPS.join(', ')}` }),
+    ),
+  ),
+  error: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  olderThanMinutes: z.optional(
+    z.pipe(
+      z.pipe(
+        z.string().check(z.regex(/^\d{1,6}$/, 'must be an integer from 0 to 525600')),
+        z.transform(Number),
+      ),
+      boundedInt(0, 525_600),
+    ),
+  ),
+  customerId: z.optional(customerIdSchema),
   limit: z.optional(
     z.pipe(
       z.pipe(z.string().check(z.regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')), z.transform(Number)),

@@ -1,6 +1,6 @@
 import type { Product } from '../db/catalog.js';
-import type { FailedCompensation } from '../db/compensations.js';
-import type { OrderEvent } from '../db/order-history.js';
+import type { CompensationListing, FailedCompensation } from '../db/compensations.js';
+import type { OrderEvent, OrderHoldings } from '../db/order-history.js';
 import type { Wallet } from '../db/wallets.js';
 import type { Order } from '../domain/order.js';
 import type { SagaExecutionState } from '../saga/saga-starter.js';
@@ -72,9 +72,28 @@ export function compensationView(compensation: FailedCompensation) {
     lastError: compensation.lastError,
     cancellationReason: compensation.cancellationReason,
     correlationId: compensation.correlationId,
+    providerState: compensation.providerState,
     createdAt: compensation.createdAt,
     updatedAt: compensation.updatedAt,
     resolvedAt: compensation.resolvedAt,
+  };
+}
+
+/** What the customer is still owed, member by member. */
+export function holdingsView(owed: OrderHoldings) {
+  return {
+    reservedItems: owed.reservedItems.map((item) => ({ sku: item.sku, quantity: item.quantity })),
+    storeCreditCents: owed.storeCreditCents,
+    card: { status: owed.card.status, amountCents: owed.card.amountCents },
+  };
+}
+
+/** An item of `GET /v1/admin/compensations`: the compensation, its customer and what they are owed. */
+export function compensationListingView(compensation: CompensationListing) {
+  return {
+    ...compensationView(compensation),
+    customerId: compensation.customerId,
+    owed: holdingsView(compensation.owed),
   };
 }
 
@@ -86,11 +105,13 @@ export function adminOrderView(input: {
   order: Order;
   events: readonly OrderEvent[];
   compensation: FailedCompensation | undefined;
+  owed: OrderHoldings;
   sagaState: SagaExecutionState;
 }) {
   return {
     ...orderView(input.order),
     customerId: input.order.customerId,
+    owed: holdingsView(input.owed),
     events: input.events.map((event) => ({ type: event.type, at: event.at, detail: event.detail })),
     compensation: input.compensation ? compensationView(input.compensation) : null,
     saga: { status: input.sagaState === 'NOT_FOUND' ? 'NOT_STARTED' : input.sagaState },

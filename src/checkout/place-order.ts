@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { OrderStore, PlaceOrderResult } from '../db/orders.js';
 import { type CartLine, normalizeCart, type Order } from '../domain/order.js';
 import { logger } from '../runtime/observability.js';
-import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import type { SagaStartBuffer, SagaStarter } from '../saga/saga-starter.js';
 
 /** A validated checkout request of one customer (the HTTP layer validates the body). */
@@ -45,13 +44,11 @@ export type PlaceOrderOutcome =
   | { readonly outcome: 'IDEMPOTENCY_KEY_REUSED'; readonly orderId: string };
 
 export interface PlaceOrderDependencies {
-  readonly orders: Pick<OrderStore, 'placeOrder' | 'getOrder'>;
+  readonly orders: Pick<OrderStore, 'placeOrFindOrder' | 'getOrder'>;
   /** One short attempt at StartExecution (no long retry ladder on the request path). */
   readonly sagaStarter: SagaStarter;
   /** Where a start that failed or was throttled waits to be made (the saga-start queue). */
   readonly sagaStartBuffer: SagaStartBuffer;
-  /** Fault injection right after the order is committed; tests and local mode only. @default none */
-  readonly faults?: SideEffectFaults;
   /** How long stock stays reserved without the saga settling it. @default 3600 */
   readonly reservationTtlSeconds?: number;
 }
@@ -94,7 +91,6 @@ export function orderIdFor(customerId: string, idempotencyKey: string): string {
  */
 export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
   const { orders, sagaStarter, sagaStartBuffer } = dependencies;
-  const faults = dependencies.faults ?? NO_FAULTS;
 
   async function startSaga(order: Order, correlationId: string): Promise<SagaStartOutcome> {
     const input = { orderId: order.orderId, correlationId, chargeCents: order.chargeCents };
@@ -139,33 +135,31 @@ export function createPlaceOrder(dependencies: PlaceOrderDependencies) {
   return async function placeOrder(command: PlaceOrderCommand): Promise<PlaceOrderOutcome> {
     const orderId = orderIdFor(command.customerId, command.idempotencyKey);
 
-    // Read first, not just rely on the primary key: a retry must find its order even when the
-    // stock or credit the first attempt reserved is no longer available to a second placement
-    // (place_order would answer OUT_OF_STOCK before ever reaching the duplicate insert).
-    const existing = await orders.getOrder(orderId);
-    if (existing) return resume(existing, command);
-
-    const result = await orders.placeOrder({
+    // One round trip (migrations/0015): the order an earlier attempt with this key placed is found
+    // before anything is checked, so a retry finds it even when the stock or credit it reserved is
+    // no longer available to a second placement.
+    const result = await orders.placeOrFindOrder({
       orderId,
       customerId: command.customerId,
       currency: command.currency,
       paymentMethod: command.paymentMethod,
       storeCreditCents: command.storeCreditCents,
-      items: normalizeCart(command.items),
+      // The store merges and sorts the lines: the order in which place_order locks them.
+      items: command.items,
       correlationId: command.correlationId,
       ...(dependencies.reservationTtlSeconds === undefined
         ? {}
         : { reservationTtlSeconds: dependencies.reservationTtlSeconds }),
     });
-    // Another attempt with the same key committed the order between our read and our insert
-    // (only possible when its idempotency lock had expired): pick that order up.
+    if (result.outcome === 'EXISTS') return resume(result.order, command);
+    // Another attempt with the same key committed the order between this call's check and its
+    // insert (only possible when its idempotency lock had expired): pick that order up.
     if (result.outcome === 'ALREADY_PLACED') {
       const raced = await orders.getOrder(orderId);
       if (!raced) throw new Error(`order ${orderId} was reported placed but cannot be read`);
       return resume(raced, command);
     }
     if (result.outcome !== 'PLACED') return result;
-    faults.afterSideEffect('placeOrder', orderId);
     const sagaStart = await startSaga(result.order, command.correlationId);
     return { outcome: 'ACCEPTED', order: result.order, resumed: false, sagaStart };
   };

@@ -8,7 +8,7 @@
  * templates. The saga's `TimeoutSeconds` and `Retry` stay in the ASL file, its readable definition;
  * the rules read them from there.
  *
- * Pure (no aws-cdk-lib), so functions, local mode and tests load it cheaply. Seconds unless a name
+ * Pure (no aws-cdk-lib), so functions, tools and tests load it cheaply. Seconds unless a name
  * says otherwise.
  */
 
@@ -57,6 +57,13 @@ export const DATABASE_CALL_SECONDS =
  * Manager reaches every container within this, and a call the provider refuses reads it at once.
  */
 export const SECRET_MAX_AGE_SECONDS = 300;
+
+/**
+ * How long a checkout container keeps the operators' checkout switch it read (docs/adr/0024): a
+ * stop takes effect on every container within this, without a deploy, for one DynamoDB query per
+ * container and interval rather than one per checkout.
+ */
+export const SWITCH_MAX_AGE_SECONDS = 5;
 
 /** The provider client's timeout when the stage sets none (`PAYMENT_TIMEOUT_MS`). */
 export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 15;

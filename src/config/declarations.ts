@@ -15,9 +15,9 @@ export class ConfigurationError extends Error {
  * - `stack`: the CDK app, on every function whose handler reads the variable's group;
  * - `stack-optional`: the CDK app may (a stage setting or a tuning); unset, the default applies;
  * - `lambda`: the Lambda runtime itself (`AWS_REGION`, ...): the stack must not;
- * - `local`: nobody in AWS; local mode and tests only.
+ * - `outside-aws`: nobody in AWS; whoever runs the handlers elsewhere (the tests) may.
  */
-export type SetBy = 'stack' | 'stack-optional' | 'lambda' | 'local';
+export type SetBy = 'stack' | 'stack-optional' | 'lambda' | 'outside-aws';
 
 export interface Variable<T> {
   readonly name: string;

@@ -58,8 +58,8 @@ export const powertools = group('powertools', 'Powertools logger and metrics, tr
   }),
   metricsDisabled: flag({
     name: 'POWERTOOLS_METRICS_DISABLED',
-    doc: 'Tests and local runs silence the EMF output (read by Powertools metrics).',
-    setBy: 'local',
+    doc: 'Silences the EMF output outside AWS (read by Powertools metrics).',
+    setBy: 'outside-aws',
     defaultValue: false,
   }),
   nodeOptions: optionalText({
@@ -69,12 +69,12 @@ export const powertools = group('powertools', 'Powertools logger and metrics, tr
   }),
 });
 
-/** The database pool (`src/roots/database.ts`): RDS Proxy with IAM auth in AWS, a URL locally. */
+/** The database pool (`src/roots/database.ts`): RDS Proxy with IAM auth in AWS, else a URL. */
 export const database = group('database', 'The PostgreSQL pool.', {
   url: optionalText({
     name: 'DATABASE_URL',
-    doc: 'A postgres:// URL used as is (local mode and tests); in AWS the proxy variables apply.',
-    setBy: 'local',
+    doc: 'A postgres:// URL used as is (outside AWS); in AWS the proxy variables apply.',
+    setBy: 'outside-aws',
   }),
   proxyEndpoint: optionalText({ name: 'DB_PROXY_ENDPOINT', doc: 'The RDS Proxy host name.', setBy: 'stack' }),
   port: integer({ name: 'DB_PORT', doc: 'The proxy port.', setBy: 'stack', defaultValue: 5432 }),
@@ -132,8 +132,8 @@ export const paymentProvider = group('paymentProvider', 'The payment provider en
   }),
   apiKey: optionalText({
     name: 'PAYMENT_PROVIDER_API_KEY',
-    doc: 'The API key itself, instead of the secret (local mode).',
-    setBy: 'local',
+    doc: 'The API key itself, instead of the secret (outside AWS).',
+    setBy: 'outside-aws',
   }),
 });
 
@@ -174,6 +174,15 @@ export const customerLimits = group('customerLimits', 'Per-customer request and 
     name: 'CUSTOMER_CHECKOUTS_PER_MINUTE',
     doc: 'Checkouts per customer and minute.',
     setBy: 'stack-optional',
+  }),
+});
+
+/** The operators' switches (docs/adr/0024): checkout reads whether it is stopped. */
+export const operatorControls = group('operatorControls', "The operators' switches.", {
+  tableName: requiredText({
+    name: 'OPERATOR_CONTROLS_TABLE_NAME',
+    doc: 'The DynamoDB table of the kill switches and the operator log; checkout only queries the switches.',
+    setBy: 'stack',
   }),
 });
 
@@ -290,6 +299,7 @@ export const CONFIG_GROUPS = [
   providerSecret,
   idempotency,
   customerLimits,
+  operatorControls,
   stateMachine,
   sagaStart,
   sagaStarter,

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { ProviderPaymentState } from '../payments/gateway.js';
 import { query } from './errors.js';
+import { type OrderHoldings, type RawHoldings, toHoldings } from './order-history.js';
 
 export const COMPENSATION_STATUSES = ['PENDING', 'RETRYING', 'RESOLVED', 'FAILED'] as const;
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
@@ -32,6 +33,33 @@ export interface CompensationOutcomes {
   /** `createdAt` is when the saga gave the compensation up, `resolvedAt` when it finally succeeded. */
   resolved(compensation: FailedCompensation): void;
 }
+
+/** A failed compensation with the customer and what they are owed (the operators' list). */
+export interface CompensationListing extends FailedCompensation {
+  readonly customerId: string;
+  readonly owed: OrderHoldings;
+}
+
+/** Which compensations the operators' list shows; every member narrows it. */
+export interface CompensationFilter {
+  /** One status, or UNRESOLVED for PENDING, RETRYING and FAILED. */
+  readonly status?: CompensationStatus | 'UNRESOLVED';
+  /** Those with this step still to do. */
+  readonly step?: string;
+  /** Those whose last error contains this text (case-insensitive). */
+  readonly error?: string;
+  /** Those the saga gave up at least this many minutes ago. */
+  readonly olderThanMinutes?: number;
+  readonly customerId?: string;
+  /** @default 100 */
+  readonly limit?: number;
+}
+
+/** What an operator's retry did to the row (`requeue_compensation`). */
+export type RequeueOutcome =
+  | { readonly outcome: 'APPLIED'; readonly status: CompensationStatus }
+  | { readonly outcome: 'RESOLVED' }
+  | { readonly outcome: 'NOT_FOUND' };
 
 const UNOBSERVED: CompensationOutcomes = { attempted() {}, failed() {}, resolved() {} };
 
@@ -94,30 +122,31 @@ export class CompensationStore {
   }
 
   /**
-   * After an operator queued a failed compensation again: FAILED becomes PENDING (waiting for the
-   * worker). Any other status is left as it is. Returns the row, undefined when there is none.
+   * After an operator queued a compensation again: FAILED becomes PENDING (waiting for the worker),
+   * any other unresolved status is left as it is, and the order's timeline records who asked
+   * (`COMPENSATION_RETRY_REQUESTED`), all in one transaction (migration 0014).
    */
-  async markRequeued(compensationId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await query(this.sql<Row[]>`
-      update failed_compensations
-      set status = 'PENDING', updated_at = now()
-      where compensation_id = ${compensationId}
-        and status = 'FAILED'
-      returning *
+  async markRequeued(
+    compensationId: string,
+    request: { readonly requestedBy: string; readonly correlationId: string },
+  ): Promise<RequeueOutcome> {
+    const [row] = await query(this.sql<{ result: RequeueOutcome }[]>`
+      select requeue_compensation(${compensationId}, ${request.requestedBy}, ${request.correlationId}) as result
     `);
-    return row ? toCompensation(row) : this.get(compensationId);
+    return (row as { result: RequeueOutcome }).result;
   }
 
-  /** The compensation of an order, if one of its compensations ever failed in the saga. */
-  async findByOrder(orderId: string): Promise<FailedCompensation | undefined> {
-    const [row] = await query(this.sql<Row[]>`
-      select *
-      from failed_compensations
-      where order_id = ${orderId}::uuid
-      order by created_at desc
+  /** The latest compensation of an order, if one of its compensations ever failed in the saga. */
+  async findByOrder(orderId: string): Promise<CompensationListing | undefined> {
+    const [row] = await query(this.sql<ListingRow[]>`
+      select c.*, o.customer_id, order_holdings(c.order_id) as owed
+      from failed_compensations c
+      join orders o on o.id = c.order_id
+      where c.order_id = ${orderId}::uuid
+      order by c.created_at desc
       limit 1
     `);
-    return row ? toCompensation(row) : undefined;
+    return row ? toListing(row) : undefined;
   }
 
   async get(compensationId: string): Promise<FailedCompensation | undefined> {
@@ -127,16 +156,35 @@ export class CompensationStore {
     return row ? toCompensation(row) : undefined;
   }
 
-  /** Newest first, optionally one status only. */
-  async list(options: { status?: CompensationStatus; limit?: number } = {}): Promise<FailedCompensation[]> {
-    const rows = await query(this.sql<Row[]>`
-      select *
-      from failed_compensations
-      where ${options.status ? this.sql`status = ${options.status}` : this.sql`true`}
-      order by created_at desc
-      limit ${options.limit ?? 100}
+  /**
+   * The operators' list: unresolved first, then newest first, narrowed by `filter`; each with its
+   * customer and what they are owed. One round trip whatever the number of rows.
+   */
+  async list(filter: CompensationFilter = {}): Promise<CompensationListing[]> {
+    const sql = this.sql;
+    const conditions = [
+      filter.status === 'UNRESOLVED'
+        ? sql`c.status <> 'RESOLVED'`
+        : filter.status
+          ? sql`c.status = ${filter.status}`
+          : undefined,
+      filter.step ? sql`c.steps @> jsonb_build_array(${filter.step}::text)` : undefined,
+      filter.error ? sql`strpos(lower(coalesce(c.last_error, '')), lower(${filter.error})) > 0` : undefined,
+      filter.olderThanMinutes !== undefined
+        ? sql`c.created_at <= now() - make_interval(mins => ${filter.olderThanMinutes})`
+        : undefined,
+      filter.customerId ? sql`o.customer_id = ${filter.customerId}` : undefined,
+    ].filter((condition) => condition !== undefined);
+    const where = conditions.reduce((all, condition) => sql`${all} and ${condition}`, sql`true`);
+    const rows = await query(sql<ListingRow[]>`
+      select c.*, o.customer_id, order_holdings(c.order_id) as owed
+      from failed_compensations c
+      join orders o on o.id = c.order_id
+      where ${where}
+      order by c.status = 'RESOLVED', c.created_at desc
+      limit ${filter.limit ?? 100}
     `);
-    return rows.map(toCompensation);
+    return rows.map(toListing);
   }
 }
 
@@ -153,6 +201,15 @@ interface Row {
   created_at: Date;
   updated_at: Date;
   resolved_at: Date | null;
+}
+
+interface ListingRow extends Row {
+  customer_id: string;
+  owed: RawHoldings | null;
+}
+
+function toListing(row: ListingRow): CompensationListing {
+  return { ...toCompensation(row), customerId: row.customer_id, owed: toHoldings(row.owed) };
 }
 
 function toCompensation(row: Row): FailedCompensation {

@@ -43,6 +43,21 @@ export type PlaceOrderResult =
   | { readonly outcome: 'STORE_CREDIT_EXCEEDS_TOTAL'; readonly totalCents: number }
   | { readonly outcome: 'INSUFFICIENT_STORE_CREDIT'; readonly balanceCents: number };
 
+/**
+ * {@link OrderStore.placeOrFindOrder}'s outcomes: those of placing, or the order that exists under
+ * this id already (an earlier attempt with the same key placed it), found before anything was checked.
+ */
+export type PlaceOrFindResult = PlaceOrderResult | { readonly outcome: 'EXISTS'; readonly order: Order };
+
+/**
+ * What a payment step reads before calling the provider (migrations/0015, `payment_step_view`):
+ * the order's state, fence and payment, without its items.
+ */
+export type PaymentView = Pick<
+  Order,
+  'orderId' | 'status' | 'currency' | 'chargeCents' | 'paymentMethod' | 'payment' | 'fenced'
+>;
+
 /** What a state transition did: `changed` is false when it had been applied before. */
 export interface TransitionResult {
   readonly changed: boolean;
@@ -97,9 +112,26 @@ export class OrderStore {
   constructor(private readonly sql: Sql) {}
 
   /** Validates SKUs, prices from the database, reserves stock, debits store credit, records the order. */
-  async placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+  placeOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+    // place_order itself never answers EXISTS.
+    return this.place('place_order', input) as Promise<PlaceOrderResult>;
+  }
+
+  /**
+   * The checkout's one round trip (migrations/0015): answers the order that exists under
+   * `input.orderId` as `EXISTS`, else places it as {@link placeOrder} does. Two attempts racing to
+   * place the same new order still meet at the primary key: the loser gets `ALREADY_PLACED`.
+   */
+  placeOrFindOrder(input: PlaceOrderInput): Promise<PlaceOrFindResult> {
+    return this.place('place_or_find_order', input);
+  }
+
+  private async place(
+    fn: 'place_order' | 'place_or_find_order',
+    input: PlaceOrderInput,
+  ): Promise<PlaceOrFindResult> {
     try {
-      return await this.callPlaceOrder(input);
+      return await this.callPlaceOrder(fn, input);
     } catch (error) {
       // Stock taken by a concurrent checkout after place_order's unlocked check: the call rolled
       // back whole and reports the short lines, the same refusal as before any write.
@@ -117,11 +149,15 @@ export class OrderStore {
     }
   }
 
-  private async callPlaceOrder(input: PlaceOrderInput): Promise<PlaceOrderResult> {
+  private async callPlaceOrder(
+    fn: 'place_order' | 'place_or_find_order',
+    input: PlaceOrderInput,
+  ): Promise<PlaceOrFindResult> {
     const cart = normalizeCart(input.items);
     const ttl = `${input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS} seconds`;
-    const [row] = await this.sql<{ result: PlaceOrderResult }[]>`
-      select place_order(
+    // The function's name is one of two constants, quoted as an identifier.
+    const [row] = await this.sql<{ result: PlaceOrFindResult }[]>`
+      select ${this.sql(fn)}(
         ${input.orderId}::uuid,
         ${input.customerId},
         ${input.currency},
@@ -133,7 +169,7 @@ export class OrderStore {
         ${input.correlationId}
       ) as result
     `;
-    return (row as { result: PlaceOrderResult }).result;
+    return (row as { result: PlaceOrFindResult }).result;
   }
 
   async getOrder(orderId: string): Promise<Order | undefined> {
@@ -141,6 +177,14 @@ export class OrderStore {
       select order_snapshot(${orderId}::uuid) as order
     `);
     return row?.order ?? undefined;
+  }
+
+  /** The order as a payment step needs it, or undefined when there is none. */
+  async getPaymentView(orderId: string): Promise<PaymentView | undefined> {
+    const [row] = await query(this.sql<{ view: PaymentView | null }[]>`
+      select payment_step_view(${orderId}::uuid) as view
+    `);
+    return row?.view ?? undefined;
   }
 
   /**
@@ -175,6 +219,24 @@ export class OrderStore {
       'mark captured',
       this.sql`select mark_captured(${orderId}::uuid, ${captureId}, ${correlationId}) as result`,
     );
+  }
+
+  /**
+   * Records the capture and confirms the order in one call and one transaction (migrations/0015):
+   * what {@link markCaptured} then {@link confirm} did in two. A refused confirmation (fenced,
+   * reservation released) still leaves the capture recorded, as the two calls did; a refused
+   * capture record confirms nothing. Errors name the part that refused.
+   */
+  async captureAndConfirm(
+    orderId: string,
+    captureId: string,
+    correlationId: string,
+  ): Promise<TransitionResult> {
+    const [row] = await query(this.sql<{ result: RawTransition & { step?: 'capture' | 'confirm' } }[]>`
+      select capture_and_confirm(${orderId}::uuid, ${captureId}, ${correlationId}) as result
+    `);
+    const result = (row as { result: RawTransition & { step?: string } }).result;
+    return interpret(orderId, result.step === 'capture' ? 'mark captured' : 'confirm', result);
   }
 
   /** Records that the payment was declined, voided or refunded at the provider. */
@@ -248,22 +310,26 @@ export class OrderStore {
     statement: PromiseLike<readonly { result: RawTransition }[]>,
   ): Promise<TransitionResult> {
     const [row] = await query(statement);
-    const result = (row as { result: RawTransition }).result;
-    switch (result.outcome) {
-      case 'APPLIED':
-      case 'UNCHANGED':
-        return { changed: result.outcome === 'APPLIED', status: result.status as OrderStatus };
-      case 'NOT_FOUND':
-        throw new OrderNotFoundError(orderId);
-      case 'COMPENSATION_INCOMPLETE':
-        throw new CompensationIncompleteError(orderId, result.outstanding ?? []);
-      case 'RESERVATION_RELEASED':
-        throw new ReservationReleasedError(orderId);
-      case 'ILLEGAL_TRANSITION': {
-        if (result.fenced) throw new OrderFencedError(orderId, transition, result.status);
-        const detail = result.paymentStatus ? { paymentStatus: result.paymentStatus } : {};
-        throw new IllegalTransitionError(orderId, transition, result.status, detail);
-      }
+    return interpret(orderId, transition, (row as { result: RawTransition }).result);
+  }
+}
+
+/** A transition function's answer as a result, or the error of its refusal. */
+function interpret(orderId: string, transition: string, result: RawTransition): TransitionResult {
+  switch (result.outcome) {
+    case 'APPLIED':
+    case 'UNCHANGED':
+      return { changed: result.outcome === 'APPLIED', status: result.status as OrderStatus };
+    case 'NOT_FOUND':
+      throw new OrderNotFoundError(orderId);
+    case 'COMPENSATION_INCOMPLETE':
+      throw new CompensationIncompleteError(orderId, result.outstanding ?? []);
+    case 'RESERVATION_RELEASED':
+      throw new ReservationReleasedError(orderId);
+    case 'ILLEGAL_TRANSITION': {
+      if (result.fenced) throw new OrderFencedError(orderId, transition, result.status);
+      const detail = result.paymentStatus ? { paymentStatus: result.paymentStatus } : {};
+      throw new IllegalTransitionError(orderId, transition, result.status, detail);
     }
   }
 }

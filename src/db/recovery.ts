@@ -79,7 +79,8 @@ export class RecoveryStore {
 
   /**
    * Leases up to `limit` orders in PENDING or AUTHORIZED untouched for `stuckAfterSeconds` (or
-   * whose reservation has expired) and not leased by another sweeper, oldest first.
+   * whose reservation has expired) and not leased by another sweeper, oldest first. It reads only
+   * the candidates (docs/adr/0026): its cost follows the stuck orders, not the orders in flight.
    */
   async claimStuckOrders(options: {
     stuckAfterSeconds: number;
@@ -89,18 +90,25 @@ export class RecoveryStore {
     const rows = await query(this.sql<
       { id: string; correlation_id: string | null; charge_cents: number; reservation_expired: boolean }[]
     >`
-      with stuck as (
+      with candidates as (
+        -- Two range scans, each on its partial index (migrations/0001_schema.sql): orders in flight untouched
+        -- since the cutoff, and held reservations past their expiry. Never every order in flight.
         select o.id
         from orders o
         where o.status in ('PENDING', 'AUTHORIZED')
+          and o.updated_at < now() - ${`${options.stuckAfterSeconds} seconds`}::interval
+        union
+        select r.order_id
+        from reservations r
+        where r.status = 'HELD'
+          and r.expires_at < now()
+      ),
+      stuck as (
+        select o.id
+        from orders o
+        join candidates c on c.id = o.id
+        where o.status in ('PENDING', 'AUTHORIZED')
           and (o.recovery_lease_until is null or o.recovery_lease_until < now())
-          and (
-            o.updated_at < now() - ${`${options.stuckAfterSeconds} seconds`}::interval
-            or exists (
-              select 1 from reservations r
-              where r.order_id = o.id and r.status = 'HELD' and r.expires_at < now()
-            )
-          )
         order by o.updated_at
         limit ${options.limit}
         for update of o skip locked

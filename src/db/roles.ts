@@ -25,7 +25,7 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16)):
 /**
  * Sets a role's login password, as the owner. In AWS this is the password of the role's
  * Secrets Manager secret, which RDS Proxy logs in with (the functions themselves authenticate to
- * the proxy with IAM and never see it); locally a generated one. `ALTER ROLE` takes no bind
+ * the proxy with IAM and never see it); elsewhere whatever its runner chose. `ALTER ROLE` takes no bind
  * parameters, so the statement is built here from a checked role name and a verifier, which holds
  * only base64 characters and `$:-`.
  */

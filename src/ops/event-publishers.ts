@@ -8,7 +8,7 @@ import { describeError } from '../runtime/errors.js';
 
 export type { OutboxEvent } from '../db/outbox.js';
 
-/** What a consumer receives, on the bus and in the local sink alike. */
+/** What a consumer receives, on the bus or from any other publisher alike. */
 export interface EventEnvelope {
   /** The de-duplication key: the same event published twice carries the same id. */
   readonly eventId: string;
@@ -26,7 +26,7 @@ export interface PublishResult {
 }
 
 /**
- * The port the outbox relay publishes through: EventBridge in AWS, a JSON-lines file locally.
+ * The port the outbox relay publishes through: EventBridge in AWS; tests and tools give their own.
  * A publisher reports per-event failures in its result; a thrown error fails the whole call.
  */
 export interface EventPublisher {

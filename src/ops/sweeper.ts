@@ -3,7 +3,8 @@ import type { OrderStore } from '../db/orders.js';
 import type { RecoveryStore, StuckOrder } from '../db/recovery.js';
 import { IllegalTransitionError } from '../domain/errors.js';
 import { logger } from '../runtime/observability.js';
-import { type CompensationQueue, compensationMessageOf } from '../saga/compensation-queue.js';
+import { compensationMessageOf } from '../saga/compensation-message.js';
+import type { CompensationQueue } from '../saga/compensation-queue.js';
 import { type SagaInspector, SagaStartError, type SagaStarter } from '../saga/saga-starter.js';
 import { COMPENSATION_STEPS, type CompensationStep, type PaymentSaga } from '../saga/steps.js';
 
@@ -47,7 +48,7 @@ export interface SweepReport {
  * running and brings them to a terminal state.
  *
  * - no execution at all (the API committed the order but neither started its saga nor could queue
- *   the start, a saga-start message that ended in its DLQ, or the local stack restarted): start
+ *   the start, a saga-start message that ended in its DLQ, or an execution that was lost): start
  *   it — unless the stock reservation has expired, then compensate. A start that is merely
  *   queued is never compensated early: checkout answered only minutes ago and the saga starter
  *   holds the order's lease while it starts it (docs/adr/0019); and starting an order the starter

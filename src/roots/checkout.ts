@@ -1,4 +1,5 @@
 import type { CheckoutDependencies } from '../api/checkout.js';
+import { parametersCheckoutSwitch } from '../api/checkout-switch.js';
 import { createCheckoutIdempotency } from '../api/idempotency.js';
 import type { ConfigOf } from '../config/declarations.js';
 import { CHECKOUT_FUNCTION } from '../config/functions.js';
@@ -31,6 +32,10 @@ export function checkoutDependencies(
     idempotency: createCheckoutIdempotency({
       client: dynamoDbClient(config.aws),
       tableName: config.idempotency.tableName,
+    }),
+    checkoutSwitch: parametersCheckoutSwitch({
+      client: dynamoDbClient(config.aws),
+      tableName: config.operatorControls.tableName,
     }),
   };
 }

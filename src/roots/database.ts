@@ -9,7 +9,7 @@ import { perContainer } from '../runtime/per-container.js';
 /**
  * A database pool from its configuration. In AWS: RDS Proxy with IAM authentication over TLS, a
  * fresh token signed for each new connection, the proxy's certificate verified (chain and host
- * name) before the token is sent. Locally and in tests: `url` as is.
+ * name) before the token is sent. Given a `url` (outside AWS): that URL as is.
  */
 export function createDatabasePool(config: GroupValues<typeof database>): Sql {
   const pool = { max: config.poolMax, connectTimeoutSeconds: config.connectTimeoutSeconds };
@@ -30,7 +30,7 @@ export function createDatabasePool(config: GroupValues<typeof database>): Sql {
 /** The container's one pool, built from the configuration of its first call. */
 export const containerPool = /* @__PURE__ */ perContainer(createDatabasePool);
 
-/** Ends the container's pool (local mode and tests, when they stop); the next use builds a new one. */
+/** Ends the container's pool (a host that runs handlers in its own process, when it stops); the next use builds a new one. */
 export async function endContainerPool(): Promise<void> {
   const pool = containerPool.built();
   containerPool.forget();

@@ -7,8 +7,8 @@ import { tracedMethods } from '../runtime/tracing.js';
 
 /**
  * A payment gateway from its configuration. The credential: the Secrets Manager secret in AWS
- * (cached for a few minutes, read afresh when the provider refuses it), the plain key locally, or
- * none. Each call leaves the invocation the time its records need (`deadlineReserveMs`).
+ * (cached for a few minutes, read afresh when the provider refuses it), the plain key outside AWS,
+ * or none. Each call leaves the invocation the time its records need (`deadlineReserveMs`).
  */
 export function createPaymentGateway(config: {
   readonly paymentProvider: GroupValues<typeof paymentProvider>;

@@ -9,7 +9,6 @@ import { logger, useCorrelationId } from '../runtime/observability.js';
 import { perContainer } from '../runtime/per-container.js';
 import * as z from '../runtime/schema.js';
 import { annotate, clearAnnotations, tracedMethods } from '../runtime/tracing.js';
-import { NO_FAULTS, type SideEffectFaults } from '../saga/faults.js';
 import { PaymentSaga } from '../saga/steps.js';
 import { InvalidTaskInputError, type stepInput } from '../saga/task-input.js';
 import { configurationFor } from './configuration.js';
@@ -21,14 +20,11 @@ import { containerPaymentGateway } from './payments.js';
  * sweeper all run them over the container's pool and payment gateway.
  */
 
-let injectedFaults: SideEffectFaults = NO_FAULTS;
-
 /** The saga steps from a configuration object (the groups a saga task declares). */
 export function createPaymentSaga(config: ConfigOf<typeof SAGA_TASK_FUNCTION>): PaymentSaga {
   return new PaymentSaga({
     orders: tracedMethods(new OrderStore(containerPool(config.database)), 'OrderStore'),
     payments: containerPaymentGateway(config),
-    faults: { afterSideEffect: (effect, orderId) => injectedFaults.afterSideEffect(effect, orderId) },
   });
 }
 
@@ -36,15 +32,6 @@ export function createPaymentSaga(config: ConfigOf<typeof SAGA_TASK_FUNCTION>): 
 export const containerPaymentSaga = /* @__PURE__ */ perContainer(() =>
   createPaymentSaga(configurationFor(SAGA_TASK_FUNCTION)),
 );
-
-/**
- * Installs fault injection between provider side effects and their records for this process's
- * saga steps (task handlers and compensation worker alike). Only the local stack and the tests
- * call it; no deployed function does.
- */
-export function injectSideEffectFaults(faults: SideEffectFaults): void {
-  injectedFaults = faults;
-}
 
 /**
  * Wraps one saga step as a Lambda handler for a Step Functions Task state: validates the input,

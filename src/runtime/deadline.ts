@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 /**
  * The invocation's deadline, for code that must not outlive it: the payment gateway shortens a
  * provider call so that the records after it still fit (docs/adr/0020). Kept per invocation in
- * async context, so invocations that share a process (local mode, the tests) keep their own.
+ * async context, so invocations that share a process (the tests) keep their own.
  */
 const deadlines = new AsyncLocalStorage<number>();
 

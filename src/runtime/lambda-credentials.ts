@@ -8,7 +8,7 @@ import { ConfigurationError } from '../config/declarations.js';
  * parsers of every source it can try (profiles, SSO, web identity, processes, container and
  * instance metadata): about 90 KiB per bundle. A Lambda function needs none of them: the runtime
  * puts the execution role's session credentials in the environment, where the chain would look
- * first. Local containers get their role's key the same way.
+ * first.
  */
 
 /** The variables the Lambda runtime sets from the execution role and without which nothing signs. */

@@ -3,14 +3,14 @@ export interface PerContainer<Args extends unknown[], T> {
   (...args: Args): T;
   /** The value if it was built, without building it. */
   built(): T | undefined;
-  /** Forgets the value (local mode and tests, after closing it); the next call builds again. */
+  /** Forgets the value (after closing it, in a process that outlives a container); the next call builds again. */
   forget(): void;
 }
 
 /**
  * The one way this code builds something once per container: the pool, the SDK clients, the
  * payment gateway (its circuit breaker must see every call of the container), a route. Nothing is
- * built at import, so importing a handler module (in a test, or in local mode) needs no
+ * built at import, so importing a handler module (in a test, or in any other host) needs no
  * configuration. The first call builds from its arguments (a container has one configuration, so
  * later arguments are not looked at); every later call gets the same value. A build that throws
  * is not kept: the next call tries again.

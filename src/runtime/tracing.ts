@@ -16,7 +16,7 @@ import {
  * X-Ray tracing without the X-Ray SDK (docs/adr/0014-tracing-without-the-xray-sdk.md): inside
  * Lambda with tracing on (`POWERTOOLS_TRACE_ENABLED` not `false`), each traced call of a sampled
  * invocation (`Sampled=1` in its trace header) is one subsegment sent to the X-Ray daemon
- * (`./xray.ts`). Locally and in tests every helper below hands back what it was given: no
+ * (`./xray.ts`). Outside Lambda, or with tracing off, every helper below hands back what it was given: no
  * wrapper, no middleware, no cost per call; not sampled, a call costs a string comparison.
  *
  * Traced: the AWS SDK clients ({@link tracedClient}, a middleware in the client's stack), every

@@ -1,6 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { FailedCompensation } from '../db/compensations.js';
-import type { CompensationMessage } from './compensation-worker.js';
+import type { CompensationMessage } from './compensation-message.js';
 
 /** Hands a compensation to the compensation worker (and, if it keeps failing, to its DLQ). */
 export interface CompensationQueue {
@@ -24,27 +23,4 @@ export class SqsCompensationQueue implements CompensationQueue {
       }),
     );
   }
-}
-
-/**
- * The message that queues an audited compensation again (an operator's retry, the sweeper's
- * requeue of an orphan, or the local stack after a restart): the same compensationId, so the
- * worker's idempotency still holds. Rows from before the reason was recorded fall back to
- * PAYMENT_FAILED. `error` is the name of the last error (the audit row keeps `Name: message`),
- * as in every compensation message: see {@link compensationMessage}.
- */
-export function compensationMessageOf(
-  compensation: Pick<
-    FailedCompensation,
-    'compensationId' | 'orderId' | 'steps' | 'cancellationReason' | 'lastError' | 'correlationId'
-  >,
-): CompensationMessage {
-  return {
-    compensationId: compensation.compensationId,
-    orderId: compensation.orderId,
-    steps: compensation.steps as CompensationMessage['steps'],
-    cancellationReason: compensation.cancellationReason ?? 'PAYMENT_FAILED',
-    error: (compensation.lastError?.split(':')[0] ?? 'Unknown').slice(0, 1000),
-    correlationId: compensation.correlationId ?? compensation.compensationId,
-  };
 }

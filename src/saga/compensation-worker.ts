@@ -9,29 +9,9 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { CompensationStore } from '../db/compensations.js';
 import { describeError } from '../runtime/errors.js';
 import { logger } from '../runtime/observability.js';
-import * as z from '../runtime/schema.js';
+import { type CompensationMessage, parseCompensationMessage } from './compensation-message.js';
 import type { CompensationQueue } from './compensation-queue.js';
-import { COMPENSATION_STEPS, type PaymentSaga } from './steps.js';
-
-/** The message the saga's QueueCompensation state sends (see statemachines/payment-saga.asl.json). */
-export const compensationMessage = z.object({
-  compensationId: z.string().check(z.minLength(1), z.maxLength(200)),
-  orderId: z.uuid(),
-  steps: z.array(z.enum(COMPENSATION_STEPS)).check(z.minLength(1)),
-  cancellationReason: z.string().check(z.regex(/^[A-Z_]{1,64}$/)),
-  /**
-   * The name of the error that made the compensation necessary or fail (`PaymentDeclinedError`,
-   * `States.Timeout`, ...), never a message: the audit row records the details.
-   */
-  error: z.string().check(z.maxLength(1000)),
-  correlationId: z.string().check(z.minLength(1), z.maxLength(200)),
-});
-export type CompensationMessage = z.infer<typeof compensationMessage>;
-
-/** A message that is not a compensation: retrying will not help, it belongs in the DLQ. */
-export class InvalidCompensationMessageError extends Error {
-  override readonly name = 'InvalidCompensationMessageError';
-}
+import type { PaymentSaga } from './steps.js';
 
 export interface CompensationWorkerDependencies {
   readonly saga: PaymentSaga;
@@ -89,7 +69,7 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
   );
 
   async function processRecord(record: SQSRecord): Promise<void> {
-    const message = parseMessage(record);
+    const message = parseCompensationMessage(record.body, record.messageId);
     // Not the shared logger's keys: the other records of the batch are running at the same time.
     const log = logger.createChild();
     log.appendKeys({
@@ -167,20 +147,4 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
       throwOnFullBatchFailure: false,
     });
   };
-}
-
-function parseMessage(record: SQSRecord): CompensationMessage {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch (error) {
-    throw new InvalidCompensationMessageError(`message ${record.messageId} is not JSON`, { cause: error });
-  }
-  const parsed = compensationMessage.safeParse(body);
-  if (!parsed.success) {
-    throw new InvalidCompensationMessageError(
-      `message ${record.messageId} is not a compensation: ${z.prettifyError(parsed.error)}`,
-    );
-  }
-  return parsed.data;
 }

@@ -4,7 +4,6 @@ import { SAGA_STARTER_STOP_MARGIN_SECONDS } from '../config/budget.js';
 import type { RecoveryStore } from '../db/recovery.js';
 import { logger, useCorrelationId } from '../runtime/observability.js';
 import * as z from '../runtime/schema.js';
-import { NO_FAULTS, type SideEffectFaults } from './faults.js';
 import { type MessageVisibility, sagaStartMessage } from './saga-start-queue.js';
 import type { SagaInput, SagaStarter } from './saga-starter.js';
 
@@ -20,8 +19,6 @@ export interface SagaStartWorkerDependencies {
    * maximum concurrency times this is the buffer's share of the account's StartExecution quota.
    */
   readonly startsPerSecond: number;
-  /** Fault injection right after a start succeeded; tests and local mode only. @default none */
-  readonly faults?: SideEffectFaults;
   /** @default Math.random */
   readonly random?: () => number;
 }
@@ -60,7 +57,6 @@ type Attempt = 'DONE' | 'RETRY';
  *   execution already there.
  */
 export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
-  const faults = deps.faults ?? NO_FAULTS;
   const random = deps.random ?? Math.random;
   if (!(deps.startsPerSecond > 0)) {
     throw new RangeError(`startsPerSecond must be positive, got ${deps.startsPerSecond}`);
@@ -111,7 +107,6 @@ export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
     try {
       await pace();
       const { alreadyStarted } = await deps.starter.start(input);
-      faults.afterSideEffect('startExecution', input.orderId);
       logger.info(alreadyStarted ? 'the saga was already started' : 'started a buffered saga');
       return 'DONE';
     } catch (error) {

@@ -16,7 +16,7 @@ import {
 /**
  * Starts and inspects executions of the deployed Standard state machine, named by order id. In AWS
  * the ARN it is given (`STATE_MACHINE_ARN`) is the state machine's `live` alias, so new executions
- * follow the alias's rollout; locally it is the local state machine's own ARN.
+ * follow the alias's rollout; any other ARN it is given works the same.
  */
 export class StepFunctionsSagaStarter implements SagaStarter, SagaInspector {
   constructor(

@@ -1,13 +1,13 @@
-import type { OrderStore } from '../db/orders.js';
+import type { OrderStore, PaymentView } from '../db/orders.js';
 import { IllegalTransitionError, OrderFencedError, OrderNotFoundError } from '../domain/errors.js';
-import type { Order, OrderStatus } from '../domain/order.js';
+import type { OrderStatus } from '../domain/order.js';
 import { PaymentDeclinedError } from '../payments/errors.js';
 import {
   type PaymentGateway,
   type ProviderPaymentState,
   paymentIdempotencyKey,
 } from '../payments/gateway.js';
-import { NO_FAULTS, type SideEffectFaults } from './faults.js';
+import { COMPENSATION_STEPS, type CompensationStep } from './compensation-message.js';
 
 /** What every step receives: the order and the correlation id that follows it everywhere. */
 export interface StepInput {
@@ -18,23 +18,9 @@ export interface StepInput {
 export interface SagaDependencies {
   readonly orders: OrderStore;
   readonly payments: PaymentGateway;
-  /** Fault injection between a provider side effect and its record; tests and local mode only. */
-  readonly faults?: SideEffectFaults;
 }
 
-/**
- * The compensation steps, in the order they run after the order is fenced: what the customer is
- * owed (stock, store credit) first, then the payment, then the cancel that waits for the money
- * (docs/adr/0018). The compensation queue carries the ones left; a message of an earlier release
- * that lists them in another order runs in this one.
- */
-export const COMPENSATION_STEPS = [
-  'RELEASE_RESERVATIONS',
-  'REFUND_STORE_CREDIT',
-  'REVERSE_PAYMENT',
-  'CANCEL_ORDER',
-] as const;
-export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
+export { COMPENSATION_STEPS, type CompensationStep };
 
 /** What reversing a payment did at the provider. */
 export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
@@ -48,7 +34,7 @@ export type ReversalAction = 'VOIDED' | 'REFUNDED' | 'NONE';
  * still in flight may land after it (docs/architecture.md, "The compensation fence"), so that
  * payment is asked about again.
  */
-function settledAtProvider(payment: Order['payment']): boolean {
+function settledAtProvider(payment: PaymentView['payment']): boolean {
   switch (payment.status) {
     case 'NOT_REQUIRED':
     case 'DECLINED':
@@ -70,11 +56,7 @@ function settledAtProvider(payment: Order['payment']): boolean {
  * reports, never from the last row this service managed to write (docs/architecture.md).
  */
 export class PaymentSaga {
-  private readonly faults: SideEffectFaults;
-
-  constructor(private readonly deps: SagaDependencies) {
-    this.faults = deps.faults ?? NO_FAULTS;
-  }
+  constructor(private readonly deps: SagaDependencies) {}
 
   /**
    * Authorizes the order's card charge and records the authorization (order AUTHORIZED). A decline
@@ -107,7 +89,6 @@ export class PaymentSaga {
       await this.deps.orders.recordPaymentOutcome(orderId, 'DECLINED', correlationId);
       throw new PaymentDeclinedError(orderId, outcome.reason);
     }
-    this.faults.afterSideEffect('authorize', orderId);
     await this.unlessFenced({ orderId, correlationId }, () =>
       this.deps.orders.markAuthorized(orderId, outcome.authorizationId, correlationId),
     );
@@ -138,12 +119,15 @@ export class PaymentSaga {
         amountCents: order.chargeCents,
         idempotencyKey: paymentIdempotencyKey(orderId, 'capture'),
       }));
-      this.faults.afterSideEffect('capture', orderId);
       const capture = captureId;
+      // The capture's record and the confirmation in one round trip (migrations/0015).
       await this.unlessFenced({ orderId, correlationId }, () =>
-        this.deps.orders.markCaptured(orderId, capture, correlationId),
+        this.deps.orders.captureAndConfirm(orderId, capture, correlationId),
       );
+      return { captureId };
     }
+    // The capture is recorded but the order not confirmed: the confirmation was refused on an
+    // earlier try, or a release before 0015 recorded the two apart.
     await this.unlessFenced({ orderId, correlationId }, () =>
       this.deps.orders.confirm(orderId, correlationId),
     );
@@ -179,7 +163,6 @@ export class PaymentSaga {
           authorizationId: authorization.authorizationId,
           idempotencyKey: paymentIdempotencyKey(orderId, 'void'),
         });
-        this.faults.afterSideEffect('void', orderId);
       }
       const refundable = authorization.capturedCents - authorization.refundedCents;
       if (authorization.status === 'captured' && refundable > 0) {
@@ -189,7 +172,6 @@ export class PaymentSaga {
           amountCents: refundable,
           idempotencyKey: paymentIdempotencyKey(orderId, 'refund'),
         });
-        this.faults.afterSideEffect('refund', orderId);
       }
     }
     const action = wasCaptured(state) ? 'REFUNDED' : 'VOIDED';
@@ -301,8 +283,9 @@ export class PaymentSaga {
     }
   }
 
-  private async order(orderId: string): Promise<Order> {
-    const order = await this.deps.orders.getOrder(orderId);
+  /** The payment steps' read: the order's state, fence and payment, not its items (migrations/0015). */
+  private async order(orderId: string): Promise<PaymentView> {
+    const order = await this.deps.orders.getPaymentView(orderId);
     if (!order) throw new OrderNotFoundError(orderId);
     return order;
   }

@@ -254,7 +254,7 @@ describe('admin routes', () => {
         await orders.markRequiresAttention({
           orderId: input.orderId,
           compensationId,
-          steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
+          steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
           error: 'provider unavailable',
           cancellationReason: 'PAYMENT_FAILED',
           correlationId: 'corr-comp',
@@ -265,30 +265,82 @@ describe('admin routes', () => {
       }
     });
 
-    test('lists failed compensations newest first, and filters by status case-insensitively', async () => {
+    test('lists failed compensations unresolved first, and filters by status case-insensitively', async () => {
       const all = await call('listCompensations');
       const pending = await call('listCompensations', { query: { status: 'pending' } });
       const limited = await call('listCompensations', { query: { limit: '1' } });
 
       expect(all.statusCode).toBe(200);
       const ids = (all.json.items as { compensationId: string }[]).map((item) => item.compensationId);
-      expect(ids).toEqual([resolvedId, pendingId]);
+      expect(ids.filter((id) => id === pendingId || id === resolvedId)).toEqual([pendingId, resolvedId]);
       expect(pending.json.items).toEqual([
         expect.objectContaining({
           compensationId: pendingId,
           status: 'PENDING',
-          steps: ['VOID_PAYMENT', 'RELEASE_STOCK'],
+          steps: ['REVERSE_PAYMENT', 'CANCEL_ORDER'],
           lastError: 'provider unavailable',
           cancellationReason: 'PAYMENT_FAILED',
           correlationId: 'corr-comp',
+          providerState: null,
           resolvedAt: null,
+          customerId: expect.any(String),
+          // The order still holds its stock; authorize never recorded an answer: the provider knows.
+          owed: {
+            reservedItems: [{ sku: 'ADMIN-COMP', quantity: 1 }],
+            storeCreditCents: 0,
+            card: { status: 'UNKNOWN', amountCents: 100 },
+          },
         }),
       ]);
       expect(limited.json.items).toHaveLength(1);
     });
 
+    test('filters by step still to do, error text, age and customer; UNRESOLVED leaves out the resolved', async () => {
+      const orders = new OrderStore(db.sql);
+      const customerId = `filtered-${randomUUID()}`;
+      const placed: Record<string, string> = {};
+      for (const [name, steps, error] of [
+        ['reverse', ['REVERSE_PAYMENT', 'CANCEL_ORDER'], 'simulated void failure for order x'],
+        ['release', ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], 'database unavailable'],
+      ] as const) {
+        const input = orderInput({ customerId, items: [{ sku: 'ADMIN-COMP', quantity: 1 }] });
+        await orders.placeOrder(input);
+        await orders.markRequiresAttention({
+          orderId: input.orderId,
+          compensationId: `${name}-${randomUUID()}`,
+          steps: [...steps],
+          error,
+          cancellationReason: 'PAYMENT_FAILED',
+          correlationId: 'corr-filter',
+        });
+        placed[name] = input.orderId;
+      }
+      const orderIds = (result: Awaited<ReturnType<typeof call>>) =>
+        (result.json.items as { orderId: string }[]).map((item) => item.orderId);
+
+      const byStep = await call('listCompensations', { query: { customerId, step: 'reverse_payment' } });
+      const byError = await call('listCompensations', { query: { customerId, error: 'VOID FAILURE' } });
+      const recent = await call('listCompensations', { query: { customerId, olderThanMinutes: '0' } });
+      const old = await call('listCompensations', { query: { customerId, olderThanMinutes: '60' } });
+      const unresolved = await call('listCompensations', { query: { status: 'unresolved' } });
+
+      expect(orderIds(byStep)).toEqual([placed.reverse]);
+      expect(orderIds(byError)).toEqual([placed.reverse]);
+      expect(orderIds(recent).sort()).toEqual([placed.reverse, placed.release].sort());
+      expect(orderIds(old)).toEqual([]);
+      const statuses = (unresolved.json.items as { status: string; compensationId: string }[]).map(
+        (item) => item.status,
+      );
+      expect(statuses).not.toContain('RESOLVED');
+      expect(orderIds(unresolved)).toContain(placed.release);
+    });
+
     test.each([
       [{ status: 'STUCK' }, '/query/status'],
+      [{ step: 'VOID' }, '/query/step'],
+      [{ error: 'x'.repeat(201) }, '/query/error'],
+      [{ olderThanMinutes: '-1' }, '/query/olderThanMinutes'],
+      [{ customerId: 'a b' }, '/query/customerId'],
       [{ limit: '0' }, '/query/limit'],
       [{ limit: '101' }, '/query/limit'],
       [{ limit: 'ten' }, '/query/limit'],

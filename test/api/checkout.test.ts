@@ -1,15 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
 import {
   createIdempotencyTable,
   createLocalDynamoDbClient,
   createStringKeyTable,
+  createTable,
   type LocalDynamoDb,
   startLocalDynamoDb,
 } from '../../local/aws/dynamodb.js';
 import type { CheckoutDependencies } from '../../src/api/checkout.js';
+import {
+  CHECKOUT_SWITCH,
+  OPERATOR_CONTROLS_KEY,
+  OPERATOR_CONTROLS_SORT_KEY,
+  parametersCheckoutSwitch,
+  SWITCH_VALUE_ATTRIBUTE,
+  SWITCHES_PARTITION,
+} from '../../src/api/checkout-switch.js';
 import { CustomerLimiter, LIMITS_KEY_ATTRIBUTE } from '../../src/api/customer-limits.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import { CHECKOUT_IDEMPOTENCY_KEY_PREFIX, createCheckoutIdempotency } from '../../src/api/idempotency.js';
@@ -31,6 +40,7 @@ import {
 
 const TABLE = 'checkout-idempotency';
 const LIMITS_TABLE = 'checkout-customer-limits';
+const CONTROLS_TABLE = 'checkout-operator-controls';
 const coverage = createRouteCoverage(['placeOrder']);
 
 interface CheckoutCall {
@@ -122,6 +132,18 @@ describe('POST /v1/checkout', () => {
     client = createLocalDynamoDbClient(dynamo.endpoint);
     await createIdempotencyTable(client, TABLE);
     await createStringKeyTable(client, LIMITS_TABLE, LIMITS_KEY_ATTRIBUTE);
+    await createTable(
+      client,
+      CONTROLS_TABLE,
+      [
+        { AttributeName: OPERATOR_CONTROLS_KEY, KeyType: 'HASH' },
+        { AttributeName: OPERATOR_CONTROLS_SORT_KEY, KeyType: 'RANGE' },
+      ],
+      [
+        { AttributeName: OPERATOR_CONTROLS_KEY, AttributeType: 'S' },
+        { AttributeName: OPERATOR_CONTROLS_SORT_KEY, AttributeType: 'S' },
+      ],
+    );
     orders = new OrderStore(db.sql);
     saga = new RecordingSagaStarter();
     buffer = new RecordingSagaStartBuffer();
@@ -491,6 +513,96 @@ describe('POST /v1/checkout', () => {
       expect(result.statusCode).toBe(409);
       expect(result.json).toMatchObject({ code: 'INSUFFICIENT_STORE_CREDIT', balanceCents: 100 });
       expect(await ordersOf(customerId)).toBe(0);
+    });
+  });
+
+  describe("the operators' checkout switch (docs/adr/0024)", () => {
+    async function setSwitch(value: 'on' | 'off') {
+      await client.send(
+        new PutItemCommand({
+          TableName: CONTROLS_TABLE,
+          Item: {
+            [OPERATOR_CONTROLS_KEY]: { S: SWITCHES_PARTITION },
+            [OPERATOR_CONTROLS_SORT_KEY]: { S: CHECKOUT_SWITCH },
+            [SWITCH_VALUE_ATTRIBUTE]: { S: value },
+          },
+        }),
+      );
+    }
+
+    test('off: 503 CHECKOUT_PAUSED with Retry-After; no order, no idempotency record, no unit of the limit spent', async () => {
+      const customerId = customer();
+      await setSwitch('off');
+      const limiter = new CustomerLimiter({
+        client,
+        tableName: LIMITS_TABLE,
+        limits: { checkoutsPerMinute: 1 },
+      });
+      const paused = handlerWith({
+        limiter,
+        checkoutSwitch: parametersCheckoutSwitch({ client, tableName: CONTROLS_TABLE, maxAgeSeconds: 0 }),
+      });
+      try {
+        const results = [];
+        for (let attempt = 0; attempt < 3; attempt++) {
+          results.push(await checkout({ customerId, key: 'paused-1' }, paused));
+        }
+
+        for (const result of results) {
+          expect(result.statusCode).toBe(503);
+          expect(result.json).toMatchObject({ status: 503, code: 'CHECKOUT_PAUSED' });
+          expect(result.headers['Retry-After']).toBe('30');
+        }
+        expect(await ordersOf(customerId)).toBe(0);
+        expect(await recordOf(customerId, 'paused-1')).toBeUndefined();
+
+        // Back on: the same key places the order (not a replay), and the limit of one is still whole.
+        await setSwitch('on');
+        const resumed = await checkout({ customerId, key: 'paused-1' }, paused);
+        expect(resumed.statusCode).toBe(202);
+        expect(resumed.headers['Idempotent-Replayed']).toBeUndefined();
+        expect(await ordersOf(customerId)).toBe(1);
+      } finally {
+        await setSwitch('on');
+      }
+    });
+
+    test('a stop reaches a container within its cache age, and a switch it cannot read keeps the last value', async () => {
+      const customerId = customer();
+      const cached = parametersCheckoutSwitch({ client, tableName: CONTROLS_TABLE, maxAgeSeconds: 60 });
+      const unreadable = parametersCheckoutSwitch({ client, tableName: 'no-such-table', maxAgeSeconds: 0 });
+      await setSwitch('on');
+      try {
+        expect(await cached.isPaused()).toBe(false);
+        await setSwitch('off');
+        // Within the cache age the container still sees the value it read.
+        expect(await cached.isPaused()).toBe(false);
+        const fresh = parametersCheckoutSwitch({ client, tableName: CONTROLS_TABLE, maxAgeSeconds: 0 });
+        expect(await fresh.isPaused()).toBe(true);
+        // A table that cannot be read never stops checkout by itself.
+        const result = await checkout(
+          { customerId, key: 'unreadable' },
+          handlerWith({ checkoutSwitch: unreadable }),
+        );
+        expect(result.statusCode).toBe(202);
+      } finally {
+        await setSwitch('on');
+      }
+    });
+
+    test('without customer claims the switch is not read: 401 UNAUTHORIZED', async () => {
+      await setSwitch('off');
+      try {
+        const result = await checkout(
+          { key: randomUUID() },
+          handlerWith({
+            checkoutSwitch: parametersCheckoutSwitch({ client, tableName: CONTROLS_TABLE, maxAgeSeconds: 0 }),
+          }),
+        );
+        expect(result.statusCode).toBe(401);
+      } finally {
+        await setSwitch('on');
+      }
     });
   });
 

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { PROBLEM_CODES } from '../../src/api/problems.js';
 import { API_ROUTES, type ApiRoute, takesJsonBody } from '../../src/api/routes.js';
+import { openApiViolations } from './support/openapi-responses.js';
 
 /**
  * docs/openapi.yaml against the route table (src/api/routes.ts), which the handler tests check
@@ -145,6 +146,39 @@ describe('docs/openapi.yaml', () => {
       >;
       expect(typeof module[route.handler], `${route.entry}#${route.handler}`).toBe('function');
     }
+  });
+
+  test('the response check every handler test runs (support/coverage.ts) refuses what the document does not say', () => {
+    const compensation = {
+      compensationId: 'c',
+      orderId: '00000000-0000-4000-8000-000000000000',
+      status: 'FAILED',
+      steps: ['REVERSE_PAYMENT'],
+      attempts: 5,
+      lastError: null,
+      cancellationReason: null,
+      correlationId: null,
+      providerState: null,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      resolvedAt: null,
+      customerId: 'alice',
+      owed: { reservedItems: [], storeCreditCents: 0, card: { status: 'NONE', amountCents: 0 } },
+    };
+    const listing = (item: object) => ({
+      statusCode: 200,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ items: [item] }),
+    });
+    const { providerState: _, ...withoutProviderState } = compensation;
+
+    expect(openApiViolations('listCompensations', listing(compensation))).toEqual([]);
+    expect(openApiViolations('listCompensations', listing(withoutProviderState))).toEqual([
+      "listCompensations 200: /items/0 must have required property 'providerState'",
+    ]);
+    expect(openApiViolations('listCompensations', { ...listing(compensation), statusCode: 418 })).toEqual([
+      'listCompensations: 418 application/json is not documented',
+    ]);
   });
 
   test('validates against the OpenAPI 3.1 schema', async () => {

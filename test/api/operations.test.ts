@@ -20,6 +20,7 @@ import {
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import type { AdminOrderDependencies, CompensationRetryDependencies } from '../../src/api/operations.js';
 import { CompensationStore } from '../../src/db/compensations.js';
+import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderHistoryStore } from '../../src/db/order-history.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
@@ -134,7 +135,10 @@ describe('operator routes: the admin order view and compensation retry', () => {
           cancellationReason: 'PAYMENT_FAILED',
         },
         saga: { status: 'FAILED' },
+        // What the customer is still owed: the reservation (the payment outcome is the provider's).
+        owed: { reservedItems: [{ sku: 'OPS-1', quantity: 1 }], storeCreditCents: 0 },
       });
+      expect(result.json.compensation).toHaveProperty('providerState', null);
       const events = result.json.events as { type: string; at: string; detail: Record<string, unknown> }[];
       expect(events.map((event) => event.type)).toEqual(['ORDER_PLACED', 'ORDER_REQUIRES_ATTENTION']);
       expect(events[1]?.detail).toMatchObject({ compensationId });
@@ -190,6 +194,68 @@ describe('operator routes: the admin order view and compensation retry', () => {
         },
       ]);
       expect((await new CompensationStore(db.sql).get(compensationId))?.status).toBe('PENDING');
+      // The order's timeline says who asked for the retry (the IAM principal API Gateway authorised).
+      const timeline = await new OrderHistoryStore(db.sql).events(input.orderId);
+      expect(timeline.at(-1)).toMatchObject({
+        type: 'COMPENSATION_RETRY_REQUESTED',
+        detail: { compensationId, requestedBy: ADMIN_ARN, previousStatus: 'FAILED' },
+      });
+    });
+
+    test('a compensation the provider reported on: its providerState is returned as documented', async () => {
+      const { input, compensationId } = await orderWithCompensation();
+      const providerState = {
+        orderId: input.orderId,
+        authorizations: [
+          {
+            authorizationId: 'auth-1',
+            status: 'authorized' as const,
+            amountCents: 700,
+            capturedCents: 0,
+            refundedCents: 0,
+            captureId: null,
+          },
+        ],
+      };
+      await new CompensationStore(db.sql).recordFailure(compensationId, {
+        error: 'PaymentProviderError: void failed',
+        final: true,
+        providerState,
+      });
+
+      const result = await call('getAdminOrder', { orderId: input.orderId });
+
+      expect((result.json.compensation as Record<string, unknown>).providerState).toEqual(providerState);
+    });
+
+    test('the database lost after the message was sent: 503, the row still FAILED, nothing on the timeline', async () => {
+      const { input, compensationId } = await orderWithCompensation();
+      await new CompensationStore(db.sql).recordFailure(compensationId, {
+        error: 'PaymentProviderError: void failed',
+        final: true,
+        providerState: null,
+      });
+      // Reads work, the requeue's write does not: what a failover between the two looks like.
+      const failingWrites = new CompensationStore(db.sql);
+      failingWrites.markRequeued = async () => {
+        throw new DatabaseUnavailableError('connection terminated');
+      };
+      const through = {
+        ...handlers,
+        retryCompensation: createRetryCompensationHandler({
+          compensations: failingWrites,
+          queue: new SqsCompensationQueue(sqs, queue.queueUrl),
+        }),
+      };
+
+      const result = await call('retryCompensation', { compensationId }, undefined, through);
+
+      expect(result.statusCode).toBe(503);
+      // The message went out first: the worker will still run it, and a second retry is safe.
+      expect((await receiveAll()).map((message) => message.compensationId)).toEqual([compensationId]);
+      expect((await new CompensationStore(db.sql).get(compensationId))?.status).toBe('FAILED');
+      const timeline = await new OrderHistoryStore(db.sql).events(input.orderId);
+      expect(timeline.map((event) => event.type)).not.toContain('COMPENSATION_RETRY_REQUESTED');
     });
 
     test('a resolved compensation: 409 COMPENSATION_ALREADY_RESOLVED and nothing queued', async () => {

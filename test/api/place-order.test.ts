@@ -82,11 +82,11 @@ describe('the place-order use case', () => {
       sagaStarter: new RecordingSagaStarter(),
       sagaStartBuffer: new RecordingSagaStartBuffer(),
     })(winner);
-    // The loser read before the winner committed: its first read saw nothing.
-    let reads = 0;
+    // The loser checked before the winner committed: its check saw nothing, and its insert meets
+    // the winner's row at the primary key.
     const lateReader = {
-      placeOrder: orders.placeOrder.bind(orders),
-      getOrder: (id: string) => (reads++ === 0 ? Promise.resolve(undefined) : orders.getOrder(id)),
+      placeOrFindOrder: orders.placeOrder.bind(orders),
+      getOrder: orders.getOrder.bind(orders),
     };
 
     const outcome = await createPlaceOrder({

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CONFIG_GROUPS } from '../../src/config/variables.js';
+import { importCycles, importGraph, OWN_CODE } from './import-graph.js';
 
 /**
  * The layering rules, read from the sources (docs/architecture.md, "Where things are"):
@@ -71,5 +72,22 @@ describe('architecture', () => {
     const upward = /(from\s+|import\s*\(?\s*)['"]\.\.\/(saga|api|db|roots|checkout|ops|payments|domain)\//;
 
     expect(offending(sourcesUnder('src/runtime'), upward)).toEqual([]);
+  });
+
+  test("the import graph of the project's own code has no cycle", () => {
+    const graph = importGraph(OWN_CODE.flatMap(sourcesUnder));
+
+    expect(importCycles(graph)).toEqual([]);
+  });
+
+  test('the cycle check finds a cycle it is shown', () => {
+    const planted = new Map([
+      ['lib/a.ts', ['lib/b.ts']],
+      ['lib/b.ts', ['lib/c.ts']],
+      ['lib/c.ts', ['lib/a.ts']],
+      ['lib/d.ts', ['lib/a.ts']],
+    ]);
+
+    expect(importCycles(planted)).toEqual([['lib/a.ts', 'lib/b.ts', 'lib/c.ts']]);
   });
 });

@@ -425,6 +425,10 @@ describe('npm run bench -- --quick', () => {
         expect(happy.usage.stateTransitions).toBeGreaterThan(0);
         expect(happy.usage.sagaTaskInvocations).toBeGreaterThan(0);
         expect(happy.standard.totalPerMillionCheckouts).toBeGreaterThan(0);
+        // PostgreSQL's side decomposed by statement, and the handlers' own CPU per function.
+        expect(happy.database?.statementStatistics).toBe(true);
+        expect(happy.database?.roundTripsPerCheckout).toBeGreaterThanOrEqual(5);
+        expect(happy.usage.handlerCpuMs).toBeGreaterThan(0);
         expect(results.scenarios.hotSku.accepted).toBe(results.scenarios.hotSku.stock);
         expect(results.scenarios.roundTrips.carts.map((c) => c.cartLines)).toEqual([1, 10, 50]);
         expect(results.scenarios.bundles.bundles.length).toBeGreaterThan(10);
@@ -443,6 +447,7 @@ describe('npm run bench -- --quick', () => {
         const summary = await readFile(path.join(out, 'summary.md'), 'utf8');
         expect(summary).toContain('## 7. Cost per checkout');
         expect(summary).toContain('## 8. Load profile');
+        expect(summary).toContain('### PostgreSQL per settled happy card checkout');
         expect(await readFile(path.join(out, 'latency.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
       } finally {
         await rm(out, { recursive: true, force: true });

@@ -222,7 +222,17 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
     expect((await new OrderHistoryStore(app).events(parked.orderId)).length).toBeGreaterThan(0);
     expect(await compensations.findByOrder(parked.orderId)).toMatchObject({ compensationId });
     await compensations.recordFailure(compensationId, { error: 'x', final: true, providerState: null });
-    expect(await compensations.markRequeued(compensationId)).toBeDefined();
+    expect(
+      await compensations.markRequeued(compensationId, {
+        requestedBy: 'arn:operator',
+        correlationId: 'corr',
+      }),
+    ).toEqual({ outcome: 'RESOLVED', status: 'RESOLVED' });
+    expect(await new OrderHistoryStore(app).holdings(parked.orderId)).toMatchObject({ reservedItems: [] });
+    expect((await compensations.list({ status: 'RESOLVED', customerId: 'role-customer' }))[0]).toMatchObject({
+      compensationId,
+      customerId: 'role-customer',
+    });
 
     // The sweeper claims a stuck order (its execution still running: left alone).
     const stuck = orderInput({ customerId: 'role-customer', items: [{ sku: 'ROLE-1', quantity: 1 }] });

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'vitest';
+import { loadMigrations } from '../../src/db/migrations.js';
+import { MIGRATIONS_DIR } from '../support/database.js';
 import {
   describeViolation,
   destructiveChanges,
   EXPAND_CONTRACT_SINCE,
   expandContractViolations,
-} from '../../src/db/expand-contract.js';
-import { loadMigrations } from '../../src/db/migrations.js';
-import { MIGRATIONS_DIR } from '../support/database.js';
+} from '../support/expand-contract.js';
 
 /** A migration numbered under the rule, e.g. the next one a change would add. */
 function migration(sql: string) {

@@ -58,6 +58,7 @@ describe('the order functions under generic plans', () => {
     const confirmed = randomUUID();
     const cancelled = randomUUID();
     const refunded = randomUUID();
+    const foldedCheckout = randomUUID();
     plans.length = 0;
 
     // Act
@@ -75,6 +76,18 @@ describe('the order functions under generic plans', () => {
     await session`select release_reservations(${refunded}::uuid, 'c')`;
     await session`select refund_store_credit(${refunded}::uuid, 'c')`;
     await session`select mark_requires_attention(${refunded}::uuid, 'comp-1', '["ReversePayment"]'::jsonb, 'e', 'PAYMENT_FAILED', 'c')`;
+    // The same checkout in the five round trips of migrations/0015, and a retry that finds its order.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await session`
+        select place_or_find_order(
+          ${foldedCheckout}::uuid, 'plans', 'USD', 'pm_card_visa', 0::bigint, ${['PLAN-7']}::text[],
+          ${[1]}::integer[], '900 seconds'::interval, ${foldedCheckout}
+        )
+      `;
+    }
+    await session`select payment_step_view(${foldedCheckout}::uuid)`;
+    await session`select mark_authorized(${foldedCheckout}::uuid, 'auth-2', 'c')`;
+    await session`select capture_and_confirm(${foldedCheckout}::uuid, 'capture-2', 'c')`;
 
     // Assess
     expect(placed?.result.outcome).toBe('PLACED');

@@ -93,4 +93,5 @@ test('SIGKILL with sagas in flight: after a restart on the same data every order
     true,
   );
   expect(violationsOf(reports)).toEqual([]);
-});
+  // Two starts of the stack and a bounded settle wait: the file's own bound, not the default test time.
+}, 240_000);

@@ -457,6 +457,8 @@ describe('IAM', () => {
         'states:StartExecution',
         // A start that failed or was throttled goes to the saga-start queue (docs/adr/0019).
         'sqs:SendMessage',
+        // The operators' checkout switch, read with Powertools Parameters (docs/adr/0024).
+        'dynamodb:Query',
       ],
       getOrder: [...database, 'dynamodb:UpdateItem'],
       getLiveness: [],
@@ -534,6 +536,46 @@ describe('IAM', () => {
 
     expect(tableOf('placeOrder')).toBe(tableId(checkout.stateful.apiIdempotency));
     expect(tableOf('CompensationWorker')).toBe(tableId(checkout.stateful.compensationIdempotency));
+  });
+
+  test("checkout queries only the switches' partition of the operator controls table, which only operators write", () => {
+    const { fn, template, stack } = appFunctions().find((f) => f.name === 'placeOrder') as ReturnType<
+      typeof appFunctions
+    >[number];
+    const lambda = resource(template, logicalIdOf(stack, fn));
+    const query = roleStatements(template, referencedLogicalId(lambda.Properties.Role) ?? '').find((s) =>
+      actionsOf(s).includes('dynamodb:Query'),
+    ) as PolicyStatement & { Condition?: unknown };
+    const controls = checkout.stateful.operatorControls.table;
+    const tableId = checkout.stateful.getLogicalId(controls.node.defaultChild as never);
+    const table = resource(stateful, tableId);
+
+    expect(actionsOf(query)).toEqual(['dynamodb:Query']);
+    expect(referencedLogicalId(followCrossStack(resourcesOf(query)[0], stateful))).toBe(tableId);
+    expect(query.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['switches'] },
+    });
+    expect(
+      referencedLogicalId(
+        followCrossStack(
+          (lambda.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+            .OPERATOR_CONTROLS_TABLE_NAME,
+          stateful,
+        ),
+      ),
+    ).toBe(tableId);
+    const policy = (
+      table.Properties.ResourcePolicy as { PolicyDocument: { Statement: Record<string, unknown>[] } }
+    ).PolicyDocument.Statement;
+    expect(policy).toEqual([
+      expect.objectContaining({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+        Condition: { ArnNotLike: { 'aws:PrincipalArn': expect.any(Array) } },
+      }),
+    ]);
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
   test('the operator routes send only to the compensation queue and describe only saga executions', () => {

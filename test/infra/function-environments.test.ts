@@ -71,7 +71,7 @@ describe.each(['dev', 'prod'] as const)('function environments (%s)', (stage) =>
     );
     // The simulated provider is deployed in non-production stages only.
     const expected = declared.filter(
-      (name) => stage === 'dev' || !name.startsWith('lambdas/ops/payment-provider.ts'),
+      (name) => stage === 'dev' || !name.startsWith('local/payment-provider/function.ts'),
     );
     expect(expected.filter((name) => !deployed.has(name))).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { describe, expect, test } from 'vitest';
-import { handler } from '../../lambdas/ops/payment-provider.js';
+import { handler } from '../../local/payment-provider/function.js';
 
 /** A Lambda function URL event (payload format 2.0), as the URL hands it to the function. */
 function urlEvent(

@@ -14,8 +14,9 @@ import { type PaymentGateway, paymentIdempotencyKey } from '../../src/payments/g
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { logger } from '../../src/runtime/observability.js';
-import { compensationMessageOf, SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
-import { type CompensationMessage, createCompensationWorker } from '../../src/saga/compensation-worker.js';
+import { type CompensationMessage, compensationMessageOf } from '../../src/saga/compensation-message.js';
+import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
+import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
 import { PaymentSaga, type StepInput } from '../../src/saga/steps.js';
 import {
   dlqDepth,
@@ -388,7 +389,10 @@ describe('compensation at the seams between layers', () => {
       // send, then mark the row PENDING); a worker had queued a copy of it again.
       expect(await redriveDlq(env.sqs, { dlqArn: env.queue.dlqArn, sourceArn: env.queue.queueArn })).toBe(1);
       await queue.send(message);
-      await compensations.markRequeued(compensationId);
+      await compensations.markRequeued(compensationId, {
+        requestedBy: 'arn:operator',
+        correlationId: 'corr',
+      });
       await queue.send(message);
 
       const batches = startRecordingWorker(5_000);

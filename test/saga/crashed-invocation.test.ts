@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import type { CrashKind } from '../../local/lambda/process-crashes.js';
+import type { CrashKind, CrashPoint } from '../../local/faults/process-crashes.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { OrderStore } from '../../src/db/orders.js';
-import type { SideEffect } from '../../src/saga/faults.js';
 import {
   placeSagaOrder,
   queueDepth,
@@ -43,7 +42,7 @@ describe('a saga step whose process dies mid-invocation (real ASL, steps in cont
     expect(await env.violations()).toEqual([]);
   });
 
-  test.each<{ state: string; effect: SideEffect; kind: CrashKind; errorType: string }>([
+  test.each<{ state: string; effect: CrashPoint; kind: CrashKind; errorType: string }>([
     {
       state: 'AuthorizePayment',
       effect: 'authorize',

@@ -21,9 +21,9 @@ import {
   type LocalStepFunctionsEndpoint,
   startStepFunctionsEndpoint,
 } from '../../local/aws/step-functions-endpoint.js';
+import { crashCarriedOut, planProcessCrash, processCrashes } from '../../local/faults/process-crashes.js';
 import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
 import { ContainerPool } from '../../local/lambda/containers.js';
-import { crashCarriedOut, planProcessCrash } from '../../local/lambda/process-crashes.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import { createCheckoutIdempotency } from '../../src/api/idempotency.js';
 import { orderIdFor } from '../../src/checkout/place-order.js';
@@ -65,6 +65,7 @@ describe('saga starts that cannot be made at once', () => {
   const clients: { destroy(): void }[] = [];
   const pollers: SqsPoller[] = [];
   const pools: ContainerPool[] = [];
+  const interposers: { close(): Promise<void> }[] = [];
   let orders: OrderStore;
   let applicationUrl: string;
   let scenario = 0;
@@ -97,6 +98,7 @@ describe('saga starts that cannot be made at once', () => {
   afterEach(async () => {
     await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
     await Promise.all(pools.splice(0).map((pool) => pool.close()));
+    await Promise.all(interposers.splice(0).map((interposer) => interposer.close()));
     expect(await env.violations()).toEqual([]);
   });
   afterAll(async () => {
@@ -214,6 +216,13 @@ describe('saga starts that cannot be made at once', () => {
     );
   }
 
+  /** The emulator's crash injection for containers, planned in `folder`. */
+  function crashes(folder: string) {
+    const interposer = processCrashes(folder);
+    interposers.push(interposer);
+    return interposer;
+  }
+
   /** A function's containers, from the local build's bundle, with planned crashes. */
   async function containers(entry: string, environment: Record<string, string>, crashPlans: string) {
     const { bundleDir } = await prepareLocalBuild({ progress: () => {} });
@@ -235,7 +244,7 @@ describe('saga starts that cannot be made at once', () => {
       timeoutSeconds: 5,
       maxContainers: 1,
       workerBundle: path.join(bundleDir, WORKER_BUNDLE),
-      crashPlans,
+      faults: crashes(crashPlans),
       log: () => {},
     });
     pools.push(pool);

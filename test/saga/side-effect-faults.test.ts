@@ -9,16 +9,22 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
+import {
+  clearRecordFailures,
+  failedRecords,
+  failRecords,
+  installRecordFailures,
+} from '../../local/faults/record-failures.js';
+import type { PaymentEffect } from '../../local/faults/side-effects.js';
 import { INFRASTRUCTURE_RETRY } from '../../src/config/budget.js';
 import { CompensationStore } from '../../src/db/compensations.js';
 import { DatabaseUnavailableError } from '../../src/db/errors.js';
 import { OrderStore } from '../../src/db/orders.js';
 import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
-import { containerPaymentSaga, injectSideEffectFaults } from '../../src/roots/saga.js';
+import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { type CompensationQueue, SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
 import { createCompensationWorker } from '../../src/saga/compensation-worker.js';
-import { NO_FAULTS, type SideEffect } from '../../src/saga/faults.js';
 import { COMPENSATION_STEPS } from '../../src/saga/steps.js';
 import {
   dlqDepth,
@@ -46,30 +52,27 @@ describe('a database write that fails right after a provider side effect (real A
     env = await startSagaEnvironment();
     orders = new OrderStore(env.db.sql);
     compensations = new CompensationStore(env.db.sql);
+    // The emulator's fault injection, from outside the product: a trigger in this test's database.
+    await installRecordFailures(env.db.sql);
   });
   afterAll(async () => {
     await env?.close();
   });
   afterEach(async () => {
-    injectSideEffectFaults(NO_FAULTS);
+    await clearRecordFailures(env.db.sql);
     await env.clearFaults();
     expect(await env.violations()).toEqual([]);
   });
 
   /** Makes the record after `effect` of `orderId` fail `times` times, as if the database went away. */
-  function failRecordAfter(rules: { effect: SideEffect; orderId: string; times: number }[]) {
+  async function failRecordAfter(rules: { effect: PaymentEffect; orderId: string; times: number }[]) {
     injected = [];
-    const left = new Map(rules.map((rule) => [`${rule.effect}:${rule.orderId}`, rule.times]));
-    injectSideEffectFaults({
-      afterSideEffect(effect, orderId) {
-        const key = `${effect}:${orderId}`;
-        const remaining = left.get(key) ?? 0;
-        if (remaining <= 0) return;
-        left.set(key, remaining - 1);
-        injected.push(key);
-        throw new DatabaseUnavailableError(`injected: the record after ${effect} failed`);
-      },
-    });
+    for (const rule of rules) await failRecords(env.db.sql, rule);
+  }
+
+  /** The records the rules failed so far, `effect:orderId` once per failure. */
+  async function recordsFailed(): Promise<void> {
+    injected = await failedRecords(env.db.sql);
   }
 
   const run = (order: { orderId: string; correlationId: string; chargeCents: number }) =>
@@ -87,9 +90,10 @@ describe('a database write that fails right after a provider side effect (real A
 
   test('authorize: the retry gets the same authorization from the provider, records it, and the order is CONFIRMED', async () => {
     const order = await placeSagaOrder(env, 'pm_card_visa');
-    failRecordAfter([{ effect: 'authorize', orderId: order.orderId, times: 2 }]);
+    await failRecordAfter([{ effect: 'authorize', orderId: order.orderId, times: 2 }]);
 
     const result = await run(order);
+    await recordsFailed();
 
     expect(injected).toHaveLength(2);
     expect(result.status).toBe('SUCCEEDED');
@@ -105,9 +109,10 @@ describe('a database write that fails right after a provider side effect (real A
 
   test('capture: the retry records the replayed capture; CONFIRMED, charged once, nothing voided', async () => {
     const order = await placeSagaOrder(env, 'pm_card_visa');
-    failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: 1 }]);
+    await failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: 1 }]);
 
     const result = await run(order);
+    await recordsFailed();
 
     expect(injected).toEqual([`capture:${order.orderId}`]);
     expect(result.status).toBe('SUCCEEDED');
@@ -122,9 +127,10 @@ describe('a database write that fails right after a provider side effect (real A
 
   test('capture recorded never (past every infrastructure retry): compensation finds the capture at the provider and refunds it', async () => {
     const order = await placeSagaOrder(env, 'pm_card_visa', { storeCreditCents: 300 });
-    failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: Number.POSITIVE_INFINITY }]);
+    await failRecordAfter([{ effect: 'capture', orderId: order.orderId, times: Number.POSITIVE_INFINITY }]);
 
     const result = await run(order);
+    await recordsFailed();
 
     // The first try plus the 12 infrastructure retries of CapturePayment (the budget's policy).
     expect(injected).toHaveLength(1 + INFRASTRUCTURE_RETRY.MaxAttempts);
@@ -142,9 +148,10 @@ describe('a database write that fails right after a provider side effect (real A
 
   test('void: the retry sees the authorization voided at the provider and records it; CANCELLED, voided once', async () => {
     const order = await placeSagaOrder(env, 'pm_capture_fails');
-    failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
+    await failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
 
     const result = await run(order);
+    await recordsFailed();
 
     expect(injected).toEqual([`void:${order.orderId}`]);
     expect(result.status).toBe('SUCCEEDED');
@@ -159,12 +166,13 @@ describe('a database write that fails right after a provider side effect (real A
 
   test('refund: the retry sees the capture refunded at the provider and records it; refunded once', async () => {
     const order = await placeSagaOrder(env, 'pm_card_visa');
-    failRecordAfter([
+    await failRecordAfter([
       { effect: 'capture', orderId: order.orderId, times: Number.POSITIVE_INFINITY },
       { effect: 'refund', orderId: order.orderId, times: 1 },
     ]);
 
     const result = await run(order);
+    await recordsFailed();
 
     expect(injected.filter((key) => key.startsWith('refund:'))).toHaveLength(1);
     expect(result.status).toBe('SUCCEEDED');
@@ -183,10 +191,11 @@ describe('a database write that fails right after a provider side effect (real A
     expect(parked).toMatchObject({ status: 'FAILED', error: 'CompensationFailed' });
 
     await env.clearFaults();
-    failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
+    await failRecordAfter([{ effect: 'void', orderId: order.orderId, times: 1 }]);
     env.startWorker();
     await waitFor(async () => (await compensations.get(compensationId))?.status === 'RESOLVED', 20_000);
     await env.stopWorker();
+    await recordsFailed();
 
     expect(injected).toEqual([`void:${order.orderId}`]);
     expect(await orders.getOrder(order.orderId)).toMatchObject({

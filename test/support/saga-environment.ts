@@ -27,9 +27,14 @@ import {
 import { type SqsPoller, startSqsPoller } from '../../local/aws/sqs-poller.js';
 import type { LocalStateMachine, TaskHandler } from '../../local/aws/step-functions.js';
 import { startStepFunctionsEndpoint } from '../../local/aws/step-functions-endpoint.js';
+import {
+  crashCarriedOut,
+  type PlannedCrash,
+  planProcessCrash,
+  processCrashes,
+} from '../../local/faults/process-crashes.js';
 import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
-import { ContainerPool } from '../../local/lambda/containers.js';
-import { crashCarriedOut, type PlannedCrash, planProcessCrash } from '../../local/lambda/process-crashes.js';
+import { type ContainerFaults, ContainerPool } from '../../local/lambda/containers.js';
 import { startSimulatedProvider } from '../../local/payment-provider/server.js';
 import { createLocalPaymentSaga, loadSagaTaskHandlers } from '../../local/saga.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -178,7 +183,8 @@ export async function startSagaEnvironment(
 
   const crashPlans = await mkdtemp(path.join(tmpdir(), 'checkout-crash-plans-'));
   const taskFailures: TaskFailure[] = [];
-  const containers = await startTaskContainers(options.containerTasks ?? [], variables, crashPlans);
+  const crashes = processCrashes(crashPlans);
+  const containers = await startTaskContainers(options.containerTasks ?? [], variables, crashes);
   const taskHandlers: Record<string, TaskHandler> = {};
   let interceptor: TaskInterceptor | undefined;
   for (const [state, handler] of await loadSagaTaskHandlers()) {
@@ -284,6 +290,7 @@ export async function startSagaEnvironment(
     async close() {
       await env.stopWorker();
       await Promise.all([...containers.values()].map((pool) => pool.close()));
+      await crashes.close();
       await rm(crashPlans, { recursive: true, force: true });
       await sqs.send(new PurgeQueueCommand({ QueueUrl: queue.queueUrl })).catch(() => {});
       sqs.destroy();
@@ -304,7 +311,7 @@ export async function startSagaEnvironment(
 async function startTaskContainers(
   states: readonly string[],
   variables: Readonly<Record<string, string>>,
-  crashPlans: string,
+  faults: ContainerFaults,
 ): Promise<Map<string, ContainerPool>> {
   const pools = new Map<string, ContainerPool>();
   if (states.length === 0) return pools;
@@ -327,7 +334,7 @@ async function startTaskContainers(
         timeoutSeconds: task.timeoutSeconds,
         maxContainers: 2,
         workerBundle: path.join(bundleDir, WORKER_BUNDLE),
-        crashPlans,
+        faults,
         log: () => {},
       }),
     );

@@ -296,6 +296,20 @@ export const ORDER_FUNCTION_GUARDS: readonly OrderFunctionGuard[] = [
   ),
   condition('fence.repeat', 'fence_order', 'fencing an order twice (UNCHANGED)', 'v_fenced_at is not null'),
 
+  // place_or_find_order and capture_and_confirm (0015)
+  condition(
+    'place-or-find.exists',
+    'place_or_find_order',
+    'placing again under an order id that exists: a retry gets its order (EXISTS), not a second placement',
+    'exists (select 1 from orders where id = p_order_id)',
+  ),
+  condition(
+    'capture-and-confirm.capture-refused',
+    'capture_and_confirm',
+    'confirming after the capture record was refused (fenced, not authorized)',
+    "v_captured ->> 'outcome' not in ('APPLIED', 'UNCHANGED')",
+  ),
+
   // set_wallet_balance (0002) and the append-only ledger (0001)
   condition(
     'wallet-balance.unchanged',

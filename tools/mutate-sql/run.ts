@@ -26,6 +26,7 @@ export const DATABASE_TESTS = [
   'test/db/place-order.test.ts',
   'test/db/application-role.test.ts',
   'test/db/order-function-guards.test.ts',
+  'test/db/fewer-round-trips.test.ts',
 ];
 
 export const USAGE = `usage: npm run mutate:sql [-- --only <guard id>[,<guard id>…]] [--write]

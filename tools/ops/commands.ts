@@ -4,8 +4,16 @@ import {
   RedriveExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { approximateQueueDepth, redriveDlq } from '../../local/aws/sqs.js';
+import { approximateQueueDepth } from '../../local/aws/sqs.js';
 import { executionArn as sagaExecutionArn } from '../../src/saga/step-functions-starter.js';
+import {
+  type CompensationFilter,
+  describeFilter,
+  fetchCompensations,
+  moveDeadLetters,
+  retryCandidates,
+  retryMatching,
+} from './bulk.js';
 import { OpsError } from './errors.js';
 import type { OpsTarget } from './target.js';
 
@@ -23,41 +31,68 @@ const REDRIVABLE = ['FAILED', 'TIMED_OUT', 'ABORTED'];
 
 interface Compensation {
   compensationId: string;
-  orderId: string;
   status: string;
-  steps: string[];
   attempts: number;
   lastError: string | null;
-  updatedAt: string;
-  resolvedAt: string | null;
 }
 
-/** `compensations [--status S] [--limit N]`: the audit view of failed compensations, newest first. */
+/**
+ * `compensations [--status S] [--step S] [--error TEXT] [--older-than MIN] [--customer ID] [--limit N]`:
+ * the audit view of compensations, unresolved first.
+ */
 export async function listCompensations(
   target: OpsTarget,
-  options: { status?: string; limit?: string },
+  filter: CompensationFilter,
 ): Promise<CommandResult> {
-  const query = new URLSearchParams();
-  if (options.status) query.set('status', options.status);
-  if (options.limit) query.set('limit', options.limit);
-  const suffix = query.size > 0 ? `?${query}` : '';
-  const { body } = await target.admin.request('GET', `/v1/admin/compensations${suffix}`);
-  const items = body.items as Compensation[];
+  const items = await fetchCompensations(target, filter);
   const lines =
     items.length === 0
-      ? [`no compensations${options.status ? ` with status ${options.status.toUpperCase()}` : ''}`]
+      ? [`no compensations match (${describeFilter(filter)})`]
       : table(
-          ['COMPENSATION', 'STATUS', 'ATTEMPTS', 'UPDATED', 'STEPS', 'LAST ERROR'],
+          ['COMPENSATION', 'STATUS', 'ATTEMPTS', 'CUSTOMER', 'UPDATED', 'STEPS', 'LAST ERROR'],
           items.map((item) => [
             item.compensationId,
             item.status,
             String(item.attempts),
+            item.customerId,
             item.updatedAt,
             item.steps.join(','),
             item.lastError ?? '',
           ]),
         );
-  return { lines, json: body };
+  return { lines, json: { items } };
+}
+
+/**
+ * `retry-matching [filters] [--expect N] [--rate R] [--reason "..."]`: without `--expect`, says how
+ * many FAILED compensations the filter matches (nothing is retried); with it, retries them at R
+ * per second if the count is still N.
+ */
+export async function retryMatchingCommand(
+  target: OpsTarget,
+  request: { filter: CompensationFilter; expected?: number; ratePerSecond: number; reason: string },
+  progress: Progress,
+): Promise<CommandResult> {
+  if (request.expected === undefined) {
+    const candidates = await retryCandidates(target, request.filter);
+    return {
+      lines: [
+        `${candidates.length} failed compensation(s) match (${describeFilter(request.filter)}); to retry them, run this again with --expect ${candidates.length}`,
+        ...candidates.map((item) => `  ${item.compensationId}  ${item.lastError ?? ''}`),
+      ],
+      json: { matching: candidates.length, compensationIds: candidates.map((item) => item.compensationId) },
+    };
+  }
+  const result = await retryMatching(target, { ...request, expected: request.expected }, ({ done, total }) =>
+    progress(`  retried ${done} of ${total}`),
+  );
+  return {
+    lines: [
+      `queued ${result.retried.length} compensation(s) again${result.failed.length > 0 ? `; ${result.failed.length} refused:` : ''}`,
+      ...result.failed.map((failure) => `  ${failure.compensationId}: ${failure.error}`),
+    ],
+    json: result,
+  };
 }
 
 /** `retry <compensationId>`: queue one compensation again (POST .../retry). */
@@ -145,10 +180,15 @@ export async function peekDeadLetters(target: OpsTarget, options: { max: number 
 }
 
 /**
- * `redrive`: moves the compensation DLQ back to its source queue with a message move task (the
- * console's "Start DLQ redrive"), reporting the task's progress until it finishes.
+ * `redrive [--rate N]`: moves the compensation DLQ back to its source queue with a message move
+ * task (the console's "Start DLQ redrive"), at most N messages a second, reporting the task's
+ * progress until it finishes.
  */
-export async function redriveDeadLetters(target: OpsTarget, progress: Progress): Promise<CommandResult> {
+export async function redriveDeadLetters(
+  target: OpsTarget,
+  progress: Progress,
+  options: { ratePerSecond?: number; reason?: string } = {},
+): Promise<CommandResult> {
   const before = await approximateDepth(target, target.deadLetterQueue.url);
   if (before === 0) {
     return {
@@ -156,20 +196,22 @@ export async function redriveDeadLetters(target: OpsTarget, progress: Progress):
       json: { moved: 0, remaining: 0 },
     };
   }
-  progress(`redriving about ${before} message(s) from the compensation DLQ to the compensation queue`);
+  progress(
+    `redriving about ${before} message(s) from the compensation DLQ to the compensation queue${options.ratePerSecond ? ` at ${options.ratePerSecond} a second` : ''}`,
+  );
   let last = '';
-  const moved = await redriveDlq(target.sqs, {
-    dlqArn: target.deadLetterQueue.arn,
-    sourceArn: target.compensationQueue.arn,
-    timeoutMs: 15 * 60_000,
-    pollIntervalMs: target.saga ? 2_000 : 200,
-    onProgress: (task) => {
-      const line = `  ${task.status}: ${task.moved}${task.toMove === undefined ? '' : ` of ${task.toMove}`} moved`;
+  const { moved, remaining } = await moveDeadLetters(
+    target,
+    {
+      ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
+      reason: options.reason ?? '',
+    },
+    (task) => {
+      const line = `  ${task.status}: ${task.done}${task.total === undefined ? '' : ` of ${task.total}`} moved`;
       if (line !== last) progress(line);
       last = line;
     },
-  });
-  const remaining = await approximateDepth(target, target.deadLetterQueue.url);
+  );
   return {
     lines: [
       `moved ${moved} message(s) from the compensation DLQ back to the compensation queue; the DLQ now holds ${remaining}`,

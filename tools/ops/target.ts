@@ -1,13 +1,20 @@
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
 import { createLocalSqsClient } from '../../local/aws/sqs.js';
 import { type LocalStackState, STATE_FILE } from '../../local/stack-state.js';
 import { type AdminClient, createAdminClient } from './admin-client.js';
 import { OpsError } from './errors.js';
+import type { SwitchControls } from './switches.js';
 
 /** A queue as the commands need it: its URL for messages, its ARN for move tasks. */
 export interface QueueRef {
@@ -25,6 +32,8 @@ export interface OpsTarget {
   readonly deadLetterQueue: QueueRef;
   /** The payment saga in AWS; undefined locally (see `redrive-execution`). */
   readonly saga?: { readonly client: SFNClient; readonly stateMachineArn: string };
+  /** The kill switches and the operator log; undefined when the stage predates them. */
+  readonly controls?: SwitchControls;
   close(): void;
 }
 
@@ -42,6 +51,11 @@ export async function localTarget(dataDir: string): Promise<OpsTarget> {
     );
   }
   const sqs = createLocalSqsClient(state.sqsEndpoint);
+  const controls = state.switches ? localControls(state.switches) : undefined;
+  const close = () => {
+    sqs.destroy();
+    controls?.close();
+  };
   try {
     return {
       name: 'the local stack',
@@ -49,10 +63,11 @@ export async function localTarget(dataDir: string): Promise<OpsTarget> {
       sqs,
       compensationQueue: await queueRef(sqs, state.compensationQueueArn, 'the local stack'),
       deadLetterQueue: await queueRef(sqs, state.compensationDlqArn, 'the local stack'),
-      close: () => sqs.destroy(),
+      ...(controls ? { controls: controls.controls } : {}),
+      close,
     };
   } catch (error) {
-    sqs.destroy();
+    close();
     throw error;
   }
 }
@@ -72,6 +87,11 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
   const cloudFormation = new CloudFormationClient({ credentials });
   const sqs = new SQSClient({ credentials });
   const sfn = new SFNClient({ credentials });
+  const dynamodb = new DynamoDBClient({ credentials });
+  const lambda = new LambdaClient({ credentials });
+  const scheduler = new SchedulerClient({ credentials });
+  const sts = new STSClient({ credentials });
+  const clients = [sqs, sfn, dynamodb, lambda, scheduler, sts];
   const name = `stage ${stage}`;
   try {
     const region = await cloudFormation.config.region();
@@ -79,6 +99,9 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       stackOutputs(cloudFormation, `checkout-${stage}-stateful`, region),
       stackOutputs(cloudFormation, `checkout-${stage}-stateless`, region),
     ]);
+    const tableName = stateful.optional('OperatorControlsTableName');
+    const workerMappingId = stateless.optional('CompensationWorkerMappingId');
+    const jobSchedules = stateless.optional('JobScheduleNames');
     return {
       name,
       admin: createAdminClient(stateless.required('ApiUrl'), { kind: 'sigv4', region, credentials }),
@@ -86,14 +109,28 @@ export async function stageTarget(stage: string): Promise<OpsTarget> {
       compensationQueue: await queueRef(sqs, stateful.required('CompensationQueueArn'), name),
       deadLetterQueue: await queueRef(sqs, stateful.required('CompensationDlqArn'), name),
       saga: { client: sfn, stateMachineArn: stateless.required('PaymentSagaArn') },
+      ...(tableName && workerMappingId && jobSchedules
+        ? {
+            controls: {
+              dynamodb,
+              tableName,
+              lambda,
+              scheduler,
+              workerMappingId,
+              jobScheduleNames: jobSchedules.split(','),
+              whoAmI: async () => {
+                const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
+                return Arn ?? 'unknown';
+              },
+            },
+          }
+        : {}),
       close: () => {
-        sqs.destroy();
-        sfn.destroy();
+        for (const client of clients) client.destroy();
       },
     };
   } catch (error) {
-    sqs.destroy();
-    sfn.destroy();
+    for (const client of clients) client.destroy();
     throw asOpsError(error, name);
   } finally {
     cloudFormation.destroy();
@@ -112,10 +149,36 @@ async function stackOutputs(client: CloudFormationClient, stackName: string, reg
     throw error;
   }
   return {
+    optional(key: string): string | undefined {
+      return outputs.find((output) => output.OutputKey === key)?.OutputValue || undefined;
+    },
     required(key: string): string {
       const value = outputs.find((output) => output.OutputKey === key)?.OutputValue;
       if (!value) throw new OpsError(`stack ${stackName} has no output ${key}: deploy the current version`);
       return value;
+    },
+  };
+}
+
+/** The local stack's switches: its DynamoDB and its Lambda and Scheduler stand-in, as an administrator. */
+function localControls(state: LocalStackState['switches']): { controls: SwitchControls; close(): void } {
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const dynamodb = new DynamoDBClient({ ...local, endpoint: state.dynamoDbEndpoint });
+  const lambda = new LambdaClient({ ...local, endpoint: state.controlPlaneEndpoint });
+  const scheduler = new SchedulerClient({ ...local, endpoint: state.controlPlaneEndpoint });
+  return {
+    controls: {
+      dynamodb,
+      tableName: state.operatorControlsTableName,
+      lambda,
+      scheduler,
+      workerMappingId: state.compensationWorkerMappingId,
+      jobScheduleNames: state.jobScheduleNames,
+      // No IAM locally: the operator is the user running the command.
+      whoAmI: async () => `local:${userInfo().username}`,
+    },
+    close: () => {
+      for (const client of [dynamodb, lambda, scheduler]) client.destroy();
     },
   };
 }

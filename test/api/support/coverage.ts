@@ -1,6 +1,7 @@
 import type { ProblemCode } from '../../../src/api/problems.js';
 import { routeById } from '../../../src/api/routes.js';
 import type { ApiResult } from './events.js';
+import { openApiViolations } from './openapi-responses.js';
 
 /**
  * Records which statuses and problem codes the tests of a file have produced per route, so the
@@ -10,6 +11,7 @@ import type { ApiResult } from './events.js';
 export function createRouteCoverage(operationIds: readonly string[]) {
   const seen = new Map<string, Set<string>>(operationIds.map((id) => [id, new Set()]));
   const undeclared: string[] = [];
+  const violations: string[] = [];
 
   function keyOf(status: number, code: string | undefined): string {
     return code ? `${status} ${code}` : `${status}`;
@@ -27,10 +29,15 @@ export function createRouteCoverage(operationIds: readonly string[]) {
       if (!declared || (code !== undefined && !declared.includes(code as ProblemCode))) {
         undeclared.push(`${operationId}: ${key}`);
       }
+      // Every response a test asserts on is checked against docs/openapi.yaml as well.
+      violations.push(...openApiViolations(operationId, result));
       return result;
     },
-    /** Declared responses no test produced, and produced responses the table does not declare. */
-    gaps(): { missing: string[]; undeclared: string[] } {
+    /**
+     * Declared responses no test produced, produced responses the table does not declare, and
+     * responses whose status, content type or body docs/openapi.yaml does not describe.
+     */
+    gaps(): { missing: string[]; undeclared: string[]; violations?: string[] } {
       const missing: string[] = [];
       for (const [operationId, set] of seen) {
         for (const [status, codes] of Object.entries(routeById(operationId).responses)) {
@@ -41,7 +48,11 @@ export function createRouteCoverage(operationIds: readonly string[]) {
           for (const key of wanted) if (!set.has(key)) missing.push(`${operationId}: ${key}`);
         }
       }
-      return { missing, undeclared: [...new Set(undeclared)] };
+      return {
+        missing,
+        undeclared: [...new Set(undeclared)],
+        ...(violations.length > 0 ? { violations: [...new Set(violations)] } : {}),
+      };
     },
   };
 }

@@ -1,4 +1,4 @@
-import * as z from '../../runtime/schema.js';
+import * as z from '../../src/runtime/schema.js';
 import { PAYMENT_METHODS } from './store.js';
 
 /** Request bodies of the simulated provider. Strict: an unknown field is a client bug worth a 400. */

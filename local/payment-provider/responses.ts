@@ -1,4 +1,4 @@
-import type * as z from '../../runtime/schema.js';
+import type * as z from '../../src/runtime/schema.js';
 
 /** A framework-free HTTP answer of the simulated provider. */
 export interface ApiResponse {

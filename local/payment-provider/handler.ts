@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type * as z from '../../runtime/schema.js';
+import type * as z from '../../src/runtime/schema.js';
 import {
   authorize,
   capture,

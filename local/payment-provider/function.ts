@@ -2,11 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PAYMENT_PROVIDER_FUNCTION } from '../../src/config/functions.js';
-import { handleProviderRequest, type ProviderDependencies } from '../../src/payments/provider/handler.js';
-import { InMemoryProviderStore } from '../../src/payments/provider/store.js';
 import { configurationFor } from '../../src/roots/configuration.js';
 import { logger } from '../../src/runtime/observability.js';
 import { secretString } from '../../src/runtime/secrets.js';
+import { handleProviderRequest, type ProviderDependencies } from './handler.js';
+import { InMemoryProviderStore } from './store.js';
 
 /**
  * Answer this long before the function would time out, so a held `pm_auth_timeout` request ends

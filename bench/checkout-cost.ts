@@ -1,0 +1,86 @@
+/**
+ * `npm run bench:cost`: only what one settled happy card checkout costs (scenario 7 of the bench,
+ * with PostgreSQL decomposed by statement and the handlers' own CPU per function), on the bench's
+ * own local stack or a running one (`--target`, as `npm run bench`). Writes
+ * `<out>/checkout-cost.json`, which `npm run capacity` turns into docs/capacity.md's table.
+ * Counts are exact on any machine; times are reported with the load the machine had.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSql } from '../src/db/client.js';
+import { BenchClient } from './lib/api.js';
+import type { BenchContext } from './lib/context.js';
+import { databaseCostSection } from './lib/database-cost-report.js';
+import { QUICK } from './lib/options.js';
+import { createProgress } from './lib/progress.js';
+import { openTarget } from './lib/stack.js';
+import { BENCH_APPLICATION_NAME } from './scenarios/chaos.js';
+import { warmUp } from './scenarios/checkout-load.js';
+import { measureHappyCost } from './scenarios/cost.js';
+import { type RoundTripAb, roundTripAb } from './scenarios/round-trip-ab.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    checkouts: { type: 'string', default: '300' },
+    out: { type: 'string' },
+    target: { type: 'string' },
+    'database-url': { type: 'string' },
+    'data-dir': { type: 'string' },
+    /** Blocks of the interleaved statement A/B (0: none). */
+    'ab-blocks': { type: 'string', default: '6' },
+  },
+});
+const checkouts = Number(values.checkouts);
+const outDir = path.resolve(values.out ?? path.join(import.meta.dirname, 'results'));
+await mkdir(outDir, { recursive: true });
+const progress = createProgress();
+const startedAt = new Date();
+const prefix = `C${startedAt.getTime().toString(36).toUpperCase()}`;
+
+const target = await openTarget(
+  {
+    ...(values.target ? { target: values.target } : {}),
+    ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+  },
+  progress.step,
+);
+const client = new BenchClient(target.apiUrl, target.providerUrl);
+const sql = createSql(target.databaseUrl, { max: 4, applicationName: BENCH_APPLICATION_NAME });
+let exitCode = 1;
+try {
+  const ctx: BenchContext = { sizes: QUICK, target, client, sql, progress, prefix, initialStock: {} };
+  progress.step('warming up');
+  await warmUp(ctx);
+  progress.step(`${checkouts} happy card checkouts, measured to the last event published`);
+  const cost = await measureHappyCost(ctx, checkouts);
+  const abBlocks = Number(values['ab-blocks']);
+  let roundTrips: RoundTripAb | undefined;
+  if (abBlocks > 0) {
+    progress.step(
+      `the checkout's statements before and after migration 0015, interleaved (${abBlocks} blocks each)`,
+    );
+    roundTrips = await roundTripAb(ctx, { perBlock: 100, blocks: abBlocks });
+  }
+  const results = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    cost,
+    ...(roundTrips ? { roundTripAb: roundTrips } : {}),
+  };
+  await writeFile(path.join(outDir, 'checkout-cost.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (cost.happy.database) console.log(databaseCostSection(cost.happy.database).join('\n'));
+  console.log(`\nresults in ${path.join(outDir, 'checkout-cost.json')}`);
+  exitCode = 0;
+} catch (error) {
+  console.error(
+    `bench:cost failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+} finally {
+  client.close();
+  await sql.end({ timeout: 5 });
+  await target.stop();
+}
+process.exit(exitCode);
