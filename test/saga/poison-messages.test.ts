@@ -9,6 +9,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.j
 import { findFreePort } from '../../local/ports.js';
 import { createSql } from '../../src/db/client.js';
 import { CompensationStore } from '../../src/db/compensations.js';
+import { OrderStore } from '../../src/db/orders.js';
 import { RecoveryStore } from '../../src/db/recovery.js';
 import { containerPaymentSaga } from '../../src/roots/saga.js';
 import { SqsCompensationQueue } from '../../src/saga/compensation-queue.js';
@@ -18,6 +19,7 @@ import { createSagaStartWorker } from '../../src/saga/saga-start-worker.js';
 import { StepFunctionsSagaStarter } from '../../src/saga/step-functions-starter.js';
 import {
   MAX_RECEIVE_COUNT,
+  placeSagaOrder,
   type SagaEnvironment,
   startSagaEnvironment,
 } from '../support/saga-environment.js';
@@ -142,6 +144,24 @@ describe('queue workers and messages they cannot act on', () => {
     } finally {
       await downDatabase.end({ timeout: 1 });
     }
+  });
+
+  test('CapturePayment on a capture recorded by an earlier try but not confirmed confirms it, without capturing again', async () => {
+    const order = await placeSagaOrder(env, 'pm_card_visa');
+    const saga = containerPaymentSaga();
+    await saga.authorizePayment(order);
+    const orders = new OrderStore(env.db.sql);
+    // What a release before migrations/0015 left, or a try whose confirmation was refused.
+    await orders.markCaptured(order.orderId, 'cap-earlier-try', order.correlationId);
+
+    const result = await saga.capturePayment(order);
+
+    expect(result).toEqual({ captureId: null });
+    expect(await orders.getOrder(order.orderId)).toMatchObject({
+      status: 'CONFIRMED',
+      payment: { status: 'CAPTURED' },
+    });
+    expect(await env.outcomes(order.orderId, 'capture')).toEqual([]);
   });
 
   test('a saga starter without a positive pace is refused at once, naming the value', () => {
