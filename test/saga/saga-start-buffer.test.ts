@@ -12,7 +12,7 @@ import {
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
-import { createIdempotencyTable, createLocalDynamoDbClient } from '../../local/aws/dynamodb.js';
+import { createIdempotencyTable, createLocalDynamoDbClient, createTable } from '../../local/aws/dynamodb.js';
 import { createLambdaContext } from '../../local/aws/lambda-context.js';
 import { LOCAL_AWS_ENVIRONMENT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws/local-account.js';
 import { createQueueWithDlq, type QueueWithDlq } from '../../local/aws/sqs.js';
@@ -24,6 +24,7 @@ import {
 import { crashCarriedOut, planProcessCrash, processCrashes } from '../../local/faults/process-crashes.js';
 import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
 import { ContainerPool } from '../../local/lambda/containers.js';
+import { OPERATOR_CONTROLS_KEY, OPERATOR_CONTROLS_SORT_KEY } from '../../src/api/checkout-switch.js';
 import type { ApiGatewayHandler } from '../../src/api/http.js';
 import { createCheckoutIdempotency } from '../../src/api/idempotency.js';
 import { orderIdFor } from '../../src/checkout/place-order.js';
@@ -51,6 +52,8 @@ import { type SagaEnvironment, startSagaEnvironment, waitFor } from '../support/
  * is spent (a throttle, answered as AWS does), or by an endpoint that is not there.
  */
 const TABLE = 'checkout-idempotency';
+/** The operators' switches, as the checkout function reads them (docs/adr/0024): none set, so on. */
+const CONTROLS_TABLE = 'checkout-operator-controls';
 const SKU = 'START-1';
 /** The queue's own visibility timeout: far longer than any hand-back, so a test can tell them apart. */
 const QUEUE_VISIBILITY_SECONDS = 30;
@@ -90,6 +93,18 @@ describe('saga starts that cannot be made at once', () => {
       )
       .catch(() => {});
     await createIdempotencyTable(dynamo(), TABLE).catch(() => {});
+    await createTable(
+      dynamo(),
+      CONTROLS_TABLE,
+      [
+        { AttributeName: OPERATOR_CONTROLS_KEY, KeyType: 'HASH' },
+        { AttributeName: OPERATOR_CONTROLS_SORT_KEY, KeyType: 'RANGE' },
+      ],
+      [
+        { AttributeName: OPERATOR_CONTROLS_KEY, AttributeType: 'S' },
+        { AttributeName: OPERATOR_CONTROLS_SORT_KEY, AttributeType: 'S' },
+      ],
+    ).catch(() => {});
     await env.db.applicationSql();
     applicationUrl = urlForRole(env.db.url, APPLICATION_ROLE, APPLICATION_ROLE_TEST_PASSWORD);
     // What the saga-starter handler reads (src/config/functions.ts), as its function gets it.
@@ -342,6 +357,7 @@ describe('saga starts that cannot be made at once', () => {
       {
         DATABASE_URL: applicationUrl,
         IDEMPOTENCY_TABLE_NAME: TABLE,
+        OPERATOR_CONTROLS_TABLE_NAME: CONTROLS_TABLE,
         STATE_MACHINE_ARN: `${env.saga.stateMachineArn}:live`,
         SAGA_START_QUEUE_URL: startQueue.queueUrl,
         SAGA_START_TIMEOUT_MS: '1000',
@@ -362,6 +378,7 @@ describe('saga starts that cannot be made at once', () => {
     let retried = { statusCode: 0, body: '' };
     await waitFor(async () => {
       retried = (await pool.invoke(checkoutEvent(customerId, key))) as typeof retried;
+      console.log('DBG', retried.statusCode, retried.body.slice(0, 200));
       return retried.statusCode !== 409;
     }, 20_000);
     await waitFor(async () => (await status(orderId)) === 'CONFIRMED', 20_000);
