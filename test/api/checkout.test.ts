@@ -395,6 +395,38 @@ describe('POST /v1/checkout', () => {
       expect(reusedForOtherCart.json.code).toBe('IDEMPOTENCY_KEY_REUSED');
       expect(await ordersOf(customerId)).toBe(1);
     });
+
+    test('with the idempotency record gone, a key reused for any other amount or payment is refused, never answered with its order', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const first = await checkout({ customerId, key });
+      const variants = {
+        quantity: cart({ items: [{ sku: 'API-1', quantity: 3 }] }),
+        extraLine: cart({
+          items: [
+            { sku: 'API-1', quantity: 2 },
+            { sku: 'API-2', quantity: 1 },
+          ],
+        }),
+        otherSkuSameQuantity: cart({ items: [{ sku: 'API-2', quantity: 2 }] }),
+        storeCredit: cart({ storeCreditCents: 100 }),
+        paymentMethod: cart({ paymentMethod: 'pm_card_declined' }),
+        currency: cart({ currency: 'EUR' }),
+      };
+
+      const answers: Record<string, unknown> = {};
+      for (const [name, body] of Object.entries(variants)) {
+        await clearTable(client, TABLE);
+        const reused = await checkout({ customerId, key, body });
+        answers[name] = `${reused.statusCode} ${reused.json.code}`;
+      }
+
+      expect(first.statusCode).toBe(202);
+      expect(answers).toEqual(
+        Object.fromEntries(Object.keys(variants).map((name) => [name, '422 IDEMPOTENCY_KEY_REUSED'])),
+      );
+      expect(await ordersOf(customerId)).toBe(1);
+    });
   });
 
   describe('business outcomes are answered and replayed', () => {

@@ -8,7 +8,7 @@ import {
   problemType,
 } from '../../src/api/problems.js';
 import { API_ROUTES } from '../../src/api/routes.js';
-import { isTransientDatabaseError, toDatabaseError } from '../../src/db/errors.js';
+import { DatabaseUnavailableError, isTransientDatabaseError, toDatabaseError } from '../../src/db/errors.js';
 
 describe('problem mapping', () => {
   test('THROTTLED, answered by API Gateway, has a problem body, status 429 and Retry-After', () => {
@@ -110,6 +110,29 @@ describe('problem mapping', () => {
       new postgres.PostgresError({ code: '23514', message: 'check violation' } as never),
       false,
     ],
+    [
+      "one refusal per address tried (Node's connect over IPv4 and IPv6), without a code of its own",
+      new AggregateError(
+        [Object.assign(new Error('v6'), { code: 'ECONNREFUSED' }), new Error('v4')],
+        'connect',
+      ),
+      true,
+    ],
+    [
+      'an AggregateError of errors that are not connection failures',
+      new AggregateError([new Error('a')]),
+      false,
+    ],
+    [
+      'an error with a code that is not a connection failure',
+      Object.assign(new Error('denied'), { code: 'EACCES' }),
+      false,
+    ],
+    [
+      'a DatabaseUnavailableError inside another error',
+      new Error('outer', { cause: new DatabaseUnavailableError('database unavailable') }),
+      true,
+    ],
     ['a plain error', new Error('bug'), false],
   ])('%s is transient: %s', (_, error, transient) => {
     expect(isTransientDatabaseError(error)).toBe(transient);
@@ -117,5 +140,20 @@ describe('problem mapping', () => {
     expect(problemFromError(toDatabaseError(error)).response.code).toBe(
       transient ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR',
     );
+  });
+
+  test('a transient driver error becomes DatabaseUnavailableError, by name, saying why and keeping the cause', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+
+    const translated = toDatabaseError(refused);
+
+    expect(translated).toBeInstanceOf(DatabaseUnavailableError);
+    // The name is what every saga Task's Retry matches (statemachines/payment-saga.asl.json).
+    expect(translated).toMatchObject({
+      name: 'DatabaseUnavailableError',
+      message: 'database unavailable (Error: connect ECONNREFUSED 10.0.0.5:5432)',
+      cause: refused,
+    });
+    expect(toDatabaseError(translated)).toBe(translated);
   });
 });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from 'postgres';
 import { inject } from 'vitest';
 import { createSql, type SqlClientOptions } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrations.js';
 import { APPLICATION_ROLE, setRolePassword, urlForRole } from '../../src/db/roles.js';
+import { GUARD_MUTANT_VARIABLE } from '../../tools/mutate-sql/guards.js';
 
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations');
 
@@ -45,6 +47,7 @@ export async function createTestDatabase(
   const sql = createSql(url, { max: 10, ...options.pool });
   if (options.migrate ?? true) {
     await migrate(sql, { directory: MIGRATIONS_DIR });
+    await applyGuardMutant(sql);
   }
   const applicationPools: Sql[] = [];
   return {
@@ -68,6 +71,17 @@ export async function createTestDatabase(
       await cleanup.end();
     },
   };
+}
+
+/**
+ * `npm run mutate:sql` (tools/mutate-sql/run.ts) runs the database tests once per order-function
+ * guard, with that guard removed: it names a file holding the function re-created without it, and
+ * every migrated test database gets that copy right after the migrations.
+ */
+async function applyGuardMutant(sql: Sql): Promise<void> {
+  const file = process.env[GUARD_MUTANT_VARIABLE];
+  if (!file) return;
+  await sql.unsafe(await readFile(file, 'utf8'));
 }
 
 /** The same server and credentials, another database. */
