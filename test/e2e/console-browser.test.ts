@@ -10,8 +10,14 @@ import { freeStackPorts, newDataDir, type StackProcess, spawnStack } from '../su
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Debian's Chromium (.ci/run installs it); playwright-core downloads no browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Written on every run, so docs/console.md always shows the current pages. */
-const SCREENSHOTS = path.join(ROOT, 'docs/images');
+/**
+ * Taken on every run; they replace docs/console.md's pictures when `UPDATE_SCREENSHOTS=1`, so a test
+ * run leaves the working tree as it found it (the pictures carry ages and ids that change each run).
+ */
+const SCREENSHOTS = path.join(
+  ROOT,
+  process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/images' : '.test-output/console',
+);
 
 describe('the operator console in a real browser, against the local stack (docs/console.md)', () => {
   let stack: StackProcess;
