@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -71,6 +72,11 @@ describe('the operator console in a real browser, against the local stack (docs/
   const rowOf = (orderId: string) => page.getByRole('row').filter({ hasText: orderId });
 
   beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM_PATH (docs/testing.md)`,
+      );
+    }
     const dataDir = await newDataDir();
     stack = await spawnStack({ ports: await freeStackPorts(), dataDir });
     orders.single = await voidFailingOrder('olga');

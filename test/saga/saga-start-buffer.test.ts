@@ -378,7 +378,6 @@ describe('saga starts that cannot be made at once', () => {
     let retried = { statusCode: 0, body: '' };
     await waitFor(async () => {
       retried = (await pool.invoke(checkoutEvent(customerId, key))) as typeof retried;
-      console.log('DBG', retried.statusCode, retried.body.slice(0, 200));
       return retried.statusCode !== 409;
     }, 20_000);
     await waitFor(async () => (await status(orderId)) === 'CONFIRMED', 20_000);
