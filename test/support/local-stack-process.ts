@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findFreePort } from '../../local/ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -27,14 +27,43 @@ export interface StackProcess {
 }
 
 export async function freeStackPorts(): Promise<StackPorts> {
-  return {
-    PORT: await findFreePort(),
-    PAYMENT_PROVIDER_PORT: await findFreePort(),
-    LOCAL_POSTGRES_PORT: await findFreePort(),
-    LOCAL_SQS_PORT: await findFreePort(),
-    LOCAL_DYNAMODB_PORT: await findFreePort(),
-    LOCAL_STEPFUNCTIONS_PORT: await findFreePort(),
+  const taken = new Set<number>();
+  const next = async () => {
+    const port = await freePortBelowEphemeralRange(taken);
+    taken.add(port);
+    return port;
   };
+  return {
+    PORT: await next(),
+    PAYMENT_PROVIDER_PORT: await next(),
+    LOCAL_POSTGRES_PORT: await next(),
+    LOCAL_SQS_PORT: await next(),
+    LOCAL_DYNAMODB_PORT: await next(),
+    LOCAL_STEPFUNCTIONS_PORT: await next(),
+  };
+}
+
+/**
+ * Linux hands out ports from 32768 up to every `listen(0)` and outgoing connection: a port found
+ * free there can be taken by another test's stack (or one of its connections) before this stack
+ * binds it. Ports below that range are handed out only on request, so a random one that binds now
+ * stays free until the stack takes it, unless another test picks the same one of 12,000.
+ */
+async function freePortBelowEphemeralRange(taken: ReadonlySet<number>): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await bindable(port))) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export async function newDataDir(): Promise<string> {
