@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { prepareLocalBuild, WORKER_BUNDLE } from '../../local/lambda/build.js';
 import { ContainerPool, type InvocationRecord } from '../../local/lambda/containers.js';
 
@@ -9,15 +9,19 @@ import { ContainerPool, type InvocationRecord } from '../../local/lambda/contain
  * and per checkout (docs/capacity.md).
  */
 describe("a container reports its handler's own CPU time with each invocation", () => {
-  let pool: ContainerPool;
-  const invocations: InvocationRecord[] = [];
+  const pools: ContainerPool[] = [];
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.close()));
+  });
 
-  beforeAll(async () => {
+  /** A warm container of one fixture handler, and the record of its next invocation. */
+  async function warmFixture(handlerExport: 'compute' | 'wait', warmUp: unknown) {
     const { bundleDir } = await prepareLocalBuild({ progress: () => {} });
-    pool = new ContainerPool({
-      functionName: 'cpu-fixture',
+    const invocations: InvocationRecord[] = [];
+    const pool = new ContainerPool({
+      functionName: `${handlerExport}-fixture`,
       bundle: path.join(import.meta.dirname, 'fixtures', 'cpu-handlers.mjs'),
-      handlerExport: 'compute',
+      handlerExport,
       environment: {},
       execArgv: [],
       timeoutSeconds: 30,
@@ -26,53 +30,30 @@ describe("a container reports its handler's own CPU time with each invocation", 
       log: () => {},
       onInvocation: (record) => invocations.push(record),
     });
-  });
-  afterAll(async () => {
-    await pool?.close();
-  });
+    pools.push(pool);
+    await pool.invoke(warmUp);
+    invocations.length = 0;
+    return async (event: unknown) => {
+      await pool.invoke(event);
+      expect(invocations).toHaveLength(1);
+      return invocations[0] as InvocationRecord;
+    };
+  }
 
   test('a handler that computes for 50 ms of CPU is reported with at least that much', async () => {
-    await pool.invoke({ cpuMs: 5 });
-    invocations.length = 0;
+    const invoke = await warmFixture('compute', { cpuMs: 5 });
 
-    await pool.invoke({ cpuMs: 50 });
+    const record = await invoke({ cpuMs: 50 });
 
-    expect(invocations).toHaveLength(1);
-    expect(invocations[0]?.cpuMs).toBeGreaterThanOrEqual(50);
-  });
-});
-
-describe('a handler that only waits', () => {
-  let pool: ContainerPool;
-  const invocations: InvocationRecord[] = [];
-
-  beforeAll(async () => {
-    const { bundleDir } = await prepareLocalBuild({ progress: () => {} });
-    pool = new ContainerPool({
-      functionName: 'wait-fixture',
-      bundle: path.join(import.meta.dirname, 'fixtures', 'cpu-handlers.mjs'),
-      handlerExport: 'wait',
-      environment: {},
-      execArgv: [],
-      timeoutSeconds: 30,
-      maxContainers: 1,
-      workerBundle: path.join(bundleDir, WORKER_BUNDLE),
-      log: () => {},
-      onInvocation: (record) => invocations.push(record),
-    });
-  });
-  afterAll(async () => {
-    await pool?.close();
+    expect(record.cpuMs).toBeGreaterThanOrEqual(50);
   });
 
-  test('is billed its duration but reported with less CPU than that', async () => {
-    await pool.invoke({ ms: 1 });
-    invocations.length = 0;
+  test('a handler that only waits is billed its duration but reported with less CPU than that', async () => {
+    const invoke = await warmFixture('wait', { ms: 1 });
 
-    await pool.invoke({ ms: 300 });
+    const record = await invoke({ ms: 300 });
 
-    const [record] = invocations;
-    expect(record?.durationMs).toBeGreaterThanOrEqual(300);
-    expect(record?.cpuMs).toBeLessThan(record?.durationMs ?? 0);
+    expect(record.durationMs).toBeGreaterThanOrEqual(300);
+    expect(record.cpuMs).toBeLessThan(record.durationMs);
   });
 });
