@@ -117,8 +117,9 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
-      // Stopping ends a long poll at once; a batch already received is still handled.
-      { abortSignal: stopping.signal },
+      // Not cut short by stop(): an aborted long poll can have been handed messages the server
+      // then counts as received, a receive no attempt made that pushes a message toward its DLQ.
+      // Stopping waits for the poll (at most waitTimeSeconds) and handles what it brought.
     );
     if (Messages.length === 0) return;
 
