@@ -156,6 +156,13 @@ describe('npm run ops against the local stack and, with --stage, against AWS sta
           `the compensation of ${orderId} reaching the DLQ`,
         );
       }
+      // The row says FAILED at the last attempt; SQS moves the message at its next receive, once
+      // that attempt's visibility timeout is over.
+      await waitFor(
+        () => json<{ approximateCount: number }>(['dlq', 'peek']),
+        (dlq) => dlq.approximateCount === 2,
+        'both messages in the DLQ',
+      );
     });
 
     test('order shows REQUIRES_ATTENTION, the failed saga, the compensation and the timeline', async () => {
