@@ -15,3 +15,13 @@ export function findFreePort(): Promise<number> {
     });
   });
 }
+
+/** Whether a TCP port on the loopback interface can be bound right now. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.unref();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -55,7 +54,7 @@ import { pausable, startLocalOperatorSwitches } from './operator-switches.js';
 import { JournaledProviderStore } from './payment-provider/journaled-store.js';
 import { startSimulatedProvider } from './payment-provider/server.js';
 import { startPgBouncer } from './pgbouncer.js';
-import { findFreePort } from './ports.js';
+import { findFreePort, isPortFree } from './ports.js';
 import { startLocalPostgres, stopOrphanedPostgres } from './postgres.js';
 import { type LocalStackState, STATE_FILE } from './stack-state.js';
 import { repeatEvery } from './timers.js';
@@ -729,12 +728,7 @@ async function recoverAtStart(functions: LocalFunctions, sweeper: TemplateFuncti
 
 async function assertPortsFree(ports: Record<string, number>): Promise<void> {
   for (const [name, port] of Object.entries(ports)) {
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (!free) {
+    if (!(await isPortFree(port))) {
       throw new LocalStackConfigError(
         `port ${port} on 127.0.0.1 is already in use; stop what uses it or choose another with ${name}=<port>`,
       );

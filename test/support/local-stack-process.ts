@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isPortFree } from '../../local/ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -52,18 +52,9 @@ export async function freeStackPorts(): Promise<StackPorts> {
 async function freePortBelowEphemeralRange(taken: ReadonlySet<number>): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!taken.has(port) && (await bindable(port))) return port;
+    if (!taken.has(port) && (await isPortFree(port))) return port;
   }
   throw new Error('no free port found between 20000 and 32000');
-}
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 export async function newDataDir(): Promise<string> {
