@@ -280,7 +280,12 @@ async function startDatabase({ config, progress, stops }: StartContext): Promise
   const applicationPassword = randomBytes(24).toString('base64url');
   await setRolePassword(sql, APPLICATION_ROLE, applicationPassword);
   const applicationUrl = urlForRole(url, APPLICATION_ROLE, applicationPassword);
-  const appSql = createSql(applicationUrl, { max: 4, connectTimeoutSeconds: 5 });
+  // Named, so pg_stat_activity and the bench's cost per checkout tell the relay's backends apart.
+  const appSql = createSql(applicationUrl, {
+    max: 4,
+    connectTimeoutSeconds: 5,
+    applicationName: LOCAL_OUTBOX_RELAY_APPLICATION_NAME,
+  });
   stops.push("the application role's pool", () => appSql.end({ timeout: 5 }));
   return { url, sql, applicationUrl, appSql };
 }
@@ -628,6 +633,9 @@ async function writeStackState(dataDir: string, state: LocalStackState): Promise
 
 /** The host name functions see for the database before local/lambda/local-differences.ts replaces it. */
 const LOCAL_DATABASE_HOST = 'rds-proxy.local';
+
+/** `application_name` of the local outbox relay's connections (the stack's application-role pool). */
+export const LOCAL_OUTBOX_RELAY_APPLICATION_NAME = 'local-outbox-relay';
 
 const ROUTE_AUTH: Record<AuthorizationType, RouteAuth> = {
   COGNITO_USER_POOLS: 'customer',

@@ -1,9 +1,98 @@
+import type { ContentionProbe, NewBackendCost, ProtocolCost } from '../scenarios/cost-decomposition.js';
+import type { RoundTripAb } from '../scenarios/round-trip-ab.js';
 import type { DatabaseCost, SingleStatementReference } from './database-cost.js';
+import type { PostgresProcessCpu } from './postgres-processes.js';
 import { round } from './stats.js';
+
+/** What the cost run measures besides the window (bench/checkout-cost.ts). */
+export interface CostDecompositionExtras {
+  readonly warmUp?: { readonly checkouts: number; readonly processes: PostgresProcessCpu };
+  readonly protocol?: ProtocolCost;
+  readonly newBackend?: NewBackendCost;
+  readonly roundTripAb?: RoundTripAb;
+}
+
+/** PostgreSQL's CPU per checkout by process, as table rows. */
+export function processRows(processes: PostgresProcessCpu, checkouts: number): string[] {
+  const per = (ms: number) => round(ms / checkouts, 3);
+  return [
+    '| process | processes (started in the window) | CPU ms per checkout | of which by processes started in the window |',
+    '|---|---:|---:|---:|',
+    ...processes.groups.map(
+      (g) =>
+        `| ${g.label} | ${g.processes} (${g.startedInWindow}) | ${per(g.cpuMs)} | ${per(g.startedInWindowCpuMs)} |`,
+    ),
+    `| postmaster | 1 | ${per(processes.postmasterMs)} | |`,
+    `| ended in the window, after their last sample | | ${per(processes.endedUnsampledMs)} | |`,
+    `| **all of PostgreSQL** (the bench's own connections left out) | | **${per(processes.totalMs)}** | |`,
+  ];
+}
+
+/** The gap between one connection and the stack's load, line by line. */
+export function decompositionLines(
+  cost: DatabaseCost & {
+    readonly processes?: PostgresProcessCpu;
+    readonly contention?: ContentionProbe;
+  },
+  extras: CostDecompositionExtras,
+): string[] {
+  const lines: string[] = [];
+  const { processes, contention } = cost;
+  const per = (ms: number) => round(ms / cost.checkouts, 3);
+  if (processes) {
+    const started = processes.groups.reduce((sum, g) => sum + g.startedInWindowCpuMs, 0);
+    lines.push(
+      `- All of PostgreSQL in the window: **${per(processes.totalMs)} ms** per checkout; ` +
+        `of it ${per(started)} ms by processes that started in the window (new connections, autovacuum workers); ` +
+        `steady state without them ${per(processes.totalMs - started)} ms.`,
+    );
+  }
+  if (extras.warmUp) {
+    const w = extras.warmUp;
+    lines.push(
+      `- The warm-up before the window (the stack's first ${w.checkouts} checkouts: every container and its ` +
+        `connections new): ${round(w.processes.totalMs / w.checkouts, 3)} ms per checkout.`,
+    );
+  }
+  const after = extras.roundTripAb?.variants.at(-1);
+  if (after)
+    lines.push(
+      `- The same statements on one connection, nothing else running on it (${after.name}): ${after.backendCpuMs} ms.`,
+    );
+  if (contention)
+    lines.push(
+      `- Machine contention: \`select 1\` and \`select $1\` on one connection cost ${contention.underLoadUs} µs of ` +
+        `backend CPU each while the stack's load ran, ${contention.aloneUs} µs alone: ×${contention.inflation}` +
+        (after ? `; the one-connection checkout × that is ${round(after.backendCpuMs * contention.inflation, 2)} ms.` : '.'),
+    );
+  if (extras.protocol) {
+    const p = extras.protocol;
+    lines.push(
+      `- Protocol: a statement with parameters (two round trips, postgres.js describes it first) ` +
+        `${p.twoRoundTripsUs} µs, one without (one round trip) ${p.oneRoundTripUs} µs: ` +
+        `the describe round trip costs ${p.describeRoundTripUs} µs, ` +
+        `${round((p.describeRoundTripUs * cost.roundTripsPerCheckout) / 1000, 3)} ms per checkout at ` +
+        `${cost.roundTripsPerCheckout} statements.`,
+    );
+  }
+  if (extras.newBackend) {
+    const n = extras.newBackend;
+    lines.push(
+      `- A new backend: connecting ${n.connectMs} ms, its first checkout's statements ${n.firstCheckoutMs} ms ` +
+        `against ${n.warmCheckoutMs} ms on a warm connection (medians of ${n.connections}).`,
+    );
+  }
+  return lines;
+}
 
 /** The decomposition of PostgreSQL's cost per checkout as Markdown (summary.md, the cost run). */
 export function databaseCostSection(
-  cost: DatabaseCost & { readonly reference: SingleStatementReference },
+  cost: DatabaseCost & {
+    readonly reference: SingleStatementReference;
+    readonly processes?: PostgresProcessCpu;
+    readonly contention?: ContentionProbe;
+  },
+  extras: CostDecompositionExtras = {},
 ): string[] {
   const { reference: ref, cpu, machine } = cost;
   const perRoundTrip = (ms: number | undefined) =>
@@ -27,6 +116,13 @@ export function databaseCostSection(
     `- Single-statement reference, same run: \`select 1\` × ${ref.roundTrips} on one connection, ` +
       `${ref.backendCpuUs ?? 'n/a'} µs backend CPU and ${ref.execUs ?? 'n/a'} µs executor time per round trip ` +
       `(${ref.wallUs} µs wall at the client).`,
+    ...(cost.processes
+      ? ['', "Where PostgreSQL's CPU goes, by process:", '', ...processRows(cost.processes, cost.checkouts)]
+      : []),
+    ...(() => {
+      const lines = decompositionLines(cost, extras);
+      return lines.length > 0 ? ['', 'From one connection to the stack\'s load:', '', ...lines] : [];
+    })(),
     ...(cost.statementStatistics
       ? [
           '',

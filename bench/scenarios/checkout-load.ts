@@ -101,6 +101,9 @@ export async function spreadLoad(ctx: BenchContext): Promise<SpreadResult> {
   return { skus: count, runs };
 }
 
+/** Checkouts of the warm-up, at concurrency 8: enough to start every container the measured phases use. */
+export const WARM_UP_CHECKOUTS = 60;
+
 /**
  * A few unmeasured checkouts first: the stack's handlers create their clients and pools on the
  * first invocations, and V8 compiles the hot paths; neither belongs in the measured latencies.
@@ -111,7 +114,7 @@ export async function warmUp(ctx: BenchContext): Promise<void> {
   await ctx.client.putProduct(sku, { name: 'Bench warm-up', priceCents: 100, onHand });
   ctx.initialStock[sku] = onHand;
   const run = await closedLoop({
-    count: 60,
+    count: WARM_UP_CHECKOUTS,
     concurrency: 8,
     task: (i) => ctx.client.checkout(`${ctx.prefix}-warmup`, `${ctx.prefix}-warmup-${i}`, cart(sku)),
   });

@@ -24,8 +24,24 @@ import {
   startDatabaseCostMeter,
 } from '../lib/database-cost.js';
 import { closedLoop, waitUntil } from '../lib/load.js';
+import { type PostgresProcessCpu, startPostgresProcessMeter } from '../lib/postgres-processes.js';
 import { median, round } from '../lib/stats.js';
 import { BENCH_APPLICATION_NAME } from './chaos.js';
+import {
+  type ContentionProbe,
+  NEW_BACKEND_APPLICATION_NAME,
+  PROBE_APPLICATION_NAME,
+  startContentionProbe,
+} from './cost-decomposition.js';
+
+/** The bench's own connections: their backends are no part of what the checkouts cost. */
+export const BENCH_APPLICATION_NAMES = [
+  BENCH_APPLICATION_NAME,
+  'checkout-bench-reference',
+  'checkout-bench-ab',
+  PROBE_APPLICATION_NAME,
+  NEW_BACKEND_APPLICATION_NAME,
+];
 
 export interface PhaseCost {
   readonly usage: CheckoutUsage;
@@ -48,7 +64,13 @@ export interface CostResult {
      */
     readonly containerCpuMs?: number;
     /** PostgreSQL's cost of these checkouts, decomposed by statement, to the last event published. */
-    readonly database?: DatabaseCost & { readonly reference: SingleStatementReference };
+    readonly database?: DatabaseCost & {
+      readonly reference: SingleStatementReference;
+      /** Every PostgreSQL process's CPU in the window, by kind and by the function its connection serves. */
+      readonly processes?: PostgresProcessCpu;
+      /** A fixed piece of work on one connection during the window against alone. */
+      readonly contention?: ContentionProbe;
+    };
   };
   readonly chaos?: PhaseCost;
 }
@@ -91,7 +113,11 @@ export async function databaseNow(sql: Sql): Promise<Date> {
  * concurrency 4 on spread SKUs; once every order is CONFIRMED and its event published, the stack's
  * counts (local/usage.ts) are differenced and priced with bench/prices.json.
  */
-export async function measureHappyCost(ctx: BenchContext, checkouts: number): Promise<CostResult> {
+export async function measureHappyCost(
+  ctx: BenchContext,
+  checkouts: number,
+  options: { readonly probe?: boolean } = {},
+): Promise<CostResult> {
   const skus = Array.from({ length: 100 }, (_, i) => `${ctx.prefix}-COST-${i}`);
   const onHand = checkouts;
   await createProducts(
@@ -109,6 +135,11 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
     ...(ctx.target.postgresPid ? { postgresPid: ctx.target.postgresPid } : {}),
     benchApplicationName: BENCH_APPLICATION_NAME,
   });
+  const postmasterPid = ctx.target.postgresPid;
+  const processes = postmasterPid
+    ? await startPostgresProcessMeter({ sql: ctx.sql, postmasterPid, exclude: BENCH_APPLICATION_NAMES })
+    : undefined;
+  const probe = options.probe ? await startContentionProbe(ctx.target.databaseUrl) : undefined;
   const run = await closedLoop({
     count: checkouts,
     concurrency: 4,
@@ -130,6 +161,8 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
   // Settled: every event of these orders published too, so the relay's share is in the window.
   await waitUntil(async () => (await unpublishedEvents(ctx.sql, ids)) === 0, { timeoutMs: 60_000 });
   const databaseCost = await database.stop(checkouts);
+  const processCpu = await processes?.stop();
+  const contention = await probe?.stop();
   // The stack's children but PostgreSQL (which runs apart): the function containers.
   const containerUse = await containers.stop();
   const containerCpuMs =
@@ -161,7 +194,12 @@ export async function measureHappyCost(ctx: BenchContext, checkouts: number): Pr
       express: expressCost(usage, prices, executionMs),
       durable: durableCost(usage, prices),
       ...(containerCpuMs === undefined ? {} : { containerCpuMs }),
-      database: { ...databaseCost, reference },
+      database: {
+        ...databaseCost,
+        reference,
+        ...(processCpu ? { processes: processCpu } : {}),
+        ...(contention ? { contention } : {}),
+      },
     },
   };
 }

@@ -8,7 +8,9 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
  *
  * - Database: no RDS Proxy and no IAM token. `DB_PROXY_ENDPOINT`, `DB_PORT`, `DB_NAME` and `DB_USER`
  *   become `DATABASE_URL`: the local PostgreSQL (or PgBouncer) as the same user (`DB_USER`), with
- *   the password local mode sets at each start.
+ *   the password local mode sets at each start. Its connections carry the function's name as
+ *   `application_name` (`PGAPPNAME`, which postgres.js reads), so `pg_stat_activity` and the
+ *   bench's cost per checkout (docs/capacity.md) can tell which function a backend serves.
  * - Payment provider credential: no Secrets Manager stand-in. `PAYMENT_PROVIDER_SECRET_ARN`
  *   becomes `PAYMENT_PROVIDER_API_KEY`, the key the local simulated provider was started with.
  * - Compressed time: the breaker's half-open delay is multiplied by `LOCAL_TIME_SCALE`, the provider
@@ -67,6 +69,7 @@ export function localEnvironment(fn: TemplateFunction, local: LocalSettings): Re
     const user = environment.DB_USER ?? '';
     for (const name of PROXY_VARIABLES) delete environment[name];
     environment.DATABASE_URL = local.databaseUrlFor(user);
+    environment.PGAPPNAME = fn.name;
   }
   if (environment.PAYMENT_PROVIDER_SECRET_ARN !== undefined) {
     delete environment.PAYMENT_PROVIDER_SECRET_ARN;

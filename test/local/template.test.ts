@@ -66,6 +66,7 @@ describe('local mode reads the synthesized CDK app', () => {
 
     expect(environment).toMatchObject({
       DATABASE_URL: 'postgres://checkout_app@db.local/postgres',
+      PGAPPNAME: 'checkout-AuthorizePayment',
       PAYMENT_PROVIDER_API_KEY: 'key',
       PAYMENT_BREAKER_HALF_OPEN_AFTER_MS: '60',
       AWS_ACCESS_KEY_ID: 'ROLEKEY',
