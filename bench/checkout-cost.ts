@@ -13,13 +13,20 @@ import { BenchClient } from './lib/api.js';
 import type { BenchContext } from './lib/context.js';
 import { databaseCostSection } from './lib/database-cost-report.js';
 import { QUICK } from './lib/options.js';
+import { startPostgresProcessMeter } from './lib/postgres-processes.js';
 import { createProgress } from './lib/progress.js';
 import { openTarget } from './lib/stack.js';
 import { BENCH_APPLICATION_NAME } from './scenarios/chaos.js';
 import { WARM_UP_CHECKOUTS, warmUp } from './scenarios/checkout-load.js';
-import { startPostgresProcessMeter } from './lib/postgres-processes.js';
 import { BENCH_APPLICATION_NAMES, measureHappyCost } from './scenarios/cost.js';
-import { newBackendCost, protocolCost } from './scenarios/cost-decomposition.js';
+import {
+  type LoadAb,
+  loadAb,
+  newBackendCost,
+  protocolCost,
+  statementCpu,
+  vacuumCheckoutTables,
+} from './scenarios/cost-decomposition.js';
 import { type RoundTripAb, roundTripAb } from './scenarios/round-trip-ab.js';
 
 const { values } = parseArgs({
@@ -30,8 +37,12 @@ const { values } = parseArgs({
     target: { type: 'string' },
     'database-url': { type: 'string' },
     'data-dir': { type: 'string' },
+    /** Through PgBouncer in transaction mode, as the functions reach the database through RDS Proxy in AWS. */
+    pooler: { type: 'boolean', default: false },
     /** Blocks of the interleaved statement A/B (0: none). */
     'ab-blocks': { type: 'string', default: '6' },
+    /** Blocks of the one-connection checkout alone and beside the stack's load (0: none). */
+    'load-ab-blocks': { type: 'string', default: '4' },
   },
 });
 const checkouts = Number(values.checkouts);
@@ -46,6 +57,7 @@ const target = await openTarget(
     ...(values.target ? { target: values.target } : {}),
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    pooler: values.pooler,
   },
   progress.step,
 );
@@ -68,11 +80,17 @@ try {
   await warmUp(ctx);
   const warmUpProcesses = await warmUpMeter?.stop();
   progress.step(`${checkouts} happy card checkouts, measured to the last event published`);
+  // The warm-up's dead rows vacuumed first, so the vacuum after the window is the window's own debt.
+  await vacuumCheckoutTables(target.databaseUrl);
   const cost = await measureHappyCost(ctx, checkouts, { probe: true });
+  progress.step("the window's vacuum debt: VACUUM of the tables the checkouts wrote");
+  const vacuumMsPerCheckout = (await vacuumCheckoutTables(target.databaseUrl)) / checkouts;
   progress.step('the protocol: one round trip against two, on one connection');
   const protocol = await protocolCost(target.databaseUrl, { perBlock: 2000, blocks: 6 });
   progress.step('a new backend: connecting and its first checkout against a warm one');
   const newBackend = await newBackendCost(ctx, { connections: 10 });
+  progress.step("each of the checkout's statements on one warm connection");
+  const statements = await statementCpu(ctx, { checkouts: 500 });
   const abBlocks = Number(values['ab-blocks']);
   let roundTrips: RoundTripAb | undefined;
   if (abBlocks > 0) {
@@ -81,6 +99,17 @@ try {
     );
     roundTrips = await roundTripAb(ctx, { perBlock: 100, blocks: abBlocks });
   }
+  const loadAbBlocks = Number(values['load-ab-blocks']);
+  let besideTheStack: LoadAb | undefined;
+  if (loadAbBlocks > 0) {
+    progress.step(
+      `the checkout's statements on one connection, alone and beside the stack's load (${loadAbBlocks} blocks each)`,
+    );
+    besideTheStack = await loadAb(ctx, { perBlock: 100, blocks: loadAbBlocks });
+    progress.step(
+      `  alone ${besideTheStack.aloneMs} ms, beside the stack ${besideTheStack.besideTheStackMs} ms (medians)`,
+    );
+  }
   const results = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -88,6 +117,9 @@ try {
     ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
     protocol,
     newBackend,
+    vacuumMsPerCheckout,
+    statementCpu: statements,
+    ...(besideTheStack ? { loadAb: besideTheStack } : {}),
     ...(roundTrips ? { roundTripAb: roundTrips } : {}),
   };
   await writeFile(path.join(outDir, 'checkout-cost.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -96,6 +128,9 @@ try {
       databaseCostSection(cost.happy.database, {
         protocol,
         newBackend,
+        vacuumMsPerCheckout,
+        statementCpu: statements,
+        ...(besideTheStack ? { loadAb: besideTheStack } : {}),
         ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
         ...(roundTrips ? { roundTripAb: roundTrips } : {}),
       }).join('\n'),

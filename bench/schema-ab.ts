@@ -17,6 +17,7 @@ import { createSql } from '../src/db/client.js';
 import { migrate } from '../src/db/migrations.js';
 import { OrderStore } from '../src/db/orders.js';
 import { createProducts } from './lib/database.js';
+import { enableStatementStatistics } from './lib/database-cost.js';
 import { processCpuNs } from './lib/postgres-processes.js';
 import { median, round } from './lib/stats.js';
 import { checkoutStatements } from './scenarios/cost-decomposition.js';
@@ -27,12 +28,18 @@ const { values } = parseArgs({
     before: { type: 'string' },
     blocks: { type: 'string', default: '8' },
     'per-block': { type: 'string', default: '200' },
+    /**
+     * Instead of two schemas: the same schema with `pg_stat_statements` loaded, tracking nothing
+     * on the first side and every statement, nested ones too, on the second (as the cost bench's
+     * server does): what the bench's own statement statistics add to the figures it reports.
+     */
+    tracking: { type: 'boolean', default: false },
     /** Record a CPU profile (`perf record -g`) of the second side's backend into this file. */
     perf: { type: 'string' },
   },
 });
-if (!values.before) throw new Error('--before <migration version> is required');
-const beforeVersion = Number(values.before);
+if (!values.before && !values.tracking) throw new Error('--before <migration version> is required');
+const beforeVersion = values.tracking ? Number.POSITIVE_INFINITY : Number(values.before);
 const blocks = Number(values.blocks);
 const perBlock = Number(values['per-block']);
 const MIGRATIONS = path.resolve(import.meta.dirname, '../migrations');
@@ -43,15 +50,19 @@ const postgres = await startRestartablePostgres({
   port: await findFreePort(),
 });
 try {
+  if (values.tracking) await enableStatementStatistics(postgres.adminUrl, () => postgres.restart('fast'));
   const beforeDir = path.join(work, 'migrations-before');
   await cp(MIGRATIONS, beforeDir, { recursive: true });
   for (const file of await readdir(beforeDir))
     if (Number(file.slice(0, 4)) > beforeVersion) await rm(path.join(beforeDir, file));
   const admin = createSql(postgres.adminUrl, { max: 1 });
   const sides = [];
+  const names = values.tracking
+    ? ['pg_stat_statements.track = none', 'pg_stat_statements.track = all']
+    : [`migrated to ${String(beforeVersion).padStart(4, '0')}`, 'migrated to the last migration'];
   for (const [name, directory] of [
-    [`migrated to ${String(beforeVersion).padStart(4, '0')}`, beforeDir],
-    ['migrated to the last migration', MIGRATIONS],
+    [names[0] as string, beforeDir],
+    [names[1] as string, MIGRATIONS],
   ] as const) {
     const database = `ab_${sides.length}`;
     await admin.unsafe(`create database ${database}`);
@@ -64,18 +75,35 @@ try {
       skus.map((sku) => ({ sku, priceCents: 100, onHand: 1_000_000 })),
     );
     const [{ pid } = { pid: 0 }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    if (values.tracking)
+      await sql.unsafe(`set pg_stat_statements.track = '${sides.length === 0 ? 'none' : 'all'}'`);
     sides.push({ name, sql, orders: new OrderStore(sql), skus, pid, cpu: [] as number[], n: 0 });
   }
   await admin.end({ timeout: 5 });
   const load = [loadavg()[0] ?? 0];
   for (const side of sides)
-    for (let i = 0; i < 50; i++) await checkoutStatements(side.orders, side.skus[side.n++ % 100] as string, 'ab');
+    for (let i = 0; i < 50; i++)
+      await checkoutStatements(side.orders, side.skus[side.n++ % 100] as string, 'ab');
   const profiled = sides[1];
   const perf =
     values.perf && profiled
-      ? spawn('perf', ['record', '-F', '1999', '--call-graph', 'dwarf,16384', '-o', values.perf, '-p', String(profiled.pid)], {
-          stdio: 'ignore',
-        })
+      ? spawn(
+          'perf',
+          [
+            'record',
+            '-F',
+            '1999',
+            '--call-graph',
+            'dwarf,16384',
+            '-o',
+            values.perf,
+            '-p',
+            String(profiled.pid),
+          ],
+          {
+            stdio: 'ignore',
+          },
+        )
       : undefined;
   for (let block = 0; block < blocks; block++) {
     // Alternate which side goes first, so neither always follows the other.

@@ -417,6 +417,7 @@ function startFunctions(
     build: options.build,
     settings: {
       databaseUrlFor: options.databaseUrlFor,
+      namedConnections: !config.pgBouncer,
       paymentProviderApiKey: options.providerKey,
       timeScale: config.timeScale,
       awsEndpoints: {

@@ -1,4 +1,10 @@
-import type { ContentionProbe, NewBackendCost, ProtocolCost } from '../scenarios/cost-decomposition.js';
+import type {
+  ContentionProbe,
+  LoadAb,
+  NewBackendCost,
+  ProtocolCost,
+  StatementCpu,
+} from '../scenarios/cost-decomposition.js';
 import type { RoundTripAb } from '../scenarios/round-trip-ab.js';
 import type { DatabaseCost, SingleStatementReference } from './database-cost.js';
 import type { PostgresProcessCpu } from './postgres-processes.js';
@@ -10,6 +16,9 @@ export interface CostDecompositionExtras {
   readonly protocol?: ProtocolCost;
   readonly newBackend?: NewBackendCost;
   readonly roundTripAb?: RoundTripAb;
+  readonly vacuumMsPerCheckout?: number;
+  readonly loadAb?: LoadAb;
+  readonly statementCpu?: StatementCpu;
 }
 
 /** PostgreSQL's CPU per checkout by process, as table rows. */
@@ -59,11 +68,32 @@ export function decompositionLines(
     lines.push(
       `- The same statements on one connection, nothing else running on it (${after.name}): ${after.backendCpuMs} ms.`,
     );
+  if (extras.statementCpu) {
+    const s = extras.statementCpu;
+    lines.push(
+      `- Statement by statement on one warm connection (${s.checkouts} checkouts): \`place_or_find_order\` ${s.placeOrFindOrderMs} ms, ` +
+        `\`payment_step_view\` ${s.paymentStepViewMs} ms (twice), \`mark_authorized\` ${s.markAuthorizedMs} ms, ` +
+        `\`capture_and_confirm\` ${s.captureAndConfirmMs} ms.`,
+    );
+  }
+  if (extras.loadAb)
+    lines.push(
+      `- The same statements on one connection, alone and beside the stack's own checkouts at concurrency 4, ` +
+        `interleaved blocks: ${extras.loadAb.aloneMs} ms alone, ${extras.loadAb.besideTheStackMs} ms beside the stack ` +
+        `(×${round(extras.loadAb.besideTheStackMs / extras.loadAb.aloneMs, 2)}).`,
+    );
+  if (extras.vacuumMsPerCheckout !== undefined)
+    lines.push(
+      `- Vacuum debt: a VACUUM of the tables the window's checkouts wrote cost ${round(extras.vacuumMsPerCheckout, 3)} ms ` +
+        'per checkout (autovacuum does it later; its one-minute naptime is longer than the window).',
+    );
   if (contention)
     lines.push(
       `- Machine contention: \`select 1\` and \`select $1\` on one connection cost ${contention.underLoadUs} µs of ` +
         `backend CPU each while the stack's load ran, ${contention.aloneUs} µs alone: ×${contention.inflation}` +
-        (after ? `; the one-connection checkout × that is ${round(after.backendCpuMs * contention.inflation, 2)} ms.` : '.'),
+        (after
+          ? `; the one-connection checkout × that is ${round(after.backendCpuMs * contention.inflation, 2)} ms.`
+          : '.'),
     );
   if (extras.protocol) {
     const p = extras.protocol;
@@ -121,8 +151,21 @@ export function databaseCostSection(
       : []),
     ...(() => {
       const lines = decompositionLines(cost, extras);
-      return lines.length > 0 ? ['', 'From one connection to the stack\'s load:', '', ...lines] : [];
+      return lines.length > 0 ? ['', "From one connection to the stack's load:", '', ...lines] : [];
     })(),
+    ...(cost.tables && cost.tables.length > 0
+      ? [
+          '',
+          'Rows written per checkout, by table (a HOT update adds no index entry):',
+          '',
+          '| table | inserts | updates | of which HOT | deletes | autovacuum / autoanalyze runs |',
+          '|---|---:|---:|---:|---:|---:|',
+          ...cost.tables.map(
+            (t) =>
+              `| ${t.table} | ${t.insertsPerCheckout} | ${t.updatesPerCheckout} | ${t.hotUpdatesPerCheckout} | ${t.deletesPerCheckout} | ${t.autovacuums} / ${t.autoanalyzes} |`,
+          ),
+        ]
+      : []),
     ...(cost.statementStatistics
       ? [
           '',

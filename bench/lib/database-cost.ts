@@ -39,12 +39,26 @@ export interface DatabaseCost {
     readonly sessionsOpened: number;
   };
   readonly reference?: SingleStatementReference;
+  /** Rows written per checkout by table, and how many of the updates were HOT (no index touched). */
+  readonly tables?: readonly TableWrites[];
   /** How busy the machine was: time figures from a loaded machine are upper bounds. */
   readonly machine: {
     readonly loadAverageBefore: number;
     readonly loadAverageAfter: number;
     readonly quiet: boolean;
   };
+}
+
+export interface TableWrites {
+  readonly table: string;
+  readonly insertsPerCheckout: number;
+  readonly updatesPerCheckout: number;
+  /** Heap-only updates: the new row version stayed on its page and no index entry was added. */
+  readonly hotUpdatesPerCheckout: number;
+  readonly deletesPerCheckout: number;
+  /** Autovacuum and autoanalyze runs on the table in the window. */
+  readonly autovacuums: number;
+  readonly autoanalyzes: number;
 }
 
 export interface ComponentCost {
@@ -117,7 +131,34 @@ interface Snapshot {
   readonly benchBackends: Map<number, number>;
   readonly postgresSeconds: number | undefined;
   readonly sessions: number;
+  readonly tables: Map<string, TableRow>;
 }
+
+interface TableRow {
+  relname: string;
+  ins: number;
+  upd: number;
+  hot: number;
+  del: number;
+  autovacuums: number;
+  autoanalyzes: number;
+}
+
+async function tableRows(sql: Sql): Promise<Map<string, TableRow>> {
+  const rows = await sql<TableRow[]>`
+    select relname, n_tup_ins::float8 as ins, n_tup_upd::float8 as upd, n_tup_hot_upd::float8 as hot,
+      n_tup_del::float8 as del, autovacuum_count::float8 as autovacuums, autoanalyze_count::float8 as autoanalyzes
+    from pg_stat_user_tables
+    where schemaname = 'public'
+  `;
+  return new Map(rows.map((row) => [row.relname, row]));
+}
+
+/**
+ * Backends report their table statistics when they go idle, at most once a second: a snapshot
+ * taken right after the work would miss the last second's rows.
+ */
+const STATISTICS_FLUSH_MS = 1_500;
 
 /**
  * Makes the bench's own PostgreSQL collect statement statistics: `pg_stat_statements` preloaded,
@@ -178,10 +219,13 @@ export async function startDatabaseCostMeter(options: {
     benchBackends: await backendSeconds(options.sql, { applicationName: options.benchApplicationName }),
     postgresSeconds: options.postgresPid ? await treeSeconds(options.postgresPid) : undefined,
     sessions: await sessionsOf(options.sql),
+    tables: await tableRows(options.sql),
   });
+  await new Promise((resolve) => setTimeout(resolve, STATISTICS_FLUSH_MS));
   const first = await take();
   return {
     async stop(checkouts) {
+      await new Promise((resolve) => setTimeout(resolve, STATISTICS_FLUSH_MS));
       const last = await take();
       const loadAverageAfter = loadavg()[0] ?? 0;
       const per = (value: number) => round(value / checkouts, 4);
@@ -239,6 +283,25 @@ export async function startDatabaseCostMeter(options: {
           .sort((a, b) => b.callsPerCheckout - a.callsPerCheckout),
         statements: top,
         nested,
+        tables: [...last.tables.values()]
+          .map((row) => {
+            const before = first.tables.get(row.relname);
+            const delta = (key: keyof Omit<TableRow, 'relname'>) => row[key] - (before?.[key] ?? 0);
+            return {
+              table: row.relname,
+              insertsPerCheckout: per(delta('ins')),
+              updatesPerCheckout: per(delta('upd')),
+              hotUpdatesPerCheckout: per(delta('hot')),
+              deletesPerCheckout: per(delta('del')),
+              autovacuums: delta('autovacuums'),
+              autoanalyzes: delta('autoanalyzes'),
+            };
+          })
+          .filter((t) => t.insertsPerCheckout + t.updatesPerCheckout + t.deletesPerCheckout > 0)
+          .sort(
+            (a, b) =>
+              b.insertsPerCheckout + b.updatesPerCheckout - (a.insertsPerCheckout + a.updatesPerCheckout),
+          ),
         cpu: {
           ...(last.applicationBackends.size > 0
             ? { applicationBackendsMs: round((applicationSeconds * 1000) / checkouts, 3) }

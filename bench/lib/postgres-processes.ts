@@ -75,10 +75,7 @@ async function postmasterAccount(pid: number): Promise<{ childrenNs: number; own
 
 async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text
-    .split(' ')
-    .filter(Boolean)
-    .map(Number);
+  return text.split(' ').filter(Boolean).map(Number);
 }
 
 /**
@@ -86,7 +83,10 @@ async function childrenOf(pid: number): Promise<number[]> {
  * worker`, or `postgres: <user> <database> <host>(<port>) <state>` for a client backend.
  */
 export function processKind(cmdline: string): string {
-  const title = cmdline.replace(/\0/g, ' ').trim().replace(/^postgres:\s*/, '');
+  const title = cmdline
+    .replace(/\0/g, ' ')
+    .trim()
+    .replace(/^postgres:\s*/, '');
   for (const kind of [
     'autovacuum worker',
     'autovacuum launcher',
@@ -173,7 +173,10 @@ export async function startPostgresProcessMeter(options: {
       const last = await postmasterAccount(options.postmasterPid);
       const windowSeconds = (performance.now() - startedAt) / 1000;
       const excluded = new Set(options.exclude);
-      type Group = { -readonly [K in keyof ProcessCpu]: ProcessCpu[K] } & { cpuNs: number; startedNs: number };
+      type Group = { -readonly [K in keyof ProcessCpu]: ProcessCpu[K] } & {
+        cpuNs: number;
+        startedNs: number;
+      };
       const groups = new Map<string, Group>();
       let excludedNs = 0;
       let endedSampledLifetimeNs = 0;

@@ -47,6 +47,12 @@ export interface TargetFlags {
   readonly providerUrl?: string;
   readonly databaseUrl?: string;
   readonly dataDir?: string;
+  /**
+   * The bench's own stack reaches PostgreSQL through PgBouncer in transaction mode
+   * (`LOCAL_PGBOUNCER`), which multiplexes the functions' connections onto a few server
+   * connections as RDS Proxy does in AWS.
+   */
+  readonly pooler?: boolean;
 }
 
 /** Seconds between compensation retries on the bench's own stack: 5 receives reach the DLQ in ~10 s (it must exceed the poller.s 1 s long poll). */
@@ -79,6 +85,7 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     // measuring how fast the stack writes logs to a pipe nobody reads.
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...(flags.pooler ? { LOCAL_PGBOUNCER: 'true' } : {}),
   };
   let stopping = false;
   const start = async (env: Record<string, string>) => {

@@ -184,14 +184,20 @@ export async function newBackendCost(
   const connect: number[] = [];
   const first: number[] = [];
   const warm: number[] = [];
-  const warmSql = createSql(ctx.target.databaseUrl, { max: 1, applicationName: NEW_BACKEND_APPLICATION_NAME });
+  const warmSql = createSql(ctx.target.databaseUrl, {
+    max: 1,
+    applicationName: NEW_BACKEND_APPLICATION_NAME,
+  });
   try {
     const warmOrders = new OrderStore(warmSql);
     const warmPid = await backendPid(warmSql);
     for (let i = 0; i < 20; i++)
       await checkoutStatements(warmOrders, skus[i % skus.length] as string, 'bench-new-backend');
     for (let c = 0; c < options.connections; c++) {
-      const sql = createSql(ctx.target.databaseUrl, { max: 1, applicationName: NEW_BACKEND_APPLICATION_NAME });
+      const sql = createSql(ctx.target.databaseUrl, {
+        max: 1,
+        applicationName: NEW_BACKEND_APPLICATION_NAME,
+      });
       try {
         const pid = await backendPid(sql);
         const connected = await processCpuNs(pid);
@@ -214,4 +220,171 @@ export async function newBackendCost(
     firstCheckoutMs: round(median(first), 3),
     warmCheckoutMs: round(median(warm), 3),
   };
+}
+
+/** The tables a checkout writes: what autovacuum will have to clean after it. */
+const CHECKOUT_TABLES = [
+  'orders',
+  'order_items',
+  'payments',
+  'order_events',
+  'outbox_events',
+  'reservations',
+  'inventory',
+];
+
+export const VACUUM_APPLICATION_NAME = 'checkout-bench-vacuum';
+
+/**
+ * VACUUM of the tables a checkout writes, on a connection of its own, its backend's CPU from the
+ * scheduler: run once before the measured window (so the warm-up's dead rows are gone) and once
+ * after it, it prices the window's vacuum debt: the work autovacuum does later for these checkouts
+ * (its naptime, a minute, is longer than the window, so the window itself rarely sees it).
+ */
+export async function vacuumCheckoutTables(url: string): Promise<number> {
+  const sql = createSql(url, { max: 1, applicationName: VACUUM_APPLICATION_NAME });
+  try {
+    const pid = await backendPid(sql);
+    const before = await processCpuNs(pid);
+    await sql.unsafe(`vacuum (analyze) ${CHECKOUT_TABLES.join(', ')}`);
+    return ((await processCpuNs(pid)) - before) / 1e6;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export interface LoadAb {
+  readonly checkoutsPerVariant: number;
+  /** The checkout's five statements on one connection, nothing else running (ms, median of blocks). */
+  readonly aloneMs: number;
+  /** The same beside the stack's own checkouts at concurrency 4 (ms, median of blocks). */
+  readonly besideTheStackMs: number;
+  readonly aloneBlocksMs: readonly number[];
+  readonly besideBlocksMs: readonly number[];
+  /** Stack checkouts sent meanwhile. */
+  readonly stackCheckouts: number;
+}
+
+/**
+ * The same statements on the same connection, alone and while the stack runs its own checkouts
+ * (concurrency 4, as the cost window), in interleaved blocks: what sharing the machine with the
+ * stack does to a fixed piece of PostgreSQL's work, apart from anything the stack's own
+ * statements do differently.
+ */
+export async function loadAb(
+  ctx: Pick<BenchContext, 'sql' | 'prefix' | 'initialStock' | 'target' | 'client'>,
+  options: { readonly perBlock: number; readonly blocks: number },
+): Promise<LoadAb> {
+  const skus = await createRunSkus(ctx, { tag: 'LAB', count: 100, priceCents: 100, onHand: 100_000 });
+  const sql = createSql(ctx.target.databaseUrl, { max: 1, applicationName: NEW_BACKEND_APPLICATION_NAME });
+  const alone: number[] = [];
+  const beside: number[] = [];
+  let stackCheckouts = 0;
+  let n = 0;
+  try {
+    const orders = new OrderStore(sql);
+    const pid = await backendPid(sql);
+    for (let i = 0; i < 20; i++) await checkoutStatements(orders, skus[n++ % 100] as string, 'bench-load-ab');
+    const block = async () => {
+      const before = await processCpuNs(pid);
+      for (let i = 0; i < options.perBlock; i++)
+        await checkoutStatements(orders, skus[n++ % 100] as string, 'bench-load-ab');
+      return ((await processCpuNs(pid)) - before) / 1e6 / options.perBlock;
+    };
+    for (let b = 0; b < options.blocks; b++) {
+      alone.push(await block());
+      let running = true;
+      const workers = Array.from({ length: 4 }, async (_, w) => {
+        while (running) {
+          const i = stackCheckouts++;
+          await ctx.client.checkout(`${ctx.prefix}-lab`, `${ctx.prefix}-lab-${w}-${i}`, {
+            items: [{ sku: skus[i % 100] as string, quantity: 1 }],
+            currency: 'USD',
+            paymentMethod: 'pm_card_visa',
+            storeCreditCents: 0,
+          });
+        }
+      });
+      // Let the stack's load reach its pace before the block starts.
+      await sleep(300);
+      beside.push(await block());
+      running = false;
+      await Promise.all(workers);
+      // And let its sagas finish before the next block alone.
+      await sleep(1_500);
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  return {
+    checkoutsPerVariant: options.perBlock * options.blocks,
+    aloneMs: round(median(alone), 3),
+    besideTheStackMs: round(median(beside), 3),
+    aloneBlocksMs: alone.map((x) => round(x, 3)),
+    besideBlocksMs: beside.map((x) => round(x, 3)),
+    stackCheckouts,
+  };
+}
+
+/** Backend CPU per call of each of the checkout's statements on one warm connection (ms, medians of blocks). */
+export interface StatementCpu {
+  readonly checkouts: number;
+  readonly placeOrFindOrderMs: number;
+  readonly paymentStepViewMs: number;
+  readonly markAuthorizedMs: number;
+  readonly captureAndConfirmMs: number;
+}
+
+/**
+ * The checkout's statements one by one on one warm connection, the backend's CPU read around
+ * each call: what each costs PostgreSQL with nothing else in the way (the `place_order` target
+ * is about the first).
+ */
+export async function statementCpu(
+  ctx: Pick<BenchContext, 'sql' | 'prefix' | 'initialStock' | 'target'>,
+  options: { readonly checkouts: number },
+): Promise<StatementCpu> {
+  const skus = await createRunSkus(ctx, { tag: 'SC', count: 100, priceCents: 100, onHand: 100_000 });
+  const sql = createSql(ctx.target.databaseUrl, { max: 1, applicationName: NEW_BACKEND_APPLICATION_NAME });
+  try {
+    const orders = new OrderStore(sql);
+    const pid = await backendPid(sql);
+    for (let i = 0; i < 20; i++)
+      await checkoutStatements(orders, skus[i % 100] as string, 'bench-statement-cpu');
+    const spent = { place: 0, view: 0, authorize: 0, capture: 0 };
+    const timed = async (key: keyof typeof spent, call: () => Promise<unknown>) => {
+      const before = await processCpuNs(pid);
+      await call();
+      spent[key] += (await processCpuNs(pid)) - before;
+    };
+    for (let i = 0; i < options.checkouts; i++) {
+      const orderId = randomUUID();
+      const tag = 'bench-statement-cpu';
+      await timed('place', () =>
+        orders.placeOrFindOrder({
+          orderId,
+          customerId: 'bench-ab',
+          currency: 'USD',
+          paymentMethod: 'pm_card_visa',
+          storeCreditCents: 0,
+          items: [{ sku: skus[i % 100] as string, quantity: 1 }],
+          correlationId: tag,
+        }),
+      );
+      await timed('view', () => orders.getPaymentView(orderId));
+      await timed('authorize', () => orders.markAuthorized(orderId, `auth-${orderId}`, tag));
+      await timed('view', () => orders.getPaymentView(orderId));
+      await timed('capture', () => orders.captureAndConfirm(orderId, `cap-${orderId}`, tag));
+    }
+    const ms = (ns: number, calls: number) => round(ns / 1e6 / calls, 3);
+    return {
+      checkouts: options.checkouts,
+      placeOrFindOrderMs: ms(spent.place, options.checkouts),
+      paymentStepViewMs: ms(spent.view, 2 * options.checkouts),
+      markAuthorizedMs: ms(spent.authorize, options.checkouts),
+      captureAndConfirmMs: ms(spent.capture, options.checkouts),
+    };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }

@@ -32,6 +32,7 @@ import {
   NEW_BACKEND_APPLICATION_NAME,
   PROBE_APPLICATION_NAME,
   startContentionProbe,
+  VACUUM_APPLICATION_NAME,
 } from './cost-decomposition.js';
 
 /** The bench's own connections: their backends are no part of what the checkouts cost. */
@@ -41,6 +42,7 @@ export const BENCH_APPLICATION_NAMES = [
   'checkout-bench-ab',
   PROBE_APPLICATION_NAME,
   NEW_BACKEND_APPLICATION_NAME,
+  VACUUM_APPLICATION_NAME,
 ];
 
 export interface PhaseCost {

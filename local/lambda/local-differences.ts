@@ -9,7 +9,7 @@ import type { TemplateFunction, TemplateQueue } from './template.js';
  * - Database: no RDS Proxy and no IAM token. `DB_PROXY_ENDPOINT`, `DB_PORT`, `DB_NAME` and `DB_USER`
  *   become `DATABASE_URL`: the local PostgreSQL (or PgBouncer) as the same user (`DB_USER`), with
  *   the password local mode sets at each start. Its connections carry the function's name as
- *   `application_name` (`PGAPPNAME`, which postgres.js reads), so `pg_stat_activity` and the
+ *   `application_name` (`PGAPPNAME`, which postgres.js reads; not through PgBouncer), so `pg_stat_activity` and the
  *   bench's cost per checkout (docs/capacity.md) can tell which function a backend serves.
  * - Payment provider credential: no Secrets Manager stand-in. `PAYMENT_PROVIDER_SECRET_ARN`
  *   becomes `PAYMENT_PROVIDER_API_KEY`, the key the local simulated provider was started with.
@@ -47,6 +47,13 @@ export interface LocalSettings {
   readonly overrides?: (fn: TemplateFunction) => Readonly<Record<string, string>>;
   /** The database URL of a user, with the password local mode gave that role. */
   readonly databaseUrlFor: (user: string) => string;
+  /**
+   * Whether the functions' connections carry the function's name (`PGAPPNAME`). Not through
+   * PgBouncer: it replays a client's `application_name` on each server connection it hands that
+   * client, a `SET` in every transaction that lands on another function's connection.
+   * @default true
+   */
+  readonly namedConnections?: boolean;
   readonly paymentProviderApiKey: string;
   readonly timeScale: number;
   /** `AWS_ENDPOINT_URL_<SERVICE>` values. */
@@ -69,7 +76,7 @@ export function localEnvironment(fn: TemplateFunction, local: LocalSettings): Re
     const user = environment.DB_USER ?? '';
     for (const name of PROXY_VARIABLES) delete environment[name];
     environment.DATABASE_URL = local.databaseUrlFor(user);
-    environment.PGAPPNAME = fn.name;
+    if (local.namedConnections !== false) environment.PGAPPNAME = fn.name;
   }
   if (environment.PAYMENT_PROVIDER_SECRET_ARN !== undefined) {
     delete environment.PAYMENT_PROVIDER_SECRET_ARN;
