@@ -7,6 +7,7 @@
  * CPU time, interleaved, so a machine whose load drifts favours neither side.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,20 @@ import { processCpuNs } from './lib/postgres-processes.js';
 import { median, round } from './lib/stats.js';
 import { checkoutStatements } from './scenarios/cost-decomposition.js';
 
+/** The work of one block's iteration: the whole checkout, or only its placement. */
+async function unitOfWork(orders: OrderStore, sku: string): Promise<void> {
+  if (!values['place-only']) return checkoutStatements(orders, sku, 'ab');
+  await orders.placeOrFindOrder({
+    orderId: randomUUID(),
+    customerId: 'bench-ab',
+    currency: 'USD',
+    paymentMethod: 'pm_card_visa',
+    storeCreditCents: 0,
+    items: [{ sku, quantity: 1 }],
+    correlationId: 'ab',
+  });
+}
+
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
@@ -34,6 +49,8 @@ const { values } = parseArgs({
      * server does): what the bench's own statement statistics add to the figures it reports.
      */
     tracking: { type: 'boolean', default: false },
+    /** Only the API's statement (`place_or_find_order`), not the whole checkout. */
+    'place-only': { type: 'boolean', default: false },
     /** Record a CPU profile (`perf record -g`) of the second side's backend into this file. */
     perf: { type: 'string' },
   },
@@ -110,8 +127,7 @@ try {
     const order = block % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
       const before = await processCpuNs(side.pid);
-      for (let i = 0; i < perBlock; i++)
-        await checkoutStatements(side.orders, side.skus[side.n++ % 100] as string, 'ab');
+      for (let i = 0; i < perBlock; i++) await unitOfWork(side.orders, side.skus[side.n++ % 100] as string);
       side.cpu.push(((await processCpuNs(side.pid)) - before) / 1e6 / perBlock);
     }
   }

@@ -1,5 +1,6 @@
 import type { CostResult } from '../scenarios/cost.js';
 import { type CostBreakdown, type Prices, standardCost } from './cost.js';
+import { postgresCpuPerCheckout } from './database-cost.js';
 import { round } from './stats.js';
 
 /** bench/capacity-inputs.json: AWS's quotas and the instance prices, dated, with their sources. */
@@ -67,7 +68,7 @@ export interface CapacityModel {
  */
 export function capacityModel(cost: CostResult, inputs: CapacityInputs, prices: Prices): CapacityModel {
   const database = cost.happy.database;
-  const measured = database?.cpu.allPostgresMs ?? database?.cpu.applicationBackendsMs;
+  const measured = postgresCpuPerCheckout(database);
   if (measured === undefined || measured <= 0) {
     throw new Error(
       "the run has no PostgreSQL CPU per checkout: run it on the bench's own stack (npm run bench:cost)",
@@ -116,8 +117,9 @@ export function capacityModel(cost: CostResult, inputs: CapacityInputs, prices: 
   };
   return {
     databaseCpuMsPerCheckout: measured,
-    databaseCpuSource:
-      database?.cpu.allPostgresMs !== undefined
+    databaseCpuSource: database?.processes
+      ? "every PostgreSQL process but the bench's own backends, scheduler time, steady state"
+      : database?.cpu.allPostgresMs !== undefined
         ? "every PostgreSQL process but the bench's own backends"
         : "the application role's backends",
     lambdaSecondsPerCheckout: round(lambdaSecondsPerCheckout, 4),

@@ -448,3 +448,15 @@ async function treeSeconds(root: number): Promise<number | undefined> {
   for (const pid of tree) seconds += all.get(pid)?.seconds ?? 0;
   return seconds;
 }
+
+/**
+ * All of PostgreSQL's CPU per checkout in the steady-state window: the scheduler's figure of every
+ * process (bench/lib/postgres-processes.ts) when the run has it, else the older /proc tick totals.
+ */
+export function postgresCpuPerCheckout(
+  database: (DatabaseCost & { readonly processes?: { readonly totalMs: number } }) | undefined,
+): number | undefined {
+  if (!database) return undefined;
+  if (database.processes) return round(database.processes.totalMs / database.checkouts, 3);
+  return database.cpu.allPostgresMs ?? database.cpu.applicationBackendsMs;
+}

@@ -6,6 +6,7 @@ import type { LoadProfileResult } from '../scenarios/load-profile.js';
 import { cpuMsPerTransaction, type PhysicalLimitResult } from '../scenarios/physical-limit.js';
 import type { RoundTripsResult } from '../scenarios/round-trips.js';
 import type { InvariantReport } from './audit.js';
+import { postgresCpuPerCheckout } from './database-cost.js';
 import { round } from './stats.js';
 
 export interface MachineInfo {
@@ -180,7 +181,7 @@ export function evaluateTargets(
 /** The cost per checkout the capacity model is fed with (docs/capacity.md). */
 function databaseCostTargets(cost: CostResult): TargetResult[] {
   const db = cost.happy.database;
-  const postgres = db?.cpu.allPostgresMs ?? db?.cpu.applicationBackendsMs;
+  const postgres = postgresCpuPerCheckout(db);
   const usage = cost.happy.usage;
   return [
     {

@@ -130,6 +130,38 @@ describe(`the application role ${APPLICATION_ROLE}`, () => {
     }
   });
 
+  test('no function of the schema is executable by PUBLIC: only the roles a migration grants it to may call it', async () => {
+    // PostgreSQL grants EXECUTE to PUBLIC on every new function; 0015's three functions kept that
+    // grant until 0016 took it away.
+    const open = await db.sql<{ name: string }[]>`
+      select p.proname as name
+      from pg_proc p
+      join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'public'
+        and p.prokind = 'f'
+        and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+        and (
+          p.proacl is null
+          or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE')
+        )
+      order by p.proname
+    `;
+    expect(open.map((row) => row.name)).toEqual([]);
+  });
+
+  test('a function the owner adds later is not executable by the role until a grant says so', async () => {
+    const name = `later_function_${randomUUID().replace(/-/g, '')}`;
+    await db.sql.unsafe(
+      `create function ${name}() returns int language plpgsql as $$ begin return 1; end $$`,
+    );
+    try {
+      const code = await sqlstateOf(app.unsafe(`select ${name}()`));
+      expect(code).toBe(INSUFFICIENT_PRIVILEGE);
+    } finally {
+      await db.sql.unsafe(`drop function ${name}()`);
+    }
+  });
+
   test('has the role-level timeouts; the owner has none', async () => {
     const setting = async (sql: Sql) =>
       (

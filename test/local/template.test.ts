@@ -77,6 +77,22 @@ describe('local mode reads the synthesized CDK app', () => {
     }
   });
 
+  test("a function's connections carry its name, except through PgBouncer", () => {
+    const settings = {
+      databaseUrlFor: (user: string) => `postgres://${user}@db.local/postgres`,
+      paymentProviderApiKey: 'key',
+      timeScale: 0.001,
+      awsEndpoints: {},
+      accessKeyId: 'ROLEKEY',
+      startEnvironment: {},
+    };
+
+    expect(localEnvironment(fn('checkout-placeOrder'), settings).PGAPPNAME).toBe('checkout-placeOrder');
+    expect(
+      localEnvironment(fn('checkout-placeOrder'), { ...settings, namedConnections: false }),
+    ).not.toHaveProperty('PGAPPNAME');
+  });
+
   test('queues with their redrive policy, the event source mappings with their settings', () => {
     const queue = app.queues.find((candidate) => candidate.name === 'checkout-dev-compensations');
     const sagaStarts = app.queues.find((candidate) => candidate.name === 'checkout-dev-saga-starts');
