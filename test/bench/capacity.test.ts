@@ -10,7 +10,8 @@ import {
   TABLE_START,
 } from '../../bench/lib/capacity.js';
 import { loadPrices } from '../../bench/lib/cost.js';
-import { componentOf } from '../../bench/lib/database-cost.js';
+import { componentOf, postgresCpuPerCheckout } from '../../bench/lib/database-cost.js';
+import { processKind } from '../../bench/lib/postgres-processes.js';
 import type { CostResult } from '../../bench/scenarios/cost.js';
 
 const inputs = JSON.parse(
@@ -118,5 +119,36 @@ describe('statements by component', () => {
     ['select $1', 'readiness / ping'],
   ])('%s is %s', (query, component) => {
     expect(componentOf(query)).toBe(component);
+  });
+
+  test("the model reads the scheduler's total of every PostgreSQL process when the run has it", () => {
+    const measured = run(6.4);
+    const database = {
+      ...measured.happy.database,
+      checkouts: 100,
+      processes: {
+        totalMs: 420,
+        groups: [],
+        postmasterMs: 0,
+        endedUnsampledMs: 0,
+        excludedMs: 0,
+        samples: 1,
+      },
+    };
+    const withProcesses = { ...measured, happy: { ...measured.happy, database } } as unknown as CostResult;
+
+    expect(postgresCpuPerCheckout(withProcesses.happy.database)).toBe(4.2);
+    expect(capacityModel(withProcesses, inputs, loadPrices()).rows[0]?.databaseLimit).toBe(286);
+    // Without it, the /proc tick total as before.
+    expect(postgresCpuPerCheckout(measured.happy.database)).toBe(6.4);
+  });
+
+  test.each([
+    ['postgres: walwriter ', 'walwriter'],
+    ['postgres: autovacuum worker checkout', 'autovacuum worker'],
+    ['postgres: background writer ', 'background writer'],
+    ['postgres: checkout_app postgres 127.0.0.1(51234) idle', 'client backend'],
+  ])('a PostgreSQL process titled %j is a %s', (title, kind) => {
+    expect(processKind(title)).toBe(kind);
   });
 });
