@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Sql } from 'postgres';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
 import type { BenchContext } from '../lib/context.js';
 import { createRunSkus } from '../lib/database.js';
+import { processCpuNs } from '../lib/postgres-processes.js';
 import { median, round } from '../lib/stats.js';
 
 /**
@@ -12,7 +12,7 @@ import { median, round } from '../lib/stats.js';
  * blocks of `perBlock` checkouts): the seven statements of the release before migration 0015
  * (read, place; read, mark authorized; read, mark captured, confirm) against its five (place or
  * find; view, mark authorized; view, capture and confirm). The provider is left out: only
- * PostgreSQL's work is compared. Backend CPU from /proc per block; interleaving keeps a machine
+ * PostgreSQL's work is compared. Backend CPU from the scheduler per block; interleaving keeps a machine
  * whose speed drifts (other work starting and stopping) from favouring either.
  */
 export interface RoundTripAb {
@@ -128,8 +128,7 @@ export async function roundTripAb(
   }
 }
 
+/** The backend's CPU from the scheduler (ns precision, not /proc/<pid>/stat's 10 ms ticks), in seconds. */
 async function backendSeconds(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return (await processCpuNs(pid)) / 1e9;
 }
