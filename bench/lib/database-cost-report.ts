@@ -141,7 +141,8 @@ export function databaseCostSection(
     '',
     `- Round trips (top-level statements of the application role): **${cost.roundTripsPerCheckout}** per checkout; ` +
       `sessions opened: ${cpu.sessionsOpened}.`,
-    `- CPU: application backends ${cpu.applicationBackendsMs ?? 'n/a'} ms${perRoundTrip(cpu.applicationBackendsMs)}; ` +
+    `- CPU from /proc's 10 ms ticks (the table below has the scheduler's figures): application backends ` +
+      `${cpu.applicationBackendsMs ?? 'n/a'} ms${perRoundTrip(cpu.applicationBackendsMs)}; ` +
       `all of PostgreSQL but the bench's own backends ${cpu.allPostgresMs ?? 'n/a'} ms${perRoundTrip(cpu.allPostgresMs)}.`,
     `- Single-statement reference, same run: \`select 1\` × ${ref.roundTrips} on one connection, ` +
       `${ref.backendCpuUs ?? 'n/a'} µs backend CPU and ${ref.execUs ?? 'n/a'} µs executor time per round trip ` +

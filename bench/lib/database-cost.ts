@@ -200,13 +200,13 @@ async function statementStatisticsAvailable(sql: Sql): Promise<boolean> {
 
 /**
  * Starts a window: statement statistics and process CPU now. `stop()` takes them again and
- * returns the difference per checkout. `benchApplicationName` names the bench's own connections,
+ * returns the difference per checkout. `benchApplicationNames` name the bench's own connections,
  * whose backends are left out of the PostgreSQL total.
  */
 export async function startDatabaseCostMeter(options: {
   readonly sql: Sql;
   readonly postgresPid?: number;
-  readonly benchApplicationName: string;
+  readonly benchApplicationNames: readonly string[];
   readonly role?: string;
 }): Promise<{ stop(checkouts: number): Promise<DatabaseCost> }> {
   const role = options.role ?? APPLICATION_ROLE;
@@ -216,7 +216,7 @@ export async function startDatabaseCostMeter(options: {
     at: performance.now(),
     statements: withStatements ? await statementRows(options.sql, role) : undefined,
     applicationBackends: await backendSeconds(options.sql, { role }),
-    benchBackends: await backendSeconds(options.sql, { applicationName: options.benchApplicationName }),
+    benchBackends: await backendSeconds(options.sql, { applicationNames: options.benchApplicationNames }),
     postgresSeconds: options.postgresPid ? await treeSeconds(options.postgresPid) : undefined,
     sessions: await sessionsOf(options.sql),
     tables: await tableRows(options.sql),
@@ -395,12 +395,12 @@ async function sessionsOf(sql: Sql): Promise<number> {
 /** CPU seconds of the backends of a role or an application name, by pid. */
 async function backendSeconds(
   sql: Sql,
-  filter: { role?: string; applicationName?: string },
+  filter: { role?: string; applicationNames?: readonly string[] },
 ): Promise<Map<number, number>> {
   const rows = filter.role
     ? await sql<{ pid: number }[]>`select pid from pg_stat_activity where usename = ${filter.role}`
     : await sql<{ pid: number }[]>`
-        select pid from pg_stat_activity where application_name = ${filter.applicationName ?? ''}
+        select pid from pg_stat_activity where application_name = any (${[...(filter.applicationNames ?? [])]}::text[])
       `;
   const seconds = new Map<number, number>();
   for (const { pid } of rows) {

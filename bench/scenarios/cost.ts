@@ -135,7 +135,7 @@ export async function measureHappyCost(
   const database = await startDatabaseCostMeter({
     sql: ctx.sql,
     ...(ctx.target.postgresPid ? { postgresPid: ctx.target.postgresPid } : {}),
-    benchApplicationName: BENCH_APPLICATION_NAME,
+    benchApplicationNames: BENCH_APPLICATION_NAMES,
   });
   const postmasterPid = ctx.target.postgresPid;
   const processes = postmasterPid
