@@ -43,6 +43,10 @@ export interface ContentionProbe {
   readonly aloneUs: number;
   /** underLoad / alone: how much the machine's load inflates a fixed piece of PostgreSQL's work. */
   readonly inflation: number;
+  /** What the describe round trip (`select $1` against `select 1`) costs the backend while the stack's load runs (µs). */
+  readonly describeRoundTripUnderLoadUs: number;
+  /** The same with the pauses but alone (µs). */
+  readonly describeRoundTripAloneUs: number;
 }
 
 export interface NewBackendCost {
@@ -103,8 +107,7 @@ export async function protocolCost(
 
 /**
  * Starts the contention probe: bursts of `select 1` and `select $1` on one connection with pauses
- * between them (about 2,000 statements a second at most, a few percent of one core), until
- * `stop()`, which then runs the same bursts alone and compares.
+ * between them, until `stop()`, which then runs the same bursts alone and compares.
  */
 export async function startContentionProbe(url: string): Promise<{ stop(): Promise<ContentionProbe> }> {
   const sql = createSql(url, { max: 1, applicationName: PROBE_APPLICATION_NAME });
@@ -113,19 +116,25 @@ export async function startContentionProbe(url: string): Promise<{ stop(): Promi
     await oneRoundTrip(sql);
     await twoRoundTrips(sql, i);
   }
-  let running = true;
-  let statements = 0;
-  const burst = async () => {
-    for (let i = 0; i < 25; i++) {
-      await oneRoundTrip(sql);
-      await twoRoundTrips(sql, i);
-    }
-    statements += 50;
+  // Bursts of 25 of each kind, each burst's backend CPU read around it, with a pause after each
+  // pair of bursts (about 2,000 statements a second at most, a few percent of one core).
+  const tally = () => ({ oneNs: 0, twoNs: 0, pairs: 0 });
+  const burstPair = async (into: ReturnType<typeof tally>) => {
+    let before = await processCpuNs(pid);
+    for (let i = 0; i < 25; i++) await oneRoundTrip(sql);
+    let after = await processCpuNs(pid);
+    into.oneNs += after - before;
+    before = after;
+    for (let i = 0; i < 25; i++) await twoRoundTrips(sql, i);
+    after = await processCpuNs(pid);
+    into.twoNs += after - before;
+    into.pairs++;
   };
-  const startNs = await processCpuNs(pid);
+  const underLoad = tally();
+  let running = true;
   const loop = (async () => {
     while (running) {
-      await burst();
+      await burstPair(underLoad);
       await sleep(20);
     }
   })();
@@ -133,22 +142,23 @@ export async function startContentionProbe(url: string): Promise<{ stop(): Promi
     async stop() {
       running = false;
       await loop;
-      const underLoadUs = ((await processCpuNs(pid)) - startNs) / statements / 1000;
       try {
-        const quiet = await processCpuNs(pid);
-        const counted = statements;
-        const target = Math.max(2000, Math.min(counted, 10_000));
-        let done = 0;
-        while (done < target) {
-          await burst();
-          done += 50;
+        const alone = tally();
+        const target = Math.max(40, Math.min(underLoad.pairs, 200));
+        while (alone.pairs < target) {
+          await burstPair(alone);
+          await sleep(20);
         }
-        const aloneUs = ((await processCpuNs(pid)) - quiet) / done / 1000;
+        const us = (ns: number, pairs: number) => ns / (pairs * 25) / 1000;
+        const loadUs = us(underLoad.oneNs + underLoad.twoNs, 2 * underLoad.pairs);
+        const aloneUs = us(alone.oneNs + alone.twoNs, 2 * alone.pairs);
         return {
-          statements: counted,
-          underLoadUs: round(underLoadUs, 2),
+          statements: underLoad.pairs * 50,
+          underLoadUs: round(loadUs, 2),
           aloneUs: round(aloneUs, 2),
-          inflation: round(underLoadUs / aloneUs, 2),
+          inflation: round(loadUs / aloneUs, 2),
+          describeRoundTripUnderLoadUs: round(us(underLoad.twoNs - underLoad.oneNs, underLoad.pairs), 2),
+          describeRoundTripAloneUs: round(us(alone.twoNs - alone.oneNs, alone.pairs), 2),
         };
       } finally {
         await sql.end({ timeout: 5 });
