@@ -92,8 +92,11 @@ export function decompositionLines(
       `- Machine contention: \`select 1\` and \`select $1\` on one connection cost ${contention.underLoadUs} µs of ` +
         `backend CPU each while the stack's load ran, ${contention.aloneUs} µs alone: ×${contention.inflation}` +
         (after
-          ? `; the one-connection checkout × that is ${round(after.backendCpuMs * contention.inflation, 2)} ms.`
-          : '.'),
+          ? `; the one-connection checkout × that is ${round(after.backendCpuMs * contention.inflation, 2)} ms`
+          : '') +
+        `. The describe round trip in it: ${contention.describeRoundTripUnderLoadUs} µs under the load, ` +
+        `${contention.describeRoundTripAloneUs} µs alone, ` +
+        `${round((contention.describeRoundTripUnderLoadUs * cost.roundTripsPerCheckout) / 1000, 3)} ms per checkout under the load.`,
     );
   if (extras.protocol) {
     const p = extras.protocol;
