@@ -185,6 +185,28 @@ describe('local stack end to end, over HTTP only', () => {
     expect(violationsOf(reports)).toEqual([]);
   });
 
+  test("each function's connections and the outbox relay's carry their names (docs/capacity.md)", async () => {
+    const placed = await checkout('dave', 'named-1', cart('SKU-1', 'pm_card_visa'));
+    const { orderId } = JSON.parse(placed.text) as { orderId: string };
+    await waitForOrder('dave', orderId, 'CONFIRMED');
+    const sql = createSql(`postgres://postgres:postgres@127.0.0.1:${ports.LOCAL_POSTGRES_PORT}/postgres`, {
+      max: 1,
+    });
+    const rows = await sql<{ name: string }[]>`
+      select distinct application_name as name from pg_stat_activity where usename = 'checkout_app'
+    `;
+    await sql.end();
+
+    expect(rows.map((row) => row.name)).toEqual(
+      expect.arrayContaining([
+        'checkout-placeOrder',
+        'checkout-AuthorizePayment',
+        'checkout-CapturePayment',
+        'local-outbox-relay',
+      ]),
+    );
+  });
+
   test('a restart on the same data folder keeps the orders', async () => {
     const placed = await checkout('carol', 'restart-1', cart('SKU-1', 'pm_card_visa'));
     const { orderId } = JSON.parse(placed.text) as { orderId: string };
