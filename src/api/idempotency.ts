@@ -1,7 +1,7 @@
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 /** docs/openapi.yaml: idempotency records of `POST /v1/checkout` are kept 24 hours. */

@@ -375,7 +375,11 @@ export async function providerLedger(
 }
 
 /** Sets (`POST`) or clears (`DELETE`) the simulated provider's injected faults. */
-export async function controlProviderFaults(providerUrl: string, method: string, body?: unknown): Promise<void> {
+export async function controlProviderFaults(
+  providerUrl: string,
+  method: string,
+  body?: unknown,
+): Promise<void> {
   const response = await fetch(`${providerUrl}/control/faults`, {
     method,
     headers: { 'content-type': 'application/json' },

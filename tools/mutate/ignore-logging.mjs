@@ -7,7 +7,16 @@ import { declareValuePlugin, PluginKind } from '@stryker-mutator/api/plugin';
 /** The loggers of the money path: the shared `logger` and the per-record child `log`. */
 const LOGGERS = new Set(['logger', 'log']);
 /** Their methods that only write or shape log lines. */
-const LOG_METHODS = new Set(['debug', 'info', 'warn', 'error', 'critical', 'appendKeys', 'resetKeys', 'removeKeys']);
+const LOG_METHODS = new Set([
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'critical',
+  'appendKeys',
+  'resetKeys',
+  'removeKeys',
+]);
 
 /** `logger.info(...)`, `log.warn(...)`: a call of a logging method on one of the loggers. */
 function isLogCall(node) {
