@@ -108,6 +108,25 @@ describe('the place-order use case', () => {
     expect(row?.count).toBe(1);
   });
 
+  test('an order reported placed that then cannot be read is an error, never an answer', async () => {
+    const winner = command();
+    await createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
+    const saga = new RecordingSagaStarter();
+
+    const outcome = createPlaceOrder({
+      orders: { placeOrFindOrder: orders.placeOrder.bind(orders), getOrder: async () => undefined },
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
+
+    await expect(outcome).rejects.toThrow(/was reported placed but cannot be read/);
+    expect(saga.starts).toEqual([]);
+  });
+
   test('an order the saga has already moved on is not started again', async () => {
     const first = command();
     await createPlaceOrder({

@@ -155,7 +155,10 @@ describe('the compensation worker', () => {
     const worker = workerWith();
     await worker(batch(delivery(message)), context());
 
-    const response = await worker(batch(delivery(message, 2)), context());
+    // Built again from the audit row (an operator's retry, the sweeper): another error text and
+    // correlation id, the same compensationId.
+    const rebuilt = { ...message, error: 'Unknown', correlationId: message.compensationId };
+    const response = await worker(batch(delivery(message, 2), delivery(rebuilt)), context());
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect(await compensations.get(message.compensationId)).toMatchObject({
@@ -163,6 +166,9 @@ describe('the compensation worker', () => {
       attempts: 1,
     });
     expect(await ledgerOf(message.orderId)).toEqual(['authorize succeeded', 'void succeeded']);
+    // One idempotency record: the compensationId is the key, not the message.
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: TABLE }));
+    expect(Items.filter((i) => i.data?.M?.compensationId?.S === message.compensationId)).toHaveLength(1);
   });
 
   test('remembers a finished compensation for 15 days, the DLQ retention and a day more', async () => {
@@ -174,6 +180,7 @@ describe('the compensation worker', () => {
     const { Items = [] } = await client.send(new ScanCommand({ TableName: TABLE }));
     const item = Items.find((i) => i.data?.M?.compensationId?.S === message.compensationId);
     expect(item?.status?.S).toBe('COMPLETED');
+    expect(item?.data?.M?.resolved?.BOOL).toBe(true);
     const expiration = Number(item?.expiration?.N);
     expect(expiration).toBeGreaterThanOrEqual(before + 15 * 86_400);
     expect(expiration).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 15 * 86_400);
@@ -300,7 +307,12 @@ describe('the compensation worker', () => {
 
   test('the copy waits at most the 15 minutes SQS allows, and at least a second', async () => {
     const delays: (number | undefined)[] = [];
-    for (const claim of [{ expiresInMs: 2 * 60 * 60 * 1000 }, { expiresInMs: -5_000 }, 'gone'] as const) {
+    for (const claim of [
+      { expiresInMs: 2 * 60 * 60 * 1000 },
+      { expiresInMs: 9_500 },
+      { expiresInMs: -5_000 },
+      'gone',
+    ] as const) {
       const message = await failedCompensation();
       const queue = new RecordingQueue();
       let reads = 0;
@@ -333,6 +345,7 @@ describe('the compensation worker', () => {
       delays.push(queue.sent[0]?.delaySeconds);
       await workerWith()(batch(delivery(message)), context());
     }
-    expect(delays).toEqual([900, 1, 1]);
+    // A claim ending in 9.5 s: the copy comes back in 11, a second after it.
+    expect(delays).toEqual([900, 11, 1, 1]);
   });
 });

@@ -308,6 +308,30 @@ describe('the saga starter', () => {
     expect(visibility.changes).toEqual([]);
   });
 
+  test('never sleeps past its deadline: a backoff that would end after it hands the message back instead', async () => {
+    const message = record(await pendingOrder());
+    const starter = new ScriptedStarter(1_000);
+    const { waits, sleep } = recordedSleep();
+
+    // 1 s to try in (the invocation's 3 s less the stop margin); the recorded sleep returns at once.
+    const response = await worker(starter, { random: () => 1, sleep })(eventOf(message), context(3_000));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    const backoffs = waits.filter((ms) => ms >= 10);
+    expect(backoffs.length).toBeGreaterThan(0);
+    expect(backoffs.every((ms) => ms < 1_000)).toBe(true);
+  });
+
+  test.each([
+    0,
+    -1,
+    Number.NaN,
+  ])('a pace of %s starts per second is refused at once, naming it', (startsPerSecond) => {
+    expect(() => worker(new ScriptedStarter(), { startsPerSecond })).toThrow(
+      new RangeError(`startsPerSecond must be positive, got ${startsPerSecond}`),
+    );
+  });
+
   test('starts are paced: one container makes at most startsPerSecond', async () => {
     const orders = [await pendingOrder(), await pendingOrder(), await pendingOrder()];
     const starter = new ScriptedStarter();

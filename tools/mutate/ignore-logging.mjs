@@ -18,10 +18,14 @@ const LOG_METHODS = new Set([
   'removeKeys',
 ]);
 
+/** Functions that only set the keys of the log lines that follow (src/runtime/observability.ts). */
+const LOG_KEY_FUNCTIONS = new Set(['useCorrelationId']);
+
 /** `logger.info(...)`, `log.warn(...)`: a call of a logging method on one of the loggers. */
 function isLogCall(node) {
   if (node?.type !== 'CallExpression') return false;
   const callee = node.callee;
+  if (callee.type === 'Identifier') return LOG_KEY_FUNCTIONS.has(callee.name);
   return (
     callee.type === 'MemberExpression' &&
     callee.object.type === 'Identifier' &&
