@@ -11,6 +11,9 @@ export default {
   vitest: { configFile: 'vitest.mutation.config.ts', related: false, pool: 'forks' },
   // The money path, listed once for this and for the coverage thresholds (vitest.config.ts).
   mutate: moneyPath.modules,
+  // Log statements are not mutated (their reason is in the ignorer).
+  plugins: ['@stryker-mutator/vitest-runner', './tools/mutate/ignore-logging.mjs'],
+  ignorers: ['Logging'],
   // Each mutant runs only the tests that reached it in the dry run.
   coverageAnalysis: 'perTest',
   // A mutant in module-level code runs before any test, so every test would have to run for it.

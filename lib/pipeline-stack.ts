@@ -175,7 +175,18 @@ export class PipelineStack extends Stack {
       notificationTopic: this.approvals,
     });
 
-    this.pipeline.addStage(staging, { post: [smokeTest, bake] });
+    // The mutation tests of the money path (docs/testing.md, "Mutation testing"): longer than the
+    // build's 15 minutes, so they run beside the smoke test and the bake, on the same sources.
+    // Below the score's floor (stryker.config.mjs) they fail, and the release stops before prod.
+    const mutationTests = new CodeBuildStep('MutationTests', {
+      input: source,
+      installCommands: [NPM_INSTALL],
+      commands: ['npm ci --no-audit --no-fund', 'npm run mutate'],
+      buildEnvironment: { computeType: ComputeType.LARGE },
+      timeout: Duration.minutes(120),
+    });
+
+    this.pipeline.addStage(staging, { post: [smokeTest, bake, mutationTests] });
     this.pipeline.addStage(production, { pre: [gate] });
     this.acknowledgeGeneratedResources();
     this.meetControlsOfGeneratedResources();

@@ -1,3 +1,4 @@
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
@@ -55,11 +56,9 @@ export function createCheckoutIdempotency(options: CheckoutIdempotencyOptions): 
       throwOnNoIdempotencyKey: true,
       expiresAfterSeconds: options.expiresAfterSeconds ?? CHECKOUT_IDEMPOTENCY_EXPIRY_SECONDS,
       hashFunction: 'sha256',
-      // Replays are marked so the handler can count them and tell the client.
-      responseHook: (response) =>
-        typeof response === 'object' && response !== null && !Array.isArray(response)
-          ? { ...response, replayed: true }
-          : response,
+      // Replays are marked so the handler can count them and tell the client. Checkout stores only
+      // its responses, which are objects.
+      responseHook: (response) => ({ ...(response as Record<string, JSONValue>), replayed: true }),
     }),
     keyPrefix: CHECKOUT_IDEMPOTENCY_KEY_PREFIX,
   };

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { SAGA_STARTER_STOP_MARGIN_SECONDS } from '../config/budget.js';
 import type { RecoveryStore } from '../db/recovery.js';
@@ -21,6 +21,8 @@ export interface SagaStartWorkerDependencies {
   readonly startsPerSecond: number;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Waits that long: the pace and the backoff. @default node:timers/promises' setTimeout */
+  readonly sleep?: (ms: number) => Promise<unknown>;
 }
 
 /**
@@ -58,6 +60,7 @@ type Attempt = 'DONE' | 'RETRY';
  */
 export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
   const random = deps.random ?? Math.random;
+  const sleep = deps.sleep ?? wait;
   if (!(deps.startsPerSecond > 0)) {
     throw new RangeError(`startsPerSecond must be positive, got ${deps.startsPerSecond}`);
   }
@@ -67,9 +70,9 @@ export function createSagaStartWorker(deps: SagaStartWorkerDependencies) {
 
   async function pace(): Promise<void> {
     const now = Date.now();
-    const wait = nextStartAt - now;
+    const due = nextStartAt - now;
     nextStartAt = Math.max(now, nextStartAt) + interval;
-    if (wait > 0) await sleep(wait);
+    if (due > 0) await sleep(due);
   }
 
   /**

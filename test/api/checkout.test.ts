@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { IdempotencyKeyError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
@@ -153,6 +154,7 @@ describe('POST /v1/checkout', () => {
       'API-1': { onHand: 1000, priceCents: 1250 },
       'API-2': { onHand: 1000, priceCents: 500 },
       'API-EUR': { onHand: 10, priceCents: 900, currency: 'EUR' },
+      'API-EUR-2': { onHand: 10, priceCents: 900, currency: 'EUR' },
     });
   });
 
@@ -233,6 +235,18 @@ describe('POST /v1/checkout', () => {
       expect(saga.startsOf(result.json.orderId as string)[0]?.chargeCents).toBe(0);
     });
 
+    test("the stock of an accepted order is held for the deployment's reservation time", async () => {
+      const customerId = customer();
+      const key = randomUUID();
+
+      await checkout({ customerId, key }, handlerWith({ reservationTtlSeconds: 120 }));
+
+      const [row] = await db.sql<{ seconds: number }[]>`
+        select round(extract(epoch from expires_at - created_at))::int as seconds
+        from reservations where order_id = ${orderIdFor(customerId, key)}`;
+      expect(row?.seconds).toBe(120);
+    });
+
     test('storeCreditCents may be left out and counts as 0', async () => {
       const { storeCreditCents: _, ...body } = cart();
       const result = await checkout({ customerId: customer(), key: randomUUID(), body });
@@ -277,19 +291,42 @@ describe('POST /v1/checkout', () => {
     test('the same key with a different body is refused with 422 IDEMPOTENCY_KEY_REUSED', async () => {
       const customerId = customer();
       const key = randomUUID();
-      await checkout({ customerId, key });
+      // A handler of its own, so the idempotency configuration under test is built in this test
+      // (docs/testing.md, "Mutation testing").
+      const own = handlerWith();
+      await checkout({ customerId, key }, own);
 
-      const result = await checkout({
-        customerId,
-        key,
-        body: cart({ items: [{ sku: 'API-1', quantity: 3 }] }),
-      });
+      const result = await checkout(
+        {
+          customerId,
+          key,
+          body: cart({ items: [{ sku: 'API-1', quantity: 3 }] }),
+        },
+        own,
+      );
 
       expect(result.statusCode).toBe(422);
       expect(result.headers['Content-Type']).toBe('application/problem+json');
       expect(result.json).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
       expect(await ordersOf(customerId)).toBe(1);
       expect(metrics.events.at(-1)).toBe('rejected:IDEMPOTENCY_KEY_REUSED');
+    });
+
+    test('a payload with neither key member is refused, never run without idempotency', async () => {
+      const { persistenceStore, config, keyPrefix } = createCheckoutIdempotency({ client, tableName: TABLE });
+      let runs = 0;
+      const unit = makeIdempotent(
+        async (_payload: Record<string, unknown>) => {
+          runs += 1;
+          return { statusCode: 202 };
+        },
+        { persistenceStore, config, keyPrefix },
+      );
+
+      await expect(unit({ request: cart() })).rejects.toMatchObject({
+        cause: expect.any(IdempotencyKeyError),
+      });
+      expect(runs).toBe(0);
     });
 
     test('keys are scoped to the customer: two customers using one key get an order each', async () => {
@@ -360,11 +397,35 @@ describe('POST /v1/checkout', () => {
       expect(await ordersOf(customerId)).toBe(1);
     });
 
+    test("the in-progress lock of a request ends with its invocation's time, not the record's 24 hours", async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const heldSaga = new RecordingSagaStarter();
+      let release: () => void = () => {};
+      heldSaga.gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      const before = Date.now();
+
+      // The shared invoke gives every invocation 10 s.
+      const first = checkout({ customerId, key }, handlerWith({ sagaStarter: heldSaga }));
+      await vi.waitFor(() => expect(heldSaga.starts).toHaveLength(1));
+      const lock = await recordOf(customerId, key);
+      release();
+      await first;
+
+      expect(lock?.status?.S).toBe('INPROGRESS');
+      const lockEnds = Number(lock?.in_progress_expiration?.N);
+      expect(lockEnds).toBeGreaterThanOrEqual(before + 10_000 - 1_000);
+      expect(lockEnds).toBeLessThanOrEqual(Date.now() + 10_000);
+    });
+
     test('records are kept for 24 hours, under a key scoped to the customer', async () => {
       const customerId = customer();
       const key = randomUUID();
       const before = Math.floor(Date.now() / 1000);
-      await checkout({ customerId, key });
+      // A handler of its own, as above.
+      await checkout({ customerId, key }, handlerWith());
 
       const record = await recordOf(customerId, key);
 
@@ -425,6 +486,10 @@ describe('POST /v1/checkout', () => {
       expect(answers).toEqual(
         Object.fromEntries(Object.keys(variants).map((name) => [name, '422 IDEMPOTENCY_KEY_REUSED'])),
       );
+      await clearTable(client, TABLE);
+      expect((await checkout({ customerId, key, body: variants.quantity })).json.detail).toBe(
+        'This Idempotency-Key already placed an order with different contents. Use a new key for a new request.',
+      );
       expect(await ordersOf(customerId)).toBe(1);
     });
   });
@@ -434,16 +499,24 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const key = randomUUID();
       const sku = `SHORT-${randomUUID().slice(0, 8)}`;
-      await seedProducts(db.sql, { [sku]: { onHand: 1 } });
-      const body = cart({ items: [{ sku, quantity: 3 }] });
+      const other = `SHORT-${randomUUID().slice(0, 8)}`;
+      await seedProducts(db.sql, { [sku]: { onHand: 1 }, [other]: { onHand: 0 } });
+      const body = cart({
+        items: [
+          { sku, quantity: 3 },
+          { sku: other, quantity: 1 },
+        ],
+      });
 
       const first = await checkout({ customerId, key, body });
-      await new CatalogStore(db.sql).upsertProduct(sku, {
-        name: 'restocked',
-        priceCents: 1000,
-        currency: 'USD',
-        onHand: 50,
-      });
+      for (const restocked of [sku, other]) {
+        await new CatalogStore(db.sql).upsertProduct(restocked, {
+          name: 'restocked',
+          priceCents: 1000,
+          currency: 'USD',
+          onHand: 50,
+        });
+      }
       const retry = await checkout({ customerId, key, body });
       const withNewKey = await checkout({ customerId, key: randomUUID(), body });
 
@@ -453,8 +526,12 @@ describe('POST /v1/checkout', () => {
         type: 'urn:problem:checkout:out-of-stock',
         status: 409,
         code: 'OUT_OF_STOCK',
-        skus: [sku],
-        lines: [{ sku, requested: 3, available: 1 }],
+        detail: `Not enough stock of ${[sku, other].sort().join(', ')}.`,
+        skus: [sku, other].sort(),
+        lines: expect.arrayContaining([
+          { sku, requested: 3, available: 1 },
+          { sku: other, requested: 1, available: 0 },
+        ]),
       });
       expect(retry.statusCode).toBe(409);
       expect(retry.body).toBe(first.body);
@@ -473,11 +550,16 @@ describe('POST /v1/checkout', () => {
           items: [
             { sku: 'API-1', quantity: 1 },
             { sku: 'NOPE-1', quantity: 1 },
+            { sku: 'NOPE-2', quantity: 1 },
           ],
         }),
       });
       expect(result.statusCode).toBe(404);
-      expect(result.json).toMatchObject({ code: 'UNKNOWN_SKU', skus: ['NOPE-1'] });
+      expect(result.json).toMatchObject({
+        code: 'UNKNOWN_SKU',
+        detail: 'No product with SKU NOPE-1, NOPE-2.',
+        skus: ['NOPE-1', 'NOPE-2'],
+      });
       expect(await ordersOf(customerId)).toBe(0);
     });
 
@@ -486,10 +568,19 @@ describe('POST /v1/checkout', () => {
       const result = await checkout({
         customerId,
         key: randomUUID(),
-        body: cart({ items: [{ sku: 'API-EUR', quantity: 1 }] }),
+        body: cart({
+          items: [
+            { sku: 'API-EUR', quantity: 1 },
+            { sku: 'API-EUR-2', quantity: 1 },
+          ],
+        }),
       });
       expect(result.statusCode).toBe(422);
-      expect(result.json).toMatchObject({ code: 'CURRENCY_MISMATCH', skus: ['API-EUR'] });
+      expect(result.json).toMatchObject({
+        code: 'CURRENCY_MISMATCH',
+        detail: 'Products API-EUR, API-EUR-2 are not priced in the requested currency.',
+        skus: ['API-EUR', 'API-EUR-2'],
+      });
       expect(await ordersOf(customerId)).toBe(0);
     });
 
@@ -502,7 +593,11 @@ describe('POST /v1/checkout', () => {
         body: cart({ storeCreditCents: 2501 }),
       });
       expect(result.statusCode).toBe(422);
-      expect(result.json).toMatchObject({ code: 'STORE_CREDIT_EXCEEDS_TOTAL', totalCents: 2500 });
+      expect(result.json).toMatchObject({
+        code: 'STORE_CREDIT_EXCEEDS_TOTAL',
+        detail: 'storeCreditCents must not exceed the order total of 2500.',
+        totalCents: 2500,
+      });
       expect(await ordersOf(customerId)).toBe(0);
     });
 
@@ -511,7 +606,11 @@ describe('POST /v1/checkout', () => {
       await seedWallet(db.sql, customerId, 100);
       const result = await checkout({ customerId, key: randomUUID(), body: cart({ storeCreditCents: 200 }) });
       expect(result.statusCode).toBe(409);
-      expect(result.json).toMatchObject({ code: 'INSUFFICIENT_STORE_CREDIT', balanceCents: 100 });
+      expect(result.json).toMatchObject({
+        code: 'INSUFFICIENT_STORE_CREDIT',
+        detail: 'The store-credit balance of 100 does not cover storeCreditCents.',
+        balanceCents: 100,
+      });
       expect(await ordersOf(customerId)).toBe(0);
     });
   });
@@ -644,7 +743,10 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const result = await checkout({ customerId, key });
       expect(result.statusCode).toBe(400);
-      expect(result.json).toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED' });
+      expect(result.json).toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REQUIRED',
+        detail: 'Send an Idempotency-Key header of 1-255 printable ASCII characters, e.g. a uuid.',
+      });
       expect(await ordersOf(customerId)).toBe(0);
     });
 

@@ -45,7 +45,12 @@ describe('the place-order use case', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     orders = new OrderStore(db.sql);
-    await seedProducts(db.sql, { 'UC-1': { onHand: 100, priceCents: 300 }, 'UC-LAST': { onHand: 1 } });
+    await seedProducts(db.sql, {
+      'UC-1': { onHand: 100, priceCents: 300 },
+      'UC-2': { onHand: 100 },
+      'UC-3': { onHand: 100 },
+      'UC-LAST': { onHand: 1 },
+    });
   });
 
   afterAll(async () => {
@@ -103,6 +108,25 @@ describe('the place-order use case', () => {
     expect(row?.count).toBe(1);
   });
 
+  test('an order reported placed that then cannot be read is an error, never an answer', async () => {
+    const winner = command();
+    await createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
+    const saga = new RecordingSagaStarter();
+
+    const outcome = createPlaceOrder({
+      orders: { placeOrFindOrder: orders.placeOrder.bind(orders), getOrder: async () => undefined },
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    })(winner);
+
+    await expect(outcome).rejects.toThrow(/was reported placed but cannot be read/);
+    expect(saga.starts).toEqual([]);
+  });
+
   test('an order the saga has already moved on is not started again', async () => {
     const first = command();
     await createPlaceOrder({
@@ -120,8 +144,105 @@ describe('the place-order use case', () => {
       sagaStartBuffer: new RecordingSagaStartBuffer(),
     })(first);
 
-    expect(outcome).toMatchObject({ outcome: 'ACCEPTED', resumed: true, order: { status: 'AUTHORIZED' } });
+    expect(outcome).toMatchObject({
+      outcome: 'ACCEPTED',
+      resumed: true,
+      sagaStart: 'NOT_NEEDED',
+      order: { status: 'AUTHORIZED' },
+    });
     expect(saga.starts).toEqual([]);
+  });
+
+  test('stock stays reserved for the configured time, and for an hour when none is configured', async () => {
+    const reservedFor = async (reservationTtlSeconds?: number) => {
+      const first = command();
+      await createPlaceOrder({
+        orders,
+        sagaStarter: new RecordingSagaStarter(),
+        sagaStartBuffer: new RecordingSagaStartBuffer(),
+        ...(reservationTtlSeconds === undefined ? {} : { reservationTtlSeconds }),
+      })(first);
+      const [row] = await db.sql<{ seconds: number }[]>`
+        select round(extract(epoch from expires_at - created_at))::int as seconds
+        from reservations where order_id = ${orderIdFor(first.customerId, first.idempotencyKey)}`;
+      return row?.seconds;
+    };
+
+    expect(await reservedFor(90)).toBe(90);
+    expect(await reservedFor()).toBe(3600);
+  });
+
+  test.each([
+    ['one line fewer', [{ sku: 'UC-1', quantity: 1 }]],
+    [
+      'one line more',
+      [
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-2', quantity: 1 },
+        { sku: 'UC-3', quantity: 1 },
+      ],
+    ],
+    [
+      'another quantity of the second line',
+      [
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-2', quantity: 3 },
+      ],
+    ],
+    [
+      'another second line',
+      [
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-3', quantity: 2 },
+      ],
+    ],
+  ])('a key reused for a cart with %s is refused as reused, and nothing more is placed', async (_, items) => {
+    const saga = new RecordingSagaStarter();
+    const placeOrder = createPlaceOrder({
+      orders,
+      sagaStarter: saga,
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    });
+    const first = command({
+      items: [
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-2', quantity: 2 },
+      ],
+    });
+    const orderId = orderIdFor(first.customerId, first.idempotencyKey);
+    await placeOrder(first);
+
+    expect(await placeOrder({ ...first, items })).toEqual({ outcome: 'IDEMPOTENCY_KEY_REUSED', orderId });
+    expect(saga.startsOf(orderId)).toHaveLength(1);
+  });
+
+  test('a key reused for the same cart in another line order, or with a line split in two, picks up its order', async () => {
+    const placeOrder = createPlaceOrder({
+      orders,
+      sagaStarter: new RecordingSagaStarter(),
+      sagaStartBuffer: new RecordingSagaStartBuffer(),
+    });
+    const first = command({
+      items: [
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-2', quantity: 2 },
+      ],
+    });
+    await placeOrder(first);
+
+    for (const items of [
+      [
+        { sku: 'UC-2', quantity: 2 },
+        { sku: 'UC-1', quantity: 1 },
+      ],
+      [
+        { sku: 'UC-2', quantity: 1 },
+        { sku: 'UC-1', quantity: 1 },
+        { sku: 'UC-2', quantity: 1 },
+      ],
+    ]) {
+      expect(await placeOrder({ ...first, items })).toMatchObject({ outcome: 'ACCEPTED', resumed: true });
+    }
   });
 
   test('a start that fails is handed to the saga-start queue, and the order is accepted all the same', async () => {

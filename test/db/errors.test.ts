@@ -1,5 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { isDatabaseNotReachableYet, isTransientDatabaseError } from '../../src/db/errors.js';
+import {
+  DatabaseUnavailableError,
+  isDatabaseNotReachableYet,
+  isTransientDatabaseError,
+  toDatabaseError,
+} from '../../src/db/errors.js';
 
 /**
  * The data layer's error mapping on its own (pure logic); test/api/problems.test.ts covers what
@@ -11,6 +16,27 @@ describe('database error mapping', () => {
     looping.cause = looping;
 
     expect(isTransientDatabaseError(looping)).toBe(false);
+  });
+
+  test('the cause chain is walked five errors deep, no further', () => {
+    const buried = (depth: number) => {
+      let error: Error = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      for (let i = 0; i < depth; i++) error = new Error(`wrapper ${i}`, { cause: error });
+      return error;
+    };
+
+    expect(isTransientDatabaseError(buried(4))).toBe(true);
+    expect(isTransientDatabaseError(buried(5))).toBe(false);
+  });
+
+  test("the translated error's message keeps the first 300 characters of the driver's", () => {
+    const driver = Object.assign(new Error('x'.repeat(1_000)), { code: 'ECONNRESET' });
+
+    const translated = toDatabaseError(driver) as DatabaseUnavailableError;
+
+    expect(translated).toBeInstanceOf(DatabaseUnavailableError);
+    expect(translated.message).toBe(`database unavailable (${`Error: ${'x'.repeat(1_000)}`.slice(0, 300)})`);
+    expect(translated.cause).toBe(driver);
   });
 
   test.each([

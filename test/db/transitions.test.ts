@@ -354,6 +354,56 @@ describe('order state transitions', () => {
     await expect(orders.cancel(orderId, 'LATE', CORRELATION)).rejects.toBeInstanceOf(IllegalTransitionError);
   });
 
+  test('a refused transition names itself in its error, as operators read it in the audit trail', async () => {
+    const transitionOf = (attempt: Promise<unknown>) =>
+      attempt.then(
+        () => 'applied',
+        (error: IllegalTransitionError) => `${error.name}: ${error.transition}`,
+      );
+    const confirmed = await pendingOrder();
+    await orders.markAuthorized(confirmed.orderId, 'auth-names', CORRELATION);
+    await orders.captureAndConfirm(confirmed.orderId, 'cap-names', CORRELATION);
+    const pending = await pendingOrder();
+
+    const names = {
+      capture: await transitionOf(orders.markCaptured(pending.orderId, 'cap-x', CORRELATION)),
+      captureAndConfirm: await transitionOf(orders.captureAndConfirm(pending.orderId, 'cap-x', CORRELATION)),
+      outcome: await transitionOf(orders.recordPaymentOutcome(confirmed.orderId, 'VOIDED', CORRELATION)),
+      release: await transitionOf(orders.releaseReservations(confirmed.orderId, CORRELATION)),
+      refund: await transitionOf(orders.refundStoreCredit(confirmed.orderId, CORRELATION)),
+      cancel: await transitionOf(orders.cancel(confirmed.orderId, 'LATE', CORRELATION)),
+      park: await transitionOf(
+        orders.markRequiresAttention({
+          orderId: confirmed.orderId,
+          compensationId: `${confirmed.orderId}:compensation`,
+          steps: ['CANCEL_ORDER'],
+          error: 'X',
+          cancellationReason: 'LATE',
+          correlationId: CORRELATION,
+        }),
+      ),
+    };
+    await orders.fence(pending.orderId, CORRELATION);
+    const fenced = {
+      authorize: await transitionOf(orders.markAuthorized(pending.orderId, 'auth-late', CORRELATION)),
+      confirm: await transitionOf(orders.confirm(pending.orderId, CORRELATION)),
+    };
+
+    expect(names).toEqual({
+      capture: 'IllegalTransitionError: mark captured',
+      captureAndConfirm: 'IllegalTransitionError: mark captured',
+      outcome: 'IllegalTransitionError: mark payment voided',
+      release: 'IllegalTransitionError: release reservations of',
+      refund: 'IllegalTransitionError: refund store credit of',
+      cancel: 'IllegalTransitionError: cancel',
+      park: 'IllegalTransitionError: mark requires attention',
+    });
+    expect(fenced).toEqual({
+      authorize: 'OrderFencedError: mark authorized',
+      confirm: 'OrderFencedError: confirm',
+    });
+  });
+
   test('an order whose reservation was released is never confirmed', async () => {
     const { orderId } = await pendingOrder();
     await orders.markAuthorized(orderId, 'auth-7', CORRELATION);

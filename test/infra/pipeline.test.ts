@@ -93,10 +93,12 @@ describe('the delivery pipeline', () => {
     expect(actions('Delivery-Staging').map((step) => step.Name)).toEqual([
       'checkout-staging-stateful.Deploy',
       'checkout-staging-stateless.Deploy',
+      'MutationTests',
       'SmokeTest',
       'BakeTime',
     ]);
-    expect(actions('Delivery-Staging').map((step) => step.RunOrder)).toEqual([1, 2, 3, 4]);
+    // The mutation tests beside the smoke test; prod waits for both, and for the bake.
+    expect(actions('Delivery-Staging').map((step) => step.RunOrder)).toEqual([1, 2, 3, 3, 4]);
     expect(actions('Delivery-Prod').map((step) => step.Name)).toEqual([
       'PermissionsGate.Check',
       'PermissionsGate.Confirm',
@@ -123,6 +125,16 @@ describe('the delivery pipeline', () => {
 
     expect(buildSpec.phases.build.commands).toEqual(['bash .ci/run']);
     expect(buildSpec.artifacts?.['base-directory']).toBe('cdk.out');
+  });
+
+  test('runs the mutation tests of the money path before prod, on a large build host', () => {
+    const { project, buildSpec } = projectOf(action('Delivery-Staging', 'MutationTests'));
+
+    expect(buildSpec.phases.build.commands).toEqual(['npm ci --no-audit --no-fund', 'npm run mutate']);
+    expect(project.Properties).toMatchObject({
+      Environment: { ComputeType: 'BUILD_GENERAL1_LARGE' },
+      TimeoutInMinutes: 120,
+    });
   });
 
   test("runs the smoke script against staging's API URL, read from the staging stack's output", () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   PaymentCircuitOpenError,
+  PaymentProviderAuthenticationError,
   PaymentProviderTransientError,
   PaymentRejectedError,
   PaymentTimeoutError,
@@ -289,6 +290,358 @@ describe('payment gateway error mapping', () => {
 
     const init = provider.fetch.mock.calls[0]?.[1];
     expect(new Headers(init?.headers).get('idempotency-key')).toBe('o-1:authorize');
+  });
+});
+
+describe('payment gateway requests and answers on the wire', () => {
+  /** A provider stand-in that records each request and answers with `answer`. */
+  function recordingProvider(answer: (url: string, init: RequestInit) => Response) {
+    const requests: { url: string; method: string; headers: Headers; body: unknown }[] = [];
+    const fetch = vi.fn<typeof globalThis.fetch>(async (url, init = {}) => {
+      requests.push({
+        url: String(url),
+        method: init.method ?? 'GET',
+        headers: new Headers(init.headers),
+        body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      });
+      return answer(String(url), init);
+    });
+    return { fetch, requests };
+  }
+  const over = (provider: { fetch: typeof globalThis.fetch }, options: Record<string, unknown> = {}) =>
+    createHttpPaymentGateway({
+      baseUrl: 'http://provider.test//',
+      timeoutMs: 2_000,
+      fetch: provider.fetch,
+      ...options,
+    });
+
+  test('each operation: its method, path and body, with the idempotency key in its header and never in the body', async () => {
+    const provider = recordingProvider((url) => {
+      if (url.endsWith('/capture')) return Response.json({ captureId: 'cap_1' }, { status: 201 });
+      if (url.endsWith('/voids')) return Response.json({ voided: true });
+      if (url.endsWith('/refunds')) return Response.json({ refundId: 'ref_1' }, { status: 201 });
+      if (url.endsWith('/payments')) return Response.json({ orderId: 'o/1', authorizations: [] });
+      return authorized();
+    });
+    const gateway = over(provider);
+
+    const answers = [
+      await gateway.authorize(authorizeInput),
+      await gateway.capture({
+        orderId: 'o-1',
+        authorizationId: 'auth/1',
+        amountCents: 900,
+        idempotencyKey: 'k-capture',
+      }),
+      await gateway.void({ orderId: 'o-1', authorizationId: 'auth_1', idempotencyKey: 'k-void' }),
+      await gateway.refund({
+        orderId: 'o-1',
+        authorizationId: 'auth_1',
+        amountCents: 400,
+        idempotencyKey: 'k-refund',
+      }),
+      await gateway.retrieve({ orderId: 'o/1' }),
+    ];
+
+    expect(answers).toEqual([
+      { outcome: 'AUTHORIZED', authorizationId: 'auth_1' },
+      { captureId: 'cap_1' },
+      { voided: true },
+      { refundId: 'ref_1' },
+      { orderId: 'o/1', authorizations: [] },
+    ]);
+    expect(provider.requests.map(({ url, method, body }) => ({ url, method, body }))).toEqual([
+      {
+        url: 'http://provider.test/v1/authorizations',
+        method: 'POST',
+        body: { orderId: 'o-1', amountCents: 1000, currency: 'USD', paymentMethod: 'pm_card_visa' },
+      },
+      {
+        url: 'http://provider.test/v1/authorizations/auth%2F1/capture',
+        method: 'POST',
+        body: { amountCents: 900 },
+      },
+      {
+        url: 'http://provider.test/v1/voids',
+        method: 'POST',
+        body: { orderId: 'o-1', authorizationId: 'auth_1' },
+      },
+      {
+        url: 'http://provider.test/v1/refunds',
+        method: 'POST',
+        body: { orderId: 'o-1', authorizationId: 'auth_1', amountCents: 400 },
+      },
+      { url: 'http://provider.test/v1/orders/o%2F1/payments', method: 'GET', body: undefined },
+    ]);
+    expect(provider.requests.map((r) => r.headers.get('idempotency-key'))).toEqual([
+      'o-1:authorize',
+      'k-capture',
+      'k-void',
+      'k-refund',
+      null,
+    ]);
+    expect(provider.requests.map((r) => r.headers.get('content-type'))).toEqual([
+      ...Array(4).fill('application/json'),
+      null,
+    ]);
+    expect(provider.requests.every((r) => r.headers.get('authorization') === null)).toBe(true);
+  });
+
+  test('the credential goes as a bearer token on writes and reads', async () => {
+    const provider = recordingProvider((url) =>
+      url.endsWith('/payments') ? Response.json({ orderId: 'o-1', authorizations: [] }) : authorized(),
+    );
+    const gateway = over(provider, { credential: async () => 'key-1' });
+
+    await gateway.authorize(authorizeInput);
+    await gateway.retrieve({ orderId: 'o-1' });
+
+    expect(provider.requests.map((r) => r.headers.get('authorization'))).toEqual([
+      'Bearer key-1',
+      'Bearer key-1',
+    ]);
+  });
+
+  test.each([
+    401, 403,
+  ])('a %i reads the credential afresh and sends the same request once more with it', async (status) => {
+    let calls = 0;
+    const provider = recordingProvider(() => (++calls === 1 ? Response.json({}, { status }) : authorized()));
+    const gateway = over(provider, {
+      credential: async () => 'old-key',
+      refreshCredential: async () => 'new-key',
+    });
+
+    expect(await gateway.authorize(authorizeInput)).toEqual({
+      outcome: 'AUTHORIZED',
+      authorizationId: 'auth_1',
+    });
+
+    expect(provider.requests.map((r) => r.headers.get('authorization'))).toEqual([
+      'Bearer old-key',
+      'Bearer new-key',
+    ]);
+    expect(provider.requests.map((r) => r.headers.get('idempotency-key'))).toEqual([
+      'o-1:authorize',
+      'o-1:authorize',
+    ]);
+  });
+
+  test.each([
+    ['refused again after the fresh read', async () => 'new-key', 2, 403],
+    ['the same key after the fresh read', async () => 'old-key', 1, 401],
+    ['no way to read it afresh', undefined, 1, 401],
+  ])('a credential refused with %s is PaymentProviderAuthenticationError', async (_, refreshCredential, sent, lastStatus) => {
+    let calls = 0;
+    const provider = recordingProvider(() =>
+      Response.json({ code: 'UNAUTHORIZED' }, { status: ++calls === 1 ? 401 : 403 }),
+    );
+    const gateway = over(provider, {
+      credential: async () => 'old-key',
+      ...(refreshCredential ? { refreshCredential } : {}),
+    });
+
+    const error = await gateway.authorize(authorizeInput).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PaymentProviderAuthenticationError);
+    expect(error).toMatchObject({
+      status: lastStatus,
+      message: `POST /v1/authorizations: the provider refused our credential (${lastStatus}), also after reading it again`,
+      cause: { code: 'UNAUTHORIZED' },
+    });
+    expect(provider.requests).toHaveLength(sent);
+  });
+
+  test("a call takes the client timeout, or the invocation's time left less the reserve, whichever is shorter", async () => {
+    const hang = vi.fn<typeof globalThis.fetch>(
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) =>
+          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true }),
+        ),
+    );
+    const timeouts: number[] = [];
+    // No invocation: the client timeout. A long invocation: the client timeout. 1,600.7 ms left
+    // with 1,000 kept: 600 ms.
+    for (const [timeoutMs, timeLeftMs] of [
+      [100, undefined],
+      [100, 60_000],
+      [5_000, 1_600.7],
+    ] as const) {
+      const error = await createHttpPaymentGateway({
+        baseUrl: 'http://provider.test',
+        timeoutMs,
+        deadlineReserveMs: 1_000,
+        fetch: hang,
+        ...(timeLeftMs === undefined ? {} : { timeLeftMs: () => timeLeftMs }),
+      })
+        .authorize(authorizeInput)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PaymentTimeoutError);
+      const allowed = (error as PaymentTimeoutError).timeoutMs;
+      timeouts.push(allowed);
+      expect((error as Error).message).toBe(`POST /v1/authorizations: no answer within ${allowed} ms`);
+    }
+    expect(timeouts).toEqual([100, 100, 600]);
+  });
+
+  test('with less left than the shortest call worth sending, nothing is sent, and the error says what was left', async () => {
+    const provider = scriptedProvider();
+    const refusals: unknown[] = [];
+    for (const [timeoutMs, left] of [
+      [15_000, 1_499.5],
+      [300, 1_299],
+      [300, 1_300],
+      [15_000, 900],
+    ] as const) {
+      refusals.push(
+        await createHttpPaymentGateway({
+          baseUrl: 'http://provider.test',
+          timeoutMs,
+          deadlineReserveMs: 1_000,
+          timeLeftMs: () => left,
+          fetch: provider.fetch,
+        })
+          .retrieve({ orderId: 'o-1' })
+          .then(
+            () => 'sent',
+            (e: Error) => e.message,
+          ),
+      );
+    }
+
+    // 499.5 ms for the call is under 500; with a 300 ms client timeout, 299 ms is under 300 but
+    // 300 is enough. The last has nothing left at all.
+    expect(refusals).toEqual([
+      'GET /v1/orders/o-1/payments: not sent, 1499 ms left of the invocation and 1000 ms kept for its records',
+      'GET /v1/orders/o-1/payments: not sent, 1299 ms left of the invocation and 1000 ms kept for its records',
+      expect.stringContaining('unexpected response body'),
+      'GET /v1/orders/o-1/payments: not sent, 900 ms left of the invocation and 1000 ms kept for its records',
+    ]);
+    expect(provider.fetch).toHaveBeenCalledTimes(1);
+  });
+
+  test('the error messages say which request, and what the provider answered', async () => {
+    const messages: string[] = [];
+    const causes: unknown[] = [];
+    for (const answer of [
+      () => new Response('{"code":"X"', { status: 500 }),
+      () => new Response('', { status: 502 }),
+      () => Response.json({ code: 'AMOUNT_EXCEEDS_AUTHORIZATION', detail: 'too much' }, { status: 422 }),
+      () => Response.json({ code: 'NOT_FOUND' }, { status: 404 }),
+      () => new Response('not json', { status: 400 }),
+      () => Response.json({ captureId: '' }, { status: 201 }),
+      () => Response.json({ code: 'IDEMPOTENCY_KEY_IN_USE', detail: 'busy' }, { status: 409 }),
+    ]) {
+      const error = await over(recordingProvider(answer))
+        .capture({ orderId: 'o-1', authorizationId: 'auth_1', amountCents: 5, idempotencyKey: 'k' })
+        .catch((e: Error) => e);
+      messages.push(`${(error as Error).name}: ${(error as Error).message}`);
+      causes.push((error as Error).cause);
+    }
+
+    const what = 'POST /v1/authorizations/auth_1/capture';
+    expect(messages).toEqual([
+      `PaymentProviderTransientError: ${what}: provider answered 500`,
+      `PaymentProviderTransientError: ${what}: provider answered 502`,
+      `PaymentRejectedError: ${what}: provider refused with 422 AMOUNT_EXCEEDS_AUTHORIZATION: too much`,
+      `PaymentRejectedError: ${what}: provider refused with 404 NOT_FOUND`,
+      `PaymentRejectedError: ${what}: provider refused with 400 `,
+      `PaymentProviderTransientError: ${what}: unexpected response body`,
+      `PaymentProviderTransientError: ${what}: provider refused with 409 IDEMPOTENCY_KEY_IN_USE: busy`,
+    ]);
+    // What the provider said is kept as the cause: its JSON, its text when not JSON, nothing when empty.
+    expect(causes.slice(0, 5)).toEqual([
+      '{"code":"X"',
+      undefined,
+      { code: 'AMOUNT_EXCEEDS_AUTHORIZATION', detail: 'too much' },
+      { code: 'NOT_FOUND' },
+      'not json',
+    ]);
+    expect(causes[6]).toMatchObject({ name: 'PaymentRejectedError', code: 'IDEMPOTENCY_KEY_IN_USE' });
+  });
+
+  test('a decline without a readable reason is still a decline', async () => {
+    const outcome = await over(
+      recordingProvider(() => Response.json({ outcome: 'declined' }, { status: 402 })),
+    ).authorize(authorizeInput);
+    expect(outcome).toEqual({ outcome: 'DECLINED', reason: 'declined' });
+  });
+
+  test('a body that never ends is a timeout too', async () => {
+    // Like the real fetch, the body fails once the request's signal aborts.
+    const endless = vi.fn<typeof globalThis.fetch>(
+      async (_url, init) =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('{"captureId":'));
+              init?.signal?.addEventListener('abort', () => controller.error(init.signal?.reason), {
+                once: true,
+              });
+            },
+          }),
+          { status: 201 },
+        ),
+    );
+    const error = await over({ fetch: endless }, { timeoutMs: 100 })
+      .capture({ orderId: 'o-1', authorizationId: 'auth_1', amountCents: 5, idempotencyKey: 'k' })
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ name: 'PaymentTimeoutError', timeoutMs: 100 });
+  });
+
+  test('a provider answer of the wrong shape is the provider misbehaving, never a result', async () => {
+    const shapes = [
+      Response.json({ orderId: 'o-1', authorizations: [{ authorizationId: 'a', status: 'pending' }] }),
+      Response.json({
+        orderId: 'o-1',
+        authorizations: [
+          {
+            authorizationId: '',
+            status: 'authorized',
+            amountCents: 1,
+            capturedCents: 0,
+            refundedCents: 0,
+            captureId: null,
+          },
+        ],
+      }),
+      Response.json({
+        orderId: 'o-1',
+        authorizations: [
+          {
+            authorizationId: 'a',
+            status: 'captured',
+            amountCents: 1,
+            capturedCents: -1,
+            refundedCents: 0,
+            captureId: null,
+          },
+        ],
+      }),
+      Response.json({
+        orderId: 'o-1',
+        authorizations: [
+          {
+            authorizationId: 'a',
+            status: 'voided',
+            amountCents: 1.5,
+            capturedCents: 0,
+            refundedCents: 0,
+            captureId: null,
+          },
+        ],
+      }),
+    ];
+    const names: string[] = [];
+    for (const shape of shapes) {
+      const error = await over(recordingProvider(() => shape.clone()))
+        .retrieve({ orderId: 'o-1' })
+        .catch((e: Error) => e);
+      names.push((error as Error).name);
+    }
+    expect(names).toEqual(Array(4).fill('PaymentProviderTransientError'));
   });
 });
 

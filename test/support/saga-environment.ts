@@ -222,14 +222,7 @@ export async function startSagaEnvironment(
   });
   let poller: SqsPoller | undefined;
 
-  const control = async (method: string, body?: unknown) => {
-    const response = await fetch(`${provider.url}/control/faults`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    if (!response.ok) throw new Error(`provider control ${method} answered ${response.status}`);
-  };
+  const control = (method: string, body?: unknown) => controlProviderFaults(provider.url, method, body);
 
   const env: SagaEnvironment = {
     db,
@@ -244,13 +237,7 @@ export async function startSagaEnvironment(
     queue,
     saga,
     stepFunctions: new StepFunctionsSagaStarter(sfn, saga.stateMachineArn),
-    async ledger(orderId) {
-      const response = await fetch(`${provider.url}/ledger${orderId ? `?orderId=${orderId}` : ''}`);
-      const { entries } = (await response.json()) as {
-        entries: (PaymentLedgerEntry & { idempotencyKey: string })[];
-      };
-      return entries;
-    },
+    ledger: (orderId) => providerLedger(provider.url, orderId),
     async outcomes(orderId, operation) {
       return (await env.ledger(orderId)).filter((e) => e.operation === operation).map((e) => e.outcome);
     },
@@ -349,7 +336,7 @@ let scenario = 0;
  * with 5000 of store credit, and returns what the saga starts with.
  */
 export async function placeSagaOrder(
-  env: SagaEnvironment,
+  env: Pick<SagaEnvironment, 'db'>,
   paymentMethod: string,
   options: { storeCreditCents?: number; stock?: number } = {},
 ): Promise<SagaInput & { sku: string; customerId: string }> {
@@ -373,6 +360,32 @@ export async function placeSagaOrder(
     sku,
     customerId,
   };
+}
+
+/** The simulated provider's ledger (`GET /ledger`), of one order or of all. */
+export async function providerLedger(
+  providerUrl: string,
+  orderId?: string,
+): Promise<(PaymentLedgerEntry & { idempotencyKey: string })[]> {
+  const response = await fetch(`${providerUrl}/ledger${orderId ? `?orderId=${orderId}` : ''}`);
+  const { entries } = (await response.json()) as {
+    entries: (PaymentLedgerEntry & { idempotencyKey: string })[];
+  };
+  return entries;
+}
+
+/** Sets (`POST`) or clears (`DELETE`) the simulated provider's injected faults. */
+export async function controlProviderFaults(
+  providerUrl: string,
+  method: string,
+  body?: unknown,
+): Promise<void> {
+  const response = await fetch(`${providerUrl}/control/faults`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!response.ok) throw new Error(`provider control ${method} answered ${response.status}`);
 }
 
 /** Polls `condition` every 200 ms until it holds, or fails after `timeoutMs`. */

@@ -177,7 +177,12 @@ class RolledBack extends Error {
 async function runDatabaseTests(adminUrl: string, workDir: string, mutantFile: string | undefined) {
   const outputFile = path.join(workDir, 'vitest-report.json');
   await rm(outputFile, { force: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: adminUrl };
+  // These tests, whatever the mutation configuration's own list.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: adminUrl,
+    MUTATION_TESTS: DATABASE_TESTS.join(','),
+  };
   if (mutantFile) env[GUARD_MUTANT_VARIABLE] = mutantFile;
   else delete env[GUARD_MUTANT_VARIABLE];
   const args = [
