@@ -6,6 +6,7 @@
  * Counts are exact on any machine; times are reported with the load the machine had.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSql } from '../src/db/client.js';
@@ -13,6 +14,7 @@ import { BenchClient } from './lib/api.js';
 import type { BenchContext } from './lib/context.js';
 import { databaseCostSection } from './lib/database-cost-report.js';
 import { QUICK } from './lib/options.js';
+import { pinPostgresApart } from './lib/pinning.js';
 import { startPostgresProcessMeter } from './lib/postgres-processes.js';
 import { createProgress } from './lib/progress.js';
 import { openTarget } from './lib/stack.js';
@@ -39,6 +41,8 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     /** Through PgBouncer in transaction mode, as the functions reach the database through RDS Proxy in AWS. */
     pooler: { type: 'boolean', default: false },
+    /** PostgreSQL on a core of its own, the stack and the bench on the others (bench/lib/pinning.ts). */
+    pin: { type: 'boolean', default: false },
     /** Blocks of the interleaved statement A/B (0: none). */
     'ab-blocks': { type: 'string', default: '6' },
     /** Blocks of the one-connection checkout alone and beside the stack's load (0: none). */
@@ -69,6 +73,18 @@ try {
   // The stack's first checkouts start every container and its connections: measured apart, as
   // the warm-up, so the window below is the steady state that long-lived backends behind RDS
   // Proxy see in production.
+  let pinned: { postgresCore: number; stackCores: string } | undefined;
+  if (values.pin) {
+    if (!target.postgresPid || !target.pid) throw new Error('--pin needs the bench to run its own stack');
+    pinned = await pinPostgresApart({
+      postmasterPid: target.postgresPid,
+      stackPid: target.pid,
+      cores: cpus().length,
+    });
+    progress.step(
+      `PostgreSQL pinned to core ${pinned.postgresCore}, the stack and the bench to ${pinned.stackCores}`,
+    );
+  }
   progress.step(`warming up (${WARM_UP_CHECKOUTS} checkouts, measured apart)`);
   const warmUpMeter = target.postgresPid
     ? await startPostgresProcessMeter({
@@ -114,6 +130,8 @@ try {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     cost,
+    ...(pinned ? { pinned } : {}),
+    ...(values.pooler ? { pooler: true } : {}),
     ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
     protocol,
     newBackend,
