@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { findFreePort } from '../local/ports.js';
 import { startRestartablePostgres } from '../local/postgres.js';
@@ -29,6 +30,12 @@ const { values } = parseArgs({
     blocks: { type: 'string', default: '6' },
     'per-block': { type: 'string', default: '200' },
     connections: { type: 'string', default: '8' },
+    /**
+     * Pauses between one checkout's statements on one connection, in milliseconds, each a
+     * variant of its own (`--pauses 0,2,10`): the stack's backends wait between statements while
+     * other processes run, so this prices a backend's caches going cold apart from the stack.
+     */
+    pauses: { type: 'string' },
   },
 });
 const blocks = Number(values.blocks);
@@ -68,7 +75,10 @@ try {
   for (const pool of pools) for (let i = 0; i < spread; i++) pool.push(await open());
 
   let n = 0;
-  const checkout = async (place: Backend, authorize: Backend, capture: Backend) => {
+  const checkout = async (place: Backend, authorize: Backend, capture: Backend, pauseMs = 0) => {
+    const pause = async () => {
+      if (pauseMs > 0) await sleep(pauseMs);
+    };
     const orderId = randomUUID();
     const sku = skus[n++ % skus.length] as string;
     await place.orders.placeOrFindOrder({
@@ -80,13 +90,24 @@ try {
       items: [{ sku, quantity: 1 }],
       correlationId: 'bench-spread',
     });
+    await pause();
     await authorize.orders.getPaymentView(orderId);
+    await pause();
     await authorize.orders.markAuthorized(orderId, `auth-${orderId}`, 'bench-spread');
+    await pause();
     await capture.orders.getPaymentView(orderId);
+    await pause();
     await capture.orders.captureAndConfirm(orderId, `cap-${orderId}`, 'bench-spread');
+    await pause();
   };
+  const pauses = (values.pauses ?? '').split(',').filter(Boolean).map(Number);
   const variants = [
     { name: 'one connection', run: (_: number) => checkout(one, one, one), cpu: [] as number[] },
+    ...pauses.map((pauseMs) => ({
+      name: `one connection, ${pauseMs} ms between statements`,
+      run: (_: number) => checkout(one, one, one, pauseMs),
+      cpu: [] as number[],
+    })),
     {
       name: `three pools of ${spread} connections, taken in turn`,
       run: (i: number) =>
