@@ -64,7 +64,12 @@ try {
   );
   await admin.end({ timeout: 5 });
   const open = async (): Promise<Backend> => {
-    const sql = createSql(postgres.adminUrl, { max: 1, applicationName: 'checkout-bench-spread' });
+    // Never closed for idling: a pause variant leaves the pools idle longer than the default 30 s.
+    const sql = createSql(postgres.adminUrl, {
+      max: 1,
+      applicationName: 'checkout-bench-spread',
+      idleTimeoutSeconds: 3600,
+    });
     const [{ pid } = { pid: 0 }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const backend = { sql, orders: new OrderStore(sql), pid };
     backends.push(backend);
