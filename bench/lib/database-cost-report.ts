@@ -1,3 +1,4 @@
+import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import type {
   ContentionProbe,
   LoadAb,
@@ -55,6 +56,18 @@ export function decompositionLines(
         `of it ${per(started)} ms by processes that started in the window (new connections, autovacuum workers); ` +
         `steady state without them ${per(processes.totalMs - started)} ms.`,
     );
+  }
+  if (processes) {
+    const backends = processes.groups
+      .filter((g) => g.kind === 'client backend' && g.role === APPLICATION_ROLE)
+      .reduce((sum, g) => sum + g.processes, 0);
+    const statements = cost.roundTripsPerCheckout * cost.checkouts;
+    if (backends > 0 && statements > 0)
+      lines.push(
+        `- Pace: the application role's ${backends} backends ran a top-level statement every ` +
+          `${round((backends * processes.windowSeconds * 1000) / statements, 0)} ms each on average; a backend ` +
+          'that waits between statements runs each on cold caches (`bench/connection-spread.ts --pauses`).',
+      );
   }
   if (extras.warmUp) {
     const w = extras.warmUp;
