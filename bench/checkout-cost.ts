@@ -43,6 +43,11 @@ const { values } = parseArgs({
     pooler: { type: 'boolean', default: false },
     /** PostgreSQL on a core of its own, the stack and the bench on the others (bench/lib/pinning.ts). */
     pin: { type: 'boolean', default: false },
+    /**
+     * Containers each function may run at once (default the local runtime's 8): fewer containers,
+     * fewer backends, each given a statement more often.
+     */
+    containers: { type: 'string' },
     /** Blocks of the interleaved statement A/B (0: none). */
     'ab-blocks': { type: 'string', default: '6' },
     /** Blocks of the one-connection checkout alone and beside the stack's load (0: none). */
@@ -62,6 +67,7 @@ const target = await openTarget(
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     pooler: values.pooler,
+    ...(values.containers ? { maxContainers: Number(values.containers) } : {}),
   },
   progress.step,
 );
@@ -132,6 +138,7 @@ try {
     cost,
     ...(pinned ? { pinned } : {}),
     ...(values.pooler ? { pooler: true } : {}),
+    ...(values.containers ? { containersPerFunction: Number(values.containers) } : {}),
     ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
     protocol,
     newBackend,

@@ -53,6 +53,8 @@ export interface TargetFlags {
    * connections as RDS Proxy does in AWS.
    */
   readonly pooler?: boolean;
+  /** Containers each function may run at once on the bench's own stack (`LOCAL_LAMBDA_MAX_CONTAINERS`). */
+  readonly maxContainers?: number;
 }
 
 /** Seconds between compensation retries on the bench's own stack: 5 receives reach the DLQ in ~10 s (it must exceed the poller.s 1 s long poll). */
@@ -86,6 +88,7 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...(flags.pooler ? { LOCAL_PGBOUNCER: 'true' } : {}),
+    ...(flags.maxContainers ? { LOCAL_LAMBDA_MAX_CONTAINERS: String(flags.maxContainers) } : {}),
   };
   let stopping = false;
   const start = async (env: Record<string, string>) => {
