@@ -93,12 +93,12 @@ describe('the delivery pipeline', () => {
     expect(actions('Delivery-Staging').map((step) => step.Name)).toEqual([
       'checkout-staging-stateful.Deploy',
       'checkout-staging-stateless.Deploy',
-      'MutationTests',
       'SmokeTest',
       'BakeTime',
+      'MutationTests',
     ]);
-    // The mutation tests beside the smoke test; prod waits for both, and for the bake.
-    expect(actions('Delivery-Staging').map((step) => step.RunOrder)).toEqual([1, 2, 3, 3, 4]);
+    // The mutation tests run during the bake, after the smoke test; prod waits for both.
+    expect(actions('Delivery-Staging').map((step) => step.RunOrder)).toEqual([1, 2, 3, 4, 4]);
     expect(actions('Delivery-Prod').map((step) => step.Name)).toEqual([
       'PermissionsGate.Check',
       'PermissionsGate.Confirm',
@@ -130,7 +130,10 @@ describe('the delivery pipeline', () => {
   test('runs the mutation tests of the money path before prod, on a large build host', () => {
     const { project, buildSpec } = projectOf(action('Delivery-Staging', 'MutationTests'));
 
-    expect(buildSpec.phases.build.commands).toEqual(['npm ci --no-audit --no-fund', 'npm run mutate']);
+    expect(buildSpec.phases.build.commands).toEqual([
+      'npm ci --no-audit --no-fund',
+      'npm run mutate -- --concurrency 4',
+    ]);
     expect(project.Properties).toMatchObject({
       Environment: { ComputeType: 'BUILD_GENERAL1_LARGE' },
       TimeoutInMinutes: 120,
