@@ -53,7 +53,9 @@ describe("a container reports its handler's own CPU time with each invocation", 
 
     const record = await invoke({ ms: 300 });
 
-    expect(record.durationMs).toBeGreaterThanOrEqual(300);
+    // libuv counts a timer from the loop's cached clock, in whole milliseconds, so a 300 ms wait
+    // can measure up to a millisecond shorter on the precise clock the duration is taken from.
+    expect(record.durationMs).toBeGreaterThanOrEqual(299);
     expect(record.cpuMs).toBeLessThan(record.durationMs);
   });
 });

@@ -392,10 +392,14 @@ describe('payment gateway requests and answers on the wire', () => {
     const provider = recordingProvider((url) =>
       url.endsWith('/payments') ? Response.json({ orderId: 'o-1', authorizations: [] }) : authorized(),
     );
-    const gateway = over(provider, { credential: async () => 'key-1' });
+    const refreshCredential = vi.fn(async () => 'key-2');
+    const gateway = over(provider, { credential: async () => 'key-1', refreshCredential });
 
     await gateway.authorize(authorizeInput);
     await gateway.retrieve({ orderId: 'o-1' });
+
+    // A credential the provider took is not read again.
+    expect(refreshCredential).not.toHaveBeenCalled();
 
     expect(provider.requests.map((r) => r.headers.get('authorization'))).toEqual([
       'Bearer key-1',
@@ -510,6 +514,22 @@ describe('payment gateway requests and answers on the wire', () => {
       );
     }
 
+    // A write names itself too.
+    refusals.push(
+      await createHttpPaymentGateway({
+        baseUrl: 'http://provider.test',
+        timeoutMs: 15_000,
+        deadlineReserveMs: 1_000,
+        timeLeftMs: () => 900,
+        fetch: provider.fetch,
+      })
+        .authorize(authorizeInput)
+        .then(
+          () => 'sent',
+          (e: Error) => e.message,
+        ),
+    );
+
     // 499.5 ms for the call is under 500; with a 300 ms client timeout, 299 ms is under 300 but
     // 300 is enough. The last has nothing left at all.
     expect(refusals).toEqual([
@@ -517,6 +537,7 @@ describe('payment gateway requests and answers on the wire', () => {
       'GET /v1/orders/o-1/payments: not sent, 1299 ms left of the invocation and 1000 ms kept for its records',
       expect.stringContaining('unexpected response body'),
       'GET /v1/orders/o-1/payments: not sent, 900 ms left of the invocation and 1000 ms kept for its records',
+      'POST /v1/authorizations: not sent, 900 ms left of the invocation and 1000 ms kept for its records',
     ]);
     expect(provider.fetch).toHaveBeenCalledTimes(1);
   });
@@ -532,6 +553,8 @@ describe('payment gateway requests and answers on the wire', () => {
       () => new Response('not json', { status: 400 }),
       () => Response.json({ captureId: '' }, { status: 201 }),
       () => Response.json({ code: 'IDEMPOTENCY_KEY_IN_USE', detail: 'busy' }, { status: 409 }),
+      // Only a 2xx is read as a result, whatever its body says.
+      () => Response.json({ code: 'MULTIPLE_CHOICES', captureId: 'cap_1' }, { status: 300 }),
     ]) {
       const error = await over(recordingProvider(answer))
         .capture({ orderId: 'o-1', authorizationId: 'auth_1', amountCents: 5, idempotencyKey: 'k' })
@@ -549,6 +572,7 @@ describe('payment gateway requests and answers on the wire', () => {
       `PaymentRejectedError: ${what}: provider refused with 400 `,
       `PaymentProviderTransientError: ${what}: unexpected response body`,
       `PaymentProviderTransientError: ${what}: provider refused with 409 IDEMPOTENCY_KEY_IN_USE: busy`,
+      `PaymentRejectedError: ${what}: provider refused with 300 MULTIPLE_CHOICES`,
     ]);
     // What the provider said is kept as the cause: its JSON, its text when not JSON, nothing when empty.
     expect(causes.slice(0, 5)).toEqual([
@@ -634,14 +658,23 @@ describe('payment gateway requests and answers on the wire', () => {
         ],
       }),
     ];
-    const names: string[] = [];
+    const errors: unknown[] = [];
     for (const shape of shapes) {
-      const error = await over(recordingProvider(() => shape.clone()))
-        .retrieve({ orderId: 'o-1' })
-        .catch((e: Error) => e);
-      names.push((error as Error).name);
+      errors.push(
+        await over(recordingProvider(() => shape.clone()))
+          .retrieve({ orderId: 'o-1' })
+          .catch((e: unknown) => e),
+      );
     }
-    expect(names).toEqual(Array(4).fill('PaymentProviderTransientError'));
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(PaymentProviderTransientError);
+      // The request named, the status kept, and what was wrong with the body as the cause.
+      expect(error).toMatchObject({
+        message: 'GET /v1/orders/o-1/payments: unexpected response body',
+        status: 200,
+        cause: { name: '$ZodError' },
+      });
+    }
   });
 });
 

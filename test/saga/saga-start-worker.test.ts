@@ -153,8 +153,16 @@ describe('the saga starter', () => {
     const order = await pendingOrder();
     const starter = new ScriptedStarter(2);
     const draws: number[] = [];
+    const leases: string[] = [];
+    class CountsLeases extends RecoveryStore {
+      override async claimStart(orderId: string, leaseSeconds: number) {
+        leases.push(orderId);
+        return super.claimStart(orderId, leaseSeconds);
+      }
+    }
 
     const response = await worker(starter, {
+      store: new CountsLeases(db.sql),
       random: () => {
         draws.push(1);
         return 0.01;
@@ -163,6 +171,8 @@ describe('the saga starter', () => {
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect(starter.attempts).toHaveLength(3);
+    // The lease is taken once and held through the retries, not taken again for each.
+    expect(leases).toEqual([order.orderId]);
     expect(starter.startedOrders()).toEqual([order.orderId]);
     expect(draws).toHaveLength(2);
     expect(await leaseOf(order.orderId)).toBeNull();
