@@ -82,20 +82,17 @@ export interface RequiresAttentionInput {
   readonly correlationId: string;
 }
 
-interface RawTransition {
-  outcome:
-    | 'APPLIED'
-    | 'UNCHANGED'
-    | 'ILLEGAL_TRANSITION'
-    | 'NOT_FOUND'
-    | 'COMPENSATION_INCOMPLETE'
-    | 'RESERVATION_RELEASED';
+/** What an order function answers (`transition_result`, migrations/0002_order_functions.sql). */
+type RawTransition = {
   status: OrderStatus | null;
-  outstanding?: string[];
   paymentStatus?: string;
   /** Refused because compensation of the order has begun (migrations/0013_compensation_fence.sql). */
   fenced?: boolean;
-}
+} & (
+  | { outcome: 'APPLIED' | 'UNCHANGED' | 'ILLEGAL_TRANSITION' | 'NOT_FOUND' | 'RESERVATION_RELEASED' }
+  /** `cancel_order` names what is still held, always at least one thing. */
+  | { outcome: 'COMPENSATION_INCOMPLETE'; outstanding: string[] }
+);
 
 const DEFAULT_RESERVATION_TTL_SECONDS = 3600;
 /** Raised by place_order when the stock went between its check and its reservation (migrations 0006, 0009). */
@@ -323,7 +320,7 @@ function interpret(orderId: string, transition: string, result: RawTransition): 
     case 'NOT_FOUND':
       throw new OrderNotFoundError(orderId);
     case 'COMPENSATION_INCOMPLETE':
-      throw new CompensationIncompleteError(orderId, result.outstanding ?? []);
+      throw new CompensationIncompleteError(orderId, result.outstanding);
     case 'RESERVATION_RELEASED':
       throw new ReservationReleasedError(orderId);
     case 'ILLEGAL_TRANSITION': {

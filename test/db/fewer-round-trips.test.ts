@@ -180,6 +180,19 @@ describe('fewer round trips per checkout (migration 0015)', () => {
       expect(await state(orderId, sku)).toEqual(before);
     });
 
+    test('a capture already recorded, then the fence: the repeat changes nothing and the error names the confirmation', async () => {
+      const { orderId, sku } = await authorizedOrder();
+      await orders.markCaptured(orderId, 'cap-5', CORRELATION);
+      await orders.fence(orderId, CORRELATION);
+      const before = await state(orderId, sku);
+
+      const refused = orders.captureAndConfirm(orderId, 'cap-5', CORRELATION);
+
+      await expect(refused).rejects.toBeInstanceOf(OrderFencedError);
+      await expect(refused).rejects.toMatchObject({ transition: 'confirm' });
+      expect(await state(orderId, sku)).toEqual(before);
+    });
+
     test('a released reservation: the capture stays recorded for compensation to refund, the order is not confirmed', async () => {
       const { orderId, sku } = await authorizedOrder();
       await orders.releaseReservations(orderId, CORRELATION);
