@@ -77,7 +77,8 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
       orderId: message.orderId,
       compensationId: message.compensationId,
     });
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
+    // Lambda's SQS event source always sends it (and the local poller does too).
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount);
     const final = receiveCount >= deps.maxReceiveCount;
 
     try {
