@@ -22,6 +22,43 @@ describe('placeOrder', () => {
     await db.drop();
   });
 
+  test('stock taken by another checkout after the unlocked check is refused OUT_OF_STOCK with its lines, nothing written', async () => {
+    await seedProducts(db.sql, { 'RACE-LAST': { onHand: 1, priceCents: 500 } });
+    const placer = createSql(db.url, { max: 1, applicationName: 'race-placer' });
+    const rival = createSql(db.url, { max: 1 });
+    const input = orderInput({ items: [{ sku: 'RACE-LAST', quantity: 1 }] });
+    let placing: ReturnType<OrderStore['placeOrder']> | undefined;
+    try {
+      // A rival checkout holds the last unit's row, not yet committed: the unlocked check still sees
+      // it available, and the reservation waits for the row. Then the rival commits.
+      await rival.begin(async (tx) => {
+        await tx`update inventory set reserved = reserved + 1 where sku = 'RACE-LAST'`;
+        placing = new OrderStore(placer).placeOrder(input);
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const [waiting] = await db.sql<{ n: number }[]>`
+            select count(*)::int as n from pg_stat_activity
+            where application_name = 'race-placer' and wait_event_type = 'Lock'`;
+          if ((waiting?.n ?? 0) > 0) break;
+          if (Date.now() > deadline) throw new Error('the placement never waited for the row');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+
+      expect(await placing).toEqual({
+        outcome: 'OUT_OF_STOCK',
+        lines: [{ sku: 'RACE-LAST', requested: 1, available: 0 }],
+      });
+      const [written] = await db.sql<{ n: number }[]>`
+        select count(*)::int as n from orders where id = ${input.orderId}`;
+      expect(written?.n).toBe(0);
+      expect(await catalog.getProduct('RACE-LAST')).toMatchObject({ onHand: 1, reserved: 1 });
+    } finally {
+      await Promise.allSettled([placing]);
+      await Promise.all([placer.end(), rival.end()]);
+    }
+  });
+
   test('prices from the database, merges duplicate lines and reserves the stock', async () => {
     await seedProducts(db.sql, {
       'MERGE-A': { onHand: 10, priceCents: 250 },
