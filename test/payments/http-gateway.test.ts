@@ -616,47 +616,31 @@ describe('payment gateway requests and answers on the wire', () => {
   });
 
   test('a provider answer of the wrong shape is the provider misbehaving, never a result', async () => {
-    const shapes = [
-      Response.json({ orderId: 'o-1', authorizations: [{ authorizationId: 'a', status: 'pending' }] }),
+    // A well-formed answer but for what each shape changes in it.
+    const payments = (authorization: Record<string, unknown>) =>
       Response.json({
         orderId: 'o-1',
         authorizations: [
           {
-            authorizationId: '',
+            authorizationId: 'a',
             status: 'authorized',
             amountCents: 1,
             capturedCents: 0,
             refundedCents: 0,
             captureId: null,
+            ...authorization,
           },
         ],
-      }),
-      Response.json({
-        orderId: 'o-1',
-        authorizations: [
-          {
-            authorizationId: 'a',
-            status: 'captured',
-            amountCents: 1,
-            capturedCents: -1,
-            refundedCents: 0,
-            captureId: null,
-          },
-        ],
-      }),
-      Response.json({
-        orderId: 'o-1',
-        authorizations: [
-          {
-            authorizationId: 'a',
-            status: 'voided',
-            amountCents: 1.5,
-            capturedCents: 0,
-            refundedCents: 0,
-            captureId: null,
-          },
-        ],
-      }),
+      });
+    // Unchanged, it is read: each shape below fails for its own change only.
+    expect(await over(recordingProvider(() => payments({}))).retrieve({ orderId: 'o-1' })).toMatchObject({
+      authorizations: [{ authorizationId: 'a', status: 'authorized' }],
+    });
+    const shapes = [
+      Response.json({ orderId: 'o-1', authorizations: [{ authorizationId: 'a', status: 'pending' }] }),
+      payments({ authorizationId: '' }),
+      payments({ status: 'captured', capturedCents: -1 }),
+      payments({ status: 'voided', amountCents: 1.5 }),
     ];
     const errors: unknown[] = [];
     for (const shape of shapes) {

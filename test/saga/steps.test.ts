@@ -35,6 +35,9 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
     (await ledger(orderId)).map((e) => `${e.operation} ${e.outcome} ${e.amountCents} ${e.idempotencyKey}`);
   const place = (paymentMethod: string, options: { storeCreditCents?: number } = {}) =>
     placeSagaOrder({ db }, paymentMethod, options);
+  /** Gives back what a test's order still holds, so the audit at the end finds nothing held. */
+  const giveBack = (order: { orderId: string; correlationId: string }) =>
+    saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
 
   /**
    * An order store on which compensation fences the order at the moment the step records its side
@@ -131,7 +134,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       });
 
       expect(await calls(order.orderId)).toEqual([]);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('an order whose payment compensation voided is not authorized again, though its authorization id is known', async () => {
@@ -142,7 +145,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       await expect(saga.authorizePayment(order)).rejects.toBeInstanceOf(OrderFencedError);
 
       expect((await calls(order.orderId)).filter((c) => c.startsWith('authorize'))).toHaveLength(1);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('an order parked for operators before its payment began is not authorized', async () => {
@@ -227,7 +230,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
         fenced: true,
         payment: { status: 'VOIDED' },
       });
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('fenced between its read and its record with the provider away: fenced, its reversal failure as the cause', async () => {
@@ -246,7 +249,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       // Compensation, asking again once the provider is back, voids it.
       await controlProviderFaults(provider.url, 'DELETE');
       expect(await saga.reversePayment(order)).toEqual({ action: 'VOIDED' });
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
   });
 
@@ -293,7 +296,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
         detail: { paymentStatus: 'PENDING' },
       });
       expect(await calls(order.orderId)).toEqual([]);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('an order compensation has fenced is not captured: nobody is called', async () => {
@@ -347,7 +350,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
         `refund succeeded 2000 ${order.orderId}:refund`,
       ]);
       expect(await orders.getPaymentView(order.orderId)).toMatchObject({ payment: { status: 'REFUNDED' } });
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('fenced before confirming a capture recorded earlier: it refunds the capture and ends fenced', async () => {
@@ -367,7 +370,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       );
 
       expect((await calls(order.orderId)).at(-1)).toBe(`refund succeeded 2000 ${order.orderId}:refund`);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
   });
 
@@ -392,7 +395,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
 
       expect((await calls(order.orderId)).at(-1)).toBe(`void succeeded 2000 ${order.orderId}:void`);
       expect(await orders.getPaymentView(order.orderId)).toMatchObject({ payment: { status: 'VOIDED' } });
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('refunds what was captured and not yet refunded, and records REFUNDED', async () => {
@@ -458,7 +461,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       );
       expect((await calls(fully.order.orderId)).at(-1)).toBe('refund succeeded 2000 support-refund-2');
       for (const { order } of [partly, fully]) {
-        await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+        await giveBack(order);
       }
     });
 
@@ -481,7 +484,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
 
       expect(raced).toBeInstanceOf(OrderFencedError);
       expect(await calls(order.orderId)).toEqual([]);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('an authorization this service never heard of (authorize timed out) is voided all the same', async () => {
@@ -495,7 +498,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       expect(await saga.reversePayment(order)).toEqual({ action: 'VOIDED' });
 
       expect((await calls(order.orderId)).at(-1)).toBe(`void succeeded 2000 ${order.orderId}:void`);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('an unfenced order is fenced first, so no late step can authorize it afterwards', async () => {
@@ -506,7 +509,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       expect(await orders.getPaymentView(order.orderId)).toMatchObject({ fenced: true });
       await expect(saga.authorizePayment(order)).rejects.toBeInstanceOf(OrderFencedError);
       expect(await calls(order.orderId)).toEqual([]);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
 
     test('a confirmed order is never reversed: its money is a sale', async () => {
@@ -572,7 +575,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
       expect(await saga.reversePayment(order)).toEqual({ action: 'VOIDED' });
 
       expect((await calls(order.orderId)).at(-1)).toBe(`void succeeded 2000 ${order.orderId}:void`);
-      await saga.compensate({ ...order, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(order);
     });
   });
 
@@ -584,7 +587,7 @@ describe('the payment saga steps (PostgreSQL, provider over HTTP)', () => {
 
       expect(await saga.fenceOrder(pending)).toEqual({ status: 'PENDING' });
       expect(await saga.fenceOrder(confirmed)).toEqual({ status: 'CONFIRMED' });
-      await saga.compensate({ ...pending, steps: ['RELEASE_RESERVATIONS', 'CANCEL_ORDER'], reason: 'test' });
+      await giveBack(pending);
     });
 
     test('runs the given steps in the fixed order, whatever order they are given in, and reports each', async () => {
