@@ -55,6 +55,7 @@ const { values } = parseArgs({
   },
 });
 const checkouts = Number(values.checkouts);
+const containers = values.containers === undefined ? undefined : Number(values.containers);
 const outDir = path.resolve(values.out ?? path.join(import.meta.dirname, 'results'));
 await mkdir(outDir, { recursive: true });
 const progress = createProgress();
@@ -67,7 +68,7 @@ const target = await openTarget(
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     pooler: values.pooler,
-    ...(values.containers ? { maxContainers: Number(values.containers) } : {}),
+    ...(containers ? { maxContainers: containers } : {}),
   },
   progress.step,
 );
@@ -138,7 +139,7 @@ try {
     cost,
     ...(pinned ? { pinned } : {}),
     ...(values.pooler ? { pooler: true } : {}),
-    ...(values.containers ? { containersPerFunction: Number(values.containers) } : {}),
+    ...(containers ? { containersPerFunction: containers } : {}),
     ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
     protocol,
     newBackend,

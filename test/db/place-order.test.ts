@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { auditDatabase, violationsOf } from '../../bench/lib/invariants.js';
+import { waitUntil } from '../../bench/lib/load.js';
 import { CatalogStore } from '../../src/db/catalog.js';
 import { createSql } from '../../src/db/client.js';
 import { OrderStore } from '../../src/db/orders.js';
@@ -34,15 +35,16 @@ describe('placeOrder', () => {
       await rival.begin(async (tx) => {
         await tx`update inventory set reserved = reserved + 1 where sku = 'RACE-LAST'`;
         placing = new OrderStore(placer).placeOrder(input);
-        const deadline = Date.now() + 10_000;
-        for (;;) {
-          const [waiting] = await db.sql<{ n: number }[]>`
-            select count(*)::int as n from pg_stat_activity
-            where application_name = 'race-placer' and wait_event_type = 'Lock'`;
-          if ((waiting?.n ?? 0) > 0) break;
-          if (Date.now() > deadline) throw new Error('the placement never waited for the row');
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        const waited = await waitUntil(
+          async () => {
+            const [waiting] = await db.sql<{ n: number }[]>`
+              select count(*)::int as n from pg_stat_activity
+              where application_name = 'race-placer' and wait_event_type = 'Lock'`;
+            return (waiting?.n ?? 0) > 0;
+          },
+          { timeoutMs: 10_000, intervalMs: 20 },
+        );
+        if (!waited) throw new Error('the placement never waited for the row');
       });
 
       expect(await placing).toEqual({

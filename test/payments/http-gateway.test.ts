@@ -6,7 +6,7 @@ import {
   PaymentRejectedError,
   PaymentTimeoutError,
 } from '../../src/payments/errors.js';
-import { paymentIdempotencyKey } from '../../src/payments/gateway.js';
+import { type PaymentGateway, paymentIdempotencyKey } from '../../src/payments/gateway.js';
 import { createHttpPaymentGateway } from '../../src/payments/http-gateway.js';
 
 /** A provider stand-in whose next answer the test chooses. */
@@ -491,44 +491,32 @@ describe('payment gateway requests and answers on the wire', () => {
 
   test('with less left than the shortest call worth sending, nothing is sent, and the error says what was left', async () => {
     const provider = scriptedProvider();
+    const read = (gateway: PaymentGateway) => gateway.retrieve({ orderId: 'o-1' });
+    const write = (gateway: PaymentGateway) => gateway.authorize(authorizeInput);
     const refusals: unknown[] = [];
-    for (const [timeoutMs, left] of [
-      [15_000, 1_499.5],
-      [300, 1_299],
-      [300, 1_300],
-      [15_000, 900],
+    for (const [timeoutMs, left, call] of [
+      [15_000, 1_499.5, read],
+      [300, 1_299, read],
+      [300, 1_300, read],
+      [15_000, 900, read],
+      // A write names itself too.
+      [15_000, 900, write],
     ] as const) {
       refusals.push(
-        await createHttpPaymentGateway({
-          baseUrl: 'http://provider.test',
-          timeoutMs,
-          deadlineReserveMs: 1_000,
-          timeLeftMs: () => left,
-          fetch: provider.fetch,
-        })
-          .retrieve({ orderId: 'o-1' })
-          .then(
-            () => 'sent',
-            (e: Error) => e.message,
-          ),
-      );
-    }
-
-    // A write names itself too.
-    refusals.push(
-      await createHttpPaymentGateway({
-        baseUrl: 'http://provider.test',
-        timeoutMs: 15_000,
-        deadlineReserveMs: 1_000,
-        timeLeftMs: () => 900,
-        fetch: provider.fetch,
-      })
-        .authorize(authorizeInput)
-        .then(
+        await call(
+          createHttpPaymentGateway({
+            baseUrl: 'http://provider.test',
+            timeoutMs,
+            deadlineReserveMs: 1_000,
+            timeLeftMs: () => left,
+            fetch: provider.fetch,
+          }),
+        ).then(
           () => 'sent',
           (e: Error) => e.message,
         ),
-    );
+      );
+    }
 
     // 499.5 ms for the call is under 500; with a 300 ms client timeout, 299 ms is under 300 but
     // 300 is enough. The last has nothing left at all.
