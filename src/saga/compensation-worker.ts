@@ -77,7 +77,7 @@ export function createCompensationWorker(deps: CompensationWorkerDependencies) {
       orderId: message.orderId,
       compensationId: message.compensationId,
     });
-    // Lambda's SQS event source always sends it (and the local poller does too).
+    // Lambda's SQS event source always sends it.
     const receiveCount = Number(record.attributes.ApproximateReceiveCount);
     const final = receiveCount >= deps.maxReceiveCount;
 
