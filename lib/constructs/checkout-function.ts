@@ -150,8 +150,8 @@ export class CheckoutFunction extends Construct {
         serviceName: props.powertools.serviceName,
         metricsNamespace: props.powertools.metricsNamespace,
         logLevel: props.powertools.logLevel,
-        // Stack traces point at the TypeScript sources instead of the minified bundle.
-        nodeOptions: '--enable-source-maps',
+        // No --enable-source-maps: it reads the whole source map at every cold start. The
+        // functions map their stack traces when one is formatted (src/runtime/stack-traces.ts).
       }),
       // As FUNCTION_BUNDLING says, which every other build of the functions uses too.
       bundling: {

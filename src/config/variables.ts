@@ -62,11 +62,6 @@ export const powertools = group('powertools', 'Powertools logger and metrics, tr
     setBy: 'outside-aws',
     defaultValue: false,
   }),
-  nodeOptions: optionalText({
-    name: 'NODE_OPTIONS',
-    doc: '--enable-source-maps: stack traces point at the TypeScript sources (read by Node).',
-    setBy: 'stack',
-  }),
 });
 
 /** The database pool (`src/roots/database.ts`): RDS Proxy with IAM auth in AWS, else a URL. */

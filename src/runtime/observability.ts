@@ -3,6 +3,10 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 
 import { readGroup } from '../config/declarations.js';
 import { powertools } from '../config/variables.js';
+import { sourceMappedStackTraces } from './stack-traces.js';
+
+// Every function logs through this module: its stack traces point at the sources from here on.
+sourceMappedStackTraces(import.meta.url);
 
 // Read at import: the logger and metrics exist before any handler runs.
 const { serviceName, metricsNamespace } = readGroup(powertools, process.env);

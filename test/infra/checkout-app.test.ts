@@ -297,6 +297,8 @@ describe('functions', () => {
         POWERTOOLS_METRICS_NAMESPACE: 'Checkout',
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
       });
+      // Node's flag would parse the whole source map at every cold start (src/runtime/stack-traces.ts).
+      expect(variables, name).not.toHaveProperty('NODE_OPTIONS');
     }
   });
 

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { functionBuildOptions } from '../../lib/constructs/function-bundling.js';
+
+/**
+ * src/runtime/stack-traces.ts in a function bundled as CDK bundles it (minified, its source map
+ * beside it), loaded by a fresh Node with no flags, as Lambda now starts it.
+ */
+
+const run = promisify(execFile);
+const FIXTURE = path.resolve(import.meta.dirname, '../support/stack-trace-fixture.ts');
+
+describe('stack traces of a bundled function', () => {
+  let dir: string;
+  let bundle: string;
+  let throwLine: number;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'stack-traces-'));
+    await build(
+      functionBuildOptions({
+        entryPoints: [{ in: FIXTURE, out: 'index' }],
+        outdir: dir,
+        outExtension: { '.js': '.mjs' },
+        logLevel: 'error',
+      }),
+    );
+    bundle = path.join(dir, 'index.mjs');
+    throwLine =
+      (await readFile(FIXTURE, 'utf8')).split('\n').findIndex((line) => line.includes('throw new')) + 1;
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** The stack of the fixture's error, in a new process; `afterImport` runs between import and throw. */
+  async function stackOf(afterImport = ''): Promise<string> {
+    const script = `
+      const { fail } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      ${afterImport}
+      try { fail('on purpose'); } catch (error) { process.stdout.write(error.stack); }`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+    });
+    return stdout;
+  }
+
+  test('point at the TypeScript sources, as --enable-source-maps made them', async () => {
+    const stack = await stackOf();
+
+    expect(stack.split('\n')[0]).toBe('Error: failed: on purpose');
+    expect(stack.split('\n')[1]).toMatch(
+      new RegExp(`^ {4}at \\S+ \\(${pathToFileURL(FIXTURE).href}:${throwLine}:\\d+\\)$`),
+    );
+    // The script's own frame is not in the bundle: V8's text, unchanged.
+    expect(stack).toMatch(/\n {4}at file:\/\/\/.*\[eval1\]:\d+:\d+$/);
+  });
+
+  test('the map is read when a stack is first formatted, not when the bundle loads', async () => {
+    const map = `${bundle}.map`;
+    const stack = await stackOf(
+      `(await import('node:fs')).renameSync(${JSON.stringify(map)}, ${JSON.stringify(`${map}.gone`)});`,
+    );
+    await run('mv', [`${map}.gone`, map]);
+
+    // Gone before the first stack: the frame stays in the minified bundle, and nothing throws.
+    expect(stack.split('\n')[1]).toMatch(new RegExp(`\\(${pathToFileURL(bundle).href}:\\d+:\\d+\\)$`));
+    expect(stack).not.toContain(FIXTURE);
+  });
+
+  test('a map that cannot be read leaves the frames as V8 wrote them', async () => {
+    const map = `${bundle}.map`;
+    const original = await readFile(map, 'utf8');
+    await writeFile(map, '{ not json');
+    try {
+      const stack = await stackOf();
+
+      expect(stack.split('\n')[0]).toBe('Error: failed: on purpose');
+      expect(stack.split('\n')[1]).toMatch(new RegExp(`\\(${pathToFileURL(bundle).href}:\\d+:\\d+\\)$`));
+    } finally {
+      await writeFile(map, original);
+    }
+  });
+});
