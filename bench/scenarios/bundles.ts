@@ -92,7 +92,8 @@ export async function lambdaEntries(): Promise<string[]> {
  * Scenario 5: bundles each entry with the functions' esbuild options
  * (lib/constructs/function-bundling.ts: ESM, minified, target node24), once with `@aws-sdk/*`
  * external and once as deployed, and measures the minified sizes and the cold import times in
- * fresh processes. The bundles go under `outDir` inside the repository so that the external SDK
+ * fresh processes, every handler once per round. The processes get no Node flags: the functions
+ * set no `NODE_OPTIONS` (docs/adr/0028). The bundles go under `outDir` inside the repository so that the external SDK
  * resolves from node_modules, as it does from the runtime's own copy in Lambda.
  */
 export async function measureBundles(options: {
@@ -111,28 +112,33 @@ export async function measureBundles(options: {
   const metafile = await bundle(entries, external, { sdkExternal: true });
   await bundle(entries, deployed, { sdkExternal: false });
 
+  // Round robin: each round imports every handler once, both builds in turn, so a stretch of a
+  // slower machine falls on all handlers alike instead of on the one being measured then.
+  const runs = new Map(
+    entries.map((entry) => [entry, { external: [] as number[], deployed: [] as number[] }]),
+  );
+  for (let pass = 1; pass <= importRuns; pass++) {
+    for (const [entry, times] of runs) {
+      times.external.push(await coldImport(outputFile(external, entry)));
+      times.deployed.push(await coldImport(outputFile(deployed, entry)));
+    }
+    progress.tick('cold import rounds', pass, importRuns);
+  }
+
   const bundles: BundleResult[] = [];
-  for (const entry of entries) {
+  for (const [entry, times] of runs) {
     const file = outputFile(external, entry);
     const bytes = (await stat(file)).size;
-    const deployedBytes = (await stat(outputFile(deployed, entry))).size;
-    const runs: number[] = [];
-    const deployedRuns: number[] = [];
-    for (let i = 0; i < importRuns; i++) {
-      runs.push(await coldImport(file));
-      deployedRuns.push(await coldImport(outputFile(deployed, entry)));
-    }
     bundles.push({
       entry,
       bytes,
       overLimit: bytes > BUNDLE_LIMIT_BYTES,
-      deployedBytes,
-      coldImportMs: round(median(runs)),
-      coldImportRunsMs: runs.map((ms) => round(ms)),
-      deployedColdImportMs: round(median(deployedRuns)),
+      deployedBytes: (await stat(outputFile(deployed, entry))).size,
+      coldImportMs: round(median(times.external)),
+      coldImportRunsMs: times.external.map((ms) => round(ms)),
+      deployedColdImportMs: round(median(times.deployed)),
       largestInputs: largestInputs(metafile, file),
     });
-    progress.tick('cold imports', bundles.length, entries.length);
   }
   return {
     limitBytes: BUNDLE_LIMIT_BYTES,
