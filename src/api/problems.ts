@@ -176,6 +176,9 @@ export function problemFromError(error: unknown): ClassifiedError {
     case 'IdempotencyPersistenceLayerError':
     case 'IdempotencyInconsistentStateError':
     case 'IdempotencyPersistenceConsistencyError':
+    // The key's record went between the write it refused and the read of it (its first attempt
+    // failed and gave it up): the key is free again, so the request is retried, not failed.
+    case 'IdempotencyItemNotFoundError':
       return { response: generic('SERVICE_UNAVAILABLE'), serverFault: true };
   }
   if (error instanceof OnHandBelowReservedError) {

@@ -1,6 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { IdempotencyKeyError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createCheckoutHandler } from '../../lambdas/api/checkout.js';
 import {
@@ -115,16 +120,17 @@ describe('POST /v1/checkout', () => {
    * the sha256 of the key members (`[customerId, idempotencyKey]`).
    */
   async function recordOf(customerId: string, key: string) {
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { id: { S: recordIdOf(customerId, key) } } }),
+    );
+    return Item;
+  }
+
+  function recordIdOf(customerId: string, key: string): string {
     const hash = createHash('sha256')
       .update(JSON.stringify([customerId, key]))
       .digest('base64');
-    const { Item } = await client.send(
-      new GetItemCommand({
-        TableName: TABLE,
-        Key: { id: { S: `${CHECKOUT_IDEMPOTENCY_KEY_PREFIX}#${hash}` } },
-      }),
-    );
-    return Item;
+    return `${CHECKOUT_IDEMPOTENCY_KEY_PREFIX}#${hash}`;
   }
 
   beforeAll(async () => {
@@ -418,6 +424,49 @@ describe('POST /v1/checkout', () => {
       const lockEnds = Number(lock?.in_progress_expiration?.N);
       expect(lockEnds).toBeGreaterThanOrEqual(before + 10_000 - 1_000);
       expect(lockEnds).toBeLessThanOrEqual(Date.now() + 10_000);
+    });
+
+    test('a copy whose key record goes before it reads it (its first attempt gave up meanwhile): 503 with Retry-After, and the retry answers', async () => {
+      const customerId = customer();
+      const key = randomUUID();
+      const heldSaga = new RecordingSagaStarter();
+      let release: () => void = () => {};
+      heldSaga.gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      // DynamoDB hands the record back with the refused write; the stand-in does not, so Powertools
+      // reads it, and here the first attempt's record is deleted (as its failure deletes it) just
+      // before that read.
+      const copyClient = createLocalDynamoDbClient(dynamo.endpoint);
+      copyClient.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'GetItemCommand') {
+            await client.send(
+              new DeleteItemCommand({ TableName: TABLE, Key: { id: { S: recordIdOf(customerId, key) } } }),
+            );
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'firstAttemptGivesUpItsRecord' },
+      );
+
+      const first = checkout({ customerId, key }, handlerWith({ sagaStarter: heldSaga }));
+      await vi.waitFor(() => expect(heldSaga.starts).toHaveLength(1));
+      const copy = await checkout(
+        { customerId, key },
+        handlerWith({ idempotency: createCheckoutIdempotency({ client: copyClient, tableName: TABLE }) }),
+      );
+      release();
+      await first;
+      copyClient.destroy();
+      const retry = await checkout({ customerId, key });
+
+      expect(copy.statusCode).toBe(503);
+      expect(copy.headers['Retry-After']).toBe('2');
+      expect(copy.json).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      expect(retry.statusCode).toBe(202);
+      expect(retry.json).toMatchObject({ orderId: orderIdFor(customerId, key) });
+      expect(await ordersOf(customerId)).toBe(1);
     });
 
     test('records are kept for 24 hours, under a key scoped to the customer', async () => {
