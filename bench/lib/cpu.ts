@@ -36,6 +36,12 @@ interface Snapshot {
   readonly machineBusy: number;
 }
 
+/**
+ * What /proc calls a Node process: its main thread's name, `node` until Node 22 and `MainThread`
+ * since Node 24 names its threads.
+ */
+const NODE_PROCESS_NAMES = new Set(['node', 'MainThread']);
+
 /** Kernel clock ticks per second for /proc times; 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
@@ -112,7 +118,7 @@ async function snapshot({ pid: stackPid, postgresPid }: MeteredProcesses): Promi
     tree.set(pid, {
       role: info.name.startsWith('postgres')
         ? 'postgres'
-        : info.name === 'node' && info.ppid === stackPid
+        : NODE_PROCESS_NAMES.has(info.name) && info.ppid === stackPid
           ? 'functions'
           : 'otherChildren',
       seconds: info.seconds,
