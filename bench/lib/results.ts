@@ -151,7 +151,9 @@ export function evaluateTargets(
     },
     {
       target: `cold import <= ${bundles.coldImportLimitMs} ms for every handler (as deployed)`,
-      measured: `slowest ${Math.max(...bundles.bundles.map((b) => b.deployedColdImportMs))} ms as deployed, ${Math.max(...bundles.bundles.map((b) => b.coldImportMs))} ms with the SDK from node_modules`,
+      measured:
+        `slowest ${Math.max(...bundles.bundles.map((b) => b.deployedColdImportMs))} ms as deployed, ${Math.max(...bundles.bundles.map((b) => b.coldImportMs))} ms with the SDK from node_modules; ` +
+        `reference of the same rounds (their Node built-ins alone) ${bundles.referenceImportMs} ms`,
       met: bundles.bundles.every((b) => b.deployedColdImportMs <= bundles.coldImportLimitMs),
     },
     {

@@ -130,6 +130,7 @@ export function summaryMarkdown(results: BenchResults): string {
     '## 5. Lambda bundles',
     '',
     `esbuild, ESM, minified, platform node, target node24, \`@aws-sdk/*\` external; cold import = median of ${bundles.importRuns} fresh processes (process start-up excluded), every handler once per round. ` +
+      `Reference of the same rounds: ${bundles.referenceImportMs} ms to import the ${bundles.referenceModules.length} Node built-ins the bundles import, and nothing else. ` +
       `"as deployed" is the same entry bundled as lib/constructs/function-bundling.ts configures the functions (SDK bundled, docs/adr/0015).`,
     '',
     `| entry | minified | over ${kib(bundles.limitBytes)} | as deployed | cold import (ms) | as deployed (ms) | largest parts |`,

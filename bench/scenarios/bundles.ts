@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -66,6 +67,13 @@ export interface BundlesResult {
   readonly deployedLimitBytes: number;
   readonly coldImportLimitMs: number;
   readonly importRuns: number;
+  /**
+   * The reference of the same rounds: a module importing only the Node built-ins the deployed
+   * bundles import, timed like a handler (median). What the machine's speed makes of the part of
+   * an import no bundle can shed.
+   */
+  readonly referenceImportMs: number;
+  readonly referenceModules: string[];
   readonly bundles: BundleResult[];
   readonly overLimit: string[];
   readonly deployedOverLimit: string[];
@@ -110,14 +118,19 @@ export async function measureBundles(options: {
   const external = path.join(outDir, 'sdk-external');
   const deployed = path.join(outDir, 'sdk-bundled');
   const metafile = await bundle(entries, external, { sdkExternal: true });
-  await bundle(entries, deployed, { sdkExternal: false });
+  const deployedMetafile = await bundle(entries, deployed, { sdkExternal: false });
+  const referenceModules = builtinImports(deployedMetafile);
+  const reference = path.join(outDir, 'reference.mjs');
+  await writeFile(reference, referenceModules.map((name) => `import ${JSON.stringify(name)};\n`).join(''));
 
   // Round robin: each round imports every handler once, both builds in turn, so a stretch of a
   // slower machine falls on all handlers alike instead of on the one being measured then.
   const runs = new Map(
     entries.map((entry) => [entry, { external: [] as number[], deployed: [] as number[] }]),
   );
+  const referenceRuns: number[] = [];
   for (let pass = 1; pass <= importRuns; pass++) {
+    referenceRuns.push(await coldImport(reference));
     for (const [entry, times] of runs) {
       times.external.push(await coldImport(outputFile(external, entry)));
       times.deployed.push(await coldImport(outputFile(deployed, entry)));
@@ -145,6 +158,8 @@ export async function measureBundles(options: {
     deployedLimitBytes: DEPLOYED_LIMIT_BYTES,
     coldImportLimitMs: COLD_IMPORT_LIMIT_MS,
     importRuns,
+    referenceImportMs: round(median(referenceRuns)),
+    referenceModules,
     bundles,
     overLimit: bundles.filter((b) => b.overLimit).map((b) => b.entry),
     deployedOverLimit: bundles.filter((b) => b.deployedBytes > DEPLOYED_LIMIT_BYTES).map((b) => b.entry),
@@ -167,6 +182,14 @@ async function bundle(
     }),
   );
   return result.metafile;
+}
+
+/** The Node built-ins any of the outputs imports (esbuild leaves them external), sorted. */
+function builtinImports(metafile: Metafile): string[] {
+  const modules = new Set<string>();
+  for (const output of Object.values(metafile.outputs))
+    for (const { path: name, external } of output.imports) if (external && isBuiltin(name)) modules.add(name);
+  return [...modules].sort();
 }
 
 /** Bytes in one output by origin: `zod`, `@aws-lambda-powertools/logger`, `src/api`, ... */
