@@ -4,44 +4,45 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Stack traces of a bundled function that point at the TypeScript sources, as
- * `--enable-source-maps` makes them, with the source map read the first time a stack is formatted
- * instead of when the bundle loads: Node's flag parses the whole map at every cold start, about
- * 10 ms of INIT for the checkout function, paid even by containers that never format a stack
+ * `--enable-source-maps` makes them, with each source map read the first time a stack needs it
+ * instead of when its bundle loads: Node's flag reads the whole map at every cold start, about
+ * 11 ms of INIT for the checkout function, paid even by containers that never format a stack
  * (docs/adr/0028-source-maps-read-when-a-stack-is-formatted.md).
  *
  * `moduleUrl` is the calling module's `import.meta.url`: in a Lambda bundle, the bundle itself,
  * with its map beside it (`index.mjs.map`). Anywhere without that file (the sources run by tsx or
- * the test runner) this does nothing. Frames of other files keep V8's own text; a frame the map
- * has no entry for, or a map that cannot be read, leaves the frame as V8 wrote it.
+ * the test runner) this does nothing. Once installed, a frame of any file with a map beside it is
+ * mapped, as the flag maps them; every other frame, a frame the map has no entry for, and one
+ * whose map cannot be read keep V8's own text.
  */
 export function sourceMappedStackTraces(moduleUrl: string): void {
-  if (!moduleUrl.startsWith('file:')) return;
-  const mapFile = `${fileURLToPath(moduleUrl)}.map`;
-  if (!existsSync(mapFile)) return;
+  if (!moduleUrl.startsWith('file:') || !existsSync(`${fileURLToPath(moduleUrl)}.map`)) return;
 
-  let map: SourceMap | null | undefined;
-  const sourceMap = (): SourceMap | null => {
+  const maps = new Map<string, SourceMap | null>();
+  const sourceMapOf = (fileUrl: string): SourceMap | null => {
+    let map = maps.get(fileUrl);
     if (map === undefined) {
       try {
-        map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')));
+        const mapFile = `${fileURLToPath(fileUrl)}.map`;
+        map = existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null;
       } catch {
         map = null;
       }
+      maps.set(fileUrl, map);
     }
     return map;
   };
-  const mapUrl = `${moduleUrl}.map`;
 
   const frame = (site: NodeJS.CallSite): string => {
     const text = String(site);
     const file = site.getFileName();
     const line = site.getLineNumber();
     const column = site.getColumnNumber();
-    if (file !== moduleUrl || line === null || column === null) return text;
+    if (!file?.startsWith('file:') || line === null || column === null) return text;
     try {
-      const entry = sourceMap()?.findEntry(line - 1, column - 1);
+      const entry = sourceMapOf(file)?.findEntry(line - 1, column - 1);
       if (!entry || !('originalSource' in entry)) return text;
-      const source = new URL(entry.originalSource, mapUrl).href;
+      const source = new URL(entry.originalSource, `${file}.map`).href;
       return text.replace(
         `${file}:${line}:${column}`,
         `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`,

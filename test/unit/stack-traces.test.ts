@@ -15,17 +15,22 @@ import { functionBuildOptions } from '../../lib/constructs/function-bundling.js'
 
 const run = promisify(execFile);
 const FIXTURE = path.resolve(import.meta.dirname, '../support/stack-trace-fixture.ts');
+const CALLER = path.resolve(import.meta.dirname, '../support/stack-trace-caller.ts');
 
 describe('stack traces of a bundled function', () => {
   let dir: string;
   let bundle: string;
   let throwLine: number;
+  let callLine: number;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'stack-traces-'));
     await build(
       functionBuildOptions({
-        entryPoints: [{ in: FIXTURE, out: 'index' }],
+        entryPoints: [
+          { in: FIXTURE, out: 'index' },
+          { in: CALLER, out: 'caller' },
+        ],
         outdir: dir,
         outExtension: { '.js': '.mjs' },
         logLevel: 'error',
@@ -34,6 +39,8 @@ describe('stack traces of a bundled function', () => {
     bundle = path.join(dir, 'index.mjs');
     throwLine =
       (await readFile(FIXTURE, 'utf8')).split('\n').findIndex((line) => line.includes('throw new')) + 1;
+    callLine =
+      (await readFile(CALLER, 'utf8')).split('\n').findIndex((line) => line.includes('return fail()')) + 1;
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -41,8 +48,9 @@ describe('stack traces of a bundled function', () => {
   async function stackOf(afterImport = ''): Promise<string> {
     const script = `
       const { fail } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      const { callThrough } = await import(${JSON.stringify(pathToFileURL(path.join(dir, 'caller.mjs')).href)});
       ${afterImport}
-      try { fail('on purpose'); } catch (error) { process.stdout.write(error.stack); }`;
+      try { callThrough(() => fail('on purpose')); } catch (error) { process.stdout.write(error.stack); }`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'ERROR' },
     });
@@ -56,7 +64,9 @@ describe('stack traces of a bundled function', () => {
     expect(stack.split('\n')[1]).toMatch(
       new RegExp(`^ {4}at \\S+ \\(${pathToFileURL(FIXTURE).href}:${throwLine}:\\d+\\)$`),
     );
-    // The script's own frame is not in the bundle: V8's text, unchanged.
+    // Another bundle loaded in the process, with its map beside it, is mapped too.
+    expect(stack).toContain(`${pathToFileURL(CALLER).href}:${callLine}:`);
+    // The script's own frame has no map: V8's text, unchanged.
     expect(stack).toMatch(/\n {4}at file:\/\/\/.*\[eval1\]:\d+:\d+$/);
   });
 
