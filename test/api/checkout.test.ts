@@ -354,10 +354,7 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const key = randomUUID();
       const slowSaga = new RecordingSagaStarter();
-      let release: () => void = () => {};
-      slowSaga.gate = new Promise((resolve) => {
-        release = resolve;
-      });
+      const release = slowSaga.hold();
       const slow = handlerWith({ sagaStarter: slowSaga });
       setTimeout(() => release(), 300);
 
@@ -385,10 +382,7 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const key = randomUUID();
       const heldSaga = new RecordingSagaStarter();
-      let release: () => void = () => {};
-      heldSaga.gate = new Promise((resolve) => {
-        release = resolve;
-      });
+      const release = heldSaga.hold();
       const held = handlerWith({ sagaStarter: heldSaga });
 
       const first = checkout({ customerId, key }, held);
@@ -407,10 +401,7 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const key = randomUUID();
       const heldSaga = new RecordingSagaStarter();
-      let release: () => void = () => {};
-      heldSaga.gate = new Promise((resolve) => {
-        release = resolve;
-      });
+      const release = heldSaga.hold();
       const before = Date.now();
 
       // The shared invoke gives every invocation 10 s.
@@ -430,10 +421,7 @@ describe('POST /v1/checkout', () => {
       const customerId = customer();
       const key = randomUUID();
       const heldSaga = new RecordingSagaStarter();
-      let release: () => void = () => {};
-      heldSaga.gate = new Promise((resolve) => {
-        release = resolve;
-      });
+      const release = heldSaga.hold();
       // DynamoDB hands the record back with the refused write; the stand-in does not, so Powertools
       // reads it, and here the first attempt's record is deleted (as its failure deletes it) just
       // before that read.

@@ -14,6 +14,15 @@ export class RecordingSagaStarter implements SagaStarter {
   /** Resolved before a start returns; tests hold it to keep a request in flight. */
   gate: Promise<void> = Promise.resolve();
 
+  /** Holds every start from now on, until the returned function releases them. */
+  hold(): () => void {
+    let release: () => void = () => {};
+    this.gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    return release;
+  }
+
   async start(input: SagaInput): Promise<{ alreadyStarted: boolean }> {
     this.starts.push(input);
     await this.gate;
