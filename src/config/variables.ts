@@ -31,7 +31,7 @@ export const lambda = group('lambda', 'Set by the Lambda runtime in every functi
 });
 
 /** Logging, metrics and tracing (Powertools reads some of these itself), and Node. */
-export const powertools = group('powertools', 'Powertools logger and metrics, tracing; Node options.', {
+export const powertools = group('powertools', 'Powertools logger and metrics, tracing.', {
   serviceName: text({
     name: 'POWERTOOLS_SERVICE_NAME',
     doc: 'The service name on every log line, metric and trace.',
