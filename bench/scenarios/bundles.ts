@@ -101,8 +101,9 @@ export async function lambdaEntries(): Promise<string[]> {
  * (lib/constructs/function-bundling.ts: ESM, minified, target node24), once with `@aws-sdk/*`
  * external and once as deployed, and measures the minified sizes and the cold import times in
  * fresh processes, every handler once per round. The processes get no Node flags: the functions
- * set no `NODE_OPTIONS` (docs/adr/0028). The bundles go under `outDir` inside the repository so that the external SDK
- * resolves from node_modules, as it does from the runtime's own copy in Lambda.
+ * set no `NODE_OPTIONS` (docs/adr/0028). The bundles go under `outDir` inside the repository so
+ * that the external SDK resolves from node_modules, as it does from the runtime's own copy in
+ * Lambda.
  */
 export async function measureBundles(options: {
   readonly outDir: string;

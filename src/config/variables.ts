@@ -30,7 +30,7 @@ export const lambda = group('lambda', 'Set by the Lambda runtime in every functi
   }),
 });
 
-/** Logging, metrics and tracing (Powertools reads some of these itself), and Node. */
+/** Logging, metrics and tracing (Powertools reads some of these itself). */
 export const powertools = group('powertools', 'Powertools logger and metrics, tracing.', {
   serviceName: text({
     name: 'POWERTOOLS_SERVICE_NAME',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,12 +37,15 @@ describe('stack traces of a bundled function', () => {
       }),
     );
     bundle = path.join(dir, 'index.mjs');
-    throwLine =
-      (await readFile(FIXTURE, 'utf8')).split('\n').findIndex((line) => line.includes('throw new')) + 1;
-    callLine =
-      (await readFile(CALLER, 'utf8')).split('\n').findIndex((line) => line.includes('return fail()')) + 1;
+    throwLine = await lineOf(FIXTURE, 'throw new');
+    callLine = await lineOf(CALLER, 'return fail()');
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** The 1-based number of the first line of `file` that contains `text`. */
+  async function lineOf(file: string, text: string): Promise<number> {
+    return (await readFile(file, 'utf8')).split('\n').findIndex((line) => line.includes(text)) + 1;
+  }
 
   /** The stack of the fixture's error, in a new process; `afterImport` runs between import and throw. */
   async function stackOf(afterImport = ''): Promise<string> {
@@ -72,10 +75,14 @@ describe('stack traces of a bundled function', () => {
 
   test('the map is read when a stack is first formatted, not when the bundle loads', async () => {
     const map = `${bundle}.map`;
-    const stack = await stackOf(
-      `(await import('node:fs')).renameSync(${JSON.stringify(map)}, ${JSON.stringify(`${map}.gone`)});`,
-    );
-    await run('mv', [`${map}.gone`, map]);
+    let stack: string;
+    try {
+      stack = await stackOf(
+        `(await import('node:fs')).renameSync(${JSON.stringify(map)}, ${JSON.stringify(`${map}.gone`)});`,
+      );
+    } finally {
+      await rename(`${map}.gone`, map);
+    }
 
     // Gone before the first stack: the frame stays in the minified bundle, and nothing throws.
     expect(stack.split('\n')[1]).toMatch(new RegExp(`\\(${pathToFileURL(bundle).href}:\\d+:\\d+\\)$`));
