@@ -41,6 +41,11 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     /** Through PgBouncer in transaction mode, as the functions reach the database through RDS Proxy in AWS. */
     pooler: { type: 'boolean', default: false },
+    /**
+     * PgBouncer's server connections (`--pooler` implied; default its 20, of which the stack uses
+     * about ten): fewer backends, each given a statement more often, as RDS Proxy's pool under load.
+     */
+    'pooler-connections': { type: 'string' },
     /** PostgreSQL on a core of its own, the stack and the bench on the others (bench/lib/pinning.ts). */
     pin: { type: 'boolean', default: false },
     /**
@@ -56,6 +61,13 @@ const { values } = parseArgs({
 });
 const checkouts = Number(values.checkouts);
 const containers = values.containers === undefined ? undefined : Number(values.containers);
+const poolerConnections =
+  values['pooler-connections'] === undefined ? undefined : Number(values['pooler-connections']);
+if (poolerConnections !== undefined && !(Number.isInteger(poolerConnections) && poolerConnections > 0)) {
+  console.error(`--pooler-connections must be a positive integer, got "${values['pooler-connections']}"`);
+  process.exit(2);
+}
+const pooler = values.pooler || poolerConnections !== undefined;
 const outDir = path.resolve(values.out ?? path.join(import.meta.dirname, 'results'));
 await mkdir(outDir, { recursive: true });
 const progress = createProgress();
@@ -67,7 +79,8 @@ const target = await openTarget(
     ...(values.target ? { target: values.target } : {}),
     ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
-    pooler: values.pooler,
+    pooler,
+    ...(poolerConnections ? { poolerConnections } : {}),
     ...(containers ? { maxContainers: containers } : {}),
   },
   progress.step,
@@ -138,7 +151,7 @@ try {
     finishedAt: new Date().toISOString(),
     cost,
     ...(pinned ? { pinned } : {}),
-    ...(values.pooler ? { pooler: true } : {}),
+    ...(pooler ? { pooler: poolerConnections ? { serverConnections: poolerConnections } : true } : {}),
     ...(containers ? { containersPerFunction: containers } : {}),
     ...(warmUpProcesses ? { warmUp: { checkouts: WARM_UP_CHECKOUTS, processes: warmUpProcesses } } : {}),
     protocol,

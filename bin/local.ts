@@ -66,6 +66,7 @@ const config: LocalStackConfig = {
   maxContainersPerFunction: count('LOCAL_LAMBDA_MAX_CONTAINERS', 8),
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
+  pgBouncerServerConnections: count('LOCAL_PGBOUNCER_SERVER_CONNECTIONS', 20),
   recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),
   // AWS's StartExecution quota in the large regions: 300 a second into a bucket of 1,300.
   stepFunctionsStartQuota: {

@@ -96,6 +96,12 @@ export interface LocalStackConfig {
   /** Put PgBouncer (transaction mode, the RDS Proxy stand-in) between the handlers and PostgreSQL. */
   readonly pgBouncer: boolean;
   /**
+   * Server connections PgBouncer keeps to PostgreSQL when `pgBouncer` is on
+   * (`LOCAL_PGBOUNCER_SERVER_CONNECTIONS`): fewer backends, each given statements more often, as
+   * RDS Proxy's pool is under load. @default 20
+   */
+  readonly pgBouncerServerConnections?: number;
+  /**
    * Share (0..1) of successful provider side effects whose database record is made to fail
    * (`LOCAL_FAULT_RECORD_FAILURE_RATE`, for chaos runs; each injection is logged to
    * `injected-faults.jsonl` in the data folder).
@@ -332,6 +338,7 @@ async function startPgBouncerIfAsked({ config, progress, stops }: StartContext, 
     serverUrl: applicationUrl,
     port: await findFreePort(),
     workDir: path.join(config.dataDir, 'pgbouncer'),
+    ...(config.pgBouncerServerConnections ? { poolSize: config.pgBouncerServerConnections } : {}),
   });
   stops.push('PgBouncer', () => bouncer.stop());
   return bouncer.url;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Sql } from 'postgres';
+import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import { round } from './stats.js';
 
 /**
@@ -106,6 +107,24 @@ export function processKind(cmdline: string): string {
 }
 
 /**
+ * The group a process's CPU is reported under: its kind, or for a client backend its
+ * `application_name` and, unless it is the application role, its role. Through PgBouncer the
+ * functions' server connections carry postgres.js's default name, as does the stack's own
+ * administrative connection; the application role's must not be counted with it.
+ */
+export function processGroupLabel(process: {
+  readonly kind: string;
+  readonly applicationName?: string;
+  readonly role?: string;
+}): string {
+  if (process.kind !== 'client backend') return process.kind;
+  const name = process.applicationName ?? '(ended before it was seen in pg_stat_activity)';
+  return process.role && process.role !== APPLICATION_ROLE
+    ? `backend ${name} (${process.role})`
+    : `backend ${name}`;
+}
+
+/**
  * Starts following the postmaster's children. `exclude` names the application names whose
  * backends are left out of the total (the bench's own connections).
  */
@@ -187,10 +206,7 @@ export async function startPostgresProcessMeter(options: {
           excludedNs += spent;
           continue;
         }
-        const label =
-          entry.kind === 'client backend'
-            ? `backend ${entry.applicationName ?? '(ended before it was seen in pg_stat_activity)'}`
-            : entry.kind;
+        const label = processGroupLabel(entry);
         const group: Group = groups.get(label) ?? {
           label,
           kind: entry.kind,

@@ -53,6 +53,8 @@ export interface TargetFlags {
    * connections as RDS Proxy does in AWS.
    */
   readonly pooler?: boolean;
+  /** PgBouncer's server connections when `pooler` is on (`LOCAL_PGBOUNCER_SERVER_CONNECTIONS`). */
+  readonly poolerConnections?: number;
   /** Containers each function may run at once on the bench's own stack (`LOCAL_LAMBDA_MAX_CONTAINERS`). */
   readonly maxContainers?: number;
 }
@@ -88,6 +90,9 @@ export async function openTarget(flags: TargetFlags, log: (line: string) => void
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     ...(flags.pooler ? { LOCAL_PGBOUNCER: 'true' } : {}),
+    ...(flags.pooler && flags.poolerConnections
+      ? { LOCAL_PGBOUNCER_SERVER_CONNECTIONS: String(flags.poolerConnections) }
+      : {}),
     ...(flags.maxContainers ? { LOCAL_LAMBDA_MAX_CONTAINERS: String(flags.maxContainers) } : {}),
   };
   let stopping = false;

@@ -11,7 +11,7 @@ import {
 } from '../../bench/lib/capacity.js';
 import { loadPrices } from '../../bench/lib/cost.js';
 import { componentOf, postgresCpuPerCheckout } from '../../bench/lib/database-cost.js';
-import { processKind } from '../../bench/lib/postgres-processes.js';
+import { processGroupLabel, processKind } from '../../bench/lib/postgres-processes.js';
 import type { CostResult } from '../../bench/scenarios/cost.js';
 
 const inputs = JSON.parse(
@@ -150,5 +150,34 @@ describe('statements by component', () => {
     ['postgres: checkout_app postgres 127.0.0.1(51234) idle', 'client backend'],
   ])('a PostgreSQL process titled %j is a %s', (title, kind) => {
     expect(processKind(title)).toBe(kind);
+  });
+});
+
+describe('PostgreSQL processes by group', () => {
+  test("PgBouncer's server connections are not counted with the stack's own connection of the same name", () => {
+    const pooled = processGroupLabel({
+      kind: 'client backend',
+      applicationName: 'postgres.js',
+      role: 'checkout_app',
+    });
+    const admin = processGroupLabel({
+      kind: 'client backend',
+      applicationName: 'postgres.js',
+      role: 'postgres',
+    });
+
+    expect(pooled).toBe('backend postgres.js');
+    expect(admin).toBe('backend postgres.js (postgres)');
+  });
+
+  test('a function backend is its name; a background process its kind', () => {
+    expect(
+      processGroupLabel({
+        kind: 'client backend',
+        applicationName: 'checkout-placeOrder',
+        role: 'checkout_app',
+      }),
+    ).toBe('backend checkout-placeOrder');
+    expect(processGroupLabel({ kind: 'walwriter' })).toBe('walwriter');
   });
 });
