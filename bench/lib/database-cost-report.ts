@@ -65,8 +65,9 @@ export function decompositionLines(
     if (backends > 0 && statements > 0)
       lines.push(
         `- Pace: the application role's ${backends} backends ran a top-level statement every ` +
-          `${round((backends * processes.windowSeconds * 1000) / statements, 0)} ms each on average; a backend ` +
-          'that waits between statements runs each on cold caches (`bench/connection-spread.ts --pauses`).',
+          `${round((backends * processes.windowSeconds * 1000) / statements, 0)} ms each on average. Fewer, ` +
+          'busier backends gain little: a statement that does not follow another on its core runs on cold caches ' +
+          '(`bench/connection-spread.ts --pauses`, docs/capacity.md).',
       );
   }
   if (extras.warmUp) {

@@ -103,6 +103,9 @@ export function limitRatios(
   };
 }
 
+/** `place_order`'s backend CPU per checkout (docs/capacity.md's targets; 0.7 ms before them). */
+const PLACE_ORDER_LIMIT_MS = 0.5;
+
 /** The issue's targets, each with what was measured. Missing one does not fail the run; a violation does. */
 export function evaluateTargets(
   scenarios: BenchResults['scenarios'],
@@ -157,12 +160,12 @@ export function evaluateTargets(
       met: bundles.bundles.every((b) => b.deployedColdImportMs <= bundles.coldImportLimitMs),
     },
     {
-      target: 'place_order <= 0.7 ms of PostgreSQL CPU per checkout (spread rows)',
+      target: `place_order <= ${PLACE_ORDER_LIMIT_MS} ms of PostgreSQL CPU per checkout (spread rows)`,
       measured:
         checkoutCpu === undefined
           ? 'not measured'
           : `${checkoutCpu} ms in the loop's backends (${postgresCpu ?? '-'} ms for all of PostgreSQL, with the outbox relay and pollers)`,
-      met: checkoutCpu !== undefined && checkoutCpu <= 0.7,
+      met: checkoutCpu !== undefined && checkoutCpu <= PLACE_ORDER_LIMIT_MS,
     },
     {
       target: 'a happy card checkout: <= 5 state transitions and <= 3 saga task invocations',
