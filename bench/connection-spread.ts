@@ -1,5 +1,6 @@
 /**
- * `npx tsx bench/connection-spread.ts [--blocks 6] [--per-block 200] [--connections 8]`: the
+ * `npx tsx bench/connection-spread.ts [--blocks 6] [--per-block 200] [--connections 8]
+ * [--pauses 2,20] [--clients 4]`: the
  * database's side of a happy card checkout (its five statements) on one connection against the
  * same statements spread as the stack spreads them: the API's statement on one pool, the
  * authorization's two on another, the capture's two on a third, each pool of `--connections`
@@ -7,7 +8,9 @@
  * an eighth of its function's statements and waits between them. Blocks interleaved, every
  * backend's CPU from the scheduler, on a server of its own with nothing else running on it.
  * It separates what spreading the work over many backends costs from what sharing the machine
- * with the stack costs (docs/capacity.md, "Where PostgreSQL's CPU goes").
+ * with the stack costs (docs/capacity.md, "The database's cost per checkout"); `--clients` adds
+ * PostgreSQL kept busy by several clients at once, the nearest this machine gets to a production
+ * database under load.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -36,11 +39,22 @@ const { values } = parseArgs({
      * other processes run, so this prices a backend's caches going cold apart from the stack.
      */
     pauses: { type: 'string' },
+    /**
+     * Clients running checkouts at once, each on its own connection of each pool (`--clients 4`), a
+     * variant of its own: PostgreSQL kept busy by the checkouts alone, as a production database
+     * under load is, where statements follow statements on every core and commits share a flush.
+     */
+    clients: { type: 'string' },
   },
 });
 const blocks = Number(values.blocks);
 const perBlock = Number(values['per-block']);
 const spread = Number(values.connections);
+const clients = values.clients === undefined ? 0 : Number(values.clients);
+if (values.clients !== undefined && !(Number.isInteger(clients) && clients > 1 && clients <= spread)) {
+  console.error(`--clients must be an integer from 2 to --connections (${spread}), got "${values.clients}"`);
+  process.exit(2);
+}
 
 interface Backend {
   readonly sql: Sql;
@@ -123,7 +137,28 @@ try {
         ),
       cpu: [] as number[],
     },
+    ...(clients > 0
+      ? [
+          {
+            name: `${clients} clients at once, each on its own connection of each pool`,
+            // One call runs a checkout on each client's connections at once: `clients` checkouts.
+            run: () =>
+              Promise.all(
+                Array.from({ length: clients }, (_, client) =>
+                  checkout(
+                    pools[0]?.[client] as Backend,
+                    pools[1]?.[client] as Backend,
+                    pools[2]?.[client] as Backend,
+                  ),
+                ),
+              ).then(() => undefined),
+            checkoutsPerRun: clients,
+            cpu: [] as number[],
+          },
+        ]
+      : []),
   ];
+  const checkoutsPer = (variant: { checkoutsPerRun?: number }) => variant.checkoutsPerRun ?? 1;
   const total = async () => {
     let ns = 0;
     for (const backend of backends) ns += await processCpuNs(backend.pid);
@@ -136,8 +171,9 @@ try {
     const order = block % 2 === 0 ? variants : [...variants].reverse();
     for (const variant of order) {
       const before = await total();
-      for (let i = 0; i < perBlock; i++) await variant.run(i);
-      variant.cpu.push(((await total()) - before) / 1e6 / perBlock);
+      const runs = Math.ceil(perBlock / checkoutsPer(variant));
+      for (let i = 0; i < runs; i++) await variant.run(i);
+      variant.cpu.push(((await total()) - before) / 1e6 / (runs * checkoutsPer(variant)));
     }
   }
   load.push(loadavg()[0] ?? 0);

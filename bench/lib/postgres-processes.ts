@@ -4,7 +4,7 @@ import { APPLICATION_ROLE } from '../../src/db/roles.js';
 import { round } from './stats.js';
 
 /**
- * Where PostgreSQL's CPU goes, by process (docs/capacity.md, "Where PostgreSQL's CPU goes"): every
+ * Where PostgreSQL's CPU goes, by process (docs/capacity.md, "The database's cost per checkout"): every
  * child of the postmaster followed through a measured window, its CPU from the scheduler
  * (`/proc/<pid>/schedstat`, nanoseconds on the CPU, not the 10 ms ticks of `/proc/<pid>/stat`),
  * its kind from its process title (client backend, autovacuum worker, WAL writer, checkpointer,

@@ -10,7 +10,7 @@ import { median, round } from '../lib/stats.js';
 
 /**
  * The pieces of PostgreSQL's cost per checkout that the stack's window cannot separate by itself
- * (docs/capacity.md, "Where PostgreSQL's CPU goes"), each measured on one connection of the bench
+ * (docs/capacity.md, "The database's cost per checkout"), each measured on one connection of the bench
  * with the backend's CPU from the scheduler:
  *
  * - **protocol**: postgres.js with `prepare: false` sends a statement with parameters as
