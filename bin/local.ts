@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_POOL_SIZE } from '../local/pgbouncer.js';
 import { type LocalStackConfig, LocalStackConfigError, startLocalStack } from '../local/stack.js';
 import { walkthrough } from '../local/walkthrough.js';
 
@@ -66,7 +67,7 @@ const config: LocalStackConfig = {
   maxContainersPerFunction: count('LOCAL_LAMBDA_MAX_CONTAINERS', 8),
   compensationRetrySeconds: Number(process.env.LOCAL_COMPENSATION_RETRY_SECONDS ?? 3),
   pgBouncer: process.env.LOCAL_PGBOUNCER === 'true',
-  pgBouncerServerConnections: count('LOCAL_PGBOUNCER_SERVER_CONNECTIONS', 20),
+  pgBouncerServerConnections: count('LOCAL_PGBOUNCER_SERVER_CONNECTIONS', DEFAULT_POOL_SIZE),
   recordFailureRate: share('LOCAL_FAULT_RECORD_FAILURE_RATE'),
   // AWS's StartExecution quota in the large regions: 300 a second into a bucket of 1,300.
   stepFunctionsStartQuota: {

@@ -17,9 +17,12 @@ export interface StartPgBouncerOptions {
   readonly port: number;
   /** Folder for the generated configuration. */
   readonly workDir: string;
-  /** @default 20 */
+  /** Server connections per database and user. @default {@link DEFAULT_POOL_SIZE} */
   readonly poolSize?: number;
 }
+
+/** PgBouncer's server connections per database and user unless asked for fewer or more. */
+export const DEFAULT_POOL_SIZE = 20;
 
 const CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];
 
@@ -65,7 +68,7 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Lo
       `auth_file = ${userlist}`,
       'pool_mode = transaction',
       'max_client_conn = 2000',
-      `default_pool_size = ${options.poolSize ?? 20}`,
+      `default_pool_size = ${options.poolSize ?? DEFAULT_POOL_SIZE}`,
       'ignore_startup_parameters = extra_float_digits,options',
       'server_reset_query =',
       '',

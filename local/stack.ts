@@ -98,7 +98,7 @@ export interface LocalStackConfig {
   /**
    * Server connections PgBouncer keeps to PostgreSQL when `pgBouncer` is on
    * (`LOCAL_PGBOUNCER_SERVER_CONNECTIONS`): fewer backends, each given statements more often, as
-   * RDS Proxy's pool is under load. @default 20
+   * RDS Proxy's pool is under load. @default `DEFAULT_POOL_SIZE` of local/pgbouncer.ts
    */
   readonly pgBouncerServerConnections?: number;
   /**
