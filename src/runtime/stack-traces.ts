@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
  * (docs/adr/0028-source-maps-read-when-a-stack-is-formatted.md).
  *
  * `moduleUrl` is the calling module's `import.meta.url`: in a Lambda bundle, the bundle itself,
- * with its map beside it (`index.mjs.map`). Anywhere without that file (the sources run by tsx or
- * the test runner) this does nothing. Once installed, a frame of any file with a map beside it is
+ * with its map beside it (`index.mjs.map`). Anywhere without that file (the sources run
+ * unbundled) this does nothing. Once installed, a frame of any file with a map beside it is
  * mapped, as the flag maps them; every other frame, a frame the map has no entry for, and one
  * whose map cannot be read keep V8's own text.
  */
